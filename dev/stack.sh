@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The local stack without Docker: ClickHouse, PostgreSQL and an S3 server (moto) on 127.0.0.1,
+# every byte of state under $OFFLOAD_STACK_DIR (default .stack/). Usage: dev/stack.sh up|down|status
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STACK_DIR=${OFFLOAD_STACK_DIR:-$ROOT/.stack}
+CH_HTTP_PORT=${OFFLOAD_STACK_CH_HTTP_PORT:-18123}
+CH_TCP_PORT=${OFFLOAD_STACK_CH_TCP_PORT:-19000}
+PG_PORT=${OFFLOAD_STACK_PG_PORT:-15432}
+S3_PORT=${OFFLOAD_STACK_S3_PORT:-19900}
+BUCKET=${OFFLOAD_STACK_BUCKET:-warehouse}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+# The stack's own credentials: local, loopback only, not secrets of any real system.
+S3_KEY=offload-local
+S3_SECRET=offload-local-secret
+PG_PASSWORD=offload-local
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # wait_for <what> <seconds> <command...>
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what did not come up within ${secs}s (logs in $STACK_DIR/logs)"
+    sleep 0.2
+  done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# PostgreSQL refuses to run as root; as root we run it in a user namespace where it is uid 1000
+# (files stay owned by root outside), so no chown or traversal rights on the checkout are needed.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then unshare -U --map-user=1000 --map-group=1000 "$@"; else "$@"; fi
+}
+
+install_missing() {
+  local need_apt=()
+  command -v /usr/sbin/clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server clickhouse-client)
+  [ -n "$PG_BIN" ] && [ -x "$PG_BIN/postgres" ] || need_apt+=(postgresql)
+  command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing packages: ${need_apt[*]}. Install them: sudo apt-get install -y ${need_apt[*]}"
+    log "installing ${need_apt[*]} (apt-get)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  fi
+  if ! command -v moto_server >/dev/null 2>&1; then
+    log "installing moto_server (pip)"
+    python3 -m pip install -q 'moto[server]==5.1.22' || die "could not install moto; pip install 'moto[server]'"
+    hash -r
+  fi
+}
+
+clickhouse_config() {
+  local d=$STACK_DIR/clickhouse
+  mkdir -p "$d/data/" "$d/tmp/" "$d/user_files/" "$d/format_schemas/" "$STACK_DIR/logs"
+  cat >"$d/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger>
+    <level>warning</level>
+    <log>$STACK_DIR/logs/clickhouse.log</log>
+    <errorlog>$STACK_DIR/logs/clickhouse.err.log</errorlog>
+    <size>50M</size>
+    <count>2</count>
+  </logger>
+  <http_port>$CH_HTTP_PORT</http_port>
+  <tcp_port>$CH_TCP_PORT</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <max_connections>256</max_connections>
+  <keep_alive_timeout>3</keep_alive_timeout>
+  <max_concurrent_queries>64</max_concurrent_queries>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <mark_cache_size>268435456</mark_cache_size>
+  <path>$d/data/</path>
+  <tmp_path>$d/tmp/</tmp_path>
+  <user_files_path>$d/user_files/</user_files_path>
+  <format_schema_path>$d/format_schemas/</format_schema_path>
+  <users_config>$d/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mlock_executable>false</mlock_executable>
+  <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+  <max_session_timeout>3600</max_session_timeout>
+  <default_session_timeout>60</default_session_timeout>
+</yandex>
+XML
+  cat >"$d/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default>
+      <max_memory_usage>4000000000</max_memory_usage>
+      <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
+      <load_balancing>random</load_balancing>
+    </default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+}
+
+up_clickhouse() {
+  local pidf=$STACK_DIR/clickhouse.pid
+  if pid_alive "$pidf"; then log "clickhouse already running (pid $(cat "$pidf"))"; return; fi
+  port_busy "$CH_HTTP_PORT" && die "port $CH_HTTP_PORT is taken by another process; set OFFLOAD_STACK_CH_HTTP_PORT"
+  clickhouse_config
+  (cd "$STACK_DIR/clickhouse" && setsid /usr/sbin/clickhouse-server --config-file="$STACK_DIR/clickhouse/config.xml" \
+     >>"$STACK_DIR/logs/clickhouse.stdout.log" 2>&1 </dev/null & echo $! >"$pidf")
+  wait_for "ClickHouse" 30 curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping"
+  log "clickhouse up: http://127.0.0.1:$CH_HTTP_PORT"
+}
+
+up_postgres() {
+  local data=$STACK_DIR/postgres/data sock=$STACK_DIR/postgres/sock
+  mkdir -p "$STACK_DIR/postgres" "$sock" "$STACK_DIR/logs"
+  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
+    log "postgres already running (pid $(head -n1 "$data/postmaster.pid"))"; return
+  fi
+  port_busy "$PG_PORT" && die "port $PG_PORT is taken by another process; set OFFLOAD_STACK_PG_PORT"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    local pwfile=$STACK_DIR/postgres/pwfile
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    as_pg "$PG_BIN/initdb" -D "$data" -U offload --pwfile="$pwfile" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$STACK_DIR/logs/initdb.log" 2>&1 \
+      || die "initdb failed (see $STACK_DIR/logs/initdb.log)"
+    rm -f "$pwfile"
+    cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$sock'
+max_connections = 200
+shared_buffers = 128MB
+fsync = on
+log_min_messages = warning
+CONF
+  fi
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$STACK_DIR/logs/postgres.log" -w -t 30 start >/dev/null \
+    || die "postgres did not start (see $STACK_DIR/logs/postgres.log)"
+  PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U offload -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='offload'" | grep -q 1 \
+    || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U offload -d postgres -qc "CREATE DATABASE offload" >/dev/null
+  log "postgres up: 127.0.0.1:$PG_PORT"
+}
+
+up_s3() {
+  local pidf=$STACK_DIR/s3.pid
+  mkdir -p "$STACK_DIR/s3" "$STACK_DIR/logs"
+  if pid_alive "$pidf"; then log "s3 already running (pid $(cat "$pidf"))"; else
+    port_busy "$S3_PORT" && die "port $S3_PORT is taken by another process; set OFFLOAD_STACK_S3_PORT"
+    # moto keeps objects in memory: a restart loses the warehouse (the catalog in PostgreSQL stays).
+    (cd "$STACK_DIR/s3" && setsid moto_server -H 127.0.0.1 -p "$S3_PORT" >>"$STACK_DIR/logs/s3.log" 2>&1 </dev/null & echo $! >"$pidf")
+    wait_for "S3 server (moto)" 30 curl -sf "http://127.0.0.1:$S3_PORT/"
+  fi
+  # Create the bucket (idempotent: 200 on create, 409 when it is there already).
+  curl -s -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/$BUCKET" || die "could not create bucket $BUCKET"
+  log "s3 up: http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
+}
+
+write_env() {
+  cat >"$STACK_DIR/env" <<ENV
+# Written by dev/stack.sh: connection settings of the local stack. Usage: source .stack/env
+export CLICKHOUSE_URL=http://default:@127.0.0.1:$CH_HTTP_PORT
+export DATABASE_URL=postgres://offload:$PG_PASSWORD@127.0.0.1:$PG_PORT/offload
+export AWS_ACCESS_KEY_ID=$S3_KEY
+export AWS_SECRET_ACCESS_KEY=$S3_SECRET
+export AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+export OFFLOAD_WAREHOUSE=s3://$BUCKET/iceberg
+export OFFLOAD_CONFIG=$ROOT/offload.config.json
+ENV
+}
+
+status() {
+  local rc=0
+  if pid_alive "$STACK_DIR/clickhouse.pid" && curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null; then
+    echo "clickhouse  running  pid $(cat "$STACK_DIR/clickhouse.pid")  http://127.0.0.1:$CH_HTTP_PORT"
+  else echo "clickhouse  stopped"; rc=1; fi
+  local pm=$STACK_DIR/postgres/data/postmaster.pid
+  if [ -f "$pm" ] && kill -0 "$(head -n1 "$pm")" 2>/dev/null; then
+    echo "postgres    running  pid $(head -n1 "$pm")  127.0.0.1:$PG_PORT (database offload)"
+  else echo "postgres    stopped"; rc=1; fi
+  if pid_alive "$STACK_DIR/s3.pid"; then
+    echo "s3 (moto)   running  pid $(cat "$STACK_DIR/s3.pid")  http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
+  else echo "s3 (moto)   stopped"; rc=1; fi
+  [ -f "$STACK_DIR/env" ] && echo "env         $STACK_DIR/env"
+  return $rc
+}
+
+stop_pidfile() { # stop_pidfile <name> <pidfile>: only the process we started
+  local pidf=$2
+  if pid_alive "$pidf"; then
+    local pid; pid=$(cat "$pidf")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    log "$1 stopped"
+  fi
+  rm -f "$pidf"
+}
+
+down() {
+  stop_pidfile clickhouse "$STACK_DIR/clickhouse.pid"
+  stop_pidfile s3 "$STACK_DIR/s3.pid"
+  local data=$STACK_DIR/postgres/data
+  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null && log "postgres stopped"
+  fi
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$STACK_DIR"
+    install_missing
+    up_clickhouse
+    up_postgres
+    up_s3
+    write_env
+    log "ready: source $STACK_DIR/env"
+    ;;
+  down) down ;;
+  status) status ;;
+  env) cat "$STACK_DIR/env" ;;
+  *) echo "usage: dev/stack.sh up|down|status|env" >&2; exit 2 ;;
+esac

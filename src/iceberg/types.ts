@@ -1,0 +1,139 @@
+// The Iceberg table-format model, in the JSON shapes of the spec (format/spec.md, "Appendix C: JSON
+// serialization"), so metadata files serialize without translation. Shared by every src/iceberg module.
+
+export type PrimitiveType =
+  | 'boolean'
+  | 'int'
+  | 'long'
+  | 'float'
+  | 'double'
+  | 'date'
+  | 'time'
+  | 'timestamp'
+  | 'timestamptz'
+  | 'string'
+  | 'uuid'
+  | 'binary'
+  | `decimal(${number}, ${number})`
+  | `fixed[${number}]`;
+
+export interface ListType {
+  type: 'list';
+  'element-id': number;
+  element: IcebergType;
+  'element-required': boolean;
+}
+
+export interface MapType {
+  type: 'map';
+  'key-id': number;
+  key: IcebergType;
+  'value-id': number;
+  value: IcebergType;
+  'value-required': boolean;
+}
+
+export interface StructType {
+  type: 'struct';
+  fields: NestedField[];
+}
+
+export type IcebergType = PrimitiveType | ListType | MapType | StructType;
+
+export interface NestedField {
+  id: number;
+  name: string;
+  required: boolean;
+  type: IcebergType;
+  doc?: string;
+}
+
+export interface Schema {
+  type: 'struct';
+  'schema-id': number;
+  'identifier-field-ids'?: number[];
+  fields: NestedField[];
+}
+
+export type Transform = 'identity' | 'year' | 'month' | 'day' | 'hour' | 'void' | `bucket[${number}]` | `truncate[${number}]`;
+
+export interface PartitionField {
+  'source-id': number;
+  'field-id': number; // partition field ids start at 1000
+  name: string;
+  transform: Transform;
+}
+
+export interface PartitionSpec {
+  'spec-id': number;
+  fields: PartitionField[];
+}
+
+export interface SortOrder {
+  'order-id': number;
+  fields: Array<{ transform: Transform; 'source-id': number; direction: 'asc' | 'desc'; 'null-order': 'nulls-first' | 'nulls-last' }>;
+}
+
+export interface SnapshotSummary {
+  operation: 'append' | 'replace' | 'overwrite' | 'delete';
+  [key: string]: string;
+}
+
+export interface Snapshot {
+  'snapshot-id': bigint;
+  'parent-snapshot-id'?: bigint;
+  'sequence-number': bigint;
+  'timestamp-ms': number;
+  'manifest-list': string;
+  summary: SnapshotSummary;
+  'schema-id': number;
+}
+
+export interface SnapshotRef {
+  'snapshot-id': bigint;
+  type: 'branch' | 'tag';
+  'max-ref-age-ms'?: number;
+  'max-snapshot-age-ms'?: number;
+  'min-snapshots-to-keep'?: number;
+}
+
+/** Table metadata, format version 2. 64-bit ids are bigint in memory and JSON numbers on disk. */
+export interface TableMetadata {
+  'format-version': 2;
+  'table-uuid': string;
+  location: string;
+  'last-sequence-number': bigint;
+  'last-updated-ms': number;
+  'last-column-id': number;
+  schemas: Schema[];
+  'current-schema-id': number;
+  'partition-specs': PartitionSpec[];
+  'default-spec-id': number;
+  'last-partition-id': number;
+  properties: Record<string, string>;
+  'current-snapshot-id'?: bigint | null;
+  snapshots: Snapshot[];
+  'snapshot-log': Array<{ 'timestamp-ms': number; 'snapshot-id': bigint }>;
+  'metadata-log': Array<{ 'timestamp-ms': number; 'metadata-file': string }>;
+  'sort-orders': SortOrder[];
+  'default-sort-order-id': number;
+  refs: Record<string, SnapshotRef>;
+  statistics?: unknown[];
+  'partition-statistics'?: unknown[];
+}
+
+/** A table's name in the catalog: `namespace.table` (one-level namespaces here, like the seed's `cold`). */
+export interface TableIdentifier {
+  namespace: string;
+  name: string;
+}
+
+export function formatIdentifier(id: TableIdentifier): string {
+  return `${id.namespace}.${id.name}`;
+}
+
+export function parseIdentifier(text: string): TableIdentifier {
+  const i = text.lastIndexOf('.');
+  if (i <= 0 || i === text.length - 1) throw new Error(`"${text}" is not a table identifier (expected namespace.table)`);
+  return { namespace: text.slice(0, i), name: text.slice(i + 1) };
+}
