@@ -137,3 +137,50 @@ export function parseIdentifier(text: string): TableIdentifier {
   if (i <= 0 || i === text.length - 1) throw new Error(`"${text}" is not a table identifier (expected namespace.table)`);
   return { namespace: text.slice(0, i), name: text.slice(i + 1) };
 }
+
+/** A data file as the manifest records it (spec: "Manifests" → data_file). Bounds use the single-value binary encoding. */
+export interface DataFile {
+  content: 0; // data (1/2 are delete files, which we never write)
+  filePath: string;
+  fileFormat: 'PARQUET';
+  /** Partition tuple by partition field name, in Iceberg's partition value representation (e.g. day → days since epoch). */
+  partition: Record<string, number | bigint | string | boolean | null>;
+  recordCount: bigint;
+  fileSizeInBytes: bigint;
+  columnSizes: Map<number, bigint>;
+  valueCounts: Map<number, bigint>;
+  nullValueCounts: Map<number, bigint>;
+  nanValueCounts?: Map<number, bigint>;
+  lowerBounds: Map<number, Uint8Array>;
+  upperBounds: Map<number, Uint8Array>;
+  splitOffsets?: bigint[];
+  sortOrderId?: number | null;
+}
+
+export type ManifestEntryStatus = 0 | 1 | 2; // EXISTING, ADDED, DELETED
+
+export interface ManifestEntry {
+  status: ManifestEntryStatus;
+  snapshotId: bigint | null;
+  sequenceNumber: bigint | null;
+  fileSequenceNumber: bigint | null;
+  dataFile: DataFile;
+}
+
+/** A manifest as the manifest list records it (spec: "Manifest Lists" → manifest_file). */
+export interface ManifestFile {
+  manifestPath: string;
+  manifestLength: bigint;
+  partitionSpecId: number;
+  content: 0 | 1;
+  sequenceNumber: bigint;
+  minSequenceNumber: bigint;
+  addedSnapshotId: bigint;
+  addedFilesCount: number;
+  existingFilesCount: number;
+  deletedFilesCount: number;
+  addedRowsCount: bigint;
+  existingRowsCount: bigint;
+  deletedRowsCount: bigint;
+  partitions?: Array<{ containsNull: boolean; containsNan?: boolean; lowerBound?: Uint8Array | null; upperBound?: Uint8Array | null }>;
+}

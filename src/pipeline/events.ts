@@ -1,0 +1,45 @@
+// The typed progress events of an offload: the pipeline emits them; the CLI prints them and the TUI's
+// store reduces them. Neither consumer knows the other.
+
+export type OffloadPhase = 'claim' | 'recover' | 'plan' | 'extract' | 'write' | 'upload' | 'stage' | 'commit';
+
+/** A watermark: the last cursor value offloaded, plus the tie-break value among rows that share it. */
+export interface Watermark {
+  /** ISO-8601 UTC timestamp with microseconds, e.g. 2026-02-11T12:02:00.123000Z. */
+  timestamp: string;
+  /** Tie-break column value at that timestamp (as a decimal string), or null when the table has none. */
+  tieBreak: string | null;
+}
+
+export type OffloadEvent =
+  | { kind: 'phase'; table: string; runId: string; phase: OffloadPhase }
+  | { kind: 'planned'; table: string; runId: string; window: { lower: Watermark; upper: Watermark }; estimatedRows: number; batches: number }
+  | { kind: 'progress'; table: string; runId: string; rows: number; bytes: number; files: number; rowsPerSec: number; totalRows?: number; etaSec?: number }
+  | { kind: 'committed'; table: string; runId: string; snapshotId: string; watermark: Watermark; rows: number; files: number; bytes: number; durationMs: number }
+  | { kind: 'up-to-date'; table: string; watermark: Watermark }
+  | { kind: 'busy'; table: string }
+  | { kind: 'failed'; table: string; runId?: string; error: string }
+  | { kind: 'skipped'; table: string; reason: string }
+  | { kind: 'log'; table?: string; level: 'info' | 'warn' | 'error'; message: string };
+
+export type OffloadEventListener = (event: OffloadEvent) => void;
+
+/** A tiny typed emitter: synchronous delivery, listeners never see another listener's exceptions. */
+export class OffloadEvents {
+  private readonly listeners = new Set<OffloadEventListener>();
+
+  on(listener: OffloadEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: OffloadEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        /* a faulty listener must not break the offload */
+      }
+    }
+  }
+}
