@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs what is missing, brings up the local stack,
+# installs the Python verification readers, builds, and runs every test with node's test runner.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: installing tmux (apt-get)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >/dev/null
+  else
+    echo "test: tmux is missing (needed by the TUI end-to-end test): sudo apt-get install -y tmux" >&2
+  fi
+fi
+dev/ensure-node-deps.sh
+dev/stack.sh up
+dev/python-env.sh
+exec dev/run-tests.sh "$@"
