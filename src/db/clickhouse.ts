@@ -1,0 +1,354 @@
+// The ClickHouse source: one HTTP client, the server's version and what it can do, SQL quoting, and the
+// small amount of introspection everything else builds on (columns, total rows). Window statistics and
+// streaming extraction live in their own files and use this one.
+import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { clickhouseFromEnv, secretsOf, type ClickHouseConnection } from '../config/env.js';
+import { redactUrl, scrubSecrets } from '../config/redact.js';
+import { OffloadError, ServiceUnavailable } from '../errors.js';
+
+// ─── Versions and capabilities ──────────────────────────────────────────────────────────────────────
+
+/** What the connected server supports; derived from its version, never probed by trial and error. */
+export interface ClickHouseCapabilities {
+  version: string;
+  /** `{name:Type}` placeholders (19.11+); without them values are typed literals we format ourselves. */
+  queryParameters: boolean;
+  dateTime64: boolean; // 20.1+
+  parquetOutput: boolean; // 20.1+ (conservative)
+  arrowOutput: boolean; // Arrow / ArrowStream, 20.8+ (conservative)
+  mapType: boolean; // 21.8+
+  boolType: boolean; // 21.12+
+  /** LowCardinality is still experimental (18.x): `allow_experimental_low_cardinality_type` must be on. */
+  lowCardinalityExperimental: boolean;
+  /** `system.tables.total_rows` exists (20.8+, conservative); otherwise sum `system.parts`. */
+  tablesTotalRows: boolean;
+}
+
+function atLeast(v: readonly number[], major: number, minor: number): boolean {
+  const [a = 0, b = 0] = v;
+  return a > major || (a === major && b >= minor);
+}
+
+/** Capabilities of a server version such as `18.16.1` or `24.8.4.13`. Unparsable versions get the 18.16 set. */
+export function capabilitiesOf(version: string): ClickHouseCapabilities {
+  const v = /^(\d+)\.(\d+)/.exec(version.trim())?.slice(1).map(Number) ?? [18, 16];
+  return {
+    version,
+    queryParameters: atLeast(v, 19, 11),
+    dateTime64: atLeast(v, 20, 1),
+    parquetOutput: atLeast(v, 20, 1),
+    arrowOutput: atLeast(v, 20, 8),
+    mapType: atLeast(v, 21, 8),
+    boolType: atLeast(v, 21, 12),
+    lowCardinalityExperimental: !atLeast(v, 19, 0),
+    tablesTotalRows: atLeast(v, 20, 8),
+  };
+}
+
+// ─── Quoting and literals ───────────────────────────────────────────────────────────────────────────
+// 18.16 has no query parameters: values in SQL are typed literals formatted here, identifiers are always
+// backquoted. Backslash escaping is understood by every ClickHouse version, inside '…' and `…` alike.
+
+function escapeFor(s: string, quote: "'" | '`'): string {
+  let out = '';
+  for (const ch of s) {
+    switch (ch) {
+      case '\\': out += '\\\\'; break;
+      case "'": out += quote === "'" ? "\\'" : ch; break;
+      case '`': out += quote === '`' ? '\\`' : ch; break;
+      case '\n': out += '\\n'; break;
+      case '\r': out += '\\r'; break;
+      case '\t': out += '\\t'; break;
+      case '\0': out += '\\0'; break;
+      case '\b': out += '\\b'; break;
+      case '\f': out += '\\f'; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+/** `` `name` `` with backslashes and backquotes escaped. */
+export function quoteIdentifier(name: string): string {
+  if (name.length === 0) throw new OffloadError('an empty identifier cannot be quoted');
+  return '`' + escapeFor(name, '`') + '`';
+}
+
+/** A table reference: `database.table` as written in the configuration. */
+export interface TableRef {
+  database: string;
+  table: string;
+}
+
+/** Splits `k2.bronze_trades_binance` (or `` `k2`.`x` ``); a bare name takes `defaultDatabase`. */
+export function parseTableRef(ref: string, defaultDatabase = 'default'): TableRef {
+  const m = /^(?:(`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)\.)?(`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)$/.exec(ref.trim());
+  if (!m) throw new OffloadError(`"${ref}" is not a table name (expected database.table)`);
+  const unquote = (s: string) => (s.startsWith('`') ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s);
+  return { database: m[1] ? unquote(m[1]) : defaultDatabase, table: unquote(m[2]) };
+}
+
+/** `` `database`.`table` `` */
+export function qualifiedName(ref: TableRef): string {
+  return `${quoteIdentifier(ref.database)}.${quoteIdentifier(ref.table)}`;
+}
+
+/** `'text'` with quotes, backslashes and control characters escaped. */
+export function stringLiteral(s: string): string {
+  return "'" + escapeFor(s, "'") + "'";
+}
+
+/** An integer or finite number as SQL text; bigints keep every digit. */
+export function numberLiteral(n: number | bigint): string {
+  if (typeof n === 'bigint') return n.toString();
+  if (!Number.isFinite(n)) throw new OffloadError(`${n} cannot be written as a ClickHouse literal`);
+  return Number.isInteger(n) ? n.toFixed(0) : String(n);
+}
+
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)?$/;
+
+/**
+ * A UTC instant as a typed literal: `toDateTime('2026-02-11 12:02:00', 'UTC')`, or with `precision` > 0
+ * (servers with DateTime64) `toDateTime64('2026-02-11 12:02:00.123456', 6, 'UTC')`.
+ * Accepts a Date or an ISO-8601 UTC string with up to 9 fraction digits (kept exactly, not via a float).
+ * Refuses to drop non-zero fraction digits that the precision cannot hold: a silently truncated bound
+ * would move a window edge.
+ */
+export function dateTimeLiteral(at: Date | string, precision = 0): string {
+  if (!Number.isInteger(precision) || precision < 0 || precision > 9) {
+    throw new OffloadError(`DateTime precision ${precision} is out of range (0..9)`);
+  }
+  let iso: string;
+  if (at instanceof Date) {
+    if (Number.isNaN(at.getTime())) throw new OffloadError('an invalid Date cannot be written as a ClickHouse literal');
+    iso = at.toISOString();
+  } else {
+    iso = at;
+  }
+  const m = ISO_INSTANT.exec(iso.trim());
+  if (!m) throw new OffloadError(`"${iso}" is not a UTC timestamp (expected YYYY-MM-DDThh:mm:ss[.ffffff]Z)`);
+  const [, date, time, fraction = ''] = m;
+  const kept = fraction.padEnd(9, '0').slice(0, precision);
+  const dropped = fraction.slice(precision);
+  if (/[1-9]/.test(dropped)) {
+    throw new OffloadError(`${iso} has more sub-second digits than a DateTime${precision ? `64(${precision})` : ''} holds`);
+  }
+  if (precision === 0) return `toDateTime('${date} ${time}', 'UTC')`;
+  return `toDateTime64('${date} ${time}.${kept}', ${precision}, 'UTC')`;
+}
+
+// ─── Errors ─────────────────────────────────────────────────────────────────────────────────────────
+
+/** A query the server rejected; `code` is ClickHouse's error code (e.g. 60 unknown table) when known. */
+export class ClickHouseQueryError extends OffloadError {
+  constructor(
+    readonly code: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Code and first line of a server error. The client parses only the newer `(TYPE_NAME)` form, so on 18.16
+ * its `code` is undefined: read `Code: NNN` from the message ourselves.
+ */
+export function parseServerError(err: unknown): { code: number | undefined; message: string } {
+  const raw = err instanceof Error ? err.message : String(err);
+  const own = (err as { code?: unknown } | null)?.code;
+  const fromMessage = /Code:\s*(\d+)/.exec(raw)?.[1];
+  const code = fromMessage !== undefined ? Number(fromMessage) : typeof own === 'string' && /^\d+$/.test(own) ? Number(own) : undefined;
+  const message = raw
+    .replace(/^Code:\s*\d+,\s*e\.displayText\(\)\s*=\s*/, '')
+    .replace(/^DB::Exception:\s*/, '')
+    .replace(/,\s*e\.what\(\)\s*=\s*DB::Exception\s*$/, '')
+    .replace(/\s*\(version [^)]*\)\s*$/, '')
+    .trim();
+  return { code, message };
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
+const AUTH_CODES = new Set([192, 193, 194, 195, 516]); // unknown user, wrong password, required password, IP not allowed, auth failed
+
+function networkCodeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+  }
+  const message = err instanceof Error ? err.message : '';
+  if (/socket hang up|Timeout error|timed out/i.test(message)) return 'timeout';
+  return undefined;
+}
+
+const NETWORK_DETAIL: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed',
+  ECONNABORTED: 'connection aborted',
+  timeout: 'no answer in time',
+};
+
+// ─── The source ─────────────────────────────────────────────────────────────────────────────────────
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+export interface ClickHouseSourceOptions {
+  /** Per-request timeout in ms (default 300 000: extraction queries may be long). */
+  requestTimeoutMs?: number;
+  /** Settings sent with every query. */
+  settings?: ClickHouseSettings;
+  /** Environment whose secrets are scrubbed from server messages (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/** `http://user:***@host:port` for messages: the connection URL with the password replaced. */
+export function displayUrl(conn: ClickHouseConnection): string {
+  try {
+    const u = new URL(conn.url);
+    u.username = conn.username;
+    if (conn.password) u.password = '***';
+    return redactUrl(u.toString()).replace(/\/$/, '');
+  } catch {
+    return conn.url;
+  }
+}
+
+export class ClickHouseSource {
+  readonly client: ClickHouseClient;
+  /** The server URL with the password redacted, for every message a person sees. */
+  readonly url: string;
+  readonly connection: ClickHouseConnection;
+  private readonly secrets: string[];
+  private capabilitiesPromise?: Promise<ClickHouseCapabilities>;
+
+  constructor(conn: ClickHouseConnection, options: ClickHouseSourceOptions = {}) {
+    this.connection = conn;
+    this.url = displayUrl(conn);
+    this.secrets = [conn.password, ...secretsOf(options.env ?? process.env)].filter((s) => s.length > 0);
+    this.client = createClient({
+      url: conn.url,
+      username: conn.username,
+      password: conn.password,
+      database: conn.database,
+      request_timeout: options.requestTimeoutMs ?? 300_000,
+      clickhouse_settings: options.settings,
+      application: 'clickhouse-iceberg-offload',
+      // The client would log every error it also throws; we report errors once, ourselves.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  /** Runs `fn`, turning transport failures into ServiceUnavailable and server errors into ClickHouseQueryError. */
+  async run<T>(fn: (client: ClickHouseClient) => Promise<T>, what?: string): Promise<T> {
+    try {
+      return await fn(this.client);
+    } catch (err) {
+      throw this.translate(err, what);
+    }
+  }
+
+  /** The error a person should see for a failure of this source. */
+  translate(err: unknown, what?: string): Error {
+    if (err instanceof OffloadError) return err;
+    const network = networkCodeOf(err);
+    if (network) return new ServiceUnavailable('ClickHouse', this.url, NETWORK_DETAIL[network] ?? network, undefined, { cause: err });
+    const { code, message } = parseServerError(err);
+    const clean = scrubSecrets(message, this.secrets);
+    if (code !== undefined && AUTH_CODES.has(code)) {
+      return new ServiceUnavailable('ClickHouse', this.url, `authentication failed: ${clean}`,
+        'Check the user and password in CLICKHOUSE_URL (or CLICKHOUSE_USER / CLICKHOUSE_PASSWORD).', { cause: err });
+    }
+    const prefix = what ? `${what}: ` : '';
+    return new ClickHouseQueryError(code, `ClickHouse${code !== undefined ? ` error ${code}` : ''}: ${prefix}${clean}`, { cause: err });
+  }
+
+  /** Rows of a SELECT as objects (JSON format: 64-bit integers and decimals arrive as strings). */
+  async query<T = Record<string, unknown>>(sql: string, options: { queryId?: string; settings?: ClickHouseSettings } = {}): Promise<T[]> {
+    return this.run(async (c) => {
+      const rs = await c.query({ query: sql, format: 'JSONEachRow', query_id: options.queryId, clickhouse_settings: options.settings });
+      return rs.json<T>();
+    });
+  }
+
+  /** A statement without a result (DDL, INSERT … SELECT). */
+  async command(sql: string, options: { queryId?: string; settings?: ClickHouseSettings } = {}): Promise<void> {
+    await this.run((c) => c.command({ query: sql, query_id: options.queryId, clickhouse_settings: options.settings }));
+  }
+
+  /** Checks the server answers (a request, not just a TCP connect); throws ServiceUnavailable when not. */
+  async ping(): Promise<void> {
+    const res = await this.client.ping();
+    if (!res.success) throw this.translate(res.error);
+  }
+
+  /** The server's version (`SELECT version()`), asked once per source. */
+  async version(): Promise<string> {
+    return (await this.capabilities()).version;
+  }
+
+  async capabilities(): Promise<ClickHouseCapabilities> {
+    this.capabilitiesPromise ??= this.query<{ v: string }>('SELECT version() AS v').then((rows) => capabilitiesOf(rows[0]?.v ?? ''));
+    try {
+      return await this.capabilitiesPromise;
+    } catch (err) {
+      this.capabilitiesPromise = undefined; // a failed probe is not cached: the next call asks again
+      throw err;
+    }
+  }
+
+  /** Whether a table (or view) exists. */
+  async tableExists(ref: TableRef): Promise<boolean> {
+    const rows = await this.query<{ n: string | number }>(
+      `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(ref.database)} AND name = ${stringLiteral(ref.table)}`,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  /** A table's columns in table order (from system.columns); throws when the table does not exist. */
+  async columns(ref: TableRef): Promise<ColumnInfo[]> {
+    const rows = await this.query<ColumnInfo>(
+      `SELECT name, type FROM system.columns WHERE database = ${stringLiteral(ref.database)} AND table = ${stringLiteral(ref.table)}`,
+    );
+    if (rows.length === 0 && !(await this.tableExists(ref))) {
+      throw new ClickHouseQueryError(60, `ClickHouse: table ${ref.database}.${ref.table} does not exist`);
+    }
+    return rows;
+  }
+
+  /** The columns a SELECT returns (names and types), without running it over any data. */
+  async describeQuery(sql: string): Promise<ColumnInfo[]> {
+    return this.run(async (c) => {
+      const rs = await c.query({ query: `SELECT * FROM (${sql}) LIMIT 0`, format: 'JSON' });
+      const body = await rs.json<Record<string, unknown>>();
+      return (body.meta ?? []).map((m) => ({ name: m.name, type: m.type }));
+    }, 'describing the table query');
+  }
+
+  /** Total rows of a MergeTree-family table from its active parts' metadata, never a scan. */
+  async totalRows(ref: TableRef): Promise<number> {
+    const rows = await this.query<{ n: string | number; t: string | number }>(
+      `SELECT (SELECT count() FROM system.tables WHERE database = ${stringLiteral(ref.database)} AND name = ${stringLiteral(ref.table)}) AS t, ` +
+        `(SELECT sum(rows) FROM system.parts WHERE active AND database = ${stringLiteral(ref.database)} AND table = ${stringLiteral(ref.table)}) AS n`,
+    );
+    if (Number(rows[0]?.t ?? 0) === 0) throw new ClickHouseQueryError(60, `ClickHouse: table ${ref.database}.${ref.table} does not exist`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** A source for the connection in the environment (CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD). */
+export function clickhouseSourceFromEnv(env: Record<string, string | undefined> = process.env, options: ClickHouseSourceOptions = {}): ClickHouseSource {
+  return new ClickHouseSource(clickhouseFromEnv(env), { env, ...options });
+}
