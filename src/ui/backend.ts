@@ -1,0 +1,74 @@
+// The port the TUI needs from the rest of the tool. The UI renders what these calls return and the
+// events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
+// implements it with the pipeline's functions; the UI's tests implement it with plain data.
+import type { OffloadEvent } from '../pipeline/events.js';
+import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';
+
+/** One snapshot of the table's Iceberg history, newest first in `TableDetails.snapshots`. */
+export interface SnapshotRow {
+  snapshotId: string;
+  committedAt: string; // ISO
+  operation: string; // append, overwrite, …
+  addedRecords: number;
+  addedFiles: number;
+  totalRecords: number | null;
+  /** The snapshot summary's `offload.watermark`, as written (null for snapshots not made by an offload). */
+  watermark: string | null;
+  runId: string | null;
+}
+
+/** One row of `offload_runs`, newest first. */
+export interface RunRecord extends LastRun {
+  windowStart: string | null;
+  windowEnd: string | null;
+  files: number | null;
+  bytes: number | null;
+  snapshotId: string | null;
+}
+
+export interface PartitionRow {
+  /** The partition as a person reads it, e.g. `exchange_timestamp_day=2026-02-11`. */
+  partition: string;
+  records: number;
+  files: number;
+}
+
+/** A configuration setting of the table, already rendered to text (secrets never appear here). */
+export interface ConfigEntry {
+  key: string;
+  value: string;
+}
+
+export interface TableDetails {
+  table: string;
+  /** Each section loads on its own, so one that fails shows its error and the others still show. */
+  snapshots: CellState<SnapshotRow[]>;
+  runs: CellState<RunRecord[]>;
+  partitions: CellState<PartitionRow[]>;
+  config: ConfigEntry[];
+}
+
+export type RunScope = { kind: 'table'; table: string } | { kind: 'all' };
+
+export interface OffloadBackend {
+  /**
+   * Services and one row per configured table. A service that is down shows in the report's cells
+   * (`CellState`) rather than as a rejection; a rejection means nothing could be loaded at all.
+   */
+  loadStatus(signal: AbortSignal): Promise<StatusReport>;
+
+  loadDetails(table: string, signal: AbortSignal): Promise<TableDetails>;
+
+  /**
+   * Offloads one table, or every table in layers (bronze → silver → gold). Every event goes to
+   * `onEvent`; the promise settles when the work has ended, whatever its outcome (a failure arrives
+   * as a `failed` event, or as a rejection the caller reports).
+   *
+   * Aborting `signal` is a safe stop: work that has not reached its commit transaction is abandoned
+   * (its files become orphans for `offload gc`); a commit already under way is completed, never cut.
+   */
+  run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void>;
+
+  /** Releases connections; called once when the TUI exits. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,461 @@
+// The TUI's state: the last status snapshot, the offloads running in this process, the log, and where
+// the operator is (selection, filter, sort, screen, dialog). Every change is a pure function of the
+// previous state (`reduce*`), so the store is a thin zustand wrapper and the logic is unit-tested.
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { OffloadEvent, OffloadPhase, Watermark } from '../pipeline/events.js';
+import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
+import type { TableDetails } from './backend.js';
+import { firstLine, formatBytes, formatCount, formatDuration } from './format.js';
+
+export type SortKey = 'layer' | 'name' | 'pending' | 'watermark' | 'state';
+export const SORT_KEYS: readonly SortKey[] = ['layer', 'name', 'pending', 'watermark', 'state'];
+
+/** Outcome of an offload started from this TUI; `queued` and `running` are the active ones. */
+export type LiveStatus = 'queued' | 'running' | 'committed' | 'up-to-date' | 'busy' | 'failed' | 'skipped' | 'stopped';
+
+export interface LiveRun {
+  table: string;
+  runId: string | null;
+  status: LiveStatus;
+  phase: OffloadPhase | null;
+  rows: number;
+  bytes: number;
+  files: number;
+  rowsPerSec: number;
+  /** Rows the run expects to write (progress total, else the plan's estimate), when known. */
+  totalRows: number | null;
+  etaSec: number | null;
+  window: { lower: Watermark; upper: Watermark } | null;
+  startedAt: number;
+  finishedAt: number | null;
+  /** Why it failed, was skipped or stopped. */
+  message: string | null;
+}
+
+export interface LogLine {
+  at: number;
+  level: 'info' | 'warn' | 'error';
+  table?: string;
+  message: string;
+}
+
+export type DetailsSection = 'snapshots' | 'runs' | 'partitions' | 'config';
+export const DETAILS_SECTIONS: readonly DetailsSection[] = ['snapshots', 'runs', 'partitions', 'config'];
+
+export interface DetailsView {
+  table: string;
+  section: DetailsSection;
+  /** First visible line of the section's list. */
+  scroll: number;
+  data: TableDetails | null;
+  error: string | null;
+  isLoading: boolean;
+}
+
+export type Overlay = 'help' | 'confirm-all' | 'quit' | null;
+
+export interface TuiState {
+  report: StatusReport | null;
+  /** The last refresh failed as a whole (the previous report, if any, stays on screen). */
+  statusError: string | null;
+  isRefreshing: boolean;
+  refreshStartedAt: number | null;
+  lastRefreshAt: number | null;
+  live: Record<string, LiveRun>;
+  log: LogLine[];
+  selected: string | null;
+  filter: string;
+  isEditingFilter: boolean;
+  sort: SortKey;
+  screen: 'tables' | 'details';
+  details: DetailsView | null;
+  overlay: Overlay;
+  /** First visible line of the help overlay. */
+  helpScroll: number;
+  /** Set once the operator has asked to quit while offloads run. */
+  quitting: 'waiting' | 'stopping' | null;
+}
+
+export const LOG_LIMIT = 200;
+
+export function initialState(): TuiState {
+  return {
+    report: null,
+    statusError: null,
+    isRefreshing: false,
+    refreshStartedAt: null,
+    lastRefreshAt: null,
+    live: {},
+    log: [],
+    selected: null,
+    filter: '',
+    isEditingFilter: false,
+    sort: 'layer',
+    screen: 'tables',
+    details: null,
+    overlay: null,
+    helpScroll: 0,
+    quitting: null,
+  };
+}
+
+export type TuiStore = StoreApi<TuiState>;
+
+export function createTuiStore(initial: Partial<TuiState> = {}): TuiStore {
+  return createStore<TuiState>()(() => ({ ...initialState(), ...initial }));
+}
+
+export function isActive(run: LiveRun | undefined): boolean {
+  return run !== undefined && (run.status === 'queued' || run.status === 'running');
+}
+
+export function activeRuns(state: TuiState): LiveRun[] {
+  return Object.values(state.live).filter((r) => isActive(r));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Status snapshots
+
+export function reduceRefreshStarted(state: TuiState, now: number): TuiState {
+  return { ...state, isRefreshing: true, refreshStartedAt: now };
+}
+
+/** How long an outcome the run history may not record (busy, stopped, skipped) stays on its row. */
+export const OUTCOME_SHOWN_MS = 60_000;
+
+/**
+ * Whether a finished offload's row can go back to the status snapshot's own last-run columns: the
+ * snapshot was asked for after the run ended and it knows of that run (or of a newer one).
+ */
+function isSettledBy(run: LiveRun, table: TableStatus | undefined, requestedAt: number): boolean {
+  if (isActive(run) || run.finishedAt === null || run.finishedAt > requestedAt) return false;
+  if (run.status === 'committed' || run.status === 'up-to-date') return true;
+  const last = table?.lastRun;
+  if (last && ((run.runId !== null && last.runId === run.runId) || Date.parse(last.startedAt) > run.finishedAt)) return true;
+  // A run refused as busy, stopped or failed before it was recorded may never show in the history.
+  return run.status !== 'failed' && requestedAt - run.finishedAt >= OUTCOME_SHOWN_MS;
+}
+
+/**
+ * A new status snapshot. `requestedAt` is when it was asked for: offloads that ended before it and
+ * that it knows of give their rows back to its last-run columns.
+ */
+export function reduceStatus(state: TuiState, report: StatusReport, requestedAt: number, now: number): TuiState {
+  const live: Record<string, LiveRun> = {};
+  for (const [name, run] of Object.entries(state.live)) {
+    if (!isSettledBy(run, report.tables.find((t) => t.name === name), requestedAt)) live[name] = run;
+  }
+  const next: TuiState = {
+    ...state,
+    report,
+    live,
+    statusError: null,
+    isRefreshing: false,
+    refreshStartedAt: null,
+    lastRefreshAt: now,
+  };
+  return keepSelectionVisible(next);
+}
+
+export function reduceStatusFailed(state: TuiState, message: string, now: number): TuiState {
+  const line = firstLine(message);
+  const log = state.statusError === line ? state.log : appendLog(state.log, { at: now, level: 'error', message: `refresh failed: ${line}` });
+  return { ...state, statusError: line, isRefreshing: false, refreshStartedAt: null, log };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Offload events
+
+function emptyRun(table: string, now: number, status: LiveStatus): LiveRun {
+  return {
+    table,
+    runId: null,
+    status,
+    phase: null,
+    rows: 0,
+    bytes: 0,
+    files: 0,
+    rowsPerSec: 0,
+    totalRows: null,
+    etaSec: null,
+    window: null,
+    startedAt: now,
+    finishedAt: null,
+    message: null,
+  };
+}
+
+/** Offloads were asked for: their rows show "queued" until the pipeline's first event for them. */
+export function reduceRunRequested(state: TuiState, tables: string[], now: number): TuiState {
+  const live = { ...state.live };
+  for (const t of tables) if (!isActive(live[t])) live[t] = emptyRun(t, now, 'queued');
+  return { ...state, live };
+}
+
+/**
+ * The backend's work for `tables` has ended. Anything still queued or running never got a final
+ * event: it was stopped (abort), or the whole call failed with `error`.
+ */
+export function reduceRunSettled(
+  state: TuiState,
+  tables: string[],
+  outcome: { isAborted: boolean; error?: string },
+  now: number,
+): TuiState {
+  const live = { ...state.live };
+  let log = state.log;
+  for (const t of tables) {
+    const run = live[t];
+    if (!isActive(run)) continue;
+    if (outcome.error !== undefined) {
+      live[t] = { ...run, status: 'failed', finishedAt: now, message: firstLine(outcome.error) };
+      log = appendLog(log, { at: now, level: 'error', table: t, message: `failed: ${firstLine(outcome.error)}` });
+    } else if (outcome.isAborted) {
+      live[t] = { ...run, status: 'stopped', finishedAt: now, message: 'stopped before its commit; nothing committed' };
+      log = appendLog(log, { at: now, level: 'warn', table: t, message: 'stopped before its commit; nothing committed' });
+    } else {
+      live[t] = { ...run, status: 'skipped', finishedAt: now, message: 'not run' };
+    }
+  }
+  return { ...state, live, log };
+}
+
+export function reduceEvent(state: TuiState, event: OffloadEvent, now: number): TuiState {
+  if (event.kind === 'log') {
+    return { ...state, log: appendLog(state.log, { at: now, level: event.level, table: event.table, message: event.message }) };
+  }
+  const table = event.table;
+  const prev = state.live[table] ?? emptyRun(table, now, 'running');
+  const base: LiveRun = isActive(prev) ? prev : emptyRun(table, now, 'running');
+  let run: LiveRun = base;
+  let log = state.log;
+  let report = state.report;
+  const say = (level: LogLine['level'], message: string) => {
+    log = appendLog(log, { at: now, level, table, message });
+  };
+
+  switch (event.kind) {
+    case 'phase':
+      run = { ...base, status: 'running', runId: event.runId, phase: event.phase };
+      break;
+    case 'planned':
+      run = { ...base, status: 'running', runId: event.runId, window: event.window, totalRows: base.totalRows ?? event.estimatedRows };
+      say('info', `planned ~${formatCount(event.estimatedRows)} rows in ${event.batches} batch${event.batches === 1 ? '' : 'es'}`);
+      break;
+    case 'progress':
+      run = {
+        ...base,
+        status: 'running',
+        runId: event.runId,
+        rows: event.rows,
+        bytes: event.bytes,
+        files: event.files,
+        rowsPerSec: event.rowsPerSec,
+        totalRows: event.totalRows ?? base.totalRows,
+        etaSec: event.etaSec ?? null,
+      };
+      break;
+    case 'committed':
+      run = {
+        ...base,
+        status: 'committed',
+        runId: event.runId,
+        phase: 'commit',
+        rows: event.rows,
+        bytes: event.bytes,
+        files: event.files,
+        totalRows: event.rows,
+        etaSec: 0,
+        finishedAt: now,
+      };
+      report = patchCommitted(report, event, now);
+      say(
+        'info',
+        `committed ${formatCount(event.rows)} rows, ${event.files} file${event.files === 1 ? '' : 's'}, ${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)} (snapshot ${event.snapshotId})`,
+      );
+      break;
+    case 'up-to-date':
+      run = { ...base, status: 'up-to-date', finishedAt: now, totalRows: 0, etaSec: 0 };
+      say('info', 'up to date: nothing new to offload');
+      break;
+    case 'busy':
+      run = { ...base, status: 'busy', finishedAt: now, message: 'another worker holds the table' };
+      say('warn', 'busy: another worker holds the table; nothing done');
+      break;
+    case 'failed':
+      run = { ...base, status: 'failed', runId: event.runId ?? base.runId, finishedAt: now, message: firstLine(event.error) };
+      say('error', `failed: ${firstLine(event.error)}`);
+      break;
+    case 'skipped':
+      run = { ...base, status: 'skipped', finishedAt: now, message: event.reason };
+      say('warn', `skipped: ${event.reason}`);
+      break;
+  }
+  return { ...state, live: { ...state.live, [table]: run }, log, report };
+}
+
+/** What a commit tells us for sure, shown at once; the refresh that follows brings the rest. */
+function patchCommitted(report: StatusReport | null, e: Extract<OffloadEvent, { kind: 'committed' }>, now: number): StatusReport | null {
+  if (!report) return report;
+  const tables = report.tables.map((t): TableStatus => {
+    if (t.name !== e.table) return t;
+    const status = t.watermark.ok ? t.watermark.value.status : 'committed';
+    return {
+      ...t,
+      watermark: { ok: true, value: { ...e.watermark, status } },
+      iceberg: t.iceberg.ok
+        ? { ok: true, value: { ...t.iceberg.value, exists: true, rows: t.iceberg.value.rows + e.rows, snapshotId: e.snapshotId, snapshotAt: new Date(now).toISOString() } }
+        : t.iceberg,
+      lastRun: {
+        runId: e.runId,
+        status: 'committed',
+        startedAt: new Date(now - e.durationMs).toISOString(),
+        finishedAt: new Date(now).toISOString(),
+        durationMs: e.durationMs,
+        rows: e.rows,
+        error: null,
+      },
+    };
+  });
+  return { ...report, tables };
+}
+
+export function appendLog(log: LogLine[], line: LogLine): LogLine[] {
+  const next = log.length >= LOG_LIMIT ? log.slice(log.length - LOG_LIMIT + 1) : log.slice();
+  next.push(line);
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Navigation
+
+/** The tables on screen, in order: filtered by `filter`, sorted by `sort`. */
+export function visibleTables(state: Pick<TuiState, 'report' | 'filter' | 'sort' | 'live'>): TableStatus[] {
+  const tables = state.report?.tables ?? [];
+  const needle = state.filter.trim().toLowerCase();
+  const filtered = needle
+    ? tables.filter((t) => [t.name, t.layer, t.source, t.target].some((s) => s.toLowerCase().includes(needle)))
+    : tables.slice();
+  const order = new Map(tables.map((t, i) => [t.name, i]));
+  const byConfig = (a: TableStatus, b: TableStatus) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0);
+  const cmp: Record<SortKey, (a: TableStatus, b: TableStatus) => number> = {
+    layer: (a, b) => LAYER_RANK[a.layer] - LAYER_RANK[b.layer] || byConfig(a, b),
+    name: (a, b) => a.name.localeCompare(b.name),
+    pending: (a, b) => pendingOf(b) - pendingOf(a) || byConfig(a, b),
+    watermark: (a, b) => watermarkOf(a).localeCompare(watermarkOf(b)) || byConfig(a, b),
+    state: (a, b) => STATE_RANK[rowStateOf(a, state.live[a.name])] - STATE_RANK[rowStateOf(b, state.live[b.name])] || byConfig(a, b),
+  };
+  return filtered.sort(cmp[state.sort]);
+}
+
+const LAYER_RANK = { bronze: 0, silver: 1, gold: 2 } as const;
+
+function pendingOf(t: TableStatus): number {
+  return t.clickhouse.ok ? t.clickhouse.value.pendingRows : -1;
+}
+
+function watermarkOf(t: TableStatus): string {
+  return t.watermark.ok ? t.watermark.value.timestamp : '\uffff';
+}
+
+/** The one state a row is coloured by. */
+export type RowState = 'running' | 'busy' | 'failed' | 'pending' | 'up-to-date' | 'unknown';
+const STATE_RANK: Record<RowState, number> = { failed: 0, busy: 1, running: 2, pending: 3, unknown: 4, 'up-to-date': 5 };
+
+export function rowStateOf(t: TableStatus, live: LiveRun | undefined): RowState {
+  if (isActive(live)) return 'running';
+  if (t.isBusy) return 'busy';
+  if (live && live.status === 'failed') return 'failed';
+  if (t.lastRun && (t.lastRun.status === 'failed' || t.lastRun.status === 'aborted')) return 'failed';
+  if (!t.clickhouse.ok || !t.watermark.ok) return 'unknown';
+  return t.clickhouse.value.pendingRows > 0 ? 'pending' : 'up-to-date';
+}
+
+function keepSelectionVisible(state: TuiState): TuiState {
+  const rows = visibleTables(state);
+  if (rows.length === 0) return state.selected === null ? state : { ...state, selected: state.selected };
+  if (state.selected !== null && rows.some((r) => r.name === state.selected)) return state;
+  return { ...state, selected: rows[0].name };
+}
+
+export function selectedIndex(state: TuiState): number {
+  const rows = visibleTables(state);
+  const i = rows.findIndex((r) => r.name === state.selected);
+  return i < 0 ? 0 : i;
+}
+
+export function reduceMove(state: TuiState, to: number | 'first' | 'last', relative = true): TuiState {
+  const rows = visibleTables(state);
+  if (rows.length === 0) return state;
+  let i: number;
+  if (to === 'first') i = 0;
+  else if (to === 'last') i = rows.length - 1;
+  else i = relative ? selectedIndex(state) + to : to;
+  i = Math.max(0, Math.min(rows.length - 1, i));
+  return { ...state, selected: rows[i].name };
+}
+
+export function reduceFilter(state: TuiState, filter: string, isEditing: boolean): TuiState {
+  return keepSelectionVisible({ ...state, filter, isEditingFilter: isEditing });
+}
+
+export function reduceCycleSort(state: TuiState): TuiState {
+  const i = SORT_KEYS.indexOf(state.sort);
+  return { ...state, sort: SORT_KEYS[(i + 1) % SORT_KEYS.length] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Details
+
+export function reduceOpenDetails(state: TuiState, table: string): TuiState {
+  const section = state.details?.table === table ? state.details.section : 'snapshots';
+  return {
+    ...state,
+    screen: 'details',
+    details: { table, section, scroll: 0, data: state.details?.table === table ? state.details.data : null, error: null, isLoading: true },
+  };
+}
+
+export function reduceDetailsLoaded(state: TuiState, details: TableDetails): TuiState {
+  if (state.details?.table !== details.table) return state;
+  return { ...state, details: { ...state.details, data: details, error: null, isLoading: false } };
+}
+
+export function reduceDetailsFailed(state: TuiState, table: string, message: string): TuiState {
+  if (state.details?.table !== table) return state;
+  return { ...state, details: { ...state.details, error: firstLine(message), isLoading: false } };
+}
+
+export function detailsLineCount(details: DetailsView): number {
+  const d = details.data;
+  if (!d) return 0;
+  switch (details.section) {
+    case 'snapshots':
+      return d.snapshots.ok ? d.snapshots.value.length : 1;
+    case 'runs':
+      return d.runs.ok ? d.runs.value.length : 1;
+    case 'partitions':
+      return d.partitions.ok ? d.partitions.value.length : 1;
+    case 'config':
+      return d.config.length;
+  }
+}
+
+export function reduceDetailsScroll(state: TuiState, to: number | 'first' | 'last', pageSize: number): TuiState {
+  const d = state.details;
+  if (!d) return state;
+  const max = Math.max(0, detailsLineCount(d) - pageSize);
+  const scroll = to === 'first' ? 0 : to === 'last' ? max : Math.max(0, Math.min(max, d.scroll + to));
+  return { ...state, details: { ...d, scroll } };
+}
+
+export function reduceDetailsSection(state: TuiState, section: DetailsSection | 1 | -1): TuiState {
+  const d = state.details;
+  if (!d) return state;
+  let next: DetailsSection;
+  if (typeof section === 'number') {
+    const i = DETAILS_SECTIONS.indexOf(d.section);
+    next = DETAILS_SECTIONS[(i + section + DETAILS_SECTIONS.length) % DETAILS_SECTIONS.length];
+  } else next = section;
+  return { ...state, details: { ...d, section: next, scroll: 0 } };
+}
