@@ -30,6 +30,15 @@ wait_for() { # wait_for <what> <seconds> <command...>
   done
 }
 
+# start_daemon <pidfile> <cwd> <logfile> <command...>: the pid file holds the server's own pid (setsid
+# execs in place here, since a script's background job is no process-group leader), and the server
+# holds none of our stdio, so callers reading our output are not kept waiting.
+start_daemon() {
+  local pidf=$1 cwd=$2 logf=$3; shift 3
+  (cd "$cwd" && exec setsid "$@" >>"$logf" 2>&1 </dev/null) &
+  echo $! >"$pidf"
+}
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # PostgreSQL refuses to run as root; as root we run it in a user namespace where it is uid 1000
@@ -120,8 +129,8 @@ up_clickhouse() {
   if pid_alive "$pidf"; then log "clickhouse already running (pid $(cat "$pidf"))"; return; fi
   port_busy "$CH_HTTP_PORT" && die "port $CH_HTTP_PORT is taken by another process; set OFFLOAD_STACK_CH_HTTP_PORT"
   clickhouse_config
-  (cd "$STACK_DIR/clickhouse" && setsid /usr/sbin/clickhouse-server --config-file="$STACK_DIR/clickhouse/config.xml" \
-     >>"$STACK_DIR/logs/clickhouse.stdout.log" 2>&1 </dev/null & echo $! >"$pidf")
+  start_daemon "$pidf" "$STACK_DIR/clickhouse" "$STACK_DIR/logs/clickhouse.stdout.log" \
+    /usr/sbin/clickhouse-server --config-file="$STACK_DIR/clickhouse/config.xml"
   wait_for "ClickHouse" 30 curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping"
   log "clickhouse up: http://127.0.0.1:$CH_HTTP_PORT"
 }
@@ -162,7 +171,7 @@ up_s3() {
   if pid_alive "$pidf"; then log "s3 already running (pid $(cat "$pidf"))"; else
     port_busy "$S3_PORT" && die "port $S3_PORT is taken by another process; set OFFLOAD_STACK_S3_PORT"
     # moto keeps objects in memory: a restart loses the warehouse (the catalog in PostgreSQL stays).
-    (cd "$STACK_DIR/s3" && setsid moto_server -H 127.0.0.1 -p "$S3_PORT" >>"$STACK_DIR/logs/s3.log" 2>&1 </dev/null & echo $! >"$pidf")
+    start_daemon "$pidf" "$STACK_DIR/s3" "$STACK_DIR/logs/s3.log" moto_server -H 127.0.0.1 -p "$S3_PORT"
     wait_for "S3 server (moto)" 30 curl -sf "http://127.0.0.1:$S3_PORT/"
   fi
   # Create the bucket (idempotent: 200 on create, 409 when it is there already).
