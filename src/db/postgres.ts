@@ -156,7 +156,12 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<
   const g = guard(client);
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    try {
+      await client.query('BEGIN');
+    } catch (err) {
+      broken = err as Error;
+      throw asPostgresUnavailable(err, pool) ?? err;
+    }
     let result: T;
     try {
       result = await fn(client);
