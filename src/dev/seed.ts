@@ -1,0 +1,189 @@
+// Puts generated trades into the bronze tables: `offload seed`. Rows travel as TSV bytes streamed over HTTP
+// (`INSERT … FORMAT TabSeparated`), one INSERT per chunk, both exchanges in parallel; the materialized views
+// of the seed schema fill silver and the candles from there.
+import { Readable } from 'node:stream';
+import { qualifiedName, quoteIdentifier, type ClickHouseSource } from '../db/clickhouse.js';
+import { SEED_DATABASE } from './schema.js';
+import { BRONZE_COLUMNS, EXCHANGES, TradeFeed, initialPosition, splitRows, tradeTsv, type Exchange, type FeedPosition, type Trade } from './trades.js';
+
+export const DEFAULT_SEED = 'k2';
+/** Seeded history ends now and starts this long before (so the newest rows are still within the lag). */
+export const DEFAULT_HISTORY_MS = 2 * 86_400_000;
+/** Rows per INSERT: one server-side block each, so every view sees whole chunks. */
+export const DEFAULT_CHUNK_ROWS = 500_000;
+/** TSV lines per buffer handed to the HTTP stream. */
+const LINES_PER_BUFFER = 4096;
+
+export function bronzeTable(exchange: Exchange): string {
+  return `bronze_trades_${exchange}`;
+}
+
+/** Where each exchange's feed continues in `database`: next trade id, next offset, last price per symbol. */
+export async function feedPosition(source: ClickHouseSource, exchange: Exchange, database = SEED_DATABASE): Promise<FeedPosition> {
+  const table = qualifiedName({ database, table: bronzeTable(exchange) });
+  const [totals] = await source.query<{ n: string; seq: string; off: string }>(
+    `SELECT count() AS n, max(sequence_number) AS seq, max(kafka_offset) AS off FROM ${table}`,
+  );
+  const position = initialPosition();
+  if (Number(totals?.n ?? 0) === 0) return position;
+  position.nextOffset = Number(totals.off) + 1;
+  if (exchange === 'binance') position.nextSequence = Math.max(position.nextSequence, Number(totals.seq) + 1);
+  const last = await source.query<{ symbol: string; price: string }>(
+    `SELECT symbol, toString(argMax(price, (exchange_timestamp, exchange_timestamp_ms, kafka_offset))) AS price FROM ${table} GROUP BY symbol`,
+  );
+  for (const row of last) position.lastPrices[row.symbol] = Number(row.price);
+  return position;
+}
+
+/** TSV bytes of a trade iterator, in buffers of a few thousand lines. */
+export function tsvChunks(trades: Iterable<Trade>, onRows?: (n: number) => void): Readable {
+  function* buffers(): Generator<Buffer> {
+    let lines: string[] = [];
+    for (const t of trades) {
+      lines.push(tradeTsv(t));
+      if (lines.length === LINES_PER_BUFFER) {
+        yield Buffer.from(lines.join(''));
+        onRows?.(lines.length);
+        lines = [];
+      }
+    }
+    if (lines.length > 0) {
+      yield Buffer.from(lines.join(''));
+      onRows?.(lines.length);
+    }
+  }
+  return Readable.from(buffers(), { objectMode: false });
+}
+
+/** Inserts a trade iterator into its bronze table in one INSERT. */
+export async function insertTrades(source: ClickHouseSource, exchange: Exchange, trades: Iterable<Trade>, database = SEED_DATABASE, onRows?: (n: number) => void): Promise<void> {
+  const table = qualifiedName({ database, table: bronzeTable(exchange) });
+  await source.run(
+    (c) =>
+      c.insert({
+        table,
+        values: tsvChunks(trades, onRows),
+        format: 'TabSeparated',
+        columns: BRONZE_COLUMNS.map(quoteIdentifier) as [string, ...string[]],
+      }),
+    `inserting into ${database}.${bronzeTable(exchange)}`,
+  );
+}
+
+export interface SeedOptions {
+  rows: number;
+  /** First exchange timestamp (default: `end` − 2 days). */
+  start?: Date;
+  /** Timestamps stay before this instant (default: now). */
+  end?: Date;
+  seed?: string;
+  database?: string;
+  chunkRows?: number;
+  /** Called as rows are handed to the server (running total). */
+  onProgress?: (rowsSent: number) => void;
+}
+
+export interface SeedResult {
+  rows: Record<Exchange, number>;
+  start: Date;
+  end: Date;
+  elapsedMs: number;
+  rowsPerSec: number;
+}
+
+/**
+ * Generates `rows` trades (60 % Binance, 40 % Kraken) with timestamps in [start, end) and inserts them.
+ * Deterministic for a seed and the tables' prior content (ids, offsets and prices continue from it).
+ */
+export async function seedTrades(source: ClickHouseSource, options: SeedOptions): Promise<SeedResult> {
+  const database = options.database ?? SEED_DATABASE;
+  const end = options.end ?? new Date();
+  const start = options.start ?? new Date(end.getTime() - DEFAULT_HISTORY_MS);
+  if (!(end.getTime() > start.getTime())) throw new RangeError(`--start (${start.toISOString()}) must be before the end (${end.toISOString()})`);
+  const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const split = splitRows(options.rows);
+  const began = performance.now();
+  let sent = 0;
+  const onRows = (n: number) => {
+    sent += n;
+    options.onProgress?.(sent);
+  };
+
+  await Promise.all(
+    EXCHANGES.map(async (exchange) => {
+      const feed = new TradeFeed(exchange, options.seed ?? DEFAULT_SEED, await feedPosition(source, exchange, database));
+      const total = split[exchange];
+      const span = end.getTime() - start.getTime();
+      // Chunks cut the time range in proportion to rows, so each INSERT covers its own slice of time.
+      for (let done = 0; done < total; ) {
+        const n = Math.min(chunkRows, total - done);
+        const from = start.getTime() + Math.floor((span * done) / total);
+        const to = start.getTime() + Math.floor((span * (done + n)) / total);
+        await insertTrades(source, exchange, feed.trades(n, from, Math.max(to, from + 1)), database, onRows);
+        done += n;
+      }
+    }),
+  );
+
+  const elapsedMs = performance.now() - began;
+  return { rows: split, start, end, elapsedMs, rowsPerSec: options.rows / Math.max(elapsedMs / 1000, 1e-9) };
+}
+
+export interface FollowOptions {
+  /** Trades per second, both exchanges together (default 20). */
+  rate?: number;
+  seed?: string;
+  database?: string;
+  /** How often a batch is inserted (default 1000 ms). */
+  intervalMs?: number;
+  signal: AbortSignal;
+  onBatch?: (rows: number, total: number) => void;
+}
+
+/**
+ * Keeps inserting a trickle of trades stamped with the current time until `signal` aborts; the batch in
+ * flight is finished first, so a stop never leaves half an INSERT. Returns the rows inserted.
+ */
+export async function followTrades(source: ClickHouseSource, options: FollowOptions): Promise<number> {
+  const database = options.database ?? SEED_DATABASE;
+  const rate = options.rate ?? 20;
+  const intervalMs = options.intervalMs ?? 1000;
+  if (!(rate > 0)) throw new RangeError(`--rate must be a positive number of trades per second (got ${rate})`);
+  const seed = `${options.seed ?? DEFAULT_SEED}/follow/${Date.now()}`;
+  const feeds = new Map<Exchange, TradeFeed>();
+  for (const exchange of EXCHANGES) feeds.set(exchange, new TradeFeed(exchange, seed, await feedPosition(source, exchange, database)));
+  let total = 0;
+  let owed = 0; // fractional rows carried between batches so the average rate is exact
+  let from = Date.now();
+  while (!options.signal.aborted) {
+    await sleep(intervalMs, options.signal);
+    const to = Date.now();
+    if (to <= from) continue;
+    owed += (rate * (to - from)) / 1000;
+    const rows = Math.floor(owed);
+    owed -= rows;
+    if (rows > 0) {
+      const split = splitRows(rows);
+      await Promise.all(
+        EXCHANGES.filter((e) => split[e] > 0).map((e) => insertTrades(source, e, feeds.get(e)!.trades(split[e], from, to), database)),
+      );
+      total += rows;
+      options.onBatch?.(rows, total);
+    }
+    from = to;
+  }
+  return total;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
