@@ -110,17 +110,20 @@ export class TuiSession {
     this.store.setState((s) => reduceRefreshStarted(s, requestedAt));
     const timeoutMs = this.options.statusTimeoutMs ?? Math.max(15_000, this.options.refreshSec * 3000);
     const controller = new AbortController();
-    const onClose = () => controller.abort();
-    this.closing.signal.addEventListener('abort', onClose);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    let onClose = () => undefined as void;
+    // Settles first when the backend hangs: after the timeout, or at once when the TUI closes.
+    const givenUp = new Promise<never>((_, reject) => {
+      const giveUp = (why: string) => {
         controller.abort();
-        reject(new Error(`status did not answer within ${Math.round(timeoutMs / 1000)}s`));
-      }, timeoutMs);
+        reject(new Error(why));
+      };
+      timer = setTimeout(() => giveUp(`status did not answer within ${Math.round(timeoutMs / 1000)}s`), timeoutMs);
+      onClose = () => giveUp('closing');
+      this.closing.signal.addEventListener('abort', onClose);
     });
     try {
-      const report = await Promise.race([this.backend.loadStatus(controller.signal), timedOut]);
+      const report = await Promise.race([this.backend.loadStatus(controller.signal), givenUp]);
       if (!this.closing.signal.aborted) this.store.setState((s) => reduceStatus(s, report, requestedAt, this.now()));
     } catch (err) {
       if (!this.closing.signal.aborted) this.store.setState((s) => reduceStatusFailed(s, messageOf(err), this.now()));

@@ -1,0 +1,73 @@
+// Test files are outside tsconfig.json, so the JSX transform is named here.
+/** @jsxRuntime automatic @jsxImportSource react */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+// Colours are decided when chalk loads, so force them before Ink is imported.
+process.env.FORCE_COLOR = '1';
+const { cleanup, render } = await import('ink-testing-library');
+const { App } = await import('./App.js');
+const { TuiSession } = await import('./session.js');
+const { createTuiStore } = await import('./store.js');
+const { ThemeContext, themeFromEnv } = await import('./theme.js');
+const { NOW } = await import('./testing/fixtures.js');
+const { MemoryBackend } = await import('./testing/memory-backend.js');
+const { resizeTerminal, waitForFrame } = await import('./testing/terminal.js');
+
+const sessions: InstanceType<typeof TuiSession>[] = [];
+after(async () => {
+  cleanup();
+  await Promise.all(sessions.map((s) => s.dispose()));
+});
+
+async function rawFrame(env: Record<string, string>): Promise<string> {
+  const backend = new MemoryBackend();
+  const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
+  sessions.push(session);
+  const ui = render(
+    <ThemeContext.Provider value={themeFromEnv(env)}>
+      <App session={session} refreshSec={5} clock={() => NOW} />
+    </ThemeContext.Provider>,
+  );
+  resizeTerminal(ui, 100, 30);
+  await session.refresh();
+  await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
+  session.execute({ kind: 'offload', table: 'ohlcv_1d' });
+  await waitForFrame(ui, (f) => f.includes('queued'));
+  return ui.lastFrame() ?? '';
+}
+
+/** The SGR colour code in force where `word` first appears on the line of `table`. */
+function colourOf(frame: string, table: string, word: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  const line = frame.split('\n').find((l) => new RegExp(`^[ ›]\\S ${table} `).test(l.replace(/\x1b\[[0-9;]*m/g, ''))) ?? '';
+  const at = line.indexOf(word, line.indexOf(table) + table.length);
+  const before = line.slice(0, at);
+  // eslint-disable-next-line no-control-regex
+  const codes = [...before.matchAll(/\x1b\[(\d+)m/g)].map((m) => m[1]);
+  for (let i = codes.length - 1; i >= 0; i--) {
+    if (codes[i] === '39') return null;
+    if (/^3[0-7]$|^9[0-7]$/.test(codes[i])) return codes[i];
+  }
+  return null;
+}
+
+describe('colours', () => {
+  it('colours each state: up to date green, pending yellow, running cyan, failed red, busy magenta', async () => {
+    const f = await rawFrame({});
+    assert.equal(colourOf(f, 'bronze_trades_binance', 'up to date'), '32');
+    assert.equal(colourOf(f, 'bronze_trades_kraken', 'pending'), '33');
+    assert.equal(colourOf(f, 'ohlcv_1d', 'running'), '36');
+    assert.equal(colourOf(f, 'silver_trades', 'failed'), '31');
+    assert.equal(colourOf(f, 'ohlcv_1m', 'busy'), '35');
+  });
+
+  it('uses no colour at all with NO_COLOR, and still says every state in words', async () => {
+    const f = await rawFrame({ NO_COLOR: '1' });
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(f, /\x1b\[(3[0-7]|9[0-7]|38;[0-9;]+|4[0-7])m/);
+    // eslint-disable-next-line no-control-regex
+    const text = f.replace(/\x1b\[[0-9;]*m/g, '');
+    for (const word of ['up to date', 'pending', 'running', 'failed', 'busy']) assert.ok(text.includes(word), word);
+  });
+});
