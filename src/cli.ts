@@ -1,0 +1,94 @@
+// The `offload` command line: parses argv, picks a command, and turns every failure into one message on
+// stderr and the documented exit code. Commands live in src/commands/, one file per verb.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { secretsOf } from './config/env.js';
+import { scrubSecrets } from './config/redact.js';
+import { ExitCode, OffloadError, exitCodeOf } from './errors.js';
+import { registerInit } from './commands/init.js';
+import { defaultContext, type CommandContext } from './commands/output.js';
+import { registerSeed } from './commands/seed.js';
+import { registerStatus } from './commands/status.js';
+
+const EXIT_CODES = `
+Exit codes:
+  0   success
+  1   an offload or check failed (details in the output)
+  2   bad command line
+  3   bad configuration file or environment
+  4   a service (ClickHouse, PostgreSQL, S3) cannot be reached
+  5   another worker holds the table
+  6   a concurrent commit won and re-planning did not succeed
+  7   a drill or verify found an invariant broken
+  70  internal error (set OFFLOAD_DEBUG=1 for the stack trace)
+
+Connections come from CLICKHOUSE_URL, DATABASE_URL (or PG*), AWS_* and OFFLOAD_WAREHOUSE;
+tables from offload.config.json (--config / OFFLOAD_CONFIG). \`source .stack/env\` sets them for the local stack.`;
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('offload')
+    .description('Moves ClickHouse rows into Apache Iceberg tables exactly once; watermarks in PostgreSQL.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(`offload: ${s.replace(/^error: /, '')}`),
+    })
+    .addHelpText('after', EXIT_CODES);
+  // Subcommands created with .command() inherit exitOverride and the output configuration above.
+  registerInit(program, ctx);
+  registerSeed(program, ctx);
+  registerStatus(program, ctx);
+  return program;
+}
+
+/** The message a person sees for an error: secrets scrubbed, a stack only with OFFLOAD_DEBUG=1. */
+export function describeError(err: unknown, env: Record<string, string | undefined>): string {
+  const debug = env.OFFLOAD_DEBUG === '1';
+  let text: string;
+  if (err instanceof OffloadError) text = err.message;
+  else if (err instanceof Error) text = `internal error: ${err.message}${debug ? '' : ' (set OFFLOAD_DEBUG=1 for the stack trace)'}`;
+  else text = `internal error: ${String(err)}`;
+  if (debug && err instanceof Error && err.stack) text += `\n${err.stack.split('\n').slice(1).join('\n')}`;
+  let secrets: string[] = [];
+  try {
+    secrets = secretsOf(env);
+  } catch {
+    /* an unparsable CLICKHOUSE_URL has no password to scrub */
+  }
+  return scrubSecrets(text, secrets);
+}
+
+export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
+  const program = buildProgram(ctx);
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return ExitCode.usage;
+  }
+  try {
+    await program.parseAsync(argv);
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with exit code 0; everything else commander rejects is a usage error
+      // (it has already printed the message).
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    ctx.stderr.write(`offload: ${describeError(err, ctx.env)}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+const code = await main(process.argv);
+// Exit explicitly once output is flushed: a lingering keep-alive socket must not keep a finished command alive.
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,53 @@
+// What every command shares for printing: where output goes, numbers and instants as people read them,
+// aligned tables, and stable JSON.
+import type { Writable } from 'node:stream';
+
+/** A command's surroundings; tests and the CLI pass the real process streams and environment. */
+export interface CommandContext {
+  env: Record<string, string | undefined>;
+  stdout: Writable;
+  stderr: Writable;
+  /** The exit code the command asks for when it completes without throwing (default 0). */
+  exitCode: number;
+}
+
+export function defaultContext(): CommandContext {
+  return { env: process.env, stdout: process.stdout, stderr: process.stderr, exitCode: 0 };
+}
+
+export function println(out: Writable, line = ''): void {
+  out.write(`${line}\n`);
+}
+
+/** `{…}` on one document, two-space indented, newline-terminated. */
+export function printJson(out: Writable, value: unknown): void {
+  out.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}
+
+/** 1234567 → "1,234,567". */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** ISO instant → `2026-02-11 12:02:00` (fraction kept only when non-zero). */
+export function formatInstant(iso: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$/.exec(iso);
+  if (!m) return iso;
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  return `${m[1]} ${m[2]}${fraction ? `.${fraction}` : ''}`;
+}
+
+export function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Columns padded to their widest cell; `right` lists the columns aligned to the right (numbers). */
+export function alignedTable(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}

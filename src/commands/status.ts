@@ -1,0 +1,92 @@
+// `offload status [--json]`: every configured table with its watermark, ClickHouse rows and Iceberg rows.
+import type { Command } from 'commander';
+import { clickhouseFromEnv, postgresFromEnv } from '../config/env.js';
+import { loadTablesConfig } from '../config/tables.js';
+import { ClickHouseSource } from '../db/clickhouse.js';
+import { createPool } from '../db/postgres.js';
+import { ExitCode } from '../errors.js';
+import { collectStatus } from '../pipeline/status.js';
+import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
+import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';
+
+export interface StatusOptions {
+  config?: string;
+  json?: boolean;
+}
+
+export async function status(options: StatusOptions, ctx: CommandContext): Promise<StatusReport> {
+  const config = loadTablesConfig({ config: options.config, env: ctx.env });
+  const clickhouse = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env, requestTimeoutMs: 30_000 });
+  const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 4, applicationName: 'offload status' });
+  let report: StatusReport;
+  try {
+    report = await collectStatus({ config, clickhouse, pool });
+  } finally {
+    await Promise.allSettled([clickhouse.close(), pool.end()]);
+  }
+
+  if (options.json) printJson(ctx.stdout, report);
+  else printHuman(ctx, report, config.file);
+
+  // Scripts get the document (or the table) and a non-zero exit naming the service that is down.
+  const down = report.services.filter((s) => !s.ok);
+  if (down.length > 0) {
+    for (const s of down) println(ctx.stderr, `offload: ${s.error ?? `cannot reach ${s.name} at ${s.url}`}`);
+    ctx.exitCode = ExitCode.unavailable;
+  }
+  return report;
+}
+
+function watermarkText(t: TableStatus): string {
+  if (!t.watermark.ok) return `? (${t.watermark.error})`;
+  const w = t.watermark.value;
+  return `${formatInstant(w.timestamp)}${w.tieBreak !== null ? ` #${w.tieBreak}` : ''}`;
+}
+
+function printHuman(ctx: CommandContext, report: StatusReport, file: string): void {
+  for (const s of report.services) {
+    println(ctx.stdout, `${s.name.padEnd(10)}  ${s.url}  ${s.ok ? (s.version ?? 'up') : 'UNREACHABLE'}`);
+  }
+  println(ctx.stdout, `config      ${file}`);
+  println(ctx.stdout);
+  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LAST RUN'];
+  const rows = report.tables.map((t) => {
+    const ch = t.clickhouse;
+    const ice = t.iceberg;
+    return [
+      t.name + (t.isBusy ? ' (busy)' : ''),
+      t.layer,
+      watermarkText(t),
+      t.watermark.ok ? t.watermark.value.status : '?',
+      ch.ok ? formatCount(ch.value.totalRows) : '?',
+      ch.ok ? formatCount(ch.value.rowsUpToWatermark) : '?',
+      ch.ok ? formatCount(ch.value.pendingRows) : '?',
+      !ice.ok ? '?' : ice.value.exists ? formatCount(ice.value.rows) : 'no table yet',
+      t.delta === null ? '?' : formatCount(t.delta),
+      t.lastRun ? `${t.lastRun.status} ${formatInstant(t.lastRun.startedAt)}` : '—',
+    ];
+  });
+  for (const line of alignedTable(header, rows, new Set([4, 5, 6, 8]))) println(ctx.stdout, line);
+  const problems = report.tables.flatMap((t) => [
+    ...(t.clickhouse.ok || !report.services[0]?.ok ? [] : [`${t.name}: ClickHouse: ${t.clickhouse.error}`]),
+  ]);
+  if (problems.length > 0) {
+    println(ctx.stdout);
+    for (const p of problems) println(ctx.stdout, p);
+  }
+}
+
+export function registerStatus(program: Command, ctx: CommandContext): void {
+  program
+    .command('status')
+    .description('show every configured table: layer, watermark, ClickHouse rows (total / up to the watermark / pending), Iceberg rows, last run')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .option('--json', 'print one JSON document (stable keys; see src/pipeline/status-model.ts)')
+    .addHelpText(
+      'after',
+      '\nExit code 0 when every service answered; 4 when ClickHouse or PostgreSQL cannot be reached (the report is still printed, with the unreachable cells marked).',
+    )
+    .action(async (options: StatusOptions) => {
+      await status(options, ctx);
+    });
+}

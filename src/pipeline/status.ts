@@ -1,0 +1,155 @@
+// Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: per
+// configured table its watermark and run state from PostgreSQL and its row counts in ClickHouse. A service
+// that is down shows in its cells and in `services`; collecting never throws for that.
+// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
+import type pg from 'pg';
+import type { TableConfig, OffloadConfig } from '../config/tables.js';
+import { dateTimeLiteral, numberLiteral, qualifiedName, quoteIdentifier, type ClickHouseSource } from '../db/clickhouse.js';
+import { asPostgresUnavailable, describePostgres, isTableLocked } from '../db/postgres.js';
+import * as runs from '../db/runs.js';
+import * as watermarks from '../db/watermarks.js';
+import { OffloadError } from '../errors.js';
+import type { Watermark } from './events.js';
+import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
+
+export interface StatusSources {
+  config: OffloadConfig;
+  clickhouse: ClickHouseSource;
+  pool: pg.Pool;
+}
+
+function fail<T>(err: unknown): CellState<T> {
+  return { ok: false, error: err instanceof Error ? err.message : String(err) };
+}
+
+/** What is read for a table: its query as a subquery, or its source table. */
+function readFrom(t: TableConfig): string {
+  return t.query ? `(${t.query})` : qualifiedName(t.sourceTable!);
+}
+
+/** The cursor's type as ClickHouse reports it for what is read (DateTime, DateTime64(3), …). */
+async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string> {
+  const cols = t.query ? await ch.describeQuery(t.query) : await ch.columns(t.sourceTable!);
+  const c = cols.find((x) => x.name === t.cursor);
+  if (!c) throw new OffloadError(`column "${t.cursor}" is not in ${t.query ? `the query of ${t.name}` : t.source}`);
+  return c.type;
+}
+
+/** `cursor <= watermark` in the (cursor, tie-break) order, as SQL for this table. */
+export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Watermark): string {
+  const precision = /DateTime64/.test(cursorColumnType) ? 6 : 0;
+  const at = dateTimeLiteral(w.timestamp, precision);
+  const cursor = quoteIdentifier(t.cursor);
+  if (t.tieBreak === null || w.tieBreak === null) return `${cursor} <= ${at}`;
+  return `(${cursor} < ${at} OR (${cursor} = ${at} AND ${quoteIdentifier(t.tieBreak)} <= ${numberLiteral(BigInt(w.tieBreak))}))`;
+}
+
+/**
+ * Total rows (from part metadata for plain tables; for query tables the rows the query returns, which is
+ * what an offload copies) and rows up to the watermark.
+ */
+async function clickhouseCounts(ch: ClickHouseSource, t: TableConfig, w: Watermark | null): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
+  const count = async (where?: string) => {
+    const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`);
+    return Number(rows[0]?.n ?? 0);
+  };
+  const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
+  if (w === null) throw new OffloadError('watermark unknown');
+  const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
+  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w));
+  return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
+}
+
+function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
+  if (!run) return null;
+  return {
+    runId: run.runId,
+    status: run.status,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    durationMs: run.durationMs,
+    rows: run.rows,
+    error: run.error,
+  };
+}
+
+/** The report for every configured table. Never rejects because a service is down: cells carry that. */
+export async function collectStatus({ config, clickhouse, pool }: StatusSources): Promise<StatusReport> {
+  const names = config.tables.map((t) => t.name);
+
+  const chService: ServiceInfo = { name: 'ClickHouse', url: clickhouse.url, ok: true };
+  try {
+    chService.version = await clickhouse.version();
+  } catch (err) {
+    chService.ok = false;
+    chService.error = (err as Error).message;
+  }
+
+  const pgService: ServiceInfo = { name: 'PostgreSQL', url: describePostgres(), ok: true };
+  let marks: Map<string, watermarks.WatermarkState> | undefined;
+  let lastRuns = new Map<string, runs.OffloadRun>();
+  let pgTablesError: string | undefined;
+  try {
+    const v = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+    pgService.version = v.rows[0]?.v;
+    try {
+      marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
+      lastRuns = await runs.latestByTable(pool, names);
+    } catch (err) {
+      if ((err as { code?: string }).code === '42P01') pgTablesError = 'no state tables yet (run `offload init`)';
+      else throw err;
+    }
+  } catch (err) {
+    pgService.ok = false;
+    pgService.error = (asPostgresUnavailable(err, pool) ?? (err as Error)).message;
+  }
+
+  const tables = await Promise.all(
+    config.tables.map(async (t): Promise<TableStatus> => {
+      const mark = marks?.get(t.name);
+      const watermark: TableStatus['watermark'] = !pgService.ok
+        ? fail(new Error(`PostgreSQL unreachable`))
+        : pgTablesError
+          ? fail(new Error(pgTablesError))
+          : mark
+            ? { ok: true, value: { ...mark.watermark, status: mark.status } }
+            : fail(new Error('no watermark yet (run `offload init`)'));
+
+      let ch: TableStatus['clickhouse'];
+      if (!chService.ok) ch = fail(new Error('ClickHouse unreachable'));
+      else {
+        try {
+          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, watermark.ok ? watermark.value : null) };
+        } catch (err) {
+          ch = fail(err);
+        }
+      }
+
+      let isBusy = false;
+      if (pgService.ok) {
+        try {
+          isBusy = await isTableLocked(pool, t.name);
+        } catch {
+          /* shown as not busy; the PostgreSQL service line says what is wrong */
+        }
+      }
+
+      const iceberg: TableStatus['iceberg'] = { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+      return {
+        name: t.name,
+        layer: t.layer,
+        source: t.source ?? `query of ${t.name}`,
+        target: t.target,
+        lagSec: t.lagMs / 1000,
+        watermark,
+        clickhouse: ch,
+        iceberg,
+        delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
+        lastRun: lastRunOf(lastRuns.get(t.name)),
+        isBusy,
+      };
+    }),
+  );
+
+  return { generatedAt: new Date().toISOString(), services: [chService, pgService], tables };
+}
