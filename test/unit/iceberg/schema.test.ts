@@ -1,5 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { SchemaError } from '../../../src/errors.js';
 import {
   duckdbFieldIds,
@@ -377,5 +381,44 @@ describe('DuckDB physical types', () => {
       duckdbFieldIds(s),
       "{'ts': 1, 'tags': {'__duckdb_field_id': 2, 'element': 5}, 'm': {'__duckdb_field_id': 3, 'key': 6, 'value': 7}, 'it''s': {'__duckdb_field_id': 4, 'a': 8}}",
     );
+  });
+});
+
+describe('DuckDB writes Parquet with these types and field ids', () => {
+  it('keeps every id, nested ones included, and the Iceberg physical types', async () => {
+    const s = icebergSchemaFromColumns(T, [
+      { name: 'ts', type: "DateTime64(6, 'UTC')" },
+      { name: 'tags', type: 'Array(String)' },
+      { name: 'vendor_data', type: 'Map(String, String)' },
+      { name: "it's", type: 'Tuple(a Int32, b Array(UInt64))' },
+      { name: 'seq', type: 'UInt64' },
+      { name: 'id', type: 'UUID' },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'iceberg-schema-'));
+    const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+    const db = await instance.connect();
+    try {
+      const file = join(dir, 'x.parquet');
+      await db.run(`CREATE TABLE x (${s.fields.map((f) => `"${f.name.replace(/"/g, '""')}" ${duckdbType(f.type)}`).join(', ')})`);
+      await db.run(
+        "INSERT INTO x VALUES (TIMESTAMPTZ '2026-02-11 00:00:00+00', ['a'], MAP {'k': 'v'}, {'a': 1, 'b': [18446744073709551615]}, 18446744073709551615, 'f79c3e09-677c-4bbd-a479-3f349cb785e7')",
+      );
+      await db.run(`COPY x TO '${file}' (FORMAT parquet, FIELD_IDS ${duckdbFieldIds(s)})`);
+      const rows = (await db.runAndReadAll(`SELECT name, field_id, type, logical_type FROM parquet_schema('${file}') WHERE field_id IS NOT NULL`)).getRowsJS();
+      const byId = new Map(rows.map((r) => [Number(r[1]), { name: r[0], type: r[2], logical: String(r[3] ?? '') }]));
+      assert.deepEqual([...byId.keys()].sort((a, b) => a - b), Array.from({ length: highestFieldId(s) }, (_, i) => i + 1));
+      assert.equal(byId.get(1)?.name, 'ts');
+      assert.match(byId.get(1)!.logical, /isAdjustedToUTC=1.*MICROS=MicroSeconds/);
+      assert.equal(byId.get(5)?.type, 'FIXED_LEN_BYTE_ARRAY');
+      assert.match(byId.get(5)!.logical, /DecimalType\(scale=0, precision=20\)/);
+      assert.match(byId.get(6)!.logical, /UUIDType/);
+      assert.equal(byId.get(7)?.name, 'element'); // tags element
+      assert.deepEqual([byId.get(8)?.name, byId.get(9)?.name], ['key', 'value']);
+      assert.deepEqual([byId.get(10)?.name, byId.get(11)?.name, byId.get(12)?.name], ['a', 'b', 'element']);
+    } finally {
+      db.closeSync();
+      instance.closeSync();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
