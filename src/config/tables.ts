@@ -137,8 +137,9 @@ const tableSchema = z
       .optional(),
     cursor: columnName,
     tieBreak: z
-      .union([columnName, z.array(columnName).max(1, { error: 'only one tie-break column is supported (the watermark keeps one tie-break value)' })], {
-        error: expected('a column name'),
+      .union([columnName, z.array(columnName)], { error: expected('a column name') })
+      .refine((v) => !Array.isArray(v) || v.length <= 1, {
+        error: 'only one tie-break column is supported (the watermark keeps one tie-break value)',
       })
       .optional(),
     lag: duration('5m').optional(),
