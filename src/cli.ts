@@ -9,6 +9,7 @@ import { registerInit } from './commands/init.js';
 import { defaultContext, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerStatus } from './commands/status.js';
+import { registerTui } from './commands/tui.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerInit(program, ctx);
   registerSeed(program, ctx);
   registerStatus(program, ctx);
+  registerTui(program, ctx);
   return program;
 }
 
@@ -71,12 +73,10 @@ export function describeError(err: unknown, env: Record<string, string | undefin
 
 export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
   const program = buildProgram(ctx);
-  if (argv.length <= 2) {
-    program.outputHelp();
-    return ExitCode.usage;
-  }
+  // No arguments opens the operator screen (without a terminal it says to use `offload status`).
+  const args = argv.length <= 2 ? [...argv, 'tui'] : argv;
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(args);
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
