@@ -364,6 +364,10 @@ export class S3FileIO implements FileIO {
     if (err instanceof OffloadError) return err;
     const e = err as SdkError;
     const status = e.$metadata?.httpStatusCode;
+    if (e.name === 'NoSuchBucket') {
+      const bucket = /^s3a?:\/\/([^/]+)/.exec(uri)?.[1] ?? uri;
+      return new StorageError(`${op} ${uri} failed: bucket "${bucket}" does not exist at ${this.endpointForHumans}`, { cause: err });
+    }
     if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound') return new FileNotFound(uri);
     if (status === undefined && isTransportFailure(e)) {
       return new ServiceUnavailable('S3', this.endpointForHumans, transportDetail(e), undefined, { cause: err });

@@ -93,7 +93,8 @@ export interface WrittenDataFile {
  * Writes the relation's rows as Parquet data files: one COPY per partition value (so one file per
  * partition, more only when the target size is exceeded), then reads each file's footer for its stats.
  * The relation is scanned once to find the partition values and once per partition: pass a table or a
- * cheap view, not an expensive query. On error, every file this call wrote is removed.
+ * cheap view, not an expensive query. On error, every file this call wrote is removed. Sets the
+ * connection's TimeZone to UTC (casts of zone-less text or nested timestamps then read them as UTC).
  */
 export async function writeDataFiles(options: WriteDataFilesOptions): Promise<WrittenDataFile[]> {
   const { connection, schema } = options;
@@ -120,7 +121,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
         `CREATE TEMP TABLE ${partsTable} AS SELECT row_number() OVER () - 1 AS k, * FROM (SELECT DISTINCT ${keys} FROM ${rows})`,
       );
       const found = (await connection.runAndReadAll(`SELECT * FROM ${partsTable} ORDER BY k`)).getRowObjectsJS();
-      partitions = found.map((r) => Object.fromEntries(partitionExprs.map((p, i) => [p.field.name, r[`p${i}`] as PartitionValue])));
+      partitions = found.map((r) => Object.fromEntries(partitionExprs.map((p, i) => [p.field.name, partitionValue(p.field.name, r[`p${i}`])])));
     }
 
     let seq = 0;
@@ -173,6 +174,11 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
     await connection.run(`DROP TABLE IF EXISTS ${partsTable}`).catch(() => undefined);
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+function partitionValue(field: string, value: unknown): PartitionValue {
+  if (value === null || ['number', 'bigint', 'string', 'boolean'].includes(typeof value)) return value as PartitionValue;
+  throw new SchemaError(`partition field "${field}": DuckDB returned a value of an unsupported kind (${String(value)})`);
 }
 
 function byPartNumber(a: string, b: string): number {

@@ -219,6 +219,16 @@ describe('FileIO on s3', () => {
     await rm(dir, { recursive: true });
   });
 
+  it('says so when the bucket does not exist', async () => {
+    const io = new S3FileIO(conn());
+    await assert.rejects(io.write('s3://no-such-bucket-here/x', text('x')), (e: unknown) => {
+      assert.ok(e instanceof StorageError, String(e));
+      assert.match(e.message, /write s3:\/\/no-such-bucket-here\/x failed: bucket "no-such-bucket-here" does not exist at http:\/\/127\.0\.0\.1:\d+/);
+      return true;
+    });
+    io.close();
+  });
+
   it('an unreachable endpoint gives ServiceUnavailable naming the redacted endpoint and no secret', async () => {
     const secret = 'very-secret-key-123';
     const io = new S3FileIO(
