@@ -3,13 +3,14 @@
 // of the seed schema fill silver and the candles from there.
 import { Readable } from 'node:stream';
 import { qualifiedName, quoteIdentifier, type ClickHouseSource } from '../db/clickhouse.js';
+import { UsageError } from '../errors.js';
 import { SEED_DATABASE } from './schema.js';
 import { BRONZE_COLUMNS, EXCHANGES, TradeFeed, initialPosition, splitRows, tradeTsv, type Exchange, type FeedPosition, type Trade } from './trades.js';
 
 export const DEFAULT_SEED = 'k2';
 /** Seeded history ends now and starts this long before (so the newest rows are still within the lag). */
 export const DEFAULT_HISTORY_MS = 2 * 86_400_000;
-/** Rows per INSERT: one server-side block each, so every view sees whole chunks. */
+/** Rows per INSERT (the server forms blocks of up to ~1M rows; the views run per block). */
 export const DEFAULT_CHUNK_ROWS = 500_000;
 /** TSV lines per buffer handed to the HTTP stream. */
 const LINES_PER_BUFFER = 4096;
@@ -99,7 +100,7 @@ export async function seedTrades(source: ClickHouseSource, options: SeedOptions)
   const database = options.database ?? SEED_DATABASE;
   const end = options.end ?? new Date();
   const start = options.start ?? new Date(end.getTime() - DEFAULT_HISTORY_MS);
-  if (!(end.getTime() > start.getTime())) throw new RangeError(`--start (${start.toISOString()}) must be before the end (${end.toISOString()})`);
+  if (!(end.getTime() > start.getTime())) throw new UsageError(`--start (${start.toISOString()}) must be before the end (${end.toISOString()})`);
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const split = splitRows(options.rows);
   const began = performance.now();
@@ -112,15 +113,10 @@ export async function seedTrades(source: ClickHouseSource, options: SeedOptions)
   await Promise.all(
     EXCHANGES.map(async (exchange) => {
       const feed = new TradeFeed(exchange, options.seed ?? DEFAULT_SEED, await feedPosition(source, exchange, database));
-      const total = split[exchange];
-      const span = end.getTime() - start.getTime();
-      // Chunks cut the time range in proportion to rows, so each INSERT covers its own slice of time.
-      for (let done = 0; done < total; ) {
-        const n = Math.min(chunkRows, total - done);
-        const from = start.getTime() + Math.floor((span * done) / total);
-        const to = start.getTime() + Math.floor((span * (done + n)) / total);
-        await insertTrades(source, exchange, feed.trades(n, from, Math.max(to, from + 1)), database, onRows);
-        done += n;
+      // One stream over the whole range, cut into INSERTs of chunkRows: the rows do not depend on the chunk size.
+      const trades = feed.trades(split[exchange], start.getTime(), end.getTime());
+      for (let done = 0; done < split[exchange]; done += chunkRows) {
+        await insertTrades(source, exchange, take(trades, chunkRows), database, onRows);
       }
     }),
   );
@@ -148,7 +144,7 @@ export async function followTrades(source: ClickHouseSource, options: FollowOpti
   const database = options.database ?? SEED_DATABASE;
   const rate = options.rate ?? 20;
   const intervalMs = options.intervalMs ?? 1000;
-  if (!(rate > 0)) throw new RangeError(`--rate must be a positive number of trades per second (got ${rate})`);
+  if (!(rate > 0)) throw new UsageError(`--rate must be a positive number of trades per second (got ${rate})`);
   const seed = `${options.seed ?? DEFAULT_SEED}/follow/${Date.now()}`;
   const feeds = new Map<Exchange, TradeFeed>();
   for (const exchange of EXCHANGES) feeds.set(exchange, new TradeFeed(exchange, seed, await feedPosition(source, exchange, database)));
@@ -173,6 +169,15 @@ export async function followTrades(source: ClickHouseSource, options: FollowOpti
     from = to;
   }
   return total;
+}
+
+/** The next `n` items of an iterator, leaving the rest in it. */
+function* take<T>(iterator: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const next = iterator.next();
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
