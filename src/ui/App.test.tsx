@@ -65,6 +65,40 @@ describe('main screen', () => {
     assert.match(frame(), /\[1\/9\] wm 2026-02-11 12:05:00 #5012345678 · lag 5m/, 'the selected table in full, tie-break included');
   });
 
+  it('keeps the header, list and hint bar in place at every size, loading or loaded', async () => {
+    for (const [columns, rows] of [
+      [80, 24],
+      [100, 30],
+      [132, 43],
+      [200, 60],
+    ]) {
+      const backend = new MemoryBackend();
+      let release!: () => void;
+      backend.statusGate = new Promise((r) => (release = r));
+      const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
+      sessions.push(session);
+      const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
+      resizeTerminal(ui, columns, rows);
+      const loading = session.refresh();
+      for (const isLoaded of [false, true]) {
+        if (isLoaded) {
+          release();
+          await loading;
+        }
+        const isResized = (x: string) => x.split('\n').length === rows - 1 && x.split('\n').every((l) => l.length <= columns);
+        const f = await waitForFrame(ui, (x) => x.includes(isLoaded ? 'ohlcv_1d' : 'loading status…') && isResized(x)).catch(() => plain(ui.lastFrame()));
+        const lines = f.split('\n');
+        const at = `${columns}×${rows} ${isLoaded ? 'loaded' : 'loading'}`;
+        assert.equal(lines.length, rows - 1, `${at}: one line short of the terminal`);
+        assert.match(lines[0], /^offload · \d+ tables · sort: layer/, at);
+        assert.match(lines[1], isLoaded ? /^✓ ClickHouse/ : /^services: …/, at);
+        assert.match(lines.at(-1) ?? '', /^j\/k move/, at);
+        for (const l of lines) assert.ok(l.length <= columns, `${at}: line too wide: ${l}`);
+      }
+      ui.unmount();
+    }
+  });
+
   it('re-lays out when the terminal is resized', async () => {
     const { ui, frame } = await open({ columns: 80, rows: 24 });
     assert.doesNotMatch(frame(), /TIE-BREAK/);
@@ -120,6 +154,14 @@ describe('main screen', () => {
     f = await waitForFrame(ui, (x) => x.includes('no table matches "ohlcv_1zzz"'));
     await press(KEY.escape);
     await waitForFrame(ui, (x) => x.includes('bronze_trades_binance') && !x.includes('filter:'));
+  });
+
+  it('takes keys that arrive together one at a time', async () => {
+    const { ui, rowOf } = await open();
+    ui.stdin.write('jj');
+    await waitForFrame(ui, () => /^›/.test(rowOf('silver_trades')));
+    ui.stdin.write('j\r');
+    await waitForFrame(ui, (x) => x.includes('SNAPSHOT ID'));
   });
 
   it('s cycles the sort and says which', async () => {

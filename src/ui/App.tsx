@@ -1,13 +1,14 @@
 // The whole screen: header, the current screen (tables or details, or the help overlay), the log pane
 // or a dialog, and the hint bar. Keys go through `handleKey`; what they ask for, the session does.
 import type { ReactElement } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { useStore } from 'zustand';
 import { Dialog } from './components/Dialog.js';
 import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
 import { LogPane } from './components/LogPane.js';
 import { formatSpan, formatTimestamp, truncate } from './format.js';
+import { useKeys } from './hooks/useKeys.js';
 import { useNow } from './hooks/useNow.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { DETAILS_KEYS, TABLE_KEYS, handleKey } from './keys.js';
@@ -41,13 +42,13 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
   // The list takes what it needs; the log pane (or a dialog) takes the rest, at least MIN_LOG_LINES.
   const selectionLines = state.screen === 'tables' ? 1 : 0;
   const room = height - HEADER_LINES - HINT_LINES - selectionLines;
-  const wanted = state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state));
+  const wanted = Math.max(3, state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)));
   const logLines = Math.max(MIN_LOG_LINES, room - 1 - wanted);
   const bottom = bottomPanel(state, width, logLines);
   const bodyHeight = Math.max(3, room - bottom.height);
   const helpHeight = height - HEADER_LINES - HINT_LINES;
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     const result = handleKey(session.store.getState(), input, key, {
       pageSize: Math.max(1, bodyHeight - 1),
       detailsPageSize: Math.max(1, bodyHeight - 3),

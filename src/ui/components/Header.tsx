@@ -29,7 +29,7 @@ export function Header({ state, now, refreshSec, width }: HeaderProps) {
   }
   const title = `offload · ${parts.join(' · ')} · `;
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column" width={width} flexShrink={0}>
       <Text wrap="truncate-end">
         <Text bold color={theme.accent}>
           {title}
