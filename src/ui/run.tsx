@@ -29,7 +29,8 @@ export async function runTui({ backend, refreshSec }: RunTuiOptions): Promise<nu
     } catch {
       /* stdin already closed */
     }
-    stdout.write(SHOW_CURSOR + LEAVE_ALT_SCREEN);
+    // Shown on both screens: terminals differ on whether leaving the alternate screen restores it.
+    stdout.write(SHOW_CURSOR + LEAVE_ALT_SCREEN + SHOW_CURSOR);
   };
 
   const store = createTuiStore();
