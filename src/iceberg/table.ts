@@ -1,0 +1,302 @@
+// Operations on one Iceberg table: create, load, and the changes the offload makes — fast append,
+// replace partitions, add columns, expire snapshots.
+//
+// Staging is separate from committing, which is what the exactly-once protocol needs (DESIGN.md step
+// 5 and 6): `stage*` writes every file of the new version (manifests, manifest list, the next
+// `NNNNN-<uuid>.metadata.json`, all create-only) and touches no catalog; the caller then moves the
+// catalog pointer with `catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base,
+// next: staged.next })` inside its own PostgreSQL transaction, next to its watermark update. A lost
+// compare-and-set is answered with `restage`, which builds the same change on the newer version and
+// reuses the data files and the manifest that adds them.
+import { CommitConflict, OffloadError, SchemaError } from '../errors.js';
+import { withTransaction } from '../db/postgres.js';
+import type pg from 'pg';
+import { CatalogError, type JdbcCatalog } from './catalog.js';
+import { unreferencedAfterExpiry } from './expire.js';
+import type { FileIO } from './io.js';
+import {
+  appendMetadataLog,
+  expireSnapshots as expireSnapshotsInMetadata,
+  newSnapshotId,
+  newTableMetadata,
+  nextMetadataFileLocation,
+  parseMetadata,
+  stringifyMetadata,
+} from './metadata.js';
+import {
+  buildOnBase,
+  newCommitUuid,
+  StagedAlreadyCommitted,
+  writeAddedManifest,
+  type NewColumn,
+  type StagedCommit,
+  type Table,
+  type TableChange,
+} from './snapshot-producer.js';
+import type { DataFile, PartitionSpec, Schema, TableIdentifier } from './types.js';
+import { formatIdentifier } from './types.js';
+
+export { StagedAlreadyCommitted, type NewColumn, type StagedCommit, type Table, type TableChange };
+
+// ---------------------------------------------------------------------------------------------
+// Create and load.
+
+export interface CreateTableOptions {
+  schema: Schema;
+  /** Default: unpartitioned. */
+  spec?: PartitionSpec;
+  /** The table's base location; default `<warehouse>/<namespace levels>/<name>` (Java's JdbcCatalog layout). */
+  location?: string;
+  /** Needed when `location` is not given, e.g. `s3://bucket/iceberg` or `file:///var/lib/offload`. */
+  warehouse?: string;
+  properties?: Record<string, string>;
+  /** What to do when the table already exists: fail with a CatalogError (default) or load it. */
+  ifExists?: 'fail' | 'load';
+}
+
+const UNPARTITIONED: PartitionSpec = { 'spec-id': 0, fields: [] };
+
+/** The default location of a table in a warehouse: `<warehouse>/<ns level>/…/<name>`. */
+export function defaultTableLocation(warehouse: string, ident: TableIdentifier): string {
+  return `${warehouse.replace(/\/+$/, '')}/${ident.namespace.split('.').join('/')}/${ident.name}`;
+}
+
+/** Where a table's data files go: `write.data.path` if set, else `<location>/data`. */
+export function dataLocation(table: Table): string {
+  const custom = table.metadata.properties['write.data.path'];
+  return (custom ?? `${table.metadata.location}/data`).replace(/\/+$/, '');
+}
+
+/**
+ * Creates a table: writes `metadata/00000-<uuid>.metadata.json` (create-only) and registers it in the
+ * catalog. When the table exists already it is a CatalogError ('table-exists'), or with
+ * `ifExists: 'load'` the existing table — also when another worker created it in between.
+ */
+export async function createTable(catalog: JdbcCatalog, io: FileIO, ident: TableIdentifier, options: CreateTableOptions): Promise<Table> {
+  const name = formatIdentifier(ident);
+  if (await catalog.tableExists(ident)) {
+    if (options.ifExists === 'load') return loadTable(catalog, io, ident);
+    throw new CatalogError('table-exists', `table ${name} already exists in catalog ${catalog.name}`);
+  }
+  const location = options.location ?? (options.warehouse ? defaultTableLocation(options.warehouse, ident) : undefined);
+  if (!location) throw new SchemaError(`cannot create ${name}: give its location or the warehouse it goes in`);
+  const metadata = newTableMetadata({ location, schema: options.schema, spec: options.spec ?? UNPARTITIONED, properties: options.properties });
+  const metadataLocation = nextMetadataFileLocation(metadata, null);
+  await io.createExclusive(metadataLocation, stringifyMetadata(metadata));
+  try {
+    await catalog.ensureNamespace(ident.namespace);
+    await catalog.createTable(ident, metadataLocation);
+  } catch (err) {
+    await io.delete(metadataLocation).catch(() => undefined); // registered nowhere
+    if (err instanceof CatalogError && err.reason === 'table-exists') {
+      if (options.ifExists === 'load') return loadTable(catalog, io, ident);
+      throw new CatalogError('table-exists', `table ${name} already exists in catalog ${catalog.name}`);
+    }
+    throw err;
+  }
+  return { ident: { ...ident }, metadataLocation, metadata };
+}
+
+/** Reads the metadata file at `metadataLocation`. */
+export async function readTableAt(io: FileIO, ident: TableIdentifier, metadataLocation: string): Promise<Table> {
+  const text = await io.readText(metadataLocation);
+  return { ident: { ...ident }, metadataLocation, metadata: parseMetadata(text, metadataLocation) };
+}
+
+/** The table's current version, as the catalog points at it. */
+export async function loadTable(catalog: JdbcCatalog, io: FileIO, ident: TableIdentifier): Promise<Table> {
+  const row = await catalog.loadTable(ident);
+  const name = formatIdentifier(ident);
+  if (!row) throw new CatalogError('no-such-table', `table ${name} does not exist in catalog ${catalog.name}`);
+  if (!row.metadataLocation) throw new CatalogError('invalid', `table ${name} has no metadata location in catalog ${catalog.name} (left half-made by another engine?)`);
+  return readTableAt(io, ident, row.metadataLocation);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging.
+
+export interface StageSnapshotOptions {
+  /** Extra snapshot summary properties, e.g. `offload.run-id`, `offload.watermark`; they cannot replace the standard ones. */
+  summaryProperties?: Record<string, string>;
+}
+
+async function stageDataChange(
+  kind: 'append' | 'replace-partitions',
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  options: StageSnapshotOptions,
+): Promise<StagedCommit> {
+  const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
+  const commitUuid = newCommitUuid();
+  const { manifest, specId } = await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
+  const change: TableChange = {
+    kind,
+    snapshotId,
+    commitUuid,
+    specId,
+    dataFiles: [...dataFiles],
+    addedManifest: manifest,
+    summaryProperties: { ...options.summaryProperties },
+  };
+  try {
+    return await buildOnBase(table, io, change, 1);
+  } catch (err) {
+    await io.delete(manifest.manifestPath).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Fast append: one new manifest adding `dataFiles` (already uploaded under the table location), a
+ * manifest list with it and the current snapshot's manifests, and the next metadata file with an
+ * `append` snapshot. Nothing is committed.
+ */
+export function stageAppend(table: Table, io: FileIO, dataFiles: readonly DataFile[], options: StageSnapshotOptions = {}): Promise<StagedCommit> {
+  return stageDataChange('append', table, io, dataFiles, options);
+}
+
+/**
+ * Replace partitions: one `overwrite` snapshot in which every file of the partitions `dataFiles` fall
+ * in is DELETED and `dataFiles` are ADDED (an unpartitioned table: every file). Nothing is committed.
+ */
+export function stageReplacePartitions(table: Table, io: FileIO, dataFiles: readonly DataFile[], options: StageSnapshotOptions = {}): Promise<StagedCommit> {
+  return stageDataChange('replace-partitions', table, io, dataFiles, options);
+}
+
+/** Schema evolution: a new schema (new id) with `columns` appended as optional fields with ids above last-column-id, and the named columns made optional. */
+export function stageSchemaChange(table: Table, io: FileIO, change: { addColumns?: NewColumn[]; makeOptional?: string[] }): Promise<StagedCommit> {
+  return buildOnBase(table, io, { kind: 'schema', addColumns: [...(change.addColumns ?? [])], makeOptional: [...(change.makeOptional ?? [])] }, 1);
+}
+
+/** Adds optional columns (new schema id, new field ids above last-column-id); data files written before read them as null. */
+export function stageAddColumns(table: Table, io: FileIO, columns: NewColumn[]): Promise<StagedCommit> {
+  return stageSchemaChange(table, io, { addColumns: columns });
+}
+
+/**
+ * After a lost compare-and-set: builds the staged change again on the table's current version (or on
+ * `current`, when the caller has it), reusing its data files and added manifest — no data is
+ * written again. The superseded attempt's manifest list, rewritten manifests and metadata file are
+ * deleted (nothing references them). Throws StagedAlreadyCommitted when the current version already
+ * holds the change (an ambiguous commit that went through).
+ */
+export async function restage(catalog: JdbcCatalog, io: FileIO, staged: StagedCommit, options: { current?: Table } = {}): Promise<StagedCommit> {
+  const current = options.current ?? (await loadTable(catalog, io, staged.ident));
+  const name = formatIdentifier(staged.ident);
+  if (current.metadataLocation === staged.next || current.metadata['metadata-log'].some((e) => e['metadata-file'] === staged.next))
+    throw new StagedAlreadyCommitted(name, `metadata ${staged.next}`);
+  if (current.metadataLocation === staged.base)
+    throw new OffloadError(`${name}: the catalog still points at ${staged.base}; commit the staged version instead of restaging it`);
+  const rebuilt = await buildOnBase(current, io, staged.change, staged.attempt + 1);
+  await io.deleteMany(staged.attemptFiles).catch(() => undefined);
+  return rebuilt;
+}
+
+/** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too. Never call it on a version that may be committed. */
+export async function discardStaged(io: FileIO, staged: StagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
+  const files = [...staged.attemptFiles];
+  if (staged.change.kind !== 'schema') {
+    files.push(staged.change.addedManifest.manifestPath);
+    if (options.dataFiles) files.push(...staged.change.dataFiles.map((f) => f.filePath));
+  }
+  await io.deleteMany(files);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Committing (for callers without a transaction of their own).
+
+/** The table as it is once `staged` is committed. */
+export function committedTable(staged: StagedCommit): Table {
+  return { ident: { ...staged.ident }, metadataLocation: staged.next, metadata: staged.metadata };
+}
+
+/** Commits a staged version in a transaction of its own: compare-and-set of the catalog pointer. Throws CommitConflict when the table moved on. */
+export async function commitStaged(pool: pg.Pool, catalog: JdbcCatalog, staged: StagedCommit): Promise<Table> {
+  await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base, next: staged.next }));
+  return committedTable(staged);
+}
+
+/** commitStaged, restaging after each lost compare-and-set, at most `maxAttempts` commits in all. */
+export async function commitWithRetry(
+  pool: pg.Pool,
+  catalog: JdbcCatalog,
+  io: FileIO,
+  staged: StagedCommit,
+  options: { maxAttempts?: number } = {},
+): Promise<Table> {
+  const maxAttempts = options.maxAttempts ?? 4;
+  let attempt = staged;
+  for (let i = 1; ; i++) {
+    try {
+      return await commitStaged(pool, catalog, attempt);
+    } catch (err) {
+      if (!(err instanceof CommitConflict) || i >= maxAttempts) throw err;
+      attempt = await restage(catalog, io, attempt);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot expiry.
+
+export interface ExpireSnapshotsOptions {
+  /** Keep at least this many of the newest snapshots of main (default 1 — the current one is always kept). */
+  retainLast?: number;
+  /** Expire only snapshots older than this (ms since the epoch); without it, age does not matter. */
+  olderThanMs?: number;
+  /** Delete the files no kept snapshot references (default true). */
+  deleteFiles?: boolean;
+  maxAttempts?: number;
+}
+
+export interface ExpireResult {
+  table: Table;
+  expired: bigint[];
+  /** Manifest lists, manifests and data files deleted. */
+  deletedFiles: string[];
+}
+
+/**
+ * Removes old snapshots from the table (committed through the catalog, retried on conflict) and then
+ * deletes the manifest lists, manifests and data files that only the removed snapshots referenced.
+ * The current snapshot and everything it reads are never touched.
+ */
+export async function expireSnapshots(
+  pool: pg.Pool,
+  catalog: JdbcCatalog,
+  io: FileIO,
+  ident: TableIdentifier,
+  options: ExpireSnapshotsOptions,
+): Promise<ExpireResult> {
+  const name = formatIdentifier(ident);
+  if (options.retainLast === undefined && options.olderThanMs === undefined)
+    throw new SchemaError(`expire snapshots of ${name}: give retainLast, olderThanMs or both`);
+  if (options.retainLast !== undefined && !(Number.isInteger(options.retainLast) && options.retainLast >= 1))
+    throw new SchemaError(`expire snapshots of ${name}: retainLast must be a whole number ≥ 1 (got ${options.retainLast})`);
+  const maxAttempts = options.maxAttempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    const base = await loadTable(catalog, io, ident);
+    const { metadata, expired } = expireSnapshotsInMetadata(appendMetadataLog(base.metadata, base.metadataLocation), {
+      olderThanMs: options.olderThanMs ?? Number.MAX_SAFE_INTEGER,
+      minSnapshotsToKeep: options.retainLast ?? 1,
+    });
+    if (expired.length === 0) return { table: base, expired: [], deletedFiles: [] };
+    const next = nextMetadataFileLocation(base.metadata, base.metadataLocation);
+    await io.createExclusive(next, stringifyMetadata(metadata));
+    try {
+      await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, ident, { expected: base.metadataLocation, next }));
+    } catch (err) {
+      if (err instanceof CommitConflict) {
+        await io.delete(next).catch(() => undefined); // definitely not committed: built again on the newer version
+        if (attempt < maxAttempts) continue;
+      }
+      throw err;
+    }
+    const table: Table = { ident: { ...ident }, metadataLocation: next, metadata };
+    // Only after the commit: until then a reader of the old version may need every one of these files.
+    const deletedFiles = options.deleteFiles === false ? [] : await unreferencedAfterExpiry(io, expired, metadata.snapshots);
+    if (deletedFiles.length > 0) await io.deleteMany(deletedFiles);
+    return { table, expired: expired.map((s) => s['snapshot-id']), deletedFiles };
+  }
+}
