@@ -33,7 +33,8 @@ async function rawFrame(env: Record<string, string>): Promise<string> {
   await session.refresh();
   await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
   session.execute({ kind: 'offload', table: 'ohlcv_1d' });
-  await waitForFrame(ui, (f) => f.includes('queued'));
+  backend.runs[0].emit({ kind: 'phase', table: 'ohlcv_1d', runId: 'r', phase: 'extract' });
+  await waitForFrame(ui, (f) => f.includes('▶ extract'));
   return ui.lastFrame() ?? '';
 }
 

@@ -203,8 +203,8 @@ describe('offloading from the main screen', () => {
     assert.match(rowOf(b), /▶ extract 50%/);
     assert.match(f, /└ █+░+ {2}50% · extract · 100k rows · 5\.0 MB · 50.0k rows\/s · ETA 2\.0s/);
     assert.match(f, /└ █+░+ {2}24% · write · 3.00k rows · 1000 B · 1.50k rows\/s/);
-    assert.match(rowOf('silver_trades'), /queued/);
-    assert.match(f, /└ queued: starts when its layer runs/);
+    assert.match(rowOf('silver_trades'), /… silver_trades .* queued\s+queued/);
+    assert.equal(f.split('\n').filter((l) => l.includes('└')).length, 2, 'a progress line for each running table, none for queued ones');
 
     backend.statusGate = new Promise(() => undefined); // the refresh after the commit is slow
     run.emit({ kind: 'committed', table: b, runId: 'r1', snapshotId: '8888', watermark: WATERMARK, rows: 200_000, files: 2, bytes: 9_000_000, durationMs: 4000 });

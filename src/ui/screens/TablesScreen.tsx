@@ -80,7 +80,7 @@ export function rowCells(t: TableStatus, live: LiveRun | undefined, state: RowSt
     pending: ch.ok ? { ...count(ch.value.pendingRows, 'pending'), color: ch.value.pendingRows > 0 ? theme.state.pending : undefined } : errorCell(theme),
     iceberg: !ice.ok ? errorCell(theme) : ice.value.exists ? count(ice.value.rows, 'iceberg') : { text: 'no table', color: theme.muted },
     delta: t.delta === null ? { text: '—', color: theme.muted } : { text: formatDelta(t.delta), color: t.delta === 0 ? theme.ok : theme.error },
-    state: { text: STATE_LABEL[state], color: theme.state[state] },
+    state: { text: live?.status === 'queued' ? 'queued' : STATE_LABEL[state], color: theme.state[state] },
     lastRun: lastRunCell(t, live, now, theme),
   };
 }
@@ -126,7 +126,6 @@ function lastRunCell(t: TableStatus, live: LiveRun | undefined, now: number, the
 }
 
 export function progressLine(live: LiveRun, width: number, now: number): string {
-  if (live.status === 'queued') return 'queued: starts when its layer runs';
   const ratio = live.totalRows ? Math.min(1, live.rows / live.totalRows) : null;
   const barWidth = width >= 110 ? 24 : width >= 90 ? 16 : 10;
   const pct = ratio === null ? '' : ` ${String(Math.floor(ratio * 100)).padStart(3)}%`;
@@ -144,7 +143,12 @@ export function progressLine(live: LiveRun, width: number, now: number): string 
 /** Lines the list wants: its column header, one per table, one more per table being offloaded. */
 export function tablesHeightWanted(state: TuiState): number {
   const rows = visibleTables(state);
-  return 1 + Math.max(1, rows.length) + rows.filter((t) => isActive(state.live[t.name])).length;
+  return 1 + Math.max(1, rows.length) + rows.filter((t) => hasProgressLine(state.live[t.name])).length;
+}
+
+/** A running offload gets a second line with its progress; a queued one waits on its row. */
+function hasProgressLine(live: LiveRun | undefined): boolean {
+  return live?.status === 'running';
 }
 
 export interface TablesScreenProps {
@@ -170,7 +174,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
   }
 
   const listHeight = Math.max(1, height - 1);
-  const heights = rows.map((t) => (isActive(state.live[t.name]) ? 2 : 1));
+  const heights = rows.map((t) => (hasProgressLine(state.live[t.name]) ? 2 : 1));
   const selected = Math.max(0, rows.findIndex((r) => r.name === state.selected));
   // Keep the selected row (and its progress line) in view with the least movement.
   let top = Math.min(scrollTop.current, selected);
@@ -191,7 +195,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
       <Box key={t.name} width={width}>
         <Text inverse={isSelected} wrap="truncate-end">
           <Text bold={isSelected}>{isSelected ? '›' : ' '}</Text>
-          <Text color={theme.state[rowState]}>{STATE_GLYPH[rowState]} </Text>
+          <Text color={theme.state[rowState]}>{live?.status === 'queued' ? '…' : STATE_GLYPH[rowState]} </Text>
           {columns.map((c, ci) => (
             <Text key={c.id} color={cells[c.id].color}>
               {(ci > 0 ? ' ' : '') + padCell(cells[c.id].text, c.width, c.align)}
@@ -201,7 +205,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
       </Box>,
     );
     used++;
-    if (live && isActive(live) && used < listHeight) {
+    if (live && hasProgressLine(live) && used < listHeight) {
       lines.push(
         <Text key={`${t.name}-progress`} color={theme.state.running} wrap="truncate-end">
           {'   └ ' + progressLine(live, width, now)}
