@@ -323,6 +323,79 @@ describe('partitions and file rolling', () => {
     assert.equal(await scalar<bigint>(`SELECT count(*) FROM read_parquet([${files}], hive_partitioning = false)`), 400_000n);
   });
 
+  it('rolls a partition that passes the target into several files, nested columns and field ids intact', async () => {
+    const schema = icebergSchemaFromColumns('test.mixed', [
+      { name: 'ts', type: "DateTime64(6, 'UTC')" },
+      { name: 'uid', type: 'UUID' },
+      { name: 'tags', type: 'Array(String)' },
+      { name: 'attrs', type: 'Map(String, Decimal(20, 2))' },
+      { name: 'st', type: 'Tuple(n UInt64, s Nullable(String))' },
+    ]);
+    // 300 000 rows on 2026-01-01 (several MiB), 1 000 on 2026-01-02
+    await db.connection.run(`CREATE TABLE mixed AS
+      SELECT make_timestamptz(1767225600000000 + CASE WHEN i < 300000 THEN i * 1000 ELSE 86400000000 + i END) AS ts,
+             uuid() AS uid, ['t' || (i % 7), 'u'] AS tags, MAP {'p': CAST(i AS DECIMAL(20,2)) / 4} AS attrs,
+             {'n': CAST(i AS UBIGINT) * 61284000000000, 's': CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END} AS st
+      FROM range(301000) r(i)`);
+    const target = 1024 * 1024;
+    const written = await writeDataFiles({
+      connection: db.connection,
+      relation: 'SELECT * FROM mixed',
+      schema,
+      partitionSpec: partitionSpecFromConfig(schema, ['day(ts)']),
+      targetFileSizeBytes: target,
+      rowGroupSize: 20_000,
+      outputDir: join(dir, 'mixed'),
+      fileNamePrefix: 'run-10',
+    });
+    const day1 = written.filter((w) => w.dataFile.partition.ts_day === 20454);
+    const day2 = written.filter((w) => w.dataFile.partition.ts_day === 20455);
+    assert.ok(day1.length >= 3, `${day1.length} files for the big day`);
+    assert.equal(day2.length, 1);
+    assert.equal(day1.reduce((n, w) => n + w.dataFile.recordCount, 0n), 300_000n);
+    assert.equal(day2[0].dataFile.recordCount, 1_000n);
+    for (const w of day1) {
+      const groups = [...w.dataFile.splitOffsets!, w.dataFile.fileSizeInBytes];
+      const largestGroup = groups.slice(1).reduce((max, end, i) => (end - groups[i] > max ? end - groups[i] : max), 0n);
+      assert.ok(w.dataFile.fileSizeInBytes <= BigInt(target) + 2n * largestGroup, `${w.relativePath} stays within 2 row groups of the target`);
+      assert.match(w.relativePath, /^ts_day=2026-01-01\/run-10-\d{5}\.parquet$/);
+    }
+    const expectedIds = { ts: 1, uid: 2, tags: 3, attrs: 4, st: 5, 'tags.list.element': 6, 'attrs.key_value.key': 7, 'attrs.key_value.value': 8, 'st.n': 9, 'st.s': 10 };
+    for (const w of written) {
+      const ids = await fieldIdsByPath(w.localPath);
+      for (const [path, id] of [...ids]) if (id === null) ids.delete(path);
+      assert.deepEqual(Object.fromEntries(ids), expectedIds, w.relativePath);
+    }
+    const files = written.map((w) => q(w.localPath)).join(', ');
+    const expected = `SELECT ts, uid, tags, CAST(attrs AS MAP(VARCHAR, DECIMAL(20,2))) AS attrs, CAST(st AS STRUCT(n DECIMAL(20,0), s VARCHAR)) AS st FROM mixed`;
+    const got = `SELECT * FROM read_parquet([${files}], hive_partitioning = false)`;
+    assert.equal(await scalar<bigint>(`SELECT count(*) FROM (${expected} EXCEPT ALL ${got})`), 0n);
+    assert.equal(await scalar<bigint>(`SELECT count(*) FROM (${got} EXCEPT ALL ${expected})`), 0n);
+  });
+
+  it('writes 49 hourly partitions in one pass, one file each', async () => {
+    // one row a minute for 48 hours from 2023-11-14 22:13:20 UTC: 47 + 47 × 60 + 13 rows in 49 hours
+    const written = await writeDataFiles({
+      connection: db.connection,
+      relation: `SELECT make_timestamptz(1700000000000000 + i * 60000000) AS ts, 'x' AS exchange, CAST(1.5 AS DECIMAL(18,8)) AS price,
+                        CAST(i AS UBIGINT) AS seq FROM range(2880) r(i)`,
+      schema: TRADES,
+      partitionSpec: partitionSpecFromConfig(TRADES, ['hour(ts)']),
+      targetFileSizeBytes: 64 * 1024 * 1024,
+      outputDir: join(dir, 'hours'),
+      fileNamePrefix: 'run-11',
+    });
+    assert.equal(written.length, 49);
+    const hours = written.map((w) => w.dataFile.partition.ts_hour as number).sort((a, b) => a - b);
+    assert.equal(hours[0], Math.floor(1700000000 / 3600));
+    assert.deepEqual(hours, Array.from({ length: 49 }, (_, i) => hours[0] + i));
+    const counts = new Map(written.map((w) => [w.dataFile.partition.ts_hour, w.dataFile.recordCount]));
+    assert.equal(counts.get(hours[0]), 47n);
+    assert.equal(counts.get(hours[1]), 60n);
+    assert.equal(counts.get(hours[48]), 13n);
+    assert.match(written.find((w) => w.dataFile.partition.ts_hour === hours[0])!.relativePath, /^ts_hour=2023-11-14-22\//);
+  });
+
   it('splits offsets at every row group and reads the same DataFile back from the file', async () => {
     const [w] = await writeDataFiles({
       connection: db.connection,
