@@ -15,4 +15,5 @@ fi
 dev/ensure-node-deps.sh
 dev/stack.sh up
 dev/python-env.sh
+dev/prefect-env.sh
 exec dev/run-tests.sh "$@"
