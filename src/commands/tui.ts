@@ -32,6 +32,8 @@ export async function tui(options: TuiOptions, ctx: CommandContext): Promise<voi
   // interactive terminal is not CI, whatever the environment says.
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
+  // React's development build re-checks every render; the screen redraws many times a second.
+  process.env.NODE_ENV ??= 'production';
   // Imported here so the other commands never load React and Ink.
   const { runTui } = await import('../ui/run.js');
   const { createPipelineBackend } = await import('../ui/pipeline-backend.js');

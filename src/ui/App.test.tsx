@@ -221,6 +221,7 @@ describe('offloading from the main screen', () => {
     const f = await waitForFrame(ui, (x) => x.includes('Quit how?'));
     assert.match(f, /w {2}wait for them to finish, then quit/);
     assert.match(f, /s {2}stop safely \(abort before commit; a commit under way completes\), then quit/);
+    assert.match(f, /w wait, then quit {2}s stop safely, then quit {2}esc keep going$/m, 'the hint bar says the answers');
     let hasExited = false;
     void session.exited.then(() => (hasExited = true));
     await press('s');

@@ -11,7 +11,7 @@ import { formatSpan, formatTimestamp, truncate } from './format.js';
 import { useKeys } from './hooks/useKeys.js';
 import { useNow } from './hooks/useNow.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
-import { DETAILS_KEYS, TABLE_KEYS, handleKey } from './keys.js';
+import { CONFIRM_HINTS, DETAILS_KEYS, HELP_HINTS, QUIT_HINTS, TABLE_KEYS, WAITING_HINTS, handleKey, type KeyBinding } from './keys.js';
 import { DetailsScreen } from './screens/DetailsScreen.js';
 import { HelpOverlay, helpLines, helpPageSize } from './screens/HelpOverlay.js';
 import { TablesScreen, tablesHeightWanted } from './screens/TablesScreen.js';
@@ -88,7 +88,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
           <Text color={theme.muted}> enter keeps · esc clears</Text>
         </Text>
       ) : (
-        <KeyHints bindings={state.screen === 'details' ? DETAILS_KEYS : TABLE_KEYS} width={width} />
+        <KeyHints bindings={hintsFor(state)} width={width} />
       )}
     </Box>
   );
@@ -96,6 +96,15 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
 
 function detailsHeightWanted(state: TuiState): number {
   return state.details ? 3 + detailsLineCount(state.details) : 0;
+}
+
+function hintsFor(state: TuiState): KeyBinding[] {
+  if (state.quitting === 'waiting') return WAITING_HINTS;
+  if (state.quitting === 'stopping') return [];
+  if (state.overlay === 'quit') return QUIT_HINTS;
+  if (state.overlay === 'confirm-all') return CONFIRM_HINTS;
+  if (state.overlay === 'help') return HELP_HINTS;
+  return state.screen === 'details' ? DETAILS_KEYS : TABLE_KEYS;
 }
 
 /** The log pane, or a dialog above what is left of it. `logLines` is the room for log lines. */

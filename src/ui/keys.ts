@@ -56,6 +56,22 @@ export const DETAILS_KEYS: KeyBinding[] = [
   { keys: 'esc', action: 'back to the tables', hint: { label: 'esc back', rank: 0 } },
 ];
 
+/** The hint bar while a question is open or the TUI is leaving. */
+export const CONFIRM_HINTS: KeyBinding[] = [
+  { keys: 'y', action: 'yes', hint: { label: 'y / enter yes', rank: 0 } },
+  { keys: 'n', action: 'no', hint: { label: 'n / esc no', rank: 0 } },
+];
+export const QUIT_HINTS: KeyBinding[] = [
+  { keys: 'w', action: 'wait', hint: { label: 'w wait, then quit', rank: 0 } },
+  { keys: 's', action: 'stop', hint: { label: 's stop safely, then quit', rank: 0 } },
+  { keys: 'esc', action: 'back', hint: { label: 'esc keep going', rank: 0 } },
+];
+export const WAITING_HINTS: KeyBinding[] = [{ keys: 's', action: 'stop', hint: { label: 's stop safely instead of waiting', rank: 0 } }];
+export const HELP_HINTS: KeyBinding[] = [
+  { keys: 'j/k', action: 'scroll', hint: { label: 'j/k scroll', rank: 1 } },
+  { keys: 'esc', action: 'close', hint: { label: 'esc or ? close', rank: 0 } },
+];
+
 export const DIALOG_KEYS: KeyBinding[] = [
   { keys: 'y / enter', action: 'confirm (offload all)' },
   { keys: 'n / esc', action: 'cancel' },
