@@ -5,12 +5,18 @@ for Prefect's temporary local server once (it is started with the first flow run
 this process). Request: {"parameters": {...flow parameters...}, "env": {...set for the CLI...}}.
 Answer: the flow run's state, its task runs (name, state, times, retries) and its logs, read back from
 Prefect's API, and the flow's return value when it completed.
+
+Request {"deploy": {...flow parameters...}, "env": {...}} deploys integrations/prefect/prefect.yaml as an
+operator would, with Prefect's own CLI against this process's Prefect server (work pool, `prefect deploy
+--all`), reads the deployment back, asks the server for the runs its schedule makes, triggers one run by
+hand and lets a process worker (`prefect worker start --run-once`) execute it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -26,6 +32,8 @@ from prefect.logging.handlers import APILogWorker  # noqa: E402
 import offload_flow  # noqa: E402
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+FLOW_DIR = Path(__file__).resolve().parents[3] / "integrations" / "prefect"
+PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
 def iso(t: Any) -> str | None:
@@ -75,12 +83,81 @@ def read_back(flow_run_id: Any, expected_tasks: int, deadline_s: float = 60.0) -
     }
 
 
+def prefect_cli(args: list[str], env: dict[str, str], cwd: Path = FLOW_DIR, timeout: float = 600) -> str:
+    proc = subprocess.run([PREFECT, "--no-prompt", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"prefect {' '.join(args)} exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout + proc.stderr
+
+
+def deploy(parameters: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        client.hello()  # starts this process's server if no flow has run yet
+        api_url = str(client.api_url).rstrip("/")
+    env = {**os.environ, "PREFECT_API_URL": api_url, "OFFLOAD_PREFECT_DIR": str(FLOW_DIR)}
+    prefect_cli(["work-pool", "create", "offload", "--type", "process", "--overwrite"], env)
+    deploy_output = prefect_cli(["deploy", "--all"], env)
+
+    with get_client(sync_client=True) as client:
+        d = client.read_deployment_by_name("offload-all/offload-every-15m")
+        # The runs the schedule makes (what the server's scheduler does on its loop), an hour from now on.
+        start = datetime.now(timezone.utc) + timedelta(hours=1)
+        client.request("POST", "/deployments/{id}/schedule", path_params={"id": d.id}, json={"start_time": start.isoformat(), "min_runs": 4, "max_runs": 4, "min_time": 0})
+        scheduled = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+        )
+        times = sorted(r.expected_start_time for r in scheduled if r.expected_start_time is not None)
+        manual = client.create_flow_run_from_deployment(d.id, parameters=parameters)
+        deployment = {
+            "name": d.name,
+            "entrypoint": d.entrypoint,
+            "workPool": d.work_pool_name,
+            "pullSteps": d.pull_steps,
+            "parameters": d.parameters,
+            "schedules": [
+                {"interval": s.schedule.interval.total_seconds() if getattr(s.schedule, "interval", None) else None, "timezone": getattr(s.schedule, "timezone", None), "active": s.active}
+                for s in d.schedules
+            ],
+            "concurrency": {
+                "limit": d.global_concurrency_limit.limit if d.global_concurrency_limit else None,
+                "collisionStrategy": d.concurrency_options.collision_strategy.value if d.concurrency_options else None,
+            },
+            "scheduledRunSpacingSeconds": [(b - a).total_seconds() for a, b in zip(times, times[1:])],
+        }
+
+    # A process worker, as on the machine that runs the offloads: it takes the manual run and executes it.
+    worker = subprocess.run([PREFECT, "worker", "start", "--pool", "offload", "--run-once"], cwd=FLOW_DIR, env=env, capture_output=True, text=True, timeout=900, check=False)
+    deadline = time.monotonic() + 120
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(manual.id)
+            if (run.state and run.state.type.value in FINAL) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    tables = len(offload_flow.configured_tables(offload_flow.resolve_config(parameters.get("config"))))
+    answer = read_back(manual.id, tables)
+    answer["deployment"] = deployment
+    answer["deployOutput"] = deploy_output[-2000:]
+    answer["workerExitCode"] = worker.returncode
+    answer["workerOutput"] = (worker.stdout + worker.stderr)[-4000:]
+    answer["result"] = None
+    return answer
+
+
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     for key, value in (request.get("env") or {}).items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    if "deploy" in request:
+        return deploy(request["deploy"] or {})
     parameters = request.get("parameters") or {}
     expected = len(offload_flow.configured_tables(offload_flow.resolve_config(parameters.get("config"))))
     started = time.monotonic()
