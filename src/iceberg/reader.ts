@@ -252,21 +252,44 @@ export interface ReferencedFiles {
   dataFiles: string[];
 }
 
-/** Manifest lists, manifests and live data files reachable from the given snapshots. */
+/** Reads each manifest once, however many snapshots share it (for walks over several snapshots). */
+export class ManifestCache {
+  private readonly entries = new Map<string, Promise<ManifestEntry[]>>();
+  constructor(private readonly io: FileIO) {}
+  read(manifest: ManifestFile): Promise<ManifestEntry[]> {
+    let p = this.entries.get(manifest.manifestPath);
+    if (!p) {
+      p = readManifestEntries(this.io, manifest);
+      this.entries.set(manifest.manifestPath, p);
+    }
+    return p;
+  }
+}
+
+export interface ReachableFiles {
+  manifestLists: Set<string>;
+  manifests: Set<string>;
+  dataFiles: Set<string>;
+}
+
+/**
+ * Manifest lists, manifests and data files reachable from the given snapshots. Data files are those
+ * live (ADDED or EXISTING) in them unless `liveDataFilesOnly` is false, when DELETED entries count too.
+ */
 export async function reachableFiles(
   io: FileIO,
   snapshots: readonly Snapshot[],
-  options: { liveDataFilesOnly?: boolean } = {},
-): Promise<{ manifestLists: Set<string>; manifests: Set<string>; dataFiles: Set<string> }> {
+  options: { liveDataFilesOnly?: boolean; cache?: ManifestCache } = {},
+): Promise<ReachableFiles> {
   const liveOnly = options.liveDataFilesOnly ?? true;
-  const manifestLists = new Set(snapshots.map((s) => s['manifest-list']));
+  const cache = options.cache ?? new ManifestCache(io);
   const lists = await mapConcurrent(snapshots, READ_CONCURRENCY, (s) => readSnapshotManifests(io, s));
-  const manifestsByPath = new Map<string, ManifestFile>();
-  for (const list of lists) for (const m of list) if (!manifestsByPath.has(m.manifestPath)) manifestsByPath.set(m.manifestPath, m);
+  const manifests = new Map<string, ManifestFile>();
+  for (const list of lists) for (const m of list) if (!manifests.has(m.manifestPath)) manifests.set(m.manifestPath, m);
+  const entries = await mapConcurrent([...manifests.values()], READ_CONCURRENCY, (m) => cache.read(m));
   const dataFiles = new Set<string>();
-  const entries = await mapConcurrent([...manifestsByPath.values()], READ_CONCURRENCY, (m) => readManifestEntries(io, m));
   for (const list of entries) for (const e of list) if (!liveOnly || isLive(e)) dataFiles.add(e.dataFile.filePath);
-  return { manifestLists, manifests: new Set(manifestsByPath.keys()), dataFiles };
+  return { manifestLists: new Set(snapshots.map((s) => s['manifest-list'])), manifests: new Set(manifests.keys()), dataFiles };
 }
 
 /** Every file the table's kept snapshots reference, plus its metadata files. `metadataLocation` is the current metadata file. */

@@ -9,9 +9,7 @@
 // compare-and-set is answered with `restage`, which builds the same change on the newer version and
 // reuses the data files and the manifest that adds them.
 import { CommitConflict, OffloadError, SchemaError } from '../errors.js';
-import { withTransaction } from '../db/postgres.js';
-import type pg from 'pg';
-import { CatalogError, type JdbcCatalog } from './catalog.js';
+import { CatalogError, type CatalogConnection, type JdbcCatalog } from './catalog.js';
 import { unreferencedAfterExpiry } from './expire.js';
 import type { FileIO } from './io.js';
 import {
@@ -211,15 +209,19 @@ export function committedTable(staged: StagedCommit): Table {
   return { ident: { ...staged.ident }, metadataLocation: staged.next, metadata: staged.metadata };
 }
 
-/** Commits a staged version in a transaction of its own: compare-and-set of the catalog pointer. Throws CommitConflict when the table moved on. */
-export async function commitStaged(pool: pg.Pool, catalog: JdbcCatalog, staged: StagedCommit): Promise<Table> {
-  await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base, next: staged.next }));
+/**
+ * Commits a staged version on its own: the compare-and-set of the catalog pointer, one statement and
+ * so atomic by itself (give a pool, or a client outside a transaction). Throws CommitConflict when the
+ * table moved on.
+ */
+export async function commitStaged(db: CatalogConnection, catalog: JdbcCatalog, staged: StagedCommit): Promise<Table> {
+  await catalog.compareAndSetMetadataLocation(db, staged.ident, { expected: staged.base, next: staged.next });
   return committedTable(staged);
 }
 
 /** commitStaged, restaging after each lost compare-and-set, at most `maxAttempts` commits in all. */
 export async function commitWithRetry(
-  pool: pg.Pool,
+  db: CatalogConnection,
   catalog: JdbcCatalog,
   io: FileIO,
   staged: StagedCommit,
@@ -229,7 +231,7 @@ export async function commitWithRetry(
   let attempt = staged;
   for (let i = 1; ; i++) {
     try {
-      return await commitStaged(pool, catalog, attempt);
+      return await commitStaged(db, catalog, attempt);
     } catch (err) {
       if (!(err instanceof CommitConflict) || i >= maxAttempts) throw err;
       attempt = await restage(catalog, io, attempt);
@@ -263,7 +265,7 @@ export interface ExpireResult {
  * The current snapshot and everything it reads are never touched.
  */
 export async function expireSnapshots(
-  pool: pg.Pool,
+  db: CatalogConnection,
   catalog: JdbcCatalog,
   io: FileIO,
   ident: TableIdentifier,
@@ -274,6 +276,8 @@ export async function expireSnapshots(
     throw new SchemaError(`expire snapshots of ${name}: give retainLast, olderThanMs or both`);
   if (options.retainLast !== undefined && !(Number.isInteger(options.retainLast) && options.retainLast >= 1))
     throw new SchemaError(`expire snapshots of ${name}: retainLast must be a whole number ≥ 1 (got ${options.retainLast})`);
+  if (options.olderThanMs !== undefined && !Number.isFinite(options.olderThanMs))
+    throw new SchemaError(`expire snapshots of ${name}: olderThanMs must be a time in ms since the epoch (got ${options.olderThanMs})`);
   const maxAttempts = options.maxAttempts ?? 4;
   for (let attempt = 1; ; attempt++) {
     const base = await loadTable(catalog, io, ident);
@@ -285,7 +289,7 @@ export async function expireSnapshots(
     const next = nextMetadataFileLocation(base.metadata, base.metadataLocation);
     await io.createExclusive(next, stringifyMetadata(metadata));
     try {
-      await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, ident, { expected: base.metadataLocation, next }));
+      await catalog.compareAndSetMetadataLocation(db, ident, { expected: base.metadataLocation, next });
     } catch (err) {
       if (err instanceof CommitConflict) {
         await io.delete(next).catch(() => undefined); // definitely not committed: built again on the newer version
