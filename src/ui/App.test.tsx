@@ -246,7 +246,7 @@ describe('details screen', () => {
     await press(KEY.tab);
     f = await waitForFrame(ui, (x) => x.includes('run-c'));
     assert.match(f, /run-c\s+2026-02-11 12:05:00\s+failed\s+0 .* S3 PutObject: 503 Slow Down/);
-    assert.match(f, /run-b\s+2026-02-11 12:00:55\s+committed\s+1,200\s+2\s+46\.9 KB\s+4\.2s\s+2026-02-11 12:00:00/);
+    assert.match(f, /run-b\s+2026-02-11 12:00:55\s+committed\s+1,200\s+2\s+46\.9 KB\s+4\.2s\s+2026-02-11 12:00:00 #1001/);
     await press('3');
     f = await waitForFrame(ui, (x) => x.includes('PARTITION'));
     assert.match(f, /exchange_timestamp_day=2026-02-11\s+1,500\s+2/);

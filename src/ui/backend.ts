@@ -1,7 +1,7 @@
 // The port the TUI needs from the rest of the tool. The UI renders what these calls return and the
 // events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
-import type { OffloadEvent } from '../pipeline/events.js';
+import type { OffloadEvent, Watermark } from '../pipeline/events.js';
 import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';
 
 /** One snapshot of the table's Iceberg history, newest first in `TableDetails.snapshots`. */
@@ -19,8 +19,8 @@ export interface SnapshotRow {
 
 /** One row of `offload_runs`, newest first. */
 export interface RunRecord extends LastRun {
-  windowStart: string | null;
-  windowEnd: string | null;
+  windowStart: Watermark | null;
+  windowEnd: Watermark | null;
   files: number | null;
   bytes: number | null;
   snapshotId: string | null;

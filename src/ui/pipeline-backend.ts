@@ -1,15 +1,20 @@
 // The TUI's backend on the real tool: status from the pipeline's status collector, offloads through
 // the pipeline, details from the pipeline's readers. It holds the connections the pipeline is handed;
 // it writes no SQL and reads no file itself.
-import { clickhouseFromEnv, postgresFromEnv, secretsOf } from '../config/env.js';
+import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, secretsOf } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { findTable, loadTablesConfig, type OffloadConfig, type TableConfig } from '../config/tables.js';
 import { ClickHouseSource } from '../db/clickhouse.js';
 import { createPool } from '../db/postgres.js';
+import * as runs from '../db/runs.js';
+import { JdbcCatalog } from '../iceberg/catalog.js';
+import { createFileIO, type FileIO } from '../iceberg/io.js';
+import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
+import { loadTable } from '../iceberg/table.js';
 import type { OffloadEvent } from '../pipeline/events.js';
 import { collectStatus } from '../pipeline/status.js';
-import type { StatusReport } from '../pipeline/status-model.js';
-import type { ConfigEntry, OffloadBackend, RunScope, TableDetails } from './backend.js';
+import type { CellState, StatusReport } from '../pipeline/status-model.js';
+import type { ConfigEntry, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -38,11 +43,67 @@ export function configEntries(t: TableConfig, configFile: string): ConfigEntry[]
   return entries.flatMap(([key, value]) => (value === null ? [] : [{ key, value: value.replace(/\s+/g, ' ') }]));
 }
 
+/** How many runs of a table the details screen lists. */
+const RUNS_SHOWN = 100;
+
+async function settle<T>(load: () => Promise<T>): Promise<CellState<T>> {
+  try {
+    return { ok: true, value: await load() };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function count(summary: Record<string, string>, key: string): number | null {
+  const v = summary[key];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+}
+
+/** Snapshots newest first, as the details screen lists them. */
+export function snapshotRows(overview: TableOverview): SnapshotRow[] {
+  return overview.snapshots
+    .slice()
+    .reverse()
+    .map((s) => ({
+      snapshotId: s.snapshotId.toString(),
+      committedAt: new Date(s.timestampMs).toISOString(),
+      operation: s.operation,
+      addedRecords: count(s.summary, 'added-records') ?? 0,
+      addedFiles: count(s.summary, 'added-data-files') ?? 0,
+      totalRecords: count(s.summary, 'total-records'),
+      watermark: s.summary['offload.watermark'] ?? null,
+      runId: s.summary['offload.run-id'] ?? null,
+    }));
+}
+
+export function partitionRows(overview: TableOverview): PartitionRow[] {
+  return overview.partitions.map((p) => ({ partition: p.path || '(unpartitioned)', records: Number(p.recordCount), files: p.fileCount }));
+}
+
+export function runRecord(r: runs.OffloadRun): RunRecord {
+  return {
+    runId: r.runId,
+    status: r.status,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    durationMs: r.durationMs,
+    rows: r.rows,
+    error: r.error,
+    windowStart: r.windowStart,
+    windowEnd: r.windowEnd,
+    files: r.files,
+    bytes: r.bytes,
+    snapshotId: r.snapshotId,
+  };
+}
+
 export class PipelineBackend implements OffloadBackend {
   readonly config: OffloadConfig;
   private readonly clickhouse: ClickHouseSource;
   private readonly pool: ReturnType<typeof createPool>;
   private readonly secrets: string[];
+  private readonly catalog: JdbcCatalog;
+  private readonly io: FileIO;
 
   constructor(private readonly options: PipelineBackendOptions) {
     const env = options.env;
@@ -51,6 +112,8 @@ export class PipelineBackend implements OffloadBackend {
     this.clickhouse = new ClickHouseSource(clickhouseFromEnv(env), { env, requestTimeoutMs: 30_000 });
     this.pool = createPool(postgresFromEnv(env), { env, max: 4, applicationName: 'offload tui' });
     this.secrets = secretsOf(env);
+    this.catalog = new JdbcCatalog(this.pool);
+    this.io = createFileIO({ s3: s3FromEnv(env) });
   }
 
   async loadStatus(): Promise<StatusReport> {
@@ -59,8 +122,21 @@ export class PipelineBackend implements OffloadBackend {
 
   async loadDetails(table: string): Promise<TableDetails> {
     const t = findTable(this.config, table);
-    const unavailable = { ok: false as const, error: 'not available in this build yet' };
-    return { table, config: configEntries(t, this.config.file), snapshots: unavailable, runs: unavailable, partitions: unavailable };
+    const ident = { namespace: t.targetNamespace.join('.'), name: t.targetTable };
+    const [history, overview] = await Promise.all([
+      settle(async () => (await runs.list(this.pool, { table, limit: RUNS_SHOWN })).map(runRecord)),
+      settle(async () => ((await this.catalog.tableExists(ident)) ? readTableOverview(this.io, (await loadTable(this.catalog, this.io, ident)).metadata) : null)),
+    ]);
+    const scrub = <T>(c: CellState<T>): CellState<T> => (c.ok ? c : { ok: false, error: scrubSecrets(c.error, this.secrets) });
+    const fromTable = <T>(pick: (o: TableOverview) => T[]): CellState<T[]> =>
+      scrub(overview.ok ? { ok: true, value: overview.value ? pick(overview.value) : [] } : overview);
+    return {
+      table,
+      config: configEntries(t, this.config.file),
+      snapshots: fromTable(snapshotRows),
+      runs: scrub(history),
+      partitions: fromTable(partitionRows),
+    };
   }
 
   async run(_scope: RunScope, _onEvent: (event: OffloadEvent) => void, _signal: AbortSignal): Promise<void> {

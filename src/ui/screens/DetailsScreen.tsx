@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
 import type { TableDetails } from '../backend.js';
 import { fitColumns, type ColumnSpec } from '../columns.js';
-import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, padCell } from '../format.js';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, formatWatermark, padCell } from '../format.js';
 import { DETAILS_SECTIONS, type DetailsSection, type DetailsView, type TuiState } from '../store.js';
 import { useTheme } from '../theme.js';
 
@@ -115,7 +115,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
               files: r.files === null ? '—' : String(r.files),
               bytes: formatBytes(r.bytes),
               duration: r.status === 'running' ? formatAgo(r.startedAt, now).replace(' ago', '') : formatDuration(r.durationMs),
-              window: r.error ?? (r.windowEnd ? formatTimestamp(r.windowEnd) : '—'),
+              window: r.error ?? (r.windowEnd ? formatWatermark(r.windowEnd) : '—'),
             }),
           }))
         : [];
