@@ -5,7 +5,7 @@
 // adds them are written once and reused; only what depends on the base (manifest list, rewritten
 // manifests, metadata) is built again.
 import { randomUUID } from 'node:crypto';
-import { SchemaError } from '../errors.js';
+import { OffloadError, SchemaError } from '../errors.js';
 import type { FileIO } from './io.js';
 import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
 import {
@@ -134,7 +134,7 @@ export async function writeAddedManifest(
 // Building a version on a base.
 
 /** The base already holds this change: its compare-and-set went through (an ambiguous commit), so it must not be built again. */
-export class StagedAlreadyCommitted extends SchemaError {
+export class StagedAlreadyCommitted extends OffloadError {
   constructor(
     readonly table: string,
     readonly what: string,
