@@ -409,7 +409,7 @@ describe('partitions and file rolling', () => {
     const starts = await rowsOf(
       `SELECT row_group_id, min(coalesce(dictionary_page_offset, data_page_offset)) AS start FROM parquet_metadata(${q(w.localPath)}) GROUP BY ALL ORDER BY 1`,
     );
-    assert.equal(starts.length, 4);
+    assert.ok(starts.length >= 4, `${starts.length} row groups`); // 2 threads may each leave a partial group
     assert.deepEqual(w.dataFile.splitOffsets, starts.map((r) => r.start));
     assert.deepEqual(await readDataFile(db.connection, w.localPath, TRADES, { filePath: w.dataFile.filePath }), w.dataFile);
   });
@@ -442,6 +442,30 @@ describe('partitions and file rolling', () => {
     });
     assert.deepEqual(written, []);
     assert.deepEqual(await readdir(out), []);
+  });
+});
+
+describe('floating point bounds', () => {
+  it('writes no bounds for a float column holding NaN or infinity (they would not bound the values), keeps the counts', async () => {
+    const schema = icebergSchemaFromColumns('test.floats', [
+      { name: 'nan', type: 'Float64' },
+      { name: 'inf', type: 'Float32' },
+      { name: 'plain', type: 'Float64' },
+    ]);
+    const [w] = await writeDataFiles({
+      connection: db.connection,
+      relation: `SELECT * FROM (VALUES (1.0::DOUBLE, 'inf'::FLOAT, 0.5::DOUBLE), ('nan'::DOUBLE, 1.0::FLOAT, -0.25::DOUBLE),
+                 (-2.0::DOUBLE, -1.0::FLOAT, 8.0::DOUBLE)) v(nan, inf, plain)`,
+      schema,
+      targetFileSizeBytes: 1024 * 1024,
+      outputDir: join(dir, 'floats'),
+      fileNamePrefix: 'run-12',
+    });
+    const df = w.dataFile;
+    assert.ok(!df.lowerBounds.has(1) && !df.upperBounds.has(1), 'no bounds with NaN');
+    assert.ok(!df.upperBounds.has(2), 'no upper bound past +inf');
+    assert.deepEqual([fromBytes('double', df.lowerBounds.get(3)!), fromBytes('double', df.upperBounds.get(3)!)], [-0.25, 8]);
+    assert.deepEqual([df.valueCounts.get(1), df.valueCounts.get(2), df.valueCounts.get(3)], [3n, 3n, 3n]);
   });
 });
 
