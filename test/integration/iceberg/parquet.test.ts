@@ -442,6 +442,16 @@ describe('partitions and file rolling', () => {
     });
     assert.deepEqual(written, []);
     assert.deepEqual(await readdir(out), []);
+    const unpartitioned = await writeDataFiles({
+      connection: db.connection,
+      relation: 'SELECT * FROM trades WHERE false',
+      schema: TRADES,
+      targetFileSizeBytes: 1024 * 1024,
+      outputDir: out,
+      fileNamePrefix: 'run-5',
+    });
+    assert.deepEqual(unpartitioned, []);
+    assert.deepEqual(await readdir(out), []);
   });
 });
 
