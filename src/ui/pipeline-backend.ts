@@ -105,7 +105,7 @@ export class PipelineBackend implements OffloadBackend {
   private readonly catalog: JdbcCatalog;
   private readonly io: FileIO;
 
-  constructor(private readonly options: PipelineBackendOptions) {
+  constructor(options: PipelineBackendOptions) {
     const env = options.env;
     this.config = loadTablesConfig({ config: options.config, env });
     // Status queries are small: a short timeout lets a hung server show as such on the next refresh.

@@ -373,7 +373,7 @@ export function rowStateOf(t: TableStatus, live: LiveRun | undefined): RowState 
 
 function keepSelectionVisible(state: TuiState): TuiState {
   const rows = visibleTables(state);
-  if (rows.length === 0) return state.selected === null ? state : { ...state, selected: state.selected };
+  if (rows.length === 0) return state;
   if (state.selected !== null && rows.some((r) => r.name === state.selected)) return state;
   return { ...state, selected: rows[0].name };
 }

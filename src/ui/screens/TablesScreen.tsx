@@ -15,7 +15,7 @@ import {
   padCell,
 } from '../format.js';
 import { progressBar } from '../components/ProgressBar.js';
-import { isActive, rowStateOf, visibleTables, type LiveRun, type RowState, type TuiState } from '../store.js';
+import { rowStateOf, visibleTables, type LiveRun, type RowState, type TuiState } from '../store.js';
 import { STATE_GLYPH, STATE_LABEL, useTheme, type Theme } from '../theme.js';
 
 export type TableColumn =
