@@ -1,0 +1,94 @@
+// Extract: what is read from ClickHouse for a table (its columns, how each travels, the window predicate)
+// and the extraction of one slice of a batch into a local CSV file (src/db/clickhouse-extract.ts does the
+// streaming). Slices are cut along the partition periods of the cursor (plan.ts sliceBatch).
+import { join } from 'node:path';
+import type { TableConfig } from '../config/tables.js';
+import { qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo } from '../db/clickhouse.js';
+import { columnTransport, extractionQuery, extractToFile, relationSql, type ColumnTransport, type ExtractedFile } from '../db/clickhouse-extract.js';
+import { checkTieBreakType, cursorLiteral, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../db/clickhouse-window.js';
+import { SchemaError } from '../errors.js';
+import type { PartitionSpec, Schema } from '../iceberg/types.js';
+import type { Slice, TimeTransform } from './plan.js';
+
+/** Everything about reading one configured table: columns, their transports, the window source. */
+export interface SourceShape {
+  columns: ColumnInfo[];
+  transports: ColumnTransport[];
+  window: WindowSource;
+}
+
+/** The columns of what a table reads (its query's output, or the source table's columns), in order. */
+export async function sourceColumns(ch: ClickHouseSource, cfg: TableConfig): Promise<ColumnInfo[]> {
+  return cfg.query ? ch.describeQuery(cfg.query) : ch.columns(cfg.sourceTable!);
+}
+
+export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: ClickHouseCapabilities): SourceShape {
+  const what = cfg.query ? `the query of ${cfg.name}` : cfg.source!;
+  const byName = new Map(columns.map((c) => [c.name, c.type]));
+  const cursorType = byName.get(cfg.cursor);
+  if (cursorType === undefined) throw new SchemaError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
+  if (cfg.tieBreak !== null) {
+    const t = byName.get(cfg.tieBreak);
+    if (t === undefined) throw new SchemaError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
+    checkTieBreakType(t, `${cfg.name}: tie-break column "${cfg.tieBreak}"`);
+  }
+  return {
+    columns,
+    transports: columns.map((c) => columnTransport(c.name, c.type, caps, what)),
+    window: {
+      from: cfg.query ? `(${cfg.query})` : qualifiedName(cfg.sourceTable!),
+      isQuery: cfg.query !== null,
+      cursor: cfg.cursor,
+      cursorType: cursorTypeOf(cursorType, `${cfg.name}: cursor column "${cfg.cursor}"`),
+      tieBreak: cfg.tieBreak,
+    },
+  };
+}
+
+/** The time transform the spec applies to the cursor column (the finest, if several), and whether other fields partition too. */
+export function cursorPartitioning(spec: PartitionSpec, schema: Schema, cursor: string): { transform: TimeTransform | null; hasOtherFields: boolean } {
+  const cursorField = schema.fields.find((f) => f.name === cursor);
+  const order: TimeTransform[] = ['hour', 'day', 'month', 'year'];
+  let transform: TimeTransform | null = null;
+  let hasOtherFields = false;
+  for (const f of spec.fields) {
+    if (f.transform === 'void') continue;
+    const t = f.transform as TimeTransform;
+    if (cursorField && f['source-id'] === cursorField.id && order.includes(t)) {
+      if (transform === null || order.indexOf(t) < order.indexOf(transform)) transform = t;
+    } else hasOtherFields = true;
+  }
+  return { transform, hasOtherFields };
+}
+
+/** The predicate of one slice: the batch's window and the slice's [from, to) range. */
+export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bigint, slice: Slice): string {
+  const c = quoteIdentifier(src.cursor);
+  const parts = [windowPredicate(src, lower, upper)];
+  if (slice.from !== null) parts.push(`${c} >= ${cursorLiteral(src, slice.from)}`);
+  if (slice.to !== null) parts.push(`${c} < ${cursorLiteral(src, slice.to)}`);
+  return parts.join(' AND ');
+}
+
+export interface ExtractSliceOptions {
+  workDir: string;
+  runId: string;
+  signal?: AbortSignal;
+  onBytes?: (bytes: number) => void;
+}
+
+/** Streams one slice of a batch into `<workDir>/slice-N.csv`. */
+export function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lower | null, upper: bigint, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile> {
+  const plan = extractionQuery(shape.transports, shape.window.from, slicePredicate(shape.window, lower, upper, slice));
+  return extractToFile(ch, plan, join(o.workDir, `slice-${slice.index}.csv`), {
+    queryId: `offload-${o.runId}-${slice.index}`,
+    settings: windowSettings(shape.window),
+    signal: o.signal,
+    onBytes: o.onBytes,
+  });
+}
+
+/** The DuckDB relation over an extracted slice: the table's columns with their Iceberg-shaped values. */
+export function sliceRelation(shape: SourceShape, file: string): string {
+  return relationSql([file], shape.transports);
+}

@@ -1,0 +1,276 @@
+// Planning one offload: which rows a run takes. Pure: the numbers come from ClickHouse (clickhouse-window.ts),
+// the decisions are made here.
+//
+// The window. A table's watermark W = (t, k): t the last cursor value offloaded, k the largest tie-break
+// value among the rows at t that were offloaded (null when the table has no tie-break column). A run takes
+//     (cursor > t) OR (cursor = t AND tieBreak > k)        and        cursor <= H
+// where H is the newest cursor value that is at least `lag` old (the late-data allowance), or for
+// aggregate tables the start of the newest window that closed at least `lag` ago (window_start + interval
+// + lag <= now: a 1h candle goes only after its hour and the lag have passed).
+//
+// Rows sharing a timestamp. Batches are cut only between whole cursor values, and every run takes every
+// row at its upper bound H, so no timestamp is ever split between two runs: nothing lost, nothing taken
+// twice — whatever the tie-break column holds (Kraken's sequence_number is a constant channel id; it is
+// never relied on to be unique). The tie-break only lets a later run pick up a row at t that arrives after
+// t was offloaded, when its tie-break is larger than any taken (an increasing ingest offset); a row at t
+// with a tie-break <= k arriving afterwards is late beyond the allowance. k is the seed's
+// `last_offload_max_sequence` made exact: the largest tie-break value offloaded at the watermark.
+//
+// Late rows. A row whose cursor is <= the watermark when it arrives (cursor older than now − lag at the
+// time of the run that passed it) is not offloaded: `lag` must cover how late rows can arrive. `offload
+// status` shows such rows as the difference between ClickHouse (up to the watermark) and Iceberg.
+import type { Watermark } from './events.js';
+
+/** Microseconds since 1970-01-01T00:00:00Z: the watermark's precision. */
+export type Micros = bigint;
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)?$/;
+
+/** `2026-02-11T12:02:00.123456Z` → µs. Digits beyond µs must be zero (a bound is never silently moved). */
+export function microsFromIso(iso: string): Micros {
+  const m = ISO.exec(iso.trim());
+  if (!m) throw new Error(`"${iso}" is not a UTC timestamp (expected YYYY-MM-DDThh:mm:ss[.ffffff]Z)`);
+  const [, y, mo, d, h, mi, s, frac = ''] = m;
+  if (/[1-9]/.test(frac.slice(6))) throw new Error(`"${iso}" has sub-microsecond digits`);
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (Number.isNaN(ms)) throw new Error(`"${iso}" is not a valid date`);
+  return BigInt(ms) * 1000n + BigInt(frac.padEnd(6, '0').slice(0, 6) || '0');
+}
+
+/** µs → `2026-02-11T12:02:00.123456Z` (always six fraction digits, the watermark's text form). */
+export function isoFromMicros(us: Micros): string {
+  const ms = us >= 0n ? us / 1000n : -((-us + 999n) / 1000n);
+  const rest = us - ms * 1000n; // 0..999
+  const d = new Date(Number(ms));
+  if (Number.isNaN(d.getTime())) throw new Error(`${us} µs is outside the representable time range`);
+  const base = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${base.slice(0, 23)}${rest.toString().padStart(3, '0')}Z`;
+}
+
+export function watermarkOf(cursor: Micros, tieBreak: string | null): Watermark {
+  return { timestamp: isoFromMicros(cursor), tieBreak };
+}
+
+/** The lower edge of a window: exclusive at (cursor, tieBreak); null = from the very first row. */
+export interface LowerBound {
+  cursor: Micros;
+  /** Rows at `cursor` with a tie-break above this are still to be taken; null = every row at `cursor` was taken. */
+  tieBreak: string | null;
+}
+
+/** What the tables' watermark row says about where the next window starts. */
+export function lowerBoundOf(watermark: Watermark, hasCommitted: boolean): LowerBound | null {
+  // A table that never committed starts before its first row (its seeded 1970-01-01 would otherwise
+  // exclude rows at exactly 1970-01-01 00:00:00).
+  if (!hasCommitted) return null;
+  return { cursor: microsFromIso(watermark.timestamp), tieBreak: watermark.tieBreak };
+}
+
+export function watermarkOfLower(lower: LowerBound | null, initial: Watermark): Watermark {
+  return lower === null ? initial : watermarkOf(lower.cursor, lower.tieBreak);
+}
+
+/**
+ * The newest cursor value a run may take, as a cutoff: rows with cursor <= cutoff are old enough.
+ * Events: now − lag. Aggregates with a window of `intervalMs`: a window starting at s is closed once
+ * s + interval <= now − lag, so window_start <= now − lag − interval.
+ */
+export function cutoffMicros(now: Micros, lagMs: number, closedWindowMs: number | null): Micros {
+  return now - BigInt(Math.round(lagMs)) * 1000n - BigInt(Math.round(closedWindowMs ?? 0)) * 1000n;
+}
+
+/** Rows counted per cursor value (or per bucket of cursor values: `cursor` is then the bucket's first value). */
+export interface CursorCount {
+  cursor: Micros;
+  rows: number;
+}
+
+/**
+ * Where the first batch of a large window ends, given counts per bucket of cursor values (ascending):
+ * the index of the bucket in which the running total first exceeds `maxRows`, with the rows before it;
+ * null when the whole window fits.
+ */
+export function crossingBucket(buckets: readonly CursorCount[], maxRows: number): { index: number; rowsBefore: number } | null {
+  let total = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    if (total + buckets[i].rows > maxRows) return { index: i, rowsBefore: total };
+    total += buckets[i].rows;
+  }
+  return null;
+}
+
+/**
+ * The last whole cursor value of the first batch, given counts per cursor value (ascending) inside the
+ * crossing bucket and the rows before it: the largest value whose running total stays within `maxRows`.
+ * A batch always takes at least one whole cursor value, even one with more rows than `maxRows`: rows
+ * sharing a timestamp are never split. Returns null when the batch should end before this bucket.
+ */
+export function lastCursorWithin(counts: readonly CursorCount[], rowsBefore: number, maxRows: number): Micros | null {
+  let total = rowsBefore;
+  let last: Micros | null = null;
+  for (const c of counts) {
+    if (total + c.rows > maxRows) {
+      if (last === null && rowsBefore === 0) return c.cursor; // one cursor value larger than a batch: take it whole
+      return last;
+    }
+    total += c.rows;
+    last = c.cursor;
+  }
+  return last;
+}
+
+export interface WindowStats {
+  /** The source's clock (ClickHouse now()). */
+  now: Micros;
+  /** Newest cursor value in the window that is old enough; null when no row is. */
+  newest: Micros | null;
+  /** Rows in (W, newest]. */
+  rows: number;
+}
+
+export type Plan =
+  | { kind: 'up-to-date'; lower: LowerBound | null; cutoff: Micros }
+  | {
+      kind: 'window';
+      lower: LowerBound | null;
+      /** Inclusive upper cursor value of this run (a whole cursor value). */
+      upper: Micros;
+      /** The newest eligible cursor value of the whole window (later batches continue up to it). */
+      windowUpper: Micros;
+      cutoff: Micros;
+      /** Rows in (lower, upper] when planned. */
+      rows: number;
+      /** Rows in the whole window (lower, windowUpper]. */
+      windowRows: number;
+      /** Runs the window will take at this batch size (an estimate: rows keep arriving). */
+      batches: number;
+    };
+
+/** Up to date, or the whole window as one batch when it fits in `maxRows`. */
+export function planFromStats(lower: LowerBound | null, stats: WindowStats, cutoff: Micros, maxRows: number): Plan {
+  if (stats.newest === null || stats.rows === 0) return { kind: 'up-to-date', lower, cutoff };
+  return {
+    kind: 'window',
+    lower,
+    upper: stats.newest,
+    windowUpper: stats.newest,
+    cutoff,
+    rows: stats.rows,
+    windowRows: stats.rows,
+    batches: Math.max(1, Math.ceil(stats.rows / Math.max(1, maxRows))),
+  };
+}
+
+/** The same plan, cut to a first batch ending at `upper` with `rows` rows. */
+export function cutPlan(plan: Extract<Plan, { kind: 'window' }>, upper: Micros, rows: number): Plan {
+  return { ...plan, upper, rows };
+}
+
+// ─── Slices: a batch cut along partition boundaries, so that extraction, Parquet encoding and upload
+// overlap (slice i+1 streams from ClickHouse while DuckDB encodes slice i) and no partition is split
+// between two slices (one data file per partition per run, below the target size).
+
+export type TimeTransform = 'year' | 'month' | 'day' | 'hour';
+
+const US_PER_HOUR = 3_600_000_000n;
+const US_PER_DAY = 86_400_000_000n;
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+/** The partition period (Iceberg's transform value: hours/days/months/years since 1970, UTC) of µs `us`. */
+export function periodOf(us: Micros, t: TimeTransform): number {
+  if (t === 'hour') return Number(floorDiv(us, US_PER_HOUR));
+  const days = floorDiv(us, US_PER_DAY);
+  if (t === 'day') return Number(days);
+  const d = new Date(Number(days) * 86_400_000);
+  return t === 'month' ? (d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth() : d.getUTCFullYear() - 1970;
+}
+
+/** The first µs of a period. */
+export function periodStart(period: number, t: TimeTransform): Micros {
+  switch (t) {
+    case 'hour':
+      return BigInt(period) * US_PER_HOUR;
+    case 'day':
+      return BigInt(period) * US_PER_DAY;
+    case 'month':
+      return BigInt(Date.UTC(1970 + Math.floor(period / 12), ((period % 12) + 12) % 12, 1)) * 1000n;
+    case 'year':
+      return BigInt(Date.UTC(1970 + period, 0, 1)) * 1000n;
+  }
+}
+
+/** The bucket size to count rows in, to find a transform's periods: hours for `hour`, UTC days otherwise. */
+export function countingBucket(t: TimeTransform): Micros {
+  return t === 'hour' ? US_PER_HOUR : US_PER_DAY;
+}
+
+export interface Slice {
+  index: number;
+  /** [from, to) in µs, cursor values; null = unbounded on that side (the window bounds it). */
+  from: Micros | null;
+  to: Micros | null;
+  rows: number;
+  /** Holds rows of one partition at most: files may roll at the target size. */
+  isSinglePartition: boolean;
+}
+
+/**
+ * Cuts a batch into slices along the periods of the cursor's time partition transform. `counts` are rows
+ * per counting bucket (ascending). Consecutive small periods are merged until a slice has `minSliceRows`
+ * (fewer, larger steps); a slice of one period is a single partition unless `hasOtherPartitionFields`.
+ * Without a time transform on the cursor (or with no counts) the batch is one slice.
+ */
+export function sliceBatch(
+  counts: readonly CursorCount[],
+  transform: TimeTransform | null,
+  minSliceRows: number,
+  hasOtherPartitionFields: boolean,
+): Slice[] {
+  const total = counts.reduce((s, c) => s + c.rows, 0);
+  if (transform === null || counts.length === 0) {
+    return [{ index: 0, from: null, to: null, rows: total, isSinglePartition: false }];
+  }
+  // rows per period, in order
+  const periods: Array<{ period: number; rows: number }> = [];
+  for (const c of counts) {
+    const p = periodOf(c.cursor, transform);
+    const last = periods[periods.length - 1];
+    if (last && last.period === p) last.rows += c.rows;
+    else periods.push({ period: p, rows: c.rows });
+  }
+  const slices: Slice[] = [];
+  let group: Array<{ period: number; rows: number }> = [];
+  const flush = () => {
+    if (group.length === 0) return;
+    const rows = group.reduce((s, g) => s + g.rows, 0);
+    slices.push({
+      index: slices.length,
+      from: periodStart(group[0].period, transform),
+      to: periodStart(group[group.length - 1].period + 1, transform),
+      rows,
+      isSinglePartition: group.length === 1 && !hasOtherPartitionFields,
+    });
+    group = [];
+  };
+  for (const p of periods) {
+    // A period that is large on its own gets a slice of its own, so it can roll files at the target size.
+    if (p.rows >= minSliceRows) {
+      flush();
+      group.push(p);
+      flush();
+      continue;
+    }
+    group.push(p);
+    if (group.reduce((s, g) => s + g.rows, 0) >= minSliceRows) flush();
+  }
+  flush();
+  // The outer edges stay open: the window predicate bounds them, so a row arriving after the counting is
+  // never left between slices (writeSlice copes when such a row makes a "single partition" slice hold two).
+  slices[0].from = null;
+  slices[slices.length - 1].to = null;
+  return slices;
+}
