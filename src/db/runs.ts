@@ -243,3 +243,10 @@ export async function findRunning(db: Queryable, table?: string): Promise<Offloa
   );
   return r.rows.map(toRun);
 }
+
+/** Deletes the run history of `tables` (a drill's sandbox tables when it is cleaned up). Returns how many went. */
+export async function removeForTables(db: Queryable, tables: string[]): Promise<number> {
+  if (tables.length === 0) return 0;
+  const r = await db.query(`DELETE FROM offload_runs WHERE table_name = ANY($1::text[])`, [tables]);
+  return r.rowCount ?? 0;
+}

@@ -217,3 +217,10 @@ export async function markUpToDate(db: Queryable, table: string): Promise<boolea
   );
   return r.rowCount === 1;
 }
+
+/** Deletes the watermark rows of `tables` (a drill's sandbox tables when it is cleaned up). Returns how many went. */
+export async function remove(db: Queryable, tables: string[]): Promise<number> {
+  if (tables.length === 0) return 0;
+  const r = await db.query(`DELETE FROM offload_watermarks WHERE table_name = ANY($1::text[])`, [tables]);
+  return r.rowCount ?? 0;
+}
