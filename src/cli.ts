@@ -6,6 +6,7 @@ import { secretsOf } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './errors.js';
 import { registerInit } from './commands/init.js';
+import { registerRun } from './commands/run.js';
 import { defaultContext, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerStatus } from './commands/status.js';
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CommandContext): Command {
   // Subcommands created with .command() inherit exitOverride and the output configuration above.
   registerInit(program, ctx);
   registerSeed(program, ctx);
+  registerRun(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   return program;

@@ -1,0 +1,228 @@
+// `offload run --table T | --layer L | --all [--json] [--dry-run]`: offload tables exactly once.
+// Human output: a progress line on a terminal, plain event lines otherwise. --json: one document at the end.
+import type { Command } from 'commander';
+import { connectionsFromEnv } from '../config/env.js';
+import { findTable, loadTablesConfig, LAYERS, type Layer, type TableConfig } from '../config/tables.js';
+import { ClickHouseSource } from '../db/clickhouse.js';
+import { createPool } from '../db/postgres.js';
+import { ExitCode, TableBusy, UsageError } from '../errors.js';
+import { JdbcCatalog } from '../iceberg/catalog.js';
+import { createFileIO } from '../iceberg/io.js';
+import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
+import { runLayers, type TableOutcome } from '../pipeline/layers.js';
+import type { OffloadDeps } from '../pipeline/offload.js';
+import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+
+export interface RunCliOptions {
+  config?: string;
+  table?: string[];
+  layer?: string;
+  all?: boolean;
+  json?: boolean;
+  dryRun?: boolean;
+  concurrency?: string;
+  maxRows?: string;
+}
+
+/** Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. */
+export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { close(): Promise<void> } {
+  const conn = connectionsFromEnv(ctx.env);
+  const clickhouse = new ClickHouseSource(conn.clickhouse, { env: ctx.env });
+  const pool = createPool(conn.postgres, { env: ctx.env, max: 16, applicationName: appName });
+  const io = createFileIO({ s3: conn.s3 });
+  return {
+    clickhouse,
+    pool,
+    catalog: new JdbcCatalog(pool),
+    io,
+    warehouse: conn.warehouse,
+    close: async () => {
+      io.close();
+      await Promise.allSettled([clickhouse.close(), pool.end()]);
+    },
+  };
+}
+
+function selectTables(tables: TableConfig[], options: RunCliOptions, file: string): TableConfig[] {
+  const chosen = [options.table?.length ? 'table' : null, options.layer ? 'layer' : null, options.all ? 'all' : null].filter(Boolean);
+  if (chosen.length !== 1) throw new UsageError('choose what to offload: --table T (repeatable), --layer bronze|silver|gold, or --all');
+  if (options.table?.length) return options.table.map((t) => findTable({ file, tables }, t));
+  if (options.layer) {
+    if (!(LAYERS as readonly string[]).includes(options.layer)) throw new UsageError(`--layer: "${options.layer}" is not a layer (bronze, silver, gold)`);
+    return tables.filter((t) => t.layer === (options.layer as Layer));
+  }
+  return tables;
+}
+
+function wholeNumber(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text.replace(/[_,]/g, ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag}: expected a whole number ≥ 1, got "${text}"`);
+  return n;
+}
+
+/** What a table's outcome looks like in --json (stable keys). */
+function outcomeJson(o: TableOutcome): Record<string, unknown> {
+  const base = { table: o.table, layer: o.layer, status: o.status };
+  if (o.status === 'failed') return { ...base, error: o.error.message, exitCode: (o.error as { exitCode?: number }).exitCode ?? ExitCode.internal };
+  if (o.status === 'skipped') return { ...base, reason: o.reason };
+  const r = o.result;
+  switch (r.status) {
+    case 'committed':
+      return {
+        ...base,
+        rows: r.rows,
+        files: r.files,
+        bytes: r.bytes,
+        watermark: r.watermark,
+        durationMs: r.durationMs,
+        batches: r.batches.map((b) => ({ runId: b.runId, snapshotId: b.snapshotId, rows: b.rows, files: b.files, bytes: b.bytes, window: b.window, durationMs: b.durationMs })),
+      };
+    case 'up-to-date':
+      return { ...base, rows: 0, watermark: r.watermark, durationMs: r.durationMs };
+    case 'dry-run':
+      return { ...base, window: r.window, estimatedRows: r.estimatedRows, batches: r.batches };
+    case 'busy':
+      return { ...base, rows: 0 };
+  }
+}
+
+function bar(fraction: number, width = 20): string {
+  const full = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+}
+
+/** Prints events: a live line on a terminal (stderr), or one plain line per meaningful event. */
+function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: (e: OffloadEvent) => void; finish(): void } {
+  const isTTY = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.json;
+  const live = new Map<string, string>();
+  let drawn = false;
+  const draw = () => {
+    if (!isTTY) return;
+    const text = [...live.values()].join('  |  ');
+    const cols = (ctx.stderr as { columns?: number }).columns ?? 100;
+    ctx.stderr.write(`\r\x1b[K${text.slice(0, Math.max(10, cols - 1))}`);
+    drawn = text.length > 0;
+  };
+  const line = (text: string, toStderr = false) => {
+    if (drawn) ctx.stderr.write('\r\x1b[K');
+    drawn = false;
+    // --json keeps stdout for the document: event lines go to stderr then.
+    println(options.json || toStderr ? ctx.stderr : ctx.stdout, text);
+    draw();
+  };
+  const listener = (e: OffloadEvent) => {
+    switch (e.kind) {
+      case 'phase':
+        if (isTTY) {
+          live.set(e.table, `${e.table} ${e.phase}`);
+          draw();
+        }
+        return;
+      case 'planned':
+        line(`${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.estimatedRows)} rows${e.batches > 1 ? ` (first of ~${e.batches} batches)` : ''}${e.runId ? `, run ${e.runId}` : ''}`);
+        return;
+      case 'progress': {
+        if (!isTTY) return;
+        const total = e.totalRows ?? 0;
+        live.set(
+          e.table,
+          `${e.table} ${bar(total > 0 ? e.rows / total : 0)} ${formatCount(e.rows)}${total ? `/${formatCount(total)}` : ''} rows ${formatCount(e.rowsPerSec)}/s${e.etaSec !== undefined ? ` ETA ${e.etaSec}s` : ''}`,
+        );
+        draw();
+        return;
+      }
+      case 'committed':
+        live.delete(e.table);
+        line(`${e.table}: committed ${formatCount(e.rows)} rows in ${e.files} file(s), snapshot ${e.snapshotId}, watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''} (${formatSeconds(e.durationMs)})`);
+        return;
+      case 'up-to-date':
+        live.delete(e.table);
+        line(`${e.table}: up to date (watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''})`);
+        return;
+      case 'busy':
+        live.delete(e.table);
+        line(`${e.table}: busy — another worker holds it; nothing done`);
+        return;
+      case 'skipped':
+        live.delete(e.table);
+        line(`${e.table}: skipped — ${e.reason}`);
+        return;
+      case 'failed':
+        live.delete(e.table);
+        line(`${e.table}: FAILED — ${e.error}`, true);
+        return;
+      case 'log':
+        if (e.level !== 'info' || !isTTY) line(`${e.table ? `${e.table}: ` : ''}${e.message}`, e.level !== 'info');
+        return;
+    }
+  };
+  return {
+    listener,
+    finish: () => {
+      if (drawn) ctx.stderr.write('\r\x1b[K');
+      drawn = false;
+    },
+  };
+}
+
+export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
+  const config = loadTablesConfig({ config: options.config, env: ctx.env });
+  const tables = selectTables(config.tables, options, config.file);
+  const deps = openDeps(ctx, 'offload run');
+  const events = new OffloadEvents();
+  const printer = eventPrinter(ctx, options);
+  events.on(printer.listener);
+  let outcomes: TableOutcome[];
+  try {
+    outcomes = await runLayers(tables, deps, {
+      events,
+      dryRun: options.dryRun,
+      concurrency: wholeNumber(options.concurrency, '--concurrency'),
+      maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
+    });
+  } finally {
+    printer.finish();
+    await deps.close();
+  }
+  if (options.json) {
+    printJson(ctx.stdout, { results: outcomes.map(outcomeJson) });
+  } else if (options.dryRun) {
+    for (const o of outcomes) {
+      if (o.status !== 'dry-run') continue;
+      const r = o.result as Extract<TableOutcome, { result: unknown }>['result'] & { status: 'dry-run' };
+      println(ctx.stdout, r.window ? `${o.table}: would offload ~${formatCount(r.estimatedRows)} rows in (${formatInstant(r.window.lower.timestamp)}, ${formatInstant(r.window.upper.timestamp)}]${r.batches > 1 ? ` in ~${r.batches} batches` : ''}` : `${o.table}: up to date, nothing to offload`);
+    }
+  }
+  // The exit code: the first failure's own code (one table) or 1 (several); busy (5) when nothing failed.
+  const failed = outcomes.filter((o): o is Extract<TableOutcome, { status: 'failed' }> => o.status === 'failed');
+  if (failed.length === 1 && tables.length === 1) {
+    ctx.exitCode = (failed[0].error as { exitCode?: number }).exitCode ?? ExitCode.internal;
+    if (ctx.exitCode === ExitCode.internal) throw failed[0].error; // printed by the CLI with the internal-error hint
+  } else if (failed.length > 0) ctx.exitCode = ExitCode.failed;
+  else if (outcomes.some((o) => o.status === 'busy')) ctx.exitCode = new TableBusy(outcomes.find((o) => o.status === 'busy')!.table).exitCode;
+  else if (outcomes.some((o) => o.status === 'skipped')) ctx.exitCode = ExitCode.failed;
+  return outcomes;
+}
+
+export function registerRun(program: Command, ctx: CommandContext): void {
+  program
+    .command('run')
+    .description('offload tables to Iceberg exactly once: one table, a layer, or all (bronze → silver → gold)')
+    .option('-t, --table <name>', 'a configured table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-l, --layer <layer>', 'every table of a layer: bronze, silver or gold')
+    .option('-a, --all', 'every table, layer by layer; a failed layer stops the layers made from it')
+    .option('--dry-run', 'plan only: print the window and a row estimate, write nothing')
+    .option('--json', 'print one JSON document with every table\'s outcome (events go to stderr)')
+    .option('--concurrency <n>', 'tables of one layer offloaded at once (default 2)')
+    .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .addHelpText(
+      'after',
+      '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
+        '1 when a table failed or was skipped; with one table, its failure\'s own code (3 config, 4 unreachable, 6 conflict, 7 invariant).',
+    )
+    .action(async (options: RunCliOptions) => {
+      await run(options, ctx);
+    });
+}

@@ -1,0 +1,62 @@
+// Run-all in layers: bronze tables in parallel (bounded), then silver, then gold. A layer in which a table
+// failed stops the layers that depend on it (silver is made from bronze, gold from silver): their tables are
+// reported as skipped, with the reason. A table another worker holds (busy) is not a failure.
+import type { Layer, TableConfig } from '../config/tables.js';
+import { LAYERS } from '../config/tables.js';
+import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult } from './offload.js';
+import { OffloadEvents } from './events.js';
+
+export type TableOutcome =
+  | { table: string; layer: Layer; status: OffloadResult['status']; result: OffloadResult }
+  | { table: string; layer: Layer; status: 'failed'; error: Error }
+  | { table: string; layer: Layer; status: 'skipped'; reason: string };
+
+export interface LayerRunOptions extends OffloadOptions {
+  /** Tables of one layer offloaded at once. Default 2 (one per core: each uses DuckDB's threads and ClickHouse's). */
+  concurrency?: number;
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; results in input order. */
+async function bounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return out;
+}
+
+/** Offloads `tables` layer by layer; never throws for a table's failure (it is in the outcomes). */
+export async function runLayers(tables: readonly TableConfig[], deps: OffloadDeps, options: LayerRunOptions = {}): Promise<TableOutcome[]> {
+  const events = options.events ?? new OffloadEvents();
+  const outcomes: TableOutcome[] = [];
+  let stoppedBy: string | null = null;
+  for (const layer of LAYERS) {
+    const inLayer = tables.filter((t) => t.layer === layer);
+    if (inLayer.length === 0) continue;
+    if (stoppedBy !== null) {
+      for (const t of inLayer) {
+        const reason = `not run: ${stoppedBy}`;
+        events.emit({ kind: 'skipped', table: t.name, reason });
+        outcomes.push({ table: t.name, layer, status: 'skipped', reason });
+      }
+      continue;
+    }
+    const results = await bounded(inLayer, options.concurrency ?? 2, async (t): Promise<TableOutcome> => {
+      try {
+        const result = await offloadTable(t, deps, { ...options, events });
+        return { table: t.name, layer, status: result.status, result };
+      } catch (err) {
+        return { table: t.name, layer, status: 'failed', error: err as Error };
+      }
+    });
+    outcomes.push(...results);
+    const failed = results.filter((r) => r.status === 'failed').map((r) => r.table);
+    if (failed.length > 0) stoppedBy = `the ${layer} layer failed (${failed.join(', ')}), and later layers are made from it`;
+  }
+  return outcomes;
+}
