@@ -242,6 +242,10 @@ export class ClickHouseSource {
       request_timeout: options.requestTimeoutMs ?? 300_000,
       clickhouse_settings: options.settings,
       application: 'clickhouse-iceberg-offload',
+      // Servers before 23.11 close idle connections after 3 s. A long synchronous stretch (generating or
+      // encoding rows) delays the client's idle timers, and a socket reused after the server closed it
+      // fails with EPIPE: stale sockets are dropped when taken, not only when a timer fires.
+      keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
       // The client would log every error it also throws; we report errors once, ourselves.
       log: { level: ClickHouseLogLevel.OFF },
     });

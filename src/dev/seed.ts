@@ -38,7 +38,7 @@ export async function feedPosition(source: ClickHouseSource, exchange: Exchange,
 
 /** TSV bytes of a trade iterator, in buffers of a few thousand lines. */
 export function tsvChunks(trades: Iterable<Trade>, onRows?: (n: number) => void): Readable {
-  function* buffers(): Generator<Buffer> {
+  async function* buffers(): AsyncGenerator<Buffer> {
     let lines: string[] = [];
     for (const t of trades) {
       lines.push(tradeTsv(t));
@@ -46,6 +46,10 @@ export function tsvChunks(trades: Iterable<Trade>, onRows?: (n: number) => void)
         yield Buffer.from(lines.join(''));
         onRows?.(lines.length);
         lines = [];
+        // Generating is synchronous work: give the event loop a turn between buffers, or responses and
+        // timers of other requests wait (a keep-alive socket then looks fresh to the client while the
+        // server has already closed it).
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
     if (lines.length > 0) {
@@ -110,7 +114,7 @@ export async function seedTrades(source: ClickHouseSource, options: SeedOptions)
     options.onProgress?.(sent);
   };
 
-  await Promise.all(
+  await settleAll(
     EXCHANGES.map(async (exchange) => {
       const feed = new TradeFeed(exchange, options.seed ?? DEFAULT_SEED, await feedPosition(source, exchange, database));
       // One stream over the whole range, cut into INSERTs of chunkRows: the rows do not depend on the chunk size.
@@ -160,7 +164,7 @@ export async function followTrades(source: ClickHouseSource, options: FollowOpti
     owed -= rows;
     if (rows > 0) {
       const split = splitRows(rows);
-      await Promise.all(
+      await settleAll(
         EXCHANGES.filter((e) => split[e] > 0).map((e) => insertTrades(source, e, feeds.get(e)!.trades(split[e], from, to), database)),
       );
       total += rows;
@@ -169,6 +173,13 @@ export async function followTrades(source: ClickHouseSource, options: FollowOpti
     from = to;
   }
   return total;
+}
+
+/** Waits for every promise (no INSERT is left running unobserved), then throws the first failure. */
+async function settleAll(work: Array<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** The next `n` items of an iterator, leaving the rest in it. */
