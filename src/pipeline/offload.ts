@@ -135,6 +135,10 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
           if (options.dryRun) {
             return { table: cfg.name, status: 'dry-run', window: null, estimatedRows: 0, batches: 0, durationMs: Date.now() - started };
           }
+          // Recorded like any run, so "last run" shows when the table was last checked.
+          const runId = randomUUID();
+          await runs.start(deps.pool, { table: cfg.name, icebergTable: cfg.target, runId, windowStart: plan.from, windowEnd: plan.from });
+          await runs.markUpToDate(deps.pool, runId);
           await watermarks.markUpToDate(deps.pool, cfg.name);
           emit({ kind: 'up-to-date', table: cfg.name, watermark: plan.from });
           return { table: cfg.name, status: 'up-to-date', watermark: plan.from, durationMs: Date.now() - started };

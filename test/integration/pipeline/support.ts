@@ -184,8 +184,14 @@ function pyEnv(): Record<string, string> {
   return { S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY, AWS_REGION: env.AWS_REGION };
 }
 
-/** Inserts bronze rows given as objects (times as 'YYYY-MM-DD hh:mm:ss' UTC). */
-export async function insertBronze(bench: Bench, exchange: 'binance' | 'kraken', rows: Array<Partial<BronzeRow>>): Promise<void> {
+/** A new, empty table shaped like the bronze tables (no views feed from it), for a test of its own. */
+export async function bronzeLikeTable(bench: Bench, name: string): Promise<string> {
+  await bench.ch.command(`CREATE TABLE ${quoteIdentifier(bench.chDatabase)}.${quoteIdentifier(name)} AS ${quoteIdentifier(bench.chDatabase)}.bronze_trades_kraken`);
+  return name;
+}
+
+/** Inserts bronze rows given as objects (times as 'YYYY-MM-DD hh:mm:ss' UTC) into a bronze table (or one made by bronzeLikeTable). */
+export async function insertBronze(bench: Bench, table: string, rows: Array<Partial<BronzeRow>>): Promise<void> {
   const full = rows.map((r, i) => ({ ...defaultBronze(i), ...r }));
   const values = full
     .map(
@@ -193,7 +199,7 @@ export async function insertBronze(bench: Bench, exchange: 'binance' | 'kraken',
         `(toDateTime('${r.exchange_timestamp}', 'UTC'), ${r.exchange_timestamp_ms}, ${r.sequence_number}, '${r.symbol}', ${r.price}, ${r.quantity}, ${r.quote_volume}, toDateTime('${r.event_time}', 'UTC'), ${r.event_time_ms}, ${r.kafka_offset}, ${r.kafka_partition}, toDateTime('${r.ingestion_timestamp}', 'UTC'))`,
     )
     .join(', ');
-  await bench.ch.command(`INSERT INTO ${quoteIdentifier(bench.chDatabase)}.${quoteIdentifier(`bronze_trades_${exchange}`)} VALUES ${values}`);
+  await bench.ch.command(`INSERT INTO ${quoteIdentifier(bench.chDatabase)}.${quoteIdentifier(table)} VALUES ${values}`);
 }
 
 export interface BronzeRow {
