@@ -6,7 +6,9 @@ import { secretsOf } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './errors.js';
 import { registerInit } from './commands/init.js';
+import { registerGc } from './commands/gc.js';
 import { registerRun } from './commands/run.js';
+import { registerRuns } from './commands/runs.js';
 import { defaultContext, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerStatus } from './commands/status.js';
@@ -51,6 +53,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerInit(program, ctx);
   registerSeed(program, ctx);
   registerRun(program, ctx);
+  registerRuns(program, ctx);
+  registerGc(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   return program;

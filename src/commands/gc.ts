@@ -1,0 +1,70 @@
+// `offload gc [--table T] [--dry-run] [--min-age 1h] [--json]`: delete the files of runs that never
+// committed — only files no kept snapshot references, older than the safety age, and never while a run
+// holds the table (src/pipeline/gc.ts).
+import type { Command } from 'commander';
+import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
+import { openDeps } from './run.js';
+import { alignedTable, formatCount, printJson, println, type CommandContext } from './output.js';
+
+export interface GcCliOptions {
+  config?: string;
+  table?: string[];
+  dryRun?: boolean;
+  minAge?: string;
+  json?: boolean;
+}
+
+export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<GcTableResult[]> {
+  const config = loadTablesConfig({ config: options.config, env: ctx.env });
+  const tables = options.table?.length ? options.table.map((t) => findTable(config, t)) : config.tables;
+  let minAgeMs = DEFAULT_GC_MIN_AGE_MS;
+  if (options.minAge !== undefined) {
+    const ms = durationMs(options.minAge);
+    if (ms === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. "1h", "30m", "0s")`);
+    minAgeMs = ms;
+  }
+  const deps = openDeps(ctx, 'offload gc');
+  const results: GcTableResult[] = [];
+  try {
+    for (const t of tables) results.push(await gcTable(t, deps, { minAgeMs, dryRun: options.dryRun }));
+  } finally {
+    await deps.close();
+  }
+  const deleted = results.flatMap((r) => r.deleted);
+  if (options.json) {
+    printJson(ctx.stdout, { deleted, dryRun: Boolean(options.dryRun), minAgeMs, tables: results });
+  } else {
+    const rows = results.map((r) => [
+      r.table,
+      r.status,
+      formatCount(r.listed),
+      formatCount(r.referenced),
+      formatCount(r.orphans.length),
+      formatCount(r.tooYoung),
+      formatCount(r.orphans.reduce((s, o) => s + o.size, 0)),
+    ]);
+    for (const line of alignedTable(['TABLE', 'STATE', 'FILES', 'REFERENCED', options.dryRun ? 'WOULD DELETE' : 'DELETED', 'TOO YOUNG', 'BYTES'], rows, new Set([2, 3, 4, 5, 6]))) {
+      println(ctx.stdout, line);
+    }
+    for (const r of results) for (const o of r.orphans) println(ctx.stdout, `  ${options.dryRun ? 'would delete' : 'deleted'} ${o.uri}`);
+  }
+  if (results.some((r) => r.status === 'busy')) ctx.exitCode = ExitCode.busy;
+  return results;
+}
+
+export function registerGc(program: Command, ctx: CommandContext): void {
+  program
+    .command('gc')
+    .description('delete files of runs that never committed: unreferenced by any kept snapshot, older than --min-age, never while a run holds the table')
+    .option('-t, --table <name>', 'a configured table (repeatable; default: all)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dry-run', 'list what would be deleted; delete nothing')
+    .option('--min-age <duration>', 'only files older than this (default 1h)')
+    .option('--json', 'print one JSON document')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .addHelpText('after', '\nExit code 0 when every table was collected; 5 when a table was busy (skipped: a run holds it).')
+    .action(async (options: GcCliOptions) => {
+      await gc(options, ctx);
+    });
+}
