@@ -5,6 +5,7 @@ import type { Layer, TableConfig } from '../config/tables.js';
 import { LAYERS } from '../config/tables.js';
 import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult } from './offload.js';
 import { OffloadEvents } from './events.js';
+import { OffloadStopped } from './stop.js';
 
 export type TableOutcome =
   | { table: string; layer: Layer; status: OffloadResult['status']; result: OffloadResult }
@@ -47,10 +48,17 @@ export async function runLayers(tables: readonly TableConfig[], deps: OffloadDep
       continue;
     }
     const results = await bounded(inLayer, options.concurrency ?? 2, async (t): Promise<TableOutcome> => {
+      // A stop request (options.signal) starts no further table; one already running stops before its commit.
+      if (options.signal?.aborted) {
+        const reason = 'not run: a stop was requested';
+        events.emit({ kind: 'skipped', table: t.name, reason });
+        return { table: t.name, layer, status: 'skipped', reason };
+      }
       try {
         const result = await offloadTable(t, deps, { ...options, events });
         return { table: t.name, layer, status: result.status, result };
       } catch (err) {
+        if (err instanceof OffloadStopped) return { table: t.name, layer, status: 'skipped', reason: err.message };
         return { table: t.name, layer, status: 'failed', error: err as Error };
       }
     });

@@ -43,6 +43,7 @@ import {
   type Slice,
 } from './plan.js';
 import { currentTable, recoverTable } from './recover.js';
+import { OffloadStopped, throwIfStopped } from './stop.js';
 import { writeSlice, type WrittenFile } from './write.js';
 
 export interface OffloadDeps {
@@ -75,6 +76,12 @@ export interface OffloadOptions {
   maxReplans?: number;
   /** Uploads in flight at once. Default 4. */
   uploadConcurrency?: number;
+  /**
+   * A stop request, checked before each batch is planned and before the commit transaction begins: a commit
+   * under way is completed, a batch not yet committing is abandoned (its files discarded, its run aborted).
+   * Stopped after at least one commit → the committed batches are the result; before any → OffloadStopped.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CommittedBatch {
@@ -129,6 +136,8 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     let replans = 0;
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     while (batches.length < maxBatches) {
+      if (options.signal?.aborted && batches.length > 0) break;
+      throwIfStopped(options.signal, cfg.name, 'before its first batch');
       const plan = await planNext(cfg, deps, shape, options);
       if (plan.plan.kind === 'up-to-date') {
         if (batches.length === 0) {
@@ -173,7 +182,8 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       durationMs: Date.now() - started,
     };
   } catch (err) {
-    emit({ kind: 'failed', table: cfg.name, error: (err as Error).message });
+    if (err instanceof OffloadStopped) emit({ kind: 'skipped', table: cfg.name, reason: err.message });
+    else emit({ kind: 'failed', table: cfg.name, error: (err as Error).message });
     throw err;
   } finally {
     duck?.close();
@@ -335,6 +345,7 @@ async function runBatch(
     staged = await stageRun(table, deps.io, dataFiles, { tableName: cfg.name, runId, watermark, windowStart });
     faultPoint('before-commit', cfg.name);
 
+    throwIfStopped(options.signal, cfg.name, 'before its commit');
     phase('commit');
     const maxAttempts = options.maxCommitAttempts ?? 4;
     for (let attempt = 1; ; attempt++) {
@@ -398,8 +409,10 @@ async function failRun(cfg: TableConfig, deps: OffloadDeps, runId: string, stage
       const t = await currentTable(deps.catalog, deps.io, identOf(cfg));
       if (t && snapshotOfRun(t.metadata, runId)) return;
     }
-    const marked = await runs.markFailed(deps.pool, runId, err.message);
-    await watermarks.markFailed(deps.pool, cfg.name, err.message);
+    const isStop = err instanceof OffloadStopped;
+    const marked = isStop ? await runs.markAborted(deps.pool, runId, err.message) : await runs.markFailed(deps.pool, runId, err.message);
+    if (isStop) await watermarks.markUpToDate(deps.pool, cfg.name);
+    else await watermarks.markFailed(deps.pool, cfg.name, err.message);
     if (marked) {
       if (staged) await discardStaged(deps.io, staged, { dataFiles: true }).catch(() => undefined);
       else await deps.io.deleteMany(uploaded).catch(() => undefined);
