@@ -38,7 +38,7 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
 }
 
 function watermarkText(t: TableStatus): string {
-  if (!t.watermark.ok) return `? (${t.watermark.error})`;
+  if (!t.watermark.ok) return '?'; // the reason is listed under the table
   const w = t.watermark.value;
   return `${formatInstant(w.timestamp)}${w.tieBreak !== null ? ` #${w.tieBreak}` : ''}`;
 }
@@ -67,12 +67,20 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
     ];
   });
   for (const line of alignedTable(header, rows, new Set([4, 5, 6, 8]))) println(ctx.stdout, line);
-  const problems = report.tables.flatMap((t) => [
-    ...(t.clickhouse.ok || !report.services[0]?.ok ? [] : [`${t.name}: ClickHouse: ${t.clickhouse.error}`]),
-  ]);
+  // Cells that failed while their service answered (a missing table, a query that does not run).
+  const isUp = (name: string) => report.services.some((s) => s.name === name && s.ok);
+  const problems = [
+    ...report.tables.flatMap((t) => (!t.clickhouse.ok && isUp('ClickHouse') ? [{ table: t.name, reason: `ClickHouse: ${t.clickhouse.error}` }] : [])),
+    ...report.tables.flatMap((t) => (!t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [])),
+  ];
   if (problems.length > 0) {
+    // One line per distinct reason, naming the tables it concerns.
+    const byReason = new Map<string, string[]>();
+    for (const p of problems) byReason.set(p.reason, [...(byReason.get(p.reason) ?? []), p.table]);
     println(ctx.stdout);
-    for (const p of problems) println(ctx.stdout, p);
+    for (const [reason, tables] of byReason) {
+      println(ctx.stdout, `${tables.length === report.tables.length ? 'every table' : tables.join(', ')}: ${reason}`);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import { dateTimeLiteral, numberLiteral, qualifiedName, quoteIdentifier, type Cl
 import { asPostgresUnavailable, describePostgres, isTableLocked } from '../db/postgres.js';
 import * as runs from '../db/runs.js';
 import * as watermarks from '../db/watermarks.js';
+import { EPOCH } from '../db/watermarks.js';
 import { OffloadError } from '../errors.js';
 import type { Watermark } from './events.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
@@ -17,6 +18,8 @@ export interface StatusSources {
   clickhouse: ClickHouseSource;
   pool: pg.Pool;
 }
+
+const formatCount = (n: number) => n.toLocaleString('en-US');
 
 function fail<T>(err: unknown): CellState<T> {
   return { ok: false, error: err instanceof Error ? err.message : String(err) };
@@ -54,7 +57,7 @@ async function clickhouseCounts(ch: ClickHouseSource, t: TableConfig, w: Waterma
     return Number(rows[0]?.n ?? 0);
   };
   const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
-  if (w === null) throw new OffloadError('watermark unknown');
+  if (w === null) throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
   const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
   const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w));
   return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
@@ -119,7 +122,9 @@ export async function collectStatus({ config, clickhouse, pool }: StatusSources)
       if (!chService.ok) ch = fail(new Error('ClickHouse unreachable'));
       else {
         try {
-          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, watermark.ok ? watermark.value : null) };
+          // No watermark row (PostgreSQL answered): nothing of the table was offloaded yet.
+          const known = watermark.ok ? watermark.value : pgService.ok ? EPOCH : null;
+          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, known) };
         } catch (err) {
           ch = fail(err);
         }

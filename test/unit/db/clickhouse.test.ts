@@ -16,20 +16,11 @@ import {
 describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {
     const c = capabilitiesOf('18.16.1');
-    assert.deepEqual(
-      { ...c, version: undefined },
-      {
-        version: undefined,
-        queryParameters: false,
-        dateTime64: false,
-        parquetOutput: false,
-        arrowOutput: false,
-        mapType: false,
-        boolType: false,
-        lowCardinalityExperimental: true,
-        tablesTotalRows: false,
-      },
-    );
+    assert.equal(c.version, '18.16.1');
+    for (const missing of ['queryParameters', 'dateTime64', 'parquetOutput', 'arrowOutput', 'mapType', 'boolType', 'tablesTotalRows'] as const) {
+      assert.equal(c[missing], false, missing);
+    }
+    assert.equal(c.lowCardinalityExperimental, true);
   });
 
   it('current servers have all of them', () => {
