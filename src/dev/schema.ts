@@ -73,7 +73,7 @@ export interface CandleSelectOptions {
  * candle columns (open/close/high/low Decimal(18,8), volume Decimal(38,8), trade_count UInt64) plus
  * open_time_ms / close_time_ms, the millisecond parts of open_time / close_time.
  * Open is the first valid trade by (timestamp, timestamp_ms, platform_sequence), close the last.
- * Never read these tables with a plain SELECT (partial rows) or FINAL (18.16 merges per part only).
+ * Never read these tables with a plain SELECT: it returns aggregate states, several partial rows per candle.
  * Whether a candle is closed is not decided here: the offload bounds window_start by its closed window.
  */
 export function candleSelectSql(table: CandleTable, options: CandleSelectOptions = {}): string {
