@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { secretsOf } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './errors.js';
+import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
 import { registerRun } from './commands/run.js';
@@ -57,6 +58,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerGc(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
+  registerDrill(program, ctx);
   return program;
 }
 

@@ -103,47 +103,65 @@ export interface RowComparison {
 /**
  * How one column travels from ClickHouse to DuckDB for the comparison, independently of the offload's
  * own extraction: ClickHouse prints `select` as TabSeparated text that needs no unescaping (strings as
- * hex, instants as epoch numbers, decimals and 64-bit integers as the format's exact digits), and DuckDB
- * turns the text column back into the Iceberg-typed value with `convert`. DuckDB's JSON reader would go
- * through doubles (decimals inexact) and ClickHouse 18.16's toString(Decimal128) is wrong beyond 2^64,
- * hence this route. Null for a column it cannot carry exactly (maps, tuples, nested arrays): the
- * comparison then leaves that column out and says so.
+ * hex, instants as epoch numbers, decimals and 64-bit integers as the format's exact digits); DuckDB turns
+ * that text into the compared value with `fromText`, and the Iceberg column into the same with
+ * `fromIceberg`. Values compare in the Iceberg type, except decimals wider than 18 digits (UInt64 columns
+ * too), which compare as their exact text: DuckDB parses text into such decimals very slowly, and prints
+ * them with every digit of their scale, as ClickHouse does. (DuckDB's JSON reader would go through doubles,
+ * and ClickHouse 18.16's toString(Decimal128) is wrong beyond 2^64 — hence this route.) Null for a column
+ * that cannot travel exactly (maps, tuples, nested arrays): the comparison leaves it out and says so.
  */
 export interface ColumnCodec {
   name: string;
   select: string;
-  convert: (ref: string) => string;
+  /** The DuckDB type of the compared value. */
+  type: string;
+  fromText: (ref: string) => string;
+  fromIceberg: (ref: string) => string;
+}
+
+interface ScalarCodec {
+  select: string;
+  type: string;
+  fromText: (ref: string) => string;
+  fromIceberg: (ref: string) => string;
+}
+
+function scalarCodec(expr: string, clickhouseType: string, icebergType: IcebergType): ScalarCodec | null {
+  if (typeof icebergType !== 'string') return null;
+  const type = duckdbType(icebergType);
+  const same = (r: string) => r;
+  if (icebergType === 'string') return { select: `hex(toString(${expr}))`, type, fromText: (r) => `decode(unhex(${r}))`, fromIceberg: same };
+  if (/^DateTime64/.test(clickhouseType)) return { select: `toUnixTimestamp64Micro(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT)`, fromIceberg: same };
+  if (/^DateTime\b/.test(clickhouseType)) return { select: `toUInt32(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT * 1000000)`, fromIceberg: same };
+  if (icebergType === 'uuid' || icebergType === 'date') return { select: `toString(${expr})`, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
+  if (icebergType === 'boolean') return { select: `toUInt8(${expr})`, type, fromText: (r) => `(${r} <> '0')`, fromIceberg: same };
+  const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(icebergType);
+  if (decimal && Number(decimal[1]) > 18) return { select: expr, type: 'VARCHAR', fromText: same, fromIceberg: (r) => `CAST(${r} AS VARCHAR)` };
+  if (/^(decimal|int|long|float|double)/.test(icebergType)) return { select: expr, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
+  return null;
 }
 
 export function columnCodec(name: string, clickhouseType: string, icebergType: IcebergType): ColumnCodec | null {
   const col = quoteIdentifier(name);
   const inner = unwrap(clickhouseType);
-  const target = duckdbType(icebergType);
-  const scalar = (expr: string, type: string, icebergScalar: IcebergType): { select: string; convert: (r: string) => string } | null => {
-    if (typeof icebergScalar !== 'string') return null;
-    if (icebergScalar === 'string') return { select: `hex(toString(${expr}))`, convert: (r) => `decode(unhex(${r}))` };
-    if (/^DateTime64/.test(type)) return { select: `toUnixTimestamp64Micro(${expr})`, convert: (r) => `make_timestamptz(${r}::BIGINT)` };
-    if (/^DateTime\b/.test(type)) return { select: `toUInt32(${expr})`, convert: (r) => `to_timestamp(${r}::BIGINT)` };
-    if (icebergScalar === 'uuid' || icebergScalar === 'date') return { select: `toString(${expr})`, convert: (r) => `${r}::${duckdbType(icebergScalar)}` };
-    if (icebergScalar === 'boolean') return { select: `toUInt8(${expr})`, convert: (r) => `(${r} <> '0')` };
-    if (/^(decimal|int|long|float|double)/.test(icebergScalar)) return { select: expr, convert: (r) => `${r}::${duckdbType(icebergScalar)}` };
-    return null;
-  };
   if (typeof icebergType === 'string') {
-    const c = scalar(col, inner, icebergType);
-    return c && { name, select: `${c.select} AS ${col}`, convert: c.convert };
+    const c = scalarCodec(col, inner, icebergType);
+    return c && { name, ...c, select: `${c.select} AS ${col}` };
   }
   const array = /^Array\((.*)\)$/.exec(inner);
-  if (icebergType.type === 'list' && array && typeof icebergType.element === 'string') {
-    const element = scalar('x', unwrap(array[1]), icebergType.element);
-    if (!element || /^Array/.test(unwrap(array[1]))) return null;
-    const elementType = duckdbType(icebergType.element);
+  if (icebergType.type === 'list' && array && typeof icebergType.element === 'string' && !/^Array/.test(unwrap(array[1]))) {
+    const element = scalarCodec('x', unwrap(array[1]), icebergType.element);
+    if (!element) return null;
+    const listType = `${element.type}[]`;
     // "<length>:<e1>,<e2>…": the length tells [] from [''].
     return {
       name,
+      type: listType,
       select: `concat(toString(length(${col})), ':', arrayStringConcat(arrayMap(x -> toString(${element.select}), ${col}), ',')) AS ${col}`,
-      convert: (r) =>
-        `CASE WHEN split_part(${r}, ':', 1) = '0' THEN []::${target} ELSE list_transform(string_split(split_part(${r}, ':', 2), ','), x -> ${element.convert('x')})::${elementType}[] END`,
+      fromText: (r) =>
+        `CASE WHEN split_part(${r}, ':', 1) = '0' THEN []::${listType} ELSE list_transform(string_split(split_part(${r}, ':', 2), ','), x -> ${element.fromText('x')})::${listType} END`,
+      fromIceberg: (r) => (element.type === duckdbType(icebergType.element) ? r : `list_transform(${r}, x -> ${element.fromIceberg('x')})`),
     };
   }
   return null;
@@ -211,9 +229,7 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
       else skipped.push(f.name);
     }
     const columns = codecs.map((c) => c.name);
-    const types = new Map(currentSchema(metadata).fields.map((f) => [f.name, duckdbType(f.type)]));
-    const typed = columns.map((c) => `${duckIdent(c)} ${types.get(c)}`).join(', ');
-    const list = columns.map(duckIdent).join(', ');
+    const typed = codecs.map((c) => `${duckIdent(c.name)} ${c.type}`).join(', ');
 
     // ClickHouse → a TabSeparated file → DuckDB, typed as Iceberg types.
     const chFile = join(dir, 'clickhouse.tsv');
@@ -232,7 +248,7 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
     if ((await stat(chFile)).size > 0) {
       const names = codecs.map((_, i) => `c${i}`);
       await duck.connection.run(
-        `INSERT INTO ch SELECT ${codecs.map((c, i) => `${c.convert(names[i])}`).join(', ')} ` +
+        `INSERT INTO ch SELECT ${codecs.map((c, i) => c.fromText(names[i])).join(', ')} ` +
           `FROM read_csv(${sqlString(chFile)}, delim = '\t', quote = '', escape = '', header = false, nullstr = '\\N', all_varchar = true, ` +
           `names = [${names.map(sqlString).join(', ')}])`,
       );
@@ -250,7 +266,7 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
       });
       if (local.length > 0) {
         await duck.connection.run(
-          `INSERT INTO ice SELECT ${list} FROM read_parquet([${local.map(sqlString).join(', ')}], union_by_name = true)`,
+          `INSERT INTO ice SELECT ${codecs.map((c) => c.fromIceberg(duckIdent(c.name))).join(', ')} FROM read_parquet([${local.map(sqlString).join(', ')}], union_by_name = true)`,
         );
       }
     }
@@ -608,7 +624,7 @@ export async function verifyTable(s: VerifyServices, table: TableConfig, options
       const sameRun = mark?.committedRunId === null || mark?.committedRunId === undefined || runId === null || mark.committedRunId === runId;
       const held = summaryWatermark !== null && sameWatermark(summaryWatermark, watermark) && sameRun;
       checks.push(check('watermark-matches-snapshot', held,
-        { watermark: pgText, snapshotWatermark: summaryText, snapshotId: snapshot['snapshot-id'].toString(), committedRunId: mark?.committedRunId ?? null, snapshotRunId: runId },
+        { watermark: pgText, snapshotWatermark: summaryWatermark ? formatWatermark(summaryWatermark) : summaryText, snapshotId: snapshot['snapshot-id'].toString() },
         held ? `PostgreSQL and snapshot ${snapshot['snapshot-id']} agree on ${pgText} (run ${runId ?? '?'})`
           : !sameRun ? `the watermark was moved by run ${mark?.committedRunId} but the current snapshot was made by run ${runId}`
           : `PostgreSQL says ${pgText}, snapshot ${snapshot['snapshot-id']} says ${summaryText ?? '(no offload.watermark)'}`));
@@ -643,8 +659,8 @@ export async function verifyTable(s: VerifyServices, table: TableConfig, options
       const summaryTotal = snapshot?.summary['total-records'] ?? '0';
       const held = before.missing.length === 0 && counted.toString() === summaryTotal;
       checks.push(check('metadata-readable', held,
-        { metadataLocation, snapshots: metadata.snapshots.length, dataFiles: files.length, manifestRecords: counted.toString(), summaryTotalRecords: summaryTotal, missingFiles: before.missing.length },
-        held ? `${metadata.snapshots.length} snapshot(s), ${files.length} data file(s), manifests count ${counted} records = summary total-records`
+        { snapshots: metadata.snapshots.length, dataFiles: files.length, manifestRecords: Number(counted), summaryTotalRecords: Number(summaryTotal), missingFiles: before.missing.length },
+        held ? `${metadataLocation}: ${metadata.snapshots.length} snapshot(s), ${files.length} data file(s), manifests count ${counted} records = summary total-records`
           : before.missing.length > 0 ? `${before.missing.length} referenced file(s) missing, e.g. ${before.missing[0]}`
           : `manifests count ${counted} records, the summary says ${summaryTotal}`));
     }
