@@ -4,6 +4,10 @@
 // multisets (DuckDB EXCEPT ALL both ways on canonical rows), the watermark equals the current snapshot's
 // `offload.watermark`, and pyiceberg reads the table through the same catalog.
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import pg from 'pg';
 import { s3FromEnv } from '../../../src/config/env.js';
 import { validateTablesConfig, type TableConfig } from '../../../src/config/tables.js';
@@ -24,7 +28,7 @@ import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult
 import { lowerBoundOf } from '../../../src/pipeline/plan.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { pyiceberg, pyicebergSkip, type PyRead } from '../../support/iceberg-tables.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, stackEnv } from '../../support/stack.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
 
 export { pyicebergSkip };
 
@@ -74,11 +78,50 @@ export async function openBench(prefix: string): Promise<Bench> {
   };
 }
 
+const configDocs = new Map<string, Record<string, unknown>>();
+
 /** A configured table, validated like offload.config.json; `source` names a table of the bench's database. */
 export function tableConfig(bench: Bench, t: Record<string, unknown>): TableConfig {
   const doc = { ...t };
   if (typeof doc.source === 'string' && !doc.source.includes('.')) doc.source = `${bench.chDatabase}.${doc.source}`;
-  return validateTablesConfig({ tables: [doc] }, 'test-config').tables[0];
+  const cfg = validateTablesConfig({ tables: [doc] }, 'test-config').tables[0];
+  configDocs.set(cfg.name, doc);
+  return cfg;
+}
+
+/** Writes an offload.config.json holding these tables (as tableConfig made them); returns its path. */
+export async function writeConfigFile(cfgs: TableConfig[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'offload-cfg-'));
+  const file = join(dir, 'offload.config.json');
+  await writeFile(file, JSON.stringify({ tables: cfgs.map((c) => configDocs.get(c.name)) }, null, 2));
+  return file;
+}
+
+export interface CliResult {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `offload` CLI from source in a child process against the bench's databases and bucket. */
+export async function runCli(bench: Bench, args: string[], options: { config?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const env = stackEnv();
+  const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: {
+      ...env,
+      DATABASE_URL: bench.pgUrl,
+      OFFLOAD_WAREHOUSE: bench.warehouse,
+      ...(options.config ? { OFFLOAD_CONFIG: options.config } : {}),
+      OFFLOAD_FAULT: '',
+      ...options.env,
+    },
+    reject: false,
+    timeout: options.timeoutMs ?? 180_000,
+    stdin: 'ignore',
+  });
+  return { exitCode: r.exitCode ?? undefined, signal: r.signal ?? undefined, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 }
 
 export function bronzeConfig(bench: Bench, exchange: 'binance' | 'kraken', extra: Record<string, unknown> = {}): TableConfig {
