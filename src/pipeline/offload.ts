@@ -451,6 +451,10 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
   const abort = new AbortController();
   const onLockLost = () => abort.abort(new OffloadError(`${o.cfg.name}: the table's lock was lost`));
   o.lockLost.addEventListener('abort', onLockLost);
+  // A stop request abandons the batch at once: its work would be discarded before the commit anyway.
+  const stopped = () => new OffloadStopped(o.cfg.name, 'while moving its data');
+  const onStop = () => abort.abort(stopped());
+  o.options.signal?.addEventListener('abort', onStop);
   const started = Date.now();
   const files: WrittenFile[] = [];
   let rowsDone = 0;
@@ -511,6 +515,7 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
   let pending: Promise<Awaited<ReturnType<typeof extract>>> | null = o.slices.length > 0 ? extract(o.slices[0]) : null;
   try {
     for (let i = 0; i < o.slices.length; i++) {
+      throwIfStopped(o.options.signal, o.cfg.name, 'while moving its data');
       const extracted = await pending!;
       pending = i + 1 < o.slices.length ? extract(o.slices[i + 1]) : null;
       pending?.catch(() => undefined); // awaited in turn; never an unhandled rejection meanwhile
@@ -545,9 +550,10 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
     abort.abort(err);
     await pending?.catch(() => undefined);
     await Promise.allSettled(uploads);
-    throw err;
+    throw o.options.signal?.aborted && !(err instanceof OffloadStopped) ? stopped() : err;
   } finally {
     o.lockLost.removeEventListener('abort', onLockLost);
+    o.options.signal?.removeEventListener('abort', onStop);
   }
 }
 
