@@ -12,6 +12,8 @@ import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';
 import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import { abortOnSignals } from '../pipeline/schedule.js';
+import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
   config?: string;
@@ -22,6 +24,8 @@ export interface RunCliOptions {
   dryRun?: boolean;
   concurrency?: string;
   maxRows?: string;
+  /** Interval mode: run on this fixed schedule until SIGTERM/SIGINT (run-every.ts). */
+  every?: string;
 }
 
 /** Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. */
@@ -169,19 +173,36 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
 export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const tables = selectTables(config.tables, options, config.file);
+  if (options.every !== undefined) {
+    if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
+    parseEvery(options.every);
+    const deps = openDeps(ctx, 'offload run --every');
+    try {
+      const layerOptions = { concurrency: wholeNumber(options.concurrency, '--concurrency'), maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows') };
+      await runEvery(tables, deps, { every: options.every, json: options.json, layerOptions }, ctx);
+    } finally {
+      await deps.close();
+    }
+    return [];
+  }
   const deps = openDeps(ctx, 'offload run');
   const events = new OffloadEvents();
   const printer = eventPrinter(ctx, options);
   events.on(printer.listener);
   let outcomes: TableOutcome[];
+  // SIGTERM/SIGINT: no further table starts and a run not yet committing is abandoned; a commit under way completes.
+  const stop = new AbortController();
+  const disposeSignals = abortOnSignals(stop, () => println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'));
   try {
     outcomes = await runLayers(tables, deps, {
+      signal: stop.signal,
       events,
       dryRun: options.dryRun,
       concurrency: wholeNumber(options.concurrency, '--concurrency'),
       maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
     });
   } finally {
+    disposeSignals();
     printer.finish();
     await deps.close();
   }
@@ -215,12 +236,14 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--dry-run', 'plan only: print the window and a row estimate, write nothing')
     .option('--json', 'print one JSON document with every table\'s outcome (events go to stderr)')
     .option('--concurrency <n>', 'tables of one layer offloaded at once (default 2)')
+    .option('--every <duration>', 'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)')
     .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
-        '1 when a table failed or was skipped; with one table, its failure\'s own code (3 config, 4 unreachable, 6 conflict, 7 invariant).',
+        '1 when a table failed or was skipped; with one table, its failure\'s own code (3 config, 4 unreachable, 6 conflict, 7 invariant). ' +
+        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick).',
     )
     .action(async (options: RunCliOptions) => {
       await run(options, ctx);

@@ -1,0 +1,57 @@
+// `offload run … --every <duration>`: the chosen tables offloaded on a fixed schedule in the foreground until
+// SIGTERM or Ctrl-C (src/pipeline/schedule.ts has the loop). One log line per table per tick on stdout;
+// --json makes them JSON lines. Exit code 0 once stopped cleanly.
+import { secretsOf } from '../config/env.js';
+import { scrubSecrets } from '../config/redact.js';
+import { durationMs, type TableConfig } from '../config/tables.js';
+import { UsageError } from '../errors.js';
+import { OffloadEvents } from '../pipeline/events.js';
+import { runLayers, type LayerRunOptions } from '../pipeline/layers.js';
+import type { OffloadDeps } from '../pipeline/offload.js';
+import { abortOnSignals, formatScheduleJson, formatScheduleLine, runOnSchedule, type ScheduleLogLine, type ScheduleSummary } from '../pipeline/schedule.js';
+import { println, type CommandContext } from './output.js';
+
+/** `--every` text → milliseconds, or a usage error saying what is expected. */
+export function parseEvery(text: string): number {
+  const ms = durationMs(text);
+  if (ms === null || ms <= 0) throw new UsageError(`--every: "${text}" is not a positive duration (expected e.g. "90s", "15m", "1h", "1h30m")`);
+  return ms;
+}
+
+export interface RunEveryOptions {
+  every: string;
+  json?: boolean;
+  /** Passed to each tick's layered run (concurrency, batch size). */
+  layerOptions: Omit<LayerRunOptions, 'events' | 'signal'>;
+}
+
+export async function runEvery(tables: TableConfig[], deps: OffloadDeps, options: RunEveryOptions, ctx: CommandContext): Promise<ScheduleSummary> {
+  const everyMs = parseEvery(options.every);
+  const secrets = secretsOf(ctx.env);
+  const scrub = (line: ScheduleLogLine): ScheduleLogLine => {
+    if (line.event === 'table' && line.error) return { ...line, error: scrubSecrets(line.error, secrets) };
+    if (line.event === 'table' && line.reason) return { ...line, reason: scrubSecrets(line.reason, secrets) };
+    if (line.event === 'log') return { ...line, message: scrubSecrets(line.message, secrets) };
+    if (line.event === 'tick-finished' && line.error) return { ...line, error: scrubSecrets(line.error, secrets) };
+    return line;
+  };
+  const log = (line: ScheduleLogLine) => println(ctx.stdout, options.json ? formatScheduleJson(scrub(line)) : formatScheduleLine(scrub(line)));
+
+  const stop = new AbortController();
+  const dispose = abortOnSignals(stop, (signal) => println(ctx.stderr, `offload: ${signal} again: still stopping — waiting for the commit under way to finish`));
+  try {
+    return await runOnSchedule({
+      everyMs,
+      tables,
+      stop: stop.signal,
+      log,
+      tick: async ({ signal, emit }) => {
+        const events = new OffloadEvents();
+        events.on(emit);
+        await runLayers(tables, deps, { ...options.layerOptions, events, signal });
+      },
+    });
+  } finally {
+    dispose();
+  }
+}
