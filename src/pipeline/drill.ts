@@ -67,9 +67,9 @@ export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
   'before-commit': 'the process dies with everything staged, just before the commit transaction begins',
   'inside-commit': 'the process dies inside the commit transaction (catalog pointer and watermark updated, COMMIT not sent): PostgreSQL rolls it back',
   'after-commit': 'the process dies right after COMMIT, before anything that follows it: the commit stands, the run must not be repeated',
-  's3-500': 'S3 answers the first 3 requests with 500 InternalError',
-  's3-503': 'S3 answers the first 3 requests with 503 SlowDown (throttling)',
-  's3-timeout': 'S3 holds the first 2 requests for 3 s and then drops the connection without an answer (a timeout)',
+  's3-500': 'S3 answers the first 3 uploads of data files with 500 InternalError',
+  's3-503': 'S3 answers the first 3 requests of the run (whatever they are) with 503 SlowDown (throttling)',
+  's3-timeout': 'S3 holds the first 2 uploads of data files for 3 s and then drops the connection without an answer (a timeout)',
   'pg-drop': 'the commit transaction\'s COMMIT reaches PostgreSQL and commits, but the connection drops before the answer: an ambiguous commit',
   'ch-reset': 'the ClickHouse connection is reset after 16 KiB of a response: the extract stream is cut mid-way',
 };
@@ -85,11 +85,11 @@ export function isTransientFault(f: string): f is TransientFault {
 export function proxyFaultOf(fault: TransientFault): { service: 'ClickHouse' | 'PostgreSQL' | 'S3'; protocol: 'tcp' | 'http'; fault: ProxyFault } {
   switch (fault) {
     case 's3-500':
-      return { service: 'S3', protocol: 'http', fault: { kind: 'http-error', status: 500, requests: 3 } };
+      return { service: 'S3', protocol: 'http', fault: { kind: 'http-error', status: 500, requests: 3, match: { method: 'PUT', pathIncludes: '/data/' } } };
     case 's3-503':
       return { service: 'S3', protocol: 'http', fault: { kind: 'http-error', status: 503, requests: 3 } };
     case 's3-timeout':
-      return { service: 'S3', protocol: 'http', fault: { kind: 'http-stall', requests: 2, stallMs: 3000 } };
+      return { service: 'S3', protocol: 'http', fault: { kind: 'http-stall', requests: 2, stallMs: 3000, match: { method: 'PUT', pathIncludes: '/data/' } } };
     case 'pg-drop':
       return { service: 'PostgreSQL', protocol: 'tcp', fault: { kind: 'drop-on-message', match: postgresQueryMessage('COMMIT'), when: 'after-reply', times: 1 } };
     case 'ch-reset':
@@ -486,7 +486,10 @@ function classifyChild(role: ChildRun['role'], table: string, fault: string | nu
   const runIds = [...new Set(valuesOf(docs, 'runId').filter((x): x is string => typeof x === 'string'))];
   const rowsValue = valuesOf(docs, 'rows').find((x) => typeof x === 'number');
   const statusValue = [...valuesOf(docs, 'status'), ...valuesOf(docs, 'outcome')].find((x) => typeof x === 'string') as string | undefined;
-  const lastError = r.stderr.trim().split('\n').filter((l) => l.trim()).slice(-1)[0]?.replace(/^offload:\s*/, '') ?? '';
+  // The error a person sees: the JSON document's, else the last `offload: …` line on stderr, else its last line.
+  const jsonError = valuesOf(docs, 'error').find((x): x is string => typeof x === 'string');
+  const lines = r.stderr.trim().split('\n').filter((l) => l.trim() && !/fault point .* reached/.test(l));
+  const lastError = (jsonError ?? [...lines].reverse().find((l) => l.startsWith('offload:')) ?? lines[lines.length - 1] ?? '').split('\n')[0].replace(/^offload:\s*/, '');
   let outcome: string;
   if (r.timedOut) outcome = `did not finish within the time limit (killed)`;
   else if (r.signal === 'SIGKILL') outcome = fault ? `killed at ${fault}${r.stderr.includes(fault) ? '' : ' (no fault message seen)'}` : 'killed';
@@ -630,38 +633,51 @@ async function concurrentStep(session: DrillSession, index: number, s: SandboxTa
   const began = performance.now();
   const lagMs = cutoffSec === null ? null : session.lagFor(s.table, cutoffSec);
   const runsOut: ChildRun[] = [];
-  // Worker 1 runs with the fault armed; once it holds the table, worker 2 must be turned away as busy.
-  let firstDone = false;
-  const first = session.offload(index, 'killed', s, { fault, lagMs }).then((r) => {
-    firstDone = true;
-    return r;
-  });
-  const holds = await waitFor(async () => firstDone || (await isTableLocked(session.pool, s.table.name)), 60_000, 20);
-  let second: ChildRun | null = null;
-  let sawLock = false;
-  if (holds && !firstDone && (await isTableLocked(session.pool, s.table.name))) {
-    sawLock = true;
-    second = await session.offload(index, 'second-worker', s, { lagMs });
+  const notes: string[] = [];
+  let outcome: DrillOutcome = 'held';
+  // Worker 1 reaches ClickHouse through a proxy that holds every byte: it claims the table (PostgreSQL),
+  // then waits on its first ClickHouse request for as long as the drill wants. Meanwhile worker 2 must be
+  // turned away as busy. Then the proxy lets go and worker 1 runs on until it dies at the fault.
+  const chUrl = session.options.env.CLICKHOUSE_URL;
+  if (!chUrl) throw new UsageError('the two-worker drill needs CLICKHOUSE_URL (a proxy goes in front of it)');
+  const proxy = await FaultProxy.start({ target: targetOf(chUrl), protocol: 'tcp' });
+  proxy.hold();
+  let killed: ChildRun;
+  try {
+    let firstDone = false;
+    const first = session
+      .offload(index, 'killed', s, { fault, lagMs, env: { CLICKHOUSE_URL: throughProxy(chUrl, proxy) } })
+      .then((r) => {
+        firstDone = true;
+        return r;
+      });
+    const holds = await waitFor(async () => firstDone || (await isTableLocked(session.pool, s.table.name)), 60_000, 25);
+    if (holds && !firstDone) {
+      const second = await session.offload(index, 'second-worker', s, { lagMs });
+      runsOut.push(second);
+      if (second.exitCode === 5) notes.push('the second worker was turned away as busy while the first held the table');
+      else {
+        outcome = 'broken';
+        notes.push(`the second worker was not turned away while the first held the table: ${second.outcome}`);
+      }
+    } else {
+      outcome = 'inconclusive';
+      notes.push(`the first worker never held the table (${firstDone ? 'it ended first' : 'no lock within 60 s'})`);
+    }
+    proxy.release();
+    killed = await first;
+  } finally {
+    proxy.release();
+    await proxy.close();
   }
-  const killed = await first;
-  runsOut.push(killed);
-  if (second) runsOut.push(second);
+  runsOut.unshift(killed);
+  if (!isKilledAtFault(killed)) {
+    if (outcome === 'held') outcome = 'inconclusive';
+    notes.push(`the first worker was not killed (${killed.outcome}): the fault point was not reached`);
+  }
   // Two workers race to recover: one recovers and offloads, the other is busy or finds nothing left.
   const racers = await Promise.all([session.offload(index, 'racer', s, { lagMs }), session.offload(index, 'racer', s, { lagMs })]);
   runsOut.push(...racers);
-  const verification = await session.verify(index, s);
-  let outcome = outcomeOfChecks(verification);
-  const notes: string[] = [];
-  if (!isKilledAtFault(killed)) {
-    outcome = outcome === 'broken' ? 'broken' : 'inconclusive';
-    notes.push(`the first worker was not killed (${killed.outcome}): the fault point was not reached`);
-  }
-  if (second && second.signal === null && second.exitCode !== 5 && !firstDone) notes.push(`the second worker was not turned away while the first held the table: ${second.outcome}`);
-  if (second && second.exitCode !== 5 && second.exitCode !== 0) {
-    outcome = 'broken';
-    notes.push(`the second worker ended badly: ${second.outcome}`);
-  }
-  if (!sawLock) notes.push('the first worker ended before the second could be started against it');
   if (racers.some((r) => r.exitCode !== 0 && r.exitCode !== 5)) {
     outcome = 'broken';
     notes.push(`a recovering worker failed: ${racers.map((r) => r.outcome).join(' / ')}`);
@@ -671,14 +687,17 @@ async function concurrentStep(session: DrillSession, index: number, s: SandboxTa
   } else {
     notes.push(`recovering workers: ${racers.map((r) => r.outcome).join(' / ')}`);
   }
-  if (second) notes.unshift(`second worker while the first held the table: ${second.outcome}`);
-  if (outcome === 'broken' && verification.checks.some((c) => c.status === 'broken')) notes.push(brokenChecks(verification));
+  const verification = await session.verify(index, s);
+  if (outcomeOfChecks(verification) === 'broken') {
+    outcome = 'broken';
+    notes.push(brokenChecks(verification));
+  }
   return {
     index,
     kind: 'concurrent',
     table: s.original.name,
     fault,
-    simulates: `two workers on one table: the one holding it dies at ${fault} (${FAULT_SIMULATES[fault]}); the other must be turned away, then two race to recover`,
+    simulates: `two workers on one table: the one holding it dies at ${fault} (${FAULT_SIMULATES[fault]}); the other must be turned away meanwhile, then two race to recover`,
     runs: runsOut,
     injected: null,
     verification,

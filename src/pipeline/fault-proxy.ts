@@ -26,10 +26,24 @@ export type ProxyFault =
    * server answers, and the answer is swallowed as the client connection is reset. `skip` matches pass first.
    */
   | { kind: 'drop-on-message'; match: Uint8Array; when: 'before-forward' | 'after-reply'; times?: number; skip?: number }
-  /** Answer the first `requests` HTTP requests with `status` and an S3 error document, without forwarding them. */
-  | { kind: 'http-error'; status: 500 | 503; requests: number }
-  /** Hold the first `requests` HTTP requests for `stallMs`, then close their connection without an answer. */
-  | { kind: 'http-stall'; requests: number; stallMs: number };
+  /** Answer the first `requests` matching HTTP requests with `status` and an S3 error document, without forwarding them. */
+  | { kind: 'http-error'; status: 500 | 503; requests: number; match?: HttpMatch }
+  /** Hold the first `requests` matching HTTP requests for `stallMs`, then close their connection without an answer. */
+  | { kind: 'http-stall'; requests: number; stallMs: number; match?: HttpMatch };
+
+/** Which HTTP requests a fault applies to (default: every request). */
+export interface HttpMatch {
+  method?: string;
+  /** A part of the path, e.g. `/data/` for the data files of an Iceberg table. */
+  pathIncludes?: string;
+}
+
+function matches(m: HttpMatch | undefined, req: http.IncomingMessage): boolean {
+  if (!m) return true;
+  if (m.method && req.method !== m.method) return false;
+  if (m.pathIncludes && !(req.url ?? '').includes(m.pathIncludes)) return false;
+  return true;
+}
 
 export interface FaultProxyOptions {
   /** The real service, on a loopback address. */
@@ -140,6 +154,20 @@ export class FaultProxy {
     this.matchesSeen = 0;
   }
 
+  /**
+   * Holds every connection (TCP proxies): nothing is relayed either way until `release()`, and new
+   * connections wait too. A client that has taken a lock elsewhere keeps it while it waits here.
+   */
+  hold(): void {
+    this.isHeld = true;
+    for (const s of this.clientSockets) s.pause();
+  }
+
+  release(): void {
+    this.isHeld = false;
+    for (const s of this.clientSockets) if (!s.destroyed) s.resume();
+  }
+
   onInjected(listener: (f: InjectedFault) => void): () => void {
     this.events.on('injected', listener);
     return () => this.events.off('injected', listener);
@@ -159,6 +187,8 @@ export class FaultProxy {
 
   private injectedByFault = 0;
   private armings = 0;
+  private isHeld = false;
+  private readonly clientSockets = new Set<net.Socket>();
   private matchesSeen = 0;
 
   private timesLeft(): boolean {
@@ -184,6 +214,8 @@ export class FaultProxy {
   private onTcpConnection(client: net.Socket): void {
     this.stats.connections++;
     this.track(client);
+    this.clientSockets.add(client);
+    client.once('close', () => this.clientSockets.delete(client));
     const upstream = net.connect({ host: this.options.target.host, port: this.options.target.port });
     this.track(upstream);
     let toClient = 0;
@@ -219,7 +251,9 @@ export class FaultProxy {
       this.stats.bytesToServer += chunk.length;
       if (!upstream.write(chunk)) client.pause();
     });
-    upstream.on('drain', () => client.resume());
+    upstream.on('drain', () => {
+      if (!this.isHeld) client.resume();
+    });
 
     upstream.on('data', (chunk: Buffer) => {
       if (awaitingReply) {
@@ -250,6 +284,7 @@ export class FaultProxy {
       if (!client.write(chunk)) upstream.pause();
     });
     client.on('drain', () => upstream.resume());
+    if (this.isHeld) client.pause();
   }
 
   // ─── HTTP ─────────────────────────────────────────────────────────────────────────────────────────
@@ -257,7 +292,7 @@ export class FaultProxy {
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.stats.requests++;
     const f = this.fault;
-    if ((f?.kind === 'http-error' || f?.kind === 'http-stall') && this.timesLeft()) {
+    if ((f?.kind === 'http-error' || f?.kind === 'http-stall') && this.timesLeft() && matches(f.match, req)) {
       // Read the whole request first, so the client gets an answer (or silence) and not a broken pipe.
       const label = `${req.method} ${req.url?.split('?')[0] ?? ''}`;
       req.resume();
