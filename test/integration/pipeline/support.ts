@@ -4,6 +4,7 @@
 // multisets (DuckDB EXCEPT ALL both ways on canonical rows), the watermark equals the current snapshot's
 // `offload.watermark`, and pyiceberg reads the table through the same catalog.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -280,4 +281,16 @@ function defaultBronze(i: number): BronzeRow {
 /** 'YYYY-MM-DD hh:mm:ss' (UTC) of a Date. */
 export function chTime(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** The project's offload.config.json, pointed at the bench's ClickHouse database instead of `k2`. */
+export function projectTables(bench: Bench): TableConfig[] {
+  const doc = JSON.parse(readFileSync(join(ROOT, 'offload.config.json'), 'utf8')) as { tables: Array<Record<string, unknown>> };
+  return doc.tables.map((t) => {
+    const copy: Record<string, unknown> = { ...t };
+    delete copy.comment;
+    if (typeof copy.source === 'string') copy.source = copy.source.replace(/^k2\./, `${bench.chDatabase}.`);
+    if (typeof copy.query === 'string') copy.query = copy.query.replace(/`k2`\./g, `\`${bench.chDatabase}\`.`).replace(/\bk2\./g, `${bench.chDatabase}.`);
+    return tableConfig(bench, copy);
+  });
 }
