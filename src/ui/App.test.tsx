@@ -266,6 +266,20 @@ describe('details screen', () => {
   });
 });
 
+describe('text from outside', () => {
+  it('keeps messages with line breaks and escape codes on one line each', async () => {
+    const { session, backend, ui, frame } = await open({ columns: 100, rows: 30 });
+    session.execute({ kind: 'offload', table: 'ohlcv_1d' });
+    backend.runs[0].emit({ kind: 'log', level: 'warn', message: 'Warning: NodeVersionSupportWarning: The AWS SDK\nwill require node >=22.\n\nTo continue \x1b[31mreceiving\x1b[39m updates' });
+    backend.runs[0].emit({ kind: 'failed', table: 'ohlcv_1d', error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (ECONNREFUSED).\n  Is the server running?' });
+    const f = await waitForFrame(ui, (x) => x.includes('will require node'));
+    assert.match(f, /^12:10:00 Warning: NodeVersionSupportWarning: The AWS SDK will require node >=22\. To continue receiv…$/m);
+    assert.equal(f.split('\n').length, 29);
+    assert.match(f, /^j\/k move/m);
+    assert.ok(frame().includes('ohlcv_1d'));
+  });
+});
+
 describe('refresh trouble', () => {
   it('says a refresh failed, keeps the last rows, and recovers', async () => {
     const { session, backend, ui, frame } = await open();

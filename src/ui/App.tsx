@@ -7,7 +7,7 @@ import { Dialog } from './components/Dialog.js';
 import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
 import { LogPane } from './components/LogPane.js';
-import { formatSpan, formatTimestamp, truncate } from './format.js';
+import { firstLine, formatSpan, formatTimestamp, truncate } from './format.js';
 import { useKeys } from './hooks/useKeys.js';
 import { useNow } from './hooks/useNow.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
@@ -165,11 +165,11 @@ function SelectionLine({ state, width }: { state: TuiState; width: number }) {
   if (!t) return <Text> </Text>;
   const position = `[${i + 1}/${rows.length}]`;
   const errors = [
-    !t.watermark.ok ? `watermark: ${t.watermark.error}` : null,
-    !t.clickhouse.ok ? `ClickHouse: ${t.clickhouse.error}` : null,
-    !t.iceberg.ok ? `Iceberg: ${t.iceberg.error}` : null,
+    !t.watermark.ok ? `watermark: ${firstLine(t.watermark.error)}` : null,
+    !t.clickhouse.ok ? `ClickHouse: ${firstLine(t.clickhouse.error)}` : null,
+    !t.iceberg.ok ? `Iceberg: ${firstLine(t.iceberg.error)}` : null,
     state.live[t.name]?.status === 'failed' ? `offload: ${state.live[t.name].message}` : null,
-    !state.live[t.name] && t.lastRun?.error ? `last run: ${t.lastRun.error}` : null,
+    !state.live[t.name] && t.lastRun?.error ? `last run: ${firstLine(t.lastRun.error)}` : null,
   ].filter((e): e is string => e !== null);
   const wm = t.watermark.ok
     ? `wm ${formatTimestamp(t.watermark.value.timestamp)}${t.watermark.value.tieBreak !== null ? ` #${t.watermark.value.tieBreak}` : ''}`

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAgo, formatBytes, formatCompact, formatCount, formatDelta, formatDuration, formatTimestamp, formatWatermark, padCell } from './format.js';
+import { formatAgo, formatBytes, formatCompact, formatCount, formatDelta, formatDuration, formatTimestamp, formatWatermark, oneLine, padCell } from './format.js';
 
 describe('format', () => {
   it('writes counts in full while they fit, compact after', () => {
@@ -16,6 +16,8 @@ describe('format', () => {
     assert.equal(formatDelta(0), '0');
     assert.equal(formatDelta(12), '+12');
     assert.equal(formatDelta(-3), '-3');
+    assert.equal(formatDelta(1200, 6), '+1,200');
+    assert.equal(formatDelta(-1_234_567, 6), '-1.23M');
     assert.equal(formatDelta(null), '—');
   });
 
@@ -45,6 +47,11 @@ describe('format', () => {
     assert.equal(formatTimestamp('1970-01-01T00:00:00.000000Z'), 'never');
     assert.equal(formatWatermark({ timestamp: '2026-02-11T12:02:00Z', tieBreak: '17' }), '2026-02-11 12:02:00 #17');
     assert.equal(formatWatermark({ timestamp: '1970-01-01T00:00:00Z', tieBreak: '0' }), 'never');
+  });
+
+  it('keeps text on one line: breaks and tabs become spaces, escape codes go', () => {
+    assert.equal(oneLine('a\n  b\r\n\tc \x1b[31md\x1b[0m\x07'), 'a b c d');
+    assert.equal(padCell('x\ny', 5), 'x y  ');
   });
 
   it('pads and cuts cells to their width', () => {

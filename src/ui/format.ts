@@ -30,11 +30,13 @@ export function formatCompact(n: number): string {
   return `${sign}${a}`;
 }
 
-/** A signed difference: 0 → "0", 12 → "+12", -3 → "-3". */
-export function formatDelta(n: number | null | undefined): string {
+/** A signed difference: 0 → "0", 12 → "+12", -3 → "-3"; compact ("+1.23M") once it would not fit `width`. */
+export function formatDelta(n: number | null | undefined, width = 12): string {
   if (n === null || n === undefined) return '—';
   if (n === 0) return '0';
-  return (n > 0 ? '+' : '') + formatCompact(n);
+  const sign = n > 0 ? '+' : '';
+  const plain = sign + Math.round(n).toLocaleString('en-US');
+  return plain.length <= width ? plain : sign + formatCompact(n);
 }
 
 export function formatBytes(n: number | null | undefined): string {
@@ -107,8 +109,18 @@ export function formatWatermark(w: Watermark, width = 30): string {
   return withTie.length <= width ? withTie : ts;
 }
 
-/** Cuts `s` to `width` characters, marking the cut with an ellipsis. */
-export function truncate(s: string, width: number): string {
+/**
+ * Text that stays on one line of the screen: line breaks and tabs become spaces, terminal escape
+ * sequences and other control characters go (server messages and warnings carry all of these).
+ */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\s*[\r\n\t]+\s*/g, ' ').replace(/[\x00-\x1f\x7f]/g, '');
+}
+
+/** Cuts `s` to `width` characters on one line, marking the cut with an ellipsis. */
+export function truncate(text: string, width: number): string {
+  const s = oneLine(text);
   if (width <= 0) return '';
   if (s.length <= width) return s;
   if (width === 1) return '…';

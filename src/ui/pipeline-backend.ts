@@ -1,7 +1,7 @@
 // The TUI's backend on the real tool: status from the pipeline's status collector, offloads through
 // the pipeline, details from the pipeline's readers. It holds the connections the pipeline is handed;
 // it writes no SQL and reads no file itself.
-import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, secretsOf } from '../config/env.js';
+import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, secretsOf, warehouseFromEnv } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { findTable, loadTablesConfig, type OffloadConfig, type TableConfig } from '../config/tables.js';
 import { ClickHouseSource } from '../db/clickhouse.js';
@@ -11,8 +11,11 @@ import { JdbcCatalog } from '../iceberg/catalog.js';
 import { createFileIO, type FileIO } from '../iceberg/io.js';
 import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
 import { loadTable } from '../iceberg/table.js';
-import type { OffloadEvent } from '../pipeline/events.js';
+import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
+import { runLayers } from '../pipeline/layers.js';
+import { offloadTable, type OffloadDeps } from '../pipeline/offload.js';
 import { collectStatus } from '../pipeline/status.js';
+import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import type { ConfigEntry, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
 
@@ -104,9 +107,13 @@ export class PipelineBackend implements OffloadBackend {
   private readonly secrets: string[];
   private readonly catalog: JdbcCatalog;
   private readonly io: FileIO;
+  private readonly env: Env;
+  /** Connections for offloads, opened on the first one: long extractions, a lock held per table. */
+  private offloadDeps?: OffloadDeps & { close(): Promise<void> };
 
   constructor(options: PipelineBackendOptions) {
     const env = options.env;
+    this.env = env;
     this.config = loadTablesConfig({ config: options.config, env });
     // Status queries are small: a short timeout lets a hung server show as such on the next refresh.
     this.clickhouse = new ClickHouseSource(clickhouseFromEnv(env), { env, requestTimeoutMs: 30_000 });
@@ -139,8 +146,46 @@ export class PipelineBackend implements OffloadBackend {
     };
   }
 
-  async run(_scope: RunScope, _onEvent: (event: OffloadEvent) => void, _signal: AbortSignal): Promise<void> {
-    throw new Error('offloads from the TUI are not available in this build yet: use `offload run`');
+  /**
+   * Offloads in this process, through the pipeline (one table, or every table in layers). A stop
+   * (`signal`) is the pipeline's own: checked before each batch and before the commit transaction, so
+   * a commit under way completes and nothing is left half-done.
+   */
+  async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void> {
+    const events = new OffloadEvents();
+    events.on((e) => onEvent(this.scrub(e)));
+    const deps = this.depsForOffloads();
+    if (scope.kind === 'all') {
+      await runLayers(this.config.tables, deps, { events, signal });
+      return;
+    }
+    try {
+      await offloadTable(findTable(this.config, scope.table), deps, { events, signal });
+    } catch (err) {
+      // Stopped on request: already reported as an event; not a failure.
+      if (!(err instanceof OffloadStopped)) throw err;
+    }
+  }
+
+  private depsForOffloads(): OffloadDeps {
+    if (!this.offloadDeps) {
+      const warehouse = warehouseFromEnv(this.env);
+      const clickhouse = new ClickHouseSource(clickhouseFromEnv(this.env), { env: this.env });
+      const pool = createPool(postgresFromEnv(this.env), { env: this.env, max: 16, applicationName: 'offload tui' });
+      const io = createFileIO({ s3: s3FromEnv(this.env) });
+      this.offloadDeps = {
+        clickhouse,
+        pool,
+        catalog: new JdbcCatalog(pool),
+        io,
+        warehouse,
+        close: async () => {
+          io.close();
+          await Promise.allSettled([clickhouse.close(), pool.end()]);
+        },
+      };
+    }
+    return this.offloadDeps;
   }
 
   /** Server messages can echo a connection string: nothing the screen shows carries a secret. */
@@ -151,7 +196,8 @@ export class PipelineBackend implements OffloadBackend {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.clickhouse.close(), this.pool.end()]);
+    this.io.close();
+    await Promise.allSettled([this.clickhouse.close(), this.pool.end(), this.offloadDeps?.close()]);
   }
 }
 

@@ -156,7 +156,7 @@ export class TuiSession {
     const controller = new AbortController();
     this.store.setState((s) => reduceRunRequested(s, tables, this.now()));
     const onEvent = (event: OffloadEvent) => {
-      this.store.setState((s) => reduceEvent(s, event, this.now()));
+      this.store.setState((s) => reduceEvent(s, event, this.now(), controller.signal.aborted));
       if (event.kind === 'committed' || event.kind === 'up-to-date' || event.kind === 'failed') void this.refresh();
     };
     const entry: ActiveOffload = { scope, tables, controller, done: Promise.resolve() };

@@ -113,9 +113,17 @@ describe('store: row state', () => {
     assert.equal(rowStateOf(kraken, running.live[T]), 'running');
   });
 
-  it('a failed last run stays failed until a run succeeds', () => {
-    const t = tableStatus('x', 'bronze', { lastRun: { runId: 'r', status: 'aborted', startedAt: '', finishedAt: null, durationMs: null, rows: 0, error: 'killed' } });
-    assert.equal(rowStateOf(t, undefined), 'failed');
+  it('a failed last run shows as failed; an aborted one (stopped, or a crash recovered) does not', () => {
+    const last = { runId: 'r', startedAt: '', finishedAt: null, durationMs: null, rows: 0, error: 'x' };
+    assert.equal(rowStateOf(tableStatus('x', 'bronze', { lastRun: { ...last, status: 'failed' } }), undefined), 'failed');
+    assert.equal(rowStateOf(tableStatus('x', 'bronze', { lastRun: { ...last, status: 'aborted' } }), undefined), 'pending');
+  });
+
+  it('a table the pipeline skips while a stop is asked for was stopped', () => {
+    let s = reduceRunRequested(loaded(), [T], NOW);
+    s = reduceEvent(s, { kind: 'skipped', table: T, reason: 'stopped before its commit (a stop was requested)' }, NOW, true);
+    assert.equal(s.live[T].status, 'stopped');
+    assert.match(s.log.at(-1)?.message ?? '', /^stopped: /);
   });
 });
 

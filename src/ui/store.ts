@@ -5,7 +5,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { OffloadEvent, OffloadPhase, Watermark } from '../pipeline/events.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import type { TableDetails } from './backend.js';
-import { firstLine, formatBytes, formatCount, formatDuration } from './format.js';
+import { firstLine, formatBytes, formatCount, formatDuration, oneLine } from './format.js';
 
 export type SortKey = 'layer' | 'name' | 'pending' | 'watermark' | 'state';
 export const SORT_KEYS: readonly SortKey[] = ['layer', 'name', 'pending', 'watermark', 'state'];
@@ -220,7 +220,11 @@ export function reduceRunSettled(
   return { ...state, live, log };
 }
 
-export function reduceEvent(state: TuiState, event: OffloadEvent, now: number): TuiState {
+/**
+ * One pipeline event. `isStopping`: the operator asked these offloads to stop, so a table the pipeline
+ * skips (not started, or abandoned before its commit) was stopped rather than skipped for a failure.
+ */
+export function reduceEvent(state: TuiState, event: OffloadEvent, now: number, isStopping = false): TuiState {
   if (event.kind === 'log') {
     return { ...state, log: appendLog(state.log, { at: now, level: event.level, table: event.table, message: event.message }) };
   }
@@ -287,8 +291,8 @@ export function reduceEvent(state: TuiState, event: OffloadEvent, now: number): 
       say('error', `failed: ${firstLine(event.error)}`);
       break;
     case 'skipped':
-      run = { ...base, status: 'skipped', finishedAt: now, message: event.reason };
-      say('warn', `skipped: ${event.reason}`);
+      run = { ...base, status: isStopping ? 'stopped' : 'skipped', finishedAt: now, message: event.reason };
+      say('warn', `${isStopping ? 'stopped' : 'skipped'}: ${event.reason}`);
       break;
   }
   return { ...state, live: { ...state.live, [table]: run }, log, report };
@@ -322,7 +326,7 @@ function patchCommitted(report: StatusReport | null, e: Extract<OffloadEvent, { 
 
 export function appendLog(log: LogLine[], line: LogLine): LogLine[] {
   const next = log.length >= LOG_LIMIT ? log.slice(log.length - LOG_LIMIT + 1) : log.slice();
-  next.push(line);
+  next.push({ ...line, message: oneLine(line.message) });
   return next;
 }
 
@@ -366,7 +370,8 @@ export function rowStateOf(t: TableStatus, live: LiveRun | undefined): RowState 
   if (isActive(live)) return 'running';
   if (t.isBusy) return 'busy';
   if (live && live.status === 'failed') return 'failed';
-  if (t.lastRun && (t.lastRun.status === 'failed' || t.lastRun.status === 'aborted')) return 'failed';
+  // An aborted run (stopped on request, or a crash resolved by recovery) committed nothing and broke nothing.
+  if (t.lastRun?.status === 'failed') return 'failed';
   if (!t.clickhouse.ok || !t.watermark.ok) return 'unknown';
   return t.clickhouse.value.pendingRows > 0 ? 'pending' : 'up-to-date';
 }

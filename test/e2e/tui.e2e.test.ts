@@ -120,16 +120,25 @@ function rowOf(screen: string, table: string): string | undefined {
   return screen.split('\n').find((l) => new RegExp(`^[ ›]\\S ${table} `).test(l));
 }
 
-/** Numbers as the screen writes them ("1,200", "0", "+3") back to numbers. */
+/** Numbers as the screen writes them ("1,200", "0", "+3"; "no table" is 0 rows) back to numbers. */
 function num(cell: string): number {
-  return Number(cell.replace(/[,+]/g, ''));
+  return cell === 'no table' ? 0 : Number(cell.replace(/[,+]/g, ''));
 }
 
-/** Reads the columns of the 100-wide layout: WATERMARK (2 words), CH ≤WM, PENDING, ICEBERG, Δ. */
-function countsOf(row: string): { upToWatermark: number; pending: number; iceberg: number; delta: number } {
-  const cells = row.slice(2).trim().split(/\s+/);
-  // name, watermark date, watermark time, CH ≤WM, PENDING, ICEBERG, Δ, …
-  return { upToWatermark: num(cells[3]), pending: num(cells[4]), iceberg: num(cells[5]), delta: num(cells[6]) };
+/** The count columns of a table's row, read under the header's titles (numbers are right-aligned). */
+function countsOf(screen: string, table: string): { upToWatermark: number; pending: number; iceberg: number; delta: number } {
+  const lines = screen.split('\n');
+  const header = lines.find((l) => /^ {3}TABLE /.test(l)) ?? '';
+  const row = rowOf(screen, table) ?? '';
+  const titles = ['CH ≤WM', 'PENDING', 'ICEBERG', 'Δ'];
+  const ends = titles.map((t) => header.indexOf(` ${t} `) + 1 + t.length);
+  assert.ok(ends.every((e) => e > 1), `the header has the count columns: ${header}`);
+  // A right-aligned cell is the last word before its title's end ("no table" is two).
+  const cell = (i: number) => {
+    const words = row.slice(0, ends[i]).trim().split(/\s+/);
+    return words.at(-1) === 'table' && words.at(-2) === 'no' ? 'no table' : (words.at(-1) ?? '');
+  };
+  return { upToWatermark: num(cell(0)), pending: num(cell(1)), iceberg: num(cell(2)), delta: num(cell(3)) };
 }
 
 describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? false : 'tmux is not installed' }, () => {
@@ -195,7 +204,7 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     let screen = await term.waitFor('the tables', (s) => rowOf(s, 'ohlcv_1d') !== undefined && s.includes('✓ ClickHouse'));
     assert.equal(await term.info('#{alternate_on}'), '1', 'the TUI draws on the alternate screen');
     assert.match(screen, /^offload · 9 tables · sort: layer/m);
-    const before = countsOf(rowOf(screen, TABLE) ?? '');
+    const before = countsOf(screen, TABLE);
     assert.ok(before.pending > 0, `${TABLE} has rows to offload: ${rowOf(screen, TABLE)}`);
 
     await term.keys('j');
@@ -205,18 +214,21 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
       `${TABLE} offloaded`,
       (s) => {
         const row = rowOf(s, TABLE) ?? '';
-        return /✓ (just now|\d+s ago)/.test(row) && countsOf(row).pending === 0;
+        return /✓ (just now|\d+s ago)/.test(row) && countsOf(s, TABLE).pending === 0;
       },
       240_000,
     );
-    assert.match(screen, new RegExp(`${TABLE}: committed [\\d,]+ rows`), 'the log pane tells the commit');
+    const committed = new RegExp(`${TABLE}: committed ([\\d,]+) rows`).exec(screen);
+    assert.ok(committed, 'the log pane tells the commit');
+    const committedRows = num(committed[1]);
+    assert.equal(committedRows, before.pending, 'one run took every pending row');
 
     // The row's counts are what `offload status --json` says, once both have seen the same state.
     const status = JSON.parse((await offload(['status', '--json'])).stdout) as { tables: TableStatusJson[] };
     const expected = status.tables.find((x) => x.name === TABLE);
     assert.ok(expected?.clickhouse.value && expected.iceberg.value);
     assert.equal(expected.lastRun?.status, 'committed');
-    assert.ok(expected.iceberg.value.rows > 0);
+    assert.equal(expected.lastRun?.rows, committedRows);
     const want = {
       upToWatermark: expected.clickhouse.value.rowsUpToWatermark,
       pending: expected.clickhouse.value.pendingRows,
@@ -224,18 +236,22 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
       delta: expected.delta ?? NaN,
     };
     screen = await term.waitFor(`${TABLE} counts equal to offload status --json ${JSON.stringify(want)}`, (s) => {
-      const row = rowOf(s, TABLE);
-      return row !== undefined && JSON.stringify(countsOf(row)) === JSON.stringify(want);
+      return rowOf(s, TABLE) !== undefined && JSON.stringify(countsOf(s, TABLE)) === JSON.stringify(want);
     });
-    assert.equal(want.delta, 0, 'ClickHouse up to the watermark and Iceberg agree');
-    assert.equal(want.iceberg, before.pending + before.iceberg, 'every pending row went to Iceberg');
+    assert.equal(want.upToWatermark, committedRows);
+    assert.equal(want.pending, 0);
 
     await term.keys('Enter');
-    screen = await term.waitFor('the details', (s) => /SNAPSHOT ID/.test(s) && /\n\d{6,}\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\s+append\s+[\d,]+/.test(s));
+    const added = committedRows.toLocaleString('en-US');
+    screen = await term.waitFor(
+      `the details with a snapshot adding ${added} rows`,
+      (s) => /SNAPSHOT ID/.test(s) && new RegExp(`\\n\\d{6,}\\s+\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+append\\s+${added}\\s`).test(s),
+    );
     assert.match(screen, new RegExp(`${TABLE} {2}\\S+\\.${TABLE} → cold\\.${TABLE}`));
-    assert.ok(screen.includes(want.iceberg.toLocaleString('en-US')), `the snapshot adds ${want.iceberg} rows`);
     await term.keys('2');
-    await term.waitFor('the runs history', (s) => /\bcommitted\b/.test(s) && s.includes('STARTED'));
+    await term.waitFor('the runs history', (s) => s.includes('STARTED') && new RegExp(`\\bcommitted\\s+${added}\\s`).test(s));
+    await term.keys('3');
+    await term.waitFor('the partitions', (s) => /exchange_timestamp_day=\d{4}-\d{2}-\d{2}/.test(s));
     await term.keys('Escape');
     await term.waitFor('back on the tables', (s) => rowOf(s, TABLE) !== undefined);
 
@@ -243,6 +259,10 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     assert.equal(await term.waitForExit(), 0);
     assert.equal(await term.info('#{alternate_on}'), '0', 'the alternate screen is left');
     assert.equal(await term.info('#{cursor_flag}'), '1', 'the cursor is visible again');
+
+    // Iceberg rows come from the snapshot metadata, and agree with ClickHouse up to the watermark.
+    assert.equal(want.iceberg, committedRows, 'Iceberg rows (offload status reads them from the snapshot metadata)');
+    assert.equal(want.delta, 0, 'Δ: ClickHouse up to the watermark and Iceberg agree');
   });
 
   it('gives the terminal back when it is terminated', async () => {

@@ -1,5 +1,6 @@
 // The most recent offload events and refresh errors, newest at the bottom.
 import { Box, Text } from 'ink';
+import { truncate } from '../format.js';
 import type { LogLine } from '../store.js';
 import { useTheme } from '../theme.js';
 
@@ -20,8 +21,7 @@ export function LogPane({ lines, height, width }: { lines: LogLine[]; height: nu
       ) : (
         shown.map((l, i) => (
           <Text key={`${l.at}-${i}`} wrap="truncate-end" color={l.level === 'error' ? theme.error : l.level === 'warn' ? theme.warn : undefined}>
-            {clockTime(l.at)} {l.table ? `${l.table}: ` : ''}
-            {l.message}
+            {truncate(`${clockTime(l.at)} ${l.table ? `${l.table}: ` : ''}${l.message}`, width)}
           </Text>
         ))
       )}

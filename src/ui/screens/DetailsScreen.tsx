@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
 import type { TableDetails } from '../backend.js';
 import { fitColumns, type ColumnSpec } from '../columns.js';
-import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, formatWatermark, padCell } from '../format.js';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, formatWatermark, oneLine, padCell } from '../format.js';
 import { DETAILS_SECTIONS, type DetailsSection, type DetailsView, type TuiState } from '../store.js';
 import { useTheme } from '../theme.js';
 
@@ -165,7 +165,7 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
         </Text>
         {listing.error !== undefined ? (
           <Text color={theme.error} wrap="truncate-end">
-            cannot load {SECTION_TITLE[details.section]}: {listing.error}
+            cannot load {SECTION_TITLE[details.section]}: {oneLine(listing.error)}
           </Text>
         ) : shown.length === 0 ? (
           <Text color={theme.muted}>{listing.empty}</Text>

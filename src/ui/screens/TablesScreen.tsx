@@ -79,7 +79,7 @@ export function rowCells(t: TableStatus, live: LiveRun | undefined, state: RowSt
     chUpTo: ch.ok ? count(ch.value.rowsUpToWatermark, 'chUpTo') : errorCell(theme),
     pending: ch.ok ? { ...count(ch.value.pendingRows, 'pending'), color: ch.value.pendingRows > 0 ? theme.state.pending : undefined } : errorCell(theme),
     iceberg: !ice.ok ? errorCell(theme) : ice.value.exists ? count(ice.value.rows, 'iceberg') : { text: 'no table', color: theme.muted },
-    delta: t.delta === null ? { text: '—', color: theme.muted } : { text: formatDelta(t.delta), color: t.delta === 0 ? theme.ok : theme.error },
+    delta: t.delta === null ? { text: '—', color: theme.muted } : { text: formatDelta(t.delta, width('delta')), color: t.delta === 0 ? theme.ok : theme.error },
     state: { text: live?.status === 'queued' ? 'queued' : STATE_LABEL[state], color: theme.state[state] },
     lastRun: lastRunCell(t, live, now, theme),
   };
@@ -121,7 +121,7 @@ function lastRunCell(t: TableStatus, live: LiveRun | undefined, now: number, the
     case 'failed':
       return { text: `✗ failed ${when}`, color: theme.error };
     case 'aborted':
-      return { text: `✗ aborted ${when}`, color: theme.error };
+      return { text: `■ aborted ${when}`, color: theme.warn };
   }
 }
 
