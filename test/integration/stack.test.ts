@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ROOT } from '../support/stack.js';
+import { ROOT, stackEnv } from '../support/stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offload-stack-'));
 const env = {
@@ -56,7 +56,8 @@ test('stack: up, up again, down, up — each service answers, status tells, down
   assert.notEqual(stopped.exitCode, 0);
   assert.match(stopped.stdout, /clickhouse\s+stopped/);
   // The main stack on the default ports is untouched.
-  const main = await fetch('http://127.0.0.1:18123/ping').then((r) => r.text()).catch(() => 'down');
+  const mainUrl = new URL(stackEnv().CLICKHOUSE_URL);
+  const main = await fetch(`http://${mainUrl.host}/ping`).then((r) => r.text()).catch(() => 'down');
   assert.equal(main.trim(), 'Ok.');
 
   const again = await stack('up');
