@@ -1,9 +1,11 @@
 // `offload status [--json]`: every configured table with its watermark, ClickHouse rows and Iceberg rows.
 import type { Command } from 'commander';
-import { clickhouseFromEnv, postgresFromEnv } from '../config/env.js';
+import { clickhouseFromEnv, postgresFromEnv, s3FromEnv } from '../config/env.js';
 import { loadTablesConfig } from '../config/tables.js';
 import { ClickHouseSource } from '../db/clickhouse.js';
 import { createPool } from '../db/postgres.js';
+import { JdbcCatalog } from '../iceberg/catalog.js';
+import { createFileIO } from '../iceberg/io.js';
 import { ExitCode } from '../errors.js';
 import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
@@ -18,10 +20,12 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const clickhouse = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env, requestTimeoutMs: 30_000 });
   const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 4, applicationName: 'offload status' });
+  const io = createFileIO({ s3: s3FromEnv(ctx.env) });
   let report: StatusReport;
   try {
-    report = await collectStatus({ config, clickhouse, pool });
+    report = await collectStatus({ config, clickhouse, pool, catalog: new JdbcCatalog(pool), io });
   } finally {
+    io.close();
     await Promise.allSettled([clickhouse.close(), pool.end()]);
   }
 
