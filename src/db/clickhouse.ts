@@ -4,7 +4,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { clickhouseFromEnv, secretsOf, type ClickHouseConnection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
-import { OffloadError, ServiceUnavailable } from '../errors.js';
+import { ConfigError, OffloadError, ServiceUnavailable } from '../errors.js';
 
 // ─── Versions and capabilities ──────────────────────────────────────────────────────────────────────
 
@@ -22,6 +22,12 @@ export interface ClickHouseCapabilities {
   lowCardinalityExperimental: boolean;
   /** `system.tables.total_rows` exists (20.8+, conservative); otherwise sum `system.parts`. */
   tablesTotalRows: boolean;
+  /**
+   * Rows can be extracted as `FORMAT Parquet` into DuckDB's read_parquet (clickhouse-extract-parquet.ts):
+   * Parquet output of every mapped type (Map, Bool, LowCardinality, Nullable, nested arrays) and the output
+   * settings we pin. 23.8+ (conservative: checked on the 26.9 engine); older servers take the CSV path.
+   */
+  parquetExtraction: boolean;
 }
 
 function atLeast(v: readonly number[], major: number, minor: number): boolean {
@@ -42,6 +48,7 @@ export function capabilitiesOf(version: string): ClickHouseCapabilities {
     boolType: atLeast(v, 21, 12),
     lowCardinalityExperimental: !atLeast(v, 19, 0),
     tablesTotalRows: atLeast(v, 20, 8),
+    parquetExtraction: atLeast(v, 23, 8),
   };
 }
 
@@ -137,6 +144,90 @@ export function dateTimeLiteral(at: Date | string, precision = 0): string {
   return `toDateTime64('${date} ${time}.${kept}', ${precision}, 'UTC')`;
 }
 
+// ─── Values in a statement: literals or query parameters ────────────────────────────────────────────
+
+/**
+ * The values of one statement. On servers with query parameters (19.11+) each value becomes a
+ * `{pN:Type}` placeholder and its text goes in `params` (sent as `query_params`: the server parses it as
+ * a typed value, nothing is spliced into the SQL); on 18.16 each value is a typed literal formatted here.
+ * One instance per statement: placeholders are numbered within it.
+ */
+export interface SqlValues {
+  readonly usesParameters: boolean;
+  /** What to send as `query_params` with the statement (empty for literals). */
+  readonly params: Record<string, string>;
+  string(value: string): string;
+  /** An integer given as decimal text (any width), typed UInt64 when ≥ 0, Int64 when negative. */
+  integer(value: string): string;
+  /** A DateTime (UTC) at whole second `seconds` since the epoch, clamped to DateTime's range. */
+  dateTime(seconds: bigint): string;
+  /** A DateTime64(6, 'UTC') at `micros` since the epoch. */
+  dateTime64(micros: bigint): string;
+  /** A Date, `day` days since the epoch. */
+  date(day: bigint): string;
+}
+
+function floorDivide(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+/** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) of µs since the epoch. */
+function microsText(micros: bigint): string {
+  const seconds = floorDivide(micros, 1_000_000n);
+  const fraction = (micros - seconds * 1_000_000n).toString().padStart(6, '0');
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${fraction}`;
+}
+
+function checkInteger(value: string): void {
+  if (!/^-?\d+$/.test(value)) throw new OffloadError(`"${value}" is not an integer`);
+}
+
+const DATETIME_MAX = 4_294_967_295n;
+
+/** Values for a server with these capabilities: query parameters where it has them, typed literals otherwise. */
+export function sqlValues(caps: Pick<ClickHouseCapabilities, 'queryParameters'>): SqlValues {
+  return caps.queryParameters ? parameterValues() : literalValues();
+}
+
+/** Typed literals (every server; the only form 18.16 understands). */
+export function literalValues(): SqlValues {
+  return {
+    usesParameters: false,
+    params: {},
+    string: stringLiteral,
+    integer: (v) => {
+      checkInteger(v);
+      return v.startsWith('-') ? `toInt64(${v})` : `toUInt64('${v}')`;
+    },
+    dateTime: (s) => `toDateTime(${s < 0n ? 0n : s > DATETIME_MAX ? DATETIME_MAX : s})`,
+    dateTime64: (us) => dateTimeLiteral(`${microsText(us).replace(' ', 'T')}Z`, 6),
+    date: (day) => `toDate('${new Date(Number(day) * 86_400_000).toISOString().slice(0, 10)}')`,
+  };
+}
+
+/** `{pN:Type}` placeholders with their values in `params`. */
+export function parameterValues(): SqlValues {
+  const params: Record<string, string> = {};
+  const bind = (type: string, text: string): string => {
+    const name = `p${Object.keys(params).length}`;
+    params[name] = text;
+    return `{${name}:${type}}`;
+  };
+  return {
+    usesParameters: true,
+    params,
+    string: (v) => bind('String', v),
+    integer: (v) => {
+      checkInteger(v);
+      return bind(v.startsWith('-') ? 'Int64' : 'UInt64', v);
+    },
+    dateTime: (s) => bind("DateTime('UTC')", microsText((s < 0n ? 0n : s > DATETIME_MAX ? DATETIME_MAX : s) * 1_000_000n).slice(0, 19)),
+    dateTime64: (us) => bind("DateTime64(6, 'UTC')", microsText(us)),
+    date: (day) => bind('Date', new Date(Number(day) * 86_400_000).toISOString().slice(0, 10)),
+  };
+}
+
 // ─── Errors ─────────────────────────────────────────────────────────────────────────────────────────
 
 /** A query the server rejected; `code` is ClickHouse's error code (e.g. 60 unknown table) when known. */
@@ -151,14 +242,15 @@ export class ClickHouseQueryError extends OffloadError {
 }
 
 /**
- * Code and first line of a server error. The client parses only the newer `(TYPE_NAME)` form, so on 18.16
- * its `code` is undefined: read `Code: NNN` from the message ourselves.
+ * Code and first line of a server error. Against current servers the client parses the `(TYPE_NAME)` form:
+ * the code is in `err.code` ('62') and the message no longer starts with `Code: 62`. On 18.16 the client
+ * cannot parse the error, `code` is undefined: read `Code: NNN` from the message then.
  */
 export function parseServerError(err: unknown): { code: number | undefined; message: string } {
   const raw = err instanceof Error ? err.message : String(err);
   const own = (err as { code?: unknown } | null)?.code;
   const fromMessage = /Code:\s*(\d+)/.exec(raw)?.[1];
-  const code = fromMessage !== undefined ? Number(fromMessage) : typeof own === 'string' && /^\d+$/.test(own) ? Number(own) : undefined;
+  const code = typeof own === 'string' && /^\d+$/.test(own) ? Number(own) : fromMessage !== undefined ? Number(fromMessage) : undefined;
   const message = raw
     .replace(/^Code:\s*\d+,\s*e\.displayText\(\)\s*=\s*/, '')
     .replace(/^DB::Exception:\s*/, '')
@@ -208,6 +300,25 @@ export interface ClickHouseSourceOptions {
   settings?: ClickHouseSettings;
   /** Environment whose secrets are scrubbed from server messages (default process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * How rows are extracted: 'auto' (default) picks Parquet on servers that have it and CSV otherwise;
+   * 'csv' / 'parquet' force one. Default from OFFLOAD_EXTRACT_FORMAT in `env`.
+   */
+  extractFormat?: ExtractFormat;
+}
+
+export type ExtractFormat = 'auto' | 'csv' | 'parquet';
+
+const EXTRACT_FORMATS: readonly ExtractFormat[] = ['auto', 'csv', 'parquet'];
+
+/** OFFLOAD_EXTRACT_FORMAT's value; unset or empty is 'auto'. */
+export function extractFormatFromEnv(env: Record<string, string | undefined>): ExtractFormat {
+  const v = env.OFFLOAD_EXTRACT_FORMAT?.trim().toLowerCase();
+  if (!v) return 'auto';
+  if (!(EXTRACT_FORMATS as readonly string[]).includes(v)) {
+    throw new ConfigError(`OFFLOAD_EXTRACT_FORMAT: "${env.OFFLOAD_EXTRACT_FORMAT}" is not an extraction format (expected auto, csv or parquet)`);
+  }
+  return v as ExtractFormat;
 }
 
 /** `http://user:***@host:port` for messages: the connection URL with the password replaced. */
@@ -222,17 +333,32 @@ export function displayUrl(conn: ClickHouseConnection): string {
   }
 }
 
+/** Options of one statement. */
+export interface StatementOptions {
+  queryId?: string;
+  settings?: ClickHouseSettings;
+  /** Query parameters (`{name:Type}` in the SQL); from SqlValues.params. */
+  params?: Record<string, string>;
+}
+
+function paramsOf(options: StatementOptions): { query_params?: Record<string, string> } {
+  return options.params && Object.keys(options.params).length > 0 ? { query_params: options.params } : {};
+}
+
 export class ClickHouseSource {
   readonly client: ClickHouseClient;
   /** The server URL with the password redacted, for every message a person sees. */
   readonly url: string;
   readonly connection: ClickHouseConnection;
+  /** The extraction format asked for ('auto': the best the server has, see clickhouse-extraction.ts). */
+  readonly extractFormat: ExtractFormat;
   private readonly secrets: string[];
   private capabilitiesPromise?: Promise<ClickHouseCapabilities>;
 
   constructor(conn: ClickHouseConnection, options: ClickHouseSourceOptions = {}) {
     this.connection = conn;
     this.url = displayUrl(conn);
+    this.extractFormat = options.extractFormat ?? extractFormatFromEnv(options.env ?? process.env);
     this.secrets = [conn.password, ...secretsOf(options.env ?? process.env)].filter((s) => s.length > 0);
     this.client = createClient({
       url: conn.url,
@@ -240,7 +366,9 @@ export class ClickHouseSource {
       password: conn.password,
       database: conn.database,
       request_timeout: options.requestTimeoutMs ?? 300_000,
-      clickhouse_settings: options.settings,
+      // 64-bit integers as JSON strings whatever the server's default (25.8 changed it to numbers): a
+      // JSONEachRow row never loses digits. 18.16 has the setting too.
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1, ...options.settings },
       application: 'clickhouse-iceberg-offload',
       // Servers before 23.11 close idle connections after 3 s. A long synchronous stretch (generating or
       // encoding rows) delays the client's idle timers, and a socket reused after the server closed it
@@ -275,17 +403,25 @@ export class ClickHouseSource {
     return new ClickHouseQueryError(code, `ClickHouse${code !== undefined ? ` error ${code}` : ''}: ${prefix}${clean}`, { cause: err });
   }
 
-  /** Rows of a SELECT as objects (JSON format: 64-bit integers and decimals arrive as strings). */
-  async query<T = Record<string, unknown>>(sql: string, options: { queryId?: string; settings?: ClickHouseSettings } = {}): Promise<T[]> {
+  /**
+   * Rows of a SELECT as objects (JSON format: 64-bit integers arrive as strings; select decimals with
+   * toString). `params` are the statement's query parameters (SqlValues.params).
+   */
+  async query<T = Record<string, unknown>>(sql: string, options: StatementOptions = {}): Promise<T[]> {
     return this.run(async (c) => {
-      const rs = await c.query({ query: sql, format: 'JSONEachRow', query_id: options.queryId, clickhouse_settings: options.settings });
+      const rs = await c.query({ query: sql, format: 'JSONEachRow', query_id: options.queryId, clickhouse_settings: options.settings, ...paramsOf(options) });
       return rs.json<T>();
     });
   }
 
   /** A statement without a result (DDL, INSERT … SELECT). */
-  async command(sql: string, options: { queryId?: string; settings?: ClickHouseSettings } = {}): Promise<void> {
-    await this.run((c) => c.command({ query: sql, query_id: options.queryId, clickhouse_settings: options.settings }));
+  async command(sql: string, options: StatementOptions = {}): Promise<void> {
+    await this.run((c) => c.command({ query: sql, query_id: options.queryId, clickhouse_settings: options.settings, ...paramsOf(options) }));
+  }
+
+  /** Values for one statement on this server: query parameters where it has them, literals otherwise. */
+  async values(): Promise<SqlValues> {
+    return sqlValues(await this.capabilities());
   }
 
   /** Checks the server answers (a request, not just a TCP connect); throws ServiceUnavailable when not. */
@@ -299,8 +435,9 @@ export class ClickHouseSource {
     return (await this.capabilities()).version;
   }
 
+  /** What the server can do, from its version (asked once per source); `parquetExtraction` as the connection chose it. */
   async capabilities(): Promise<ClickHouseCapabilities> {
-    this.capabilitiesPromise ??= this.query<{ v: string }>('SELECT version() AS v').then((rows) => capabilitiesOf(rows[0]?.v ?? ''));
+    this.capabilitiesPromise ??= this.query<{ v: string }>('SELECT version() AS v').then((rows) => this.withExtractFormat(capabilitiesOf(rows[0]?.v ?? '')));
     try {
       return await this.capabilitiesPromise;
     } catch (err) {
@@ -309,18 +446,33 @@ export class ClickHouseSource {
     }
   }
 
+  private withExtractFormat(caps: ClickHouseCapabilities): ClickHouseCapabilities {
+    if (this.extractFormat === 'csv') return { ...caps, parquetExtraction: false };
+    if (this.extractFormat === 'parquet') {
+      if (!caps.parquetOutput) {
+        throw new ConfigError(`OFFLOAD_EXTRACT_FORMAT=parquet: ClickHouse ${caps.version} at ${this.url} has no Parquet output (20.1+); use csv or auto`);
+      }
+      return { ...caps, parquetExtraction: true };
+    }
+    return caps;
+  }
+
   /** Whether a table (or view) exists. */
   async tableExists(ref: TableRef): Promise<boolean> {
+    const v = await this.values();
     const rows = await this.query<{ n: string | number }>(
-      `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(ref.database)} AND name = ${stringLiteral(ref.table)}`,
+      `SELECT count() AS n FROM system.tables WHERE database = ${v.string(ref.database)} AND name = ${v.string(ref.table)}`,
+      { params: v.params },
     );
     return Number(rows[0]?.n ?? 0) > 0;
   }
 
   /** A table's columns in table order (from system.columns); throws when the table does not exist. */
   async columns(ref: TableRef): Promise<ColumnInfo[]> {
+    const v = await this.values();
     const rows = await this.query<ColumnInfo>(
-      `SELECT name, type FROM system.columns WHERE database = ${stringLiteral(ref.database)} AND table = ${stringLiteral(ref.table)}`,
+      `SELECT name, type FROM system.columns WHERE database = ${v.string(ref.database)} AND table = ${v.string(ref.table)}`,
+      { params: v.params },
     );
     if (rows.length === 0 && !(await this.tableExists(ref))) {
       throw new ClickHouseQueryError(60, `ClickHouse: table ${ref.database}.${ref.table} does not exist`);
@@ -339,9 +491,11 @@ export class ClickHouseSource {
 
   /** Total rows of a MergeTree-family table from its active parts' metadata, never a scan. */
   async totalRows(ref: TableRef): Promise<number> {
+    const v = await this.values();
     const rows = await this.query<{ n: string | number; t: string | number }>(
-      `SELECT (SELECT count() FROM system.tables WHERE database = ${stringLiteral(ref.database)} AND name = ${stringLiteral(ref.table)}) AS t, ` +
-        `(SELECT sum(rows) FROM system.parts WHERE active AND database = ${stringLiteral(ref.database)} AND table = ${stringLiteral(ref.table)}) AS n`,
+      `SELECT (SELECT count() FROM system.tables WHERE database = ${v.string(ref.database)} AND name = ${v.string(ref.table)}) AS t, ` +
+        `(SELECT sum(rows) FROM system.parts WHERE active AND database = ${v.string(ref.database)} AND table = ${v.string(ref.table)}) AS n`,
+      { params: v.params },
     );
     if (Number(rows[0]?.t ?? 0) === 0) throw new ClickHouseQueryError(60, `ClickHouse: table ${ref.database}.${ref.table} does not exist`);
     return Number(rows[0]?.n ?? 0);

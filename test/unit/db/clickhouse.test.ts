@@ -5,6 +5,10 @@ import {
   capabilitiesOf,
   dateTimeLiteral,
   displayUrl,
+  extractFormatFromEnv,
+  literalValues,
+  parameterValues,
+  sqlValues,
   numberLiteral,
   parseServerError,
   parseTableRef,
@@ -17,7 +21,7 @@ describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {
     const c = capabilitiesOf('18.16.1');
     assert.equal(c.version, '18.16.1');
-    for (const missing of ['queryParameters', 'dateTime64', 'parquetOutput', 'arrowOutput', 'mapType', 'boolType', 'tablesTotalRows'] as const) {
+    for (const missing of ['queryParameters', 'dateTime64', 'parquetOutput', 'arrowOutput', 'mapType', 'boolType', 'tablesTotalRows', 'parquetExtraction'] as const) {
       assert.equal(c[missing], false, missing);
     }
     assert.equal(c.lowCardinalityExperimental, true);
@@ -26,7 +30,7 @@ describe('capabilities by server version', () => {
   it('current servers have all of them', () => {
     for (const v of ['24.8.4.13', '25.3.1.2703']) {
       const c = capabilitiesOf(v);
-      assert.ok(c.queryParameters && c.dateTime64 && c.parquetOutput && c.arrowOutput && c.mapType && c.boolType && c.tablesTotalRows, v);
+      assert.ok(c.queryParameters && c.dateTime64 && c.parquetOutput && c.arrowOutput && c.mapType && c.boolType && c.tablesTotalRows && c.parquetExtraction, v);
       assert.equal(c.lowCardinalityExperimental, false);
     }
   });
@@ -38,6 +42,8 @@ describe('capabilities by server version', () => {
     assert.equal(capabilitiesOf('19.17.10').dateTime64, false);
     assert.equal(capabilitiesOf('21.12.1').boolType, true);
     assert.equal(capabilitiesOf('21.11.1').boolType, false);
+    assert.equal(capabilitiesOf('23.8.1').parquetExtraction, true);
+    assert.equal(capabilitiesOf('23.3.9').parquetExtraction, false, 'Parquet output exists, but older than the path is checked for');
     assert.equal(capabilitiesOf('garbage').dateTime64, false, 'unknown versions are treated like 18.16');
   });
 });
@@ -83,6 +89,48 @@ describe('identifiers and literals', () => {
   });
 });
 
+describe('values in a statement: literals on 18.16, query parameters on current servers', () => {
+  it('picks parameters exactly when the server has them', () => {
+    assert.equal(sqlValues(capabilitiesOf('18.16.1')).usesParameters, false);
+    assert.equal(sqlValues(capabilitiesOf('26.9.2.1')).usesParameters, true);
+  });
+
+  it('literals: typed, escaped, every digit kept', () => {
+    const v = literalValues();
+    assert.equal(v.string("it's \\ \n"), "'it\\'s \\\\ \\n'");
+    assert.equal(v.integer('18446744073709551615'), "toUInt64('18446744073709551615')");
+    assert.equal(v.integer('-5'), 'toInt64(-5)');
+    assert.equal(v.dateTime(1_700_000_000n), 'toDateTime(1700000000)');
+    assert.equal(v.dateTime(-1n), 'toDateTime(0)', 'clamped to DateTime\'s range');
+    assert.equal(v.dateTime64(1_700_000_000_123_456n), "toDateTime64('2023-11-14 22:13:20.123456', 6, 'UTC')");
+    assert.equal(v.dateTime64(-1n), "toDateTime64('1969-12-31 23:59:59.999999', 6, 'UTC')");
+    assert.equal(v.date(19_000n), "toDate('2022-01-08')");
+    assert.deepEqual(v.params, {});
+    assert.throws(() => v.integer('1; DROP TABLE x'), /not an integer/);
+  });
+
+  it('parameters: placeholders numbered per statement, the values as text beside them', () => {
+    const v = parameterValues();
+    const sql = [v.string("it's \\"), v.integer('18446744073709551615'), v.integer('-1'), v.dateTime(1_700_000_000n), v.dateTime64(-1n), v.date(0n)].join(' ');
+    assert.equal(sql, "{p0:String} {p1:UInt64} {p2:Int64} {p3:DateTime('UTC')} {p4:DateTime64(6, 'UTC')} {p5:Date}");
+    assert.deepEqual(v.params, {
+      p0: "it's \\",
+      p1: '18446744073709551615',
+      p2: '-1',
+      p3: '2023-11-14 22:13:20',
+      p4: '1969-12-31 23:59:59.999999',
+      p5: '1970-01-01',
+    });
+  });
+
+  it('OFFLOAD_EXTRACT_FORMAT: auto by default, csv or parquet, anything else a configuration error', () => {
+    assert.equal(extractFormatFromEnv({}), 'auto');
+    assert.equal(extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'CSV' }), 'csv');
+    assert.equal(extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'parquet' }), 'parquet');
+    assert.throws(() => extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'arrow' }), /OFFLOAD_EXTRACT_FORMAT: "arrow" is not an extraction format/);
+  });
+});
+
 describe('errors', () => {
   it("reads the code from an 18.16 message, which the client's parser misses", () => {
     const e = new Error('Code: 60, e.displayText() = DB::Exception: Table k2.nope doesn\'t exist., e.what() = DB::Exception\n');
@@ -92,6 +140,11 @@ describe('errors', () => {
   it('reads the code from a current message too', () => {
     const e = new Error('Code: 47. DB::Exception: Missing columns: \'x\' while processing query. (UNKNOWN_IDENTIFIER) (version 24.8.4.13)');
     assert.equal(parseServerError(e).code, 47);
+  });
+
+  it("takes the code the client parsed from a current server's error (its message no longer carries it)", () => {
+    const e = Object.assign(new Error('Syntax error: failed at position 1 (SELEC)'), { code: '62', type: 'SYNTAX_ERROR' });
+    assert.deepEqual(parseServerError(e), { code: 62, message: 'Syntax error: failed at position 1 (SELEC)' });
   });
 
   it('shows the server URL with the password hidden', () => {
