@@ -2,9 +2,11 @@
 // counts in a window (for batch cutting: per bucket of cursor values, then per whole cursor value), rows
 // per UTC day or hour (to cut a batch along partition boundaries), and rows up to a watermark (status,
 // verification). Cursor values travel as integers (epoch seconds / µs / days), never as formatted dates.
+// Bounds go into the SQL as query parameters on servers that have them, as typed literals on 18.16
+// (SqlValues); every predicate builder takes the statement's values, literals by default.
 import { OffloadError, SchemaError } from '../errors.js';
 import { parseClickHouseType, type ClickHouseType } from '../iceberg/schema.js';
-import { dateTimeLiteral, quoteIdentifier, type ClickHouseSource } from './clickhouse.js';
+import { literalValues, quoteIdentifier, type ClickHouseSource, type SqlValues } from './clickhouse.js';
 
 /** What is read and how its cursor and tie-break are typed. */
 export interface WindowSource {
@@ -43,7 +45,12 @@ export function checkTieBreakType(typeText: string, where: string): void {
   if (!INTEGER_TYPES.has(t.name)) throw new SchemaError(`${where}: the tie-break must be an integer column (it is ${typeText})`);
 }
 
-/** The cursor as µs since the epoch (UInt64/Int64 arithmetic in ClickHouse). */
+/** Whether the cursor is finer than the watermark's µs (DateTime64(7..9)): its values are then floored to µs. */
+function isFinerThanMicros(src: Pick<WindowSource, 'cursorType'>): boolean {
+  return src.cursorType.kind === 'DateTime64' && src.cursorType.precision > 6;
+}
+
+/** The cursor as µs since the epoch (UInt64/Int64 arithmetic in ClickHouse); DateTime64(7..9) floored to µs. */
 export function cursorMicrosSql(src: Pick<WindowSource, 'cursor' | 'cursorType'>): string {
   const c = quoteIdentifier(src.cursor);
   switch (src.cursorType.kind) {
@@ -52,28 +59,43 @@ export function cursorMicrosSql(src: Pick<WindowSource, 'cursor' | 'cursorType'>
     case 'Date':
       return `toInt64(toUInt16(${c})) * 86400000000`;
     case 'DateTime64':
+      if (isFinerThanMicros(src)) return `intDiv(toUnixTimestamp64Nano(${c}) - ((toUnixTimestamp64Nano(${c}) % 1000) + 1000) % 1000, 1000)`;
       return `toUnixTimestamp64Micro(${c})`;
   }
 }
 
-/** A literal of the cursor's type for µs `us`, so comparisons run on the column itself (and use the primary key). */
-export function cursorLiteral(src: Pick<WindowSource, 'cursorType'>, us: bigint): string {
+/** A value of the cursor's type for µs `us`, so comparisons run on the column itself (and use the primary key). */
+export function cursorLiteral(src: Pick<WindowSource, 'cursorType'>, us: bigint, values: SqlValues = literalValues()): string {
   switch (src.cursorType.kind) {
-    case 'DateTime': {
+    case 'DateTime':
       // Whole seconds: a DateTime bound is the second at or below `us`; callers pass cursor values, which are whole.
-      const s = floorDiv(us, 1_000_000n);
-      if (s < 0n || s > 4294967295n) return s < 0n ? `toDateTime(0)` : `toDateTime(4294967295)`;
-      return `toDateTime(${s})`;
-    }
-    case 'Date': {
-      const day = floorDiv(us, 86_400_000_000n);
-      return `toDate('${new Date(Number(day) * 86_400_000).toISOString().slice(0, 10)}')`;
-    }
-    case 'DateTime64': {
-      const ms = floorDiv(us, 1000n);
-      const frac = (us - floorDiv(us, 1_000_000n) * 1_000_000n).toString().padStart(6, '0');
-      return dateTimeLiteral(`${new Date(Number(ms)).toISOString().slice(0, 19)}.${frac}Z`, 6);
-    }
+      return values.dateTime(floorDiv(us, 1_000_000n));
+    case 'Date':
+      return values.date(floorDiv(us, 86_400_000_000n));
+    case 'DateTime64':
+      return values.dateTime64(us);
+  }
+}
+
+export type CursorComparison = '>' | '>=' | '<' | '<=' | '=';
+
+/**
+ * `cursor <op> us`, in µs as the watermark holds it. A DateTime64(7..9) cursor is compared as if floored
+ * to µs (the Iceberg value): `> X` is `>= X+1µs`, `<= X` is `< X+1µs`, `= X` is `[X, X+1µs)`, so rows
+ * sharing a µs are never split between runs nor taken twice.
+ */
+export function cursorCondition(src: Pick<WindowSource, 'cursor' | 'cursorType'>, op: CursorComparison, us: bigint, values: SqlValues = literalValues()): string {
+  const c = quoteIdentifier(src.cursor);
+  if (!isFinerThanMicros(src)) return `${c} ${op} ${cursorLiteral(src, us, values)}`;
+  switch (op) {
+    case '>':
+      return `${c} >= ${cursorLiteral(src, us + 1n, values)}`;
+    case '<=':
+      return `${c} < ${cursorLiteral(src, us + 1n, values)}`;
+    case '=':
+      return `(${c} >= ${cursorLiteral(src, us, values)} AND ${c} < ${cursorLiteral(src, us + 1n, values)})`;
+    default:
+      return `${c} ${op} ${cursorLiteral(src, us, values)}`;
   }
 }
 
@@ -82,10 +104,10 @@ function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a < 0n ? q - 1n : q;
 }
 
-/** An integer literal for a tie-break value (decimal text, any width). */
-function tieBreakLiteral(v: string): string {
+/** An integer value for a tie-break value (decimal text, any width). */
+function tieBreakLiteral(v: string, values: SqlValues): string {
   if (!/^-?\d+$/.test(v)) throw new OffloadError(`tie-break value "${v}" is not an integer`);
-  return v.startsWith('-') ? `toInt64(${v})` : `toUInt64('${v}')`;
+  return values.integer(v);
 }
 
 export interface Lower {
@@ -97,18 +119,18 @@ export interface Lower {
  * The window predicate: (cursor, tieBreak) above `lower` (see plan.ts) and cursor <= `upper`.
  * `lower` null: from the first row. `upper` null: no upper bound.
  */
-export function windowPredicate(src: WindowSource, lower: Lower | null, upper: bigint | null): string {
-  const c = quoteIdentifier(src.cursor);
+export function windowPredicate(src: WindowSource, lower: Lower | null, upper: bigint | null, values: SqlValues = literalValues()): string {
   const parts: string[] = [];
   if (lower) {
-    const at = cursorLiteral(src, lower.cursor);
+    const after = cursorCondition(src, '>', lower.cursor, values);
     if (lower.tieBreak !== null && src.tieBreak !== null) {
-      parts.push(`(${c} > ${at} OR (${c} = ${at} AND ${quoteIdentifier(src.tieBreak)} > ${tieBreakLiteral(lower.tieBreak)}))`);
+      const at = cursorCondition(src, '=', lower.cursor, values);
+      parts.push(`(${after} OR (${at} AND ${quoteIdentifier(src.tieBreak)} > ${tieBreakLiteral(lower.tieBreak, values)}))`);
     } else {
-      parts.push(`${c} > ${at}`);
+      parts.push(after);
     }
   }
-  if (upper !== null) parts.push(`${c} <= ${cursorLiteral(src, upper)}`);
+  if (upper !== null) parts.push(cursorCondition(src, '<=', upper, values));
   return parts.length ? parts.join(' AND ') : '1';
 }
 
@@ -132,9 +154,10 @@ export async function sourceNow(source: ClickHouseSource): Promise<bigint> {
 /** Rows in the window (lower, cutoff] and the newest cursor value among them. */
 export async function readWindowStats(source: ClickHouseSource, src: WindowSource, lower: Lower | null, cutoff: bigint): Promise<{ rows: number; newest: bigint | null }> {
   const us = cursorMicrosSql(src);
+  const v = await source.values();
   const [r] = await source.query<{ rows: string; newest: string }>(
-    `SELECT toString(count()) AS rows, toString(max(${us})) AS newest FROM ${src.from} WHERE ${windowPredicate(src, lower, cutoff)}`,
-    { settings: windowSettings(src) },
+    `SELECT toString(count()) AS rows, toString(max(${us})) AS newest FROM ${src.from} WHERE ${windowPredicate(src, lower, cutoff, v)}`,
+    { settings: windowSettings(src), params: v.params },
   );
   const rows = num(r.rows);
   return { rows, newest: rows > 0 ? BigInt(r.newest) : null };
@@ -150,13 +173,15 @@ export async function readBucketCounts(
   range?: { from: bigint; to: bigint },
 ): Promise<Array<{ cursor: bigint; rows: number }>> {
   const us = cursorMicrosSql(src);
-  const extra = range ? ` AND ${quoteIdentifier(src.cursor)} >= ${cursorLiteral(src, range.from)} AND ${quoteIdentifier(src.cursor)} < ${cursorLiteral(src, range.to)}` : '';
+  const v = await source.values();
+  const where = windowPredicate(src, lower, upper, v);
+  const extra = range ? ` AND ${cursorCondition(src, '>=', range.from, v)} AND ${cursorCondition(src, '<', range.to, v)}` : '';
   const b = bucketMicros.toString();
   const rows = await source.query<{ b: string; n: string }>(
     `SELECT toString(intDiv(${us}, ${b}) * ${b}) AS b, toString(count()) AS n FROM ${src.from}
-      WHERE ${windowPredicate(src, lower, upper)}${extra}
+      WHERE ${where}${extra}
       GROUP BY intDiv(${us}, ${b}) ORDER BY intDiv(${us}, ${b})`,
-    { settings: windowSettings(src) },
+    { settings: windowSettings(src), params: v.params },
   );
   return rows.map((r) => ({ cursor: BigInt(r.b), rows: num(r.n) }));
 }
@@ -173,20 +198,22 @@ export function readCursorCounts(
 }
 
 /** Rows at or below a watermark (cursor, tieBreak) — what Iceberg should hold once that watermark is committed. */
-export function upToWatermarkPredicate(src: WindowSource, watermark: Lower | null): string {
+export function upToWatermarkPredicate(src: WindowSource, watermark: Lower | null, values: SqlValues = literalValues()): string {
   if (watermark === null) return '0';
-  const c = quoteIdentifier(src.cursor);
-  const at = cursorLiteral(src, watermark.cursor);
   if (watermark.tieBreak !== null && src.tieBreak !== null) {
-    return `(${c} < ${at} OR (${c} = ${at} AND ${quoteIdentifier(src.tieBreak)} <= ${tieBreakLiteral(watermark.tieBreak)}))`;
+    const before = cursorCondition(src, '<', watermark.cursor, values);
+    const at = cursorCondition(src, '=', watermark.cursor, values);
+    return `(${before} OR (${at} AND ${quoteIdentifier(src.tieBreak)} <= ${tieBreakLiteral(watermark.tieBreak, values)}))`;
   }
-  return `${c} <= ${at}`;
+  return cursorCondition(src, '<=', watermark.cursor, values);
 }
 
 export async function countUpToWatermark(source: ClickHouseSource, src: WindowSource, watermark: Lower | null): Promise<number> {
   if (watermark === null) return 0;
-  const [r] = await source.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${src.from} WHERE ${upToWatermarkPredicate(src, watermark)}`, {
+  const v = await source.values();
+  const [r] = await source.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${src.from} WHERE ${upToWatermarkPredicate(src, watermark, v)}`, {
     settings: windowSettings(src),
+    params: v.params,
   });
   return num(r.n);
 }
