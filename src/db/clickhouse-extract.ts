@@ -14,7 +14,8 @@
 //   values beyond 2^64, so it is never used on a top-level column.
 // - Arrays: the text form (`['a\'b']`) needs ClickHouse unescaping, so arrays are built as JSON in the
 //   query, every leaf as a JSON string (strings hex-encoded, so no escaping is needed at all), and DuckDB
-//   decodes them with from_json + list_transform.
+//   decodes them with from_json + list_transform. Maps (current servers only) travel the same way, as a JSON
+//   list of {"k": …, "v": …} entries, rebuilt by map_from_entries.
 // - A constant last column `1` ends every row: a stream cut short, or an exception ClickHouse appends to a
 //   body it already started sending, leaves a file whose last line does not end in `,1\n` (checked).
 import { createWriteStream } from 'node:fs';
@@ -96,7 +97,7 @@ const INT_TYPES: Record<string, string> = {
 const STRING_TYPES = new Set(['String', 'FixedString', 'Enum8', 'Enum16']);
 
 /** How a top-level column of ClickHouse type `typeText` is extracted; throws SchemaError for what the CSV path cannot carry exactly. */
-export function columnTransport(name: string, typeText: string, caps: Pick<ClickHouseCapabilities, 'version' | 'dateTime64'>, table = ''): ColumnTransport {
+export function columnTransport(name: string, typeText: string, caps: CsvCapabilities, table = ''): ColumnTransport {
   const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
   let parsed: ClickHouseType;
   try {
@@ -128,13 +129,18 @@ export function columnTransport(name: string, typeText: string, caps: Pick<Click
       return { name, select: `toUInt16(${col})`, csvType: 'INTEGER', convert: (ref) => `CAST(DATE '1970-01-01' + ${ref} AS DATE)` };
     case 'Date32':
       return { name, select: `toInt32(${col})`, csvType: 'INTEGER', convert: (ref) => `CAST(DATE '1970-01-01' + ${ref} AS DATE)` };
-    case 'Array': {
+    case 'Array':
+    case 'Map': {
+      if (inner.name === 'Map' && !caps.mapType) break;
       const json = arrayJson(col, parsed, caps, where);
       return { name, select: json.select, csvType: 'VARCHAR', convert: (ref) => json.convert(`from_json(${ref}, ${duckString(json.shape)})`) };
     }
   }
-  throw new SchemaError(`${where}: the ${inner.name} type cannot be extracted from ClickHouse ${caps.version} exactly (supported: strings, enums, integers, floats, decimals, Date, DateTime, DateTime64, UUID, Bool, Nullable and Arrays of these)`);
+  throw new SchemaError(`${where}: the ${inner.name} type cannot be extracted from ClickHouse ${caps.version} exactly (supported: strings, enums, integers, floats, decimals, Date, DateTime, DateTime64, UUID, Bool, Nullable, and Arrays and Maps of these)`);
 }
+
+/** What the CSV path needs to know about the server. */
+export type CsvCapabilities = Pick<ClickHouseCapabilities, 'version' | 'dateTime64'> & Partial<Pick<ClickHouseCapabilities, 'mapType'>>;
 
 interface JsonLeaf {
   /** ClickHouse expression producing the JSON text of the value. */
@@ -148,7 +154,7 @@ interface JsonLeaf {
 let lambdaDepth = 0;
 
 /** JSON for a value of type `t` held in ClickHouse expression `x`; every leaf is a JSON string. */
-function arrayJson(x: string, t: ClickHouseType, caps: Pick<ClickHouseCapabilities, 'version' | 'dateTime64'>, where: string): JsonLeaf {
+function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: string): JsonLeaf {
   const { inner, nullable } = unwrap(t);
   const value = nullable ? `assumeNotNull(${x})` : x;
   const json = (select: string, shape: string, convert: (v: string) => string): JsonLeaf => ({
@@ -170,6 +176,27 @@ function arrayJson(x: string, t: ClickHouseType, caps: Pick<ClickHouseCapabiliti
       lambdaDepth--;
     }
   }
+  if (inner.name === 'Map' && caps.mapType) {
+    const [k, val] = inner.args;
+    if (!k || k.kind !== 'type' || !val || val.kind !== 'type') throw new SchemaError(`${where}: Map without key and value types`);
+    const depth = lambdaDepth++;
+    try {
+      const kv = `__k${depth}`;
+      const vv = `__v${depth}`;
+      const key = arrayJson(kv, k.type, caps, where);
+      const item = arrayJson(vv, val.type, caps, where);
+      const e = `__m${depth}`;
+      return json(
+        `concat('[', arrayStringConcat(arrayMap((${kv}, ${vv}) -> concat('{"k":', ${key.select}, ',"v":', ${item.select}, '}'), mapKeys(${value}), mapValues(${value})), ','), ']')`,
+        `[{"k":${key.shape},"v":${item.shape}}]`,
+        (m) => `map_from_entries(list_transform(${m}, ${e} -> {'key': ${key.convert(`${e}.k`)}, 'value': ${item.convert(`${e}.v`)}}))`,
+      );
+    } finally {
+      lambdaDepth--;
+    }
+  }
+  // hex(FixedString) keeps trailing NULs, which toString drops on current servers.
+  if (inner.name === 'FixedString') return leaf((v) => `hex(${v})`, (v) => `decode(unhex(${v}))`);
   if (STRING_TYPES.has(inner.name)) return leaf((v) => `hex(toString(${v}))`, (v) => `decode(unhex(${v}))`);
   if (inner.name in INT_TYPES) return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS ${INT_TYPES[inner.name]})`);
   if (inner.name === 'Float32') return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS FLOAT)`);
@@ -228,6 +255,8 @@ export function relationSql(files: string[], columns: ColumnTransport[]): string
 export interface ExtractToFileOptions {
   queryId?: string;
   settings?: ClickHouseSettings;
+  /** Query parameters of the statement (SqlValues.params). */
+  params?: Record<string, string>;
   signal?: AbortSignal;
   /** Called as bytes arrive (throttled by the caller if it wants). */
   onBytes?: (bytes: number) => void;
@@ -263,6 +292,7 @@ export async function extractToFile(source: ClickHouseSource, plan: ExtractionPl
         query: `${plan.sql} FORMAT CSV`,
         query_id: queryId,
         clickhouse_settings: options.settings,
+        ...(options.params && Object.keys(options.params).length > 0 ? { query_params: options.params } : {}),
         abort_signal: options.signal,
       });
       await pipeline(result.stream, counter, createWriteStream(path), { signal: options.signal });
