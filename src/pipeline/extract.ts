@@ -1,19 +1,21 @@
-// Extract: what is read from ClickHouse for a table (its columns, how each travels, the window predicate)
-// and the extraction of one slice of a batch into a local CSV file (src/db/clickhouse-extract.ts does the
-// streaming). Slices are cut along the partition periods of the cursor (plan.ts sliceBatch).
+// Extract: what is read from ClickHouse for a table (its columns, how they travel, the window predicate)
+// and the extraction of one slice of a batch into a local file — Parquet on current servers, CSV on older
+// ones (src/db/clickhouse-extraction.ts picks the path, from the connection's capabilities). Slices are cut
+// along the partition periods of the cursor (plan.ts sliceBatch).
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
-import { qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo } from '../db/clickhouse.js';
-import { columnTransport, extractionQuery, extractToFile, relationSql, type ColumnTransport, type ExtractedFile } from '../db/clickhouse-extract.js';
-import { checkTieBreakType, cursorLiteral, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../db/clickhouse-window.js';
+import { literalValues, qualifiedName, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../db/clickhouse.js';
+import type { ExtractedFile } from '../db/clickhouse-extract.js';
+import { extractionPath, type ExtractionPath } from '../db/clickhouse-extraction.js';
+import { checkTieBreakType, cursorCondition, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../db/clickhouse-window.js';
 import { SchemaError } from '../errors.js';
 import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { Slice, TimeTransform } from './plan.js';
 
-/** Everything about reading one configured table: columns, their transports, the window source. */
+/** Everything about reading one configured table: columns, how they travel, the window source. */
 export interface SourceShape {
   columns: ColumnInfo[];
-  transports: ColumnTransport[];
+  extraction: ExtractionPath;
   window: WindowSource;
 }
 
@@ -34,7 +36,7 @@ export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: Click
   }
   return {
     columns,
-    transports: columns.map((c) => columnTransport(c.name, c.type, caps, what)),
+    extraction: extractionPath(columns, caps, what),
     window: {
       from: cfg.query ? `(${cfg.query})` : qualifiedName(cfg.sourceTable!),
       isQuery: cfg.query !== null,
@@ -62,11 +64,10 @@ export function cursorPartitioning(spec: PartitionSpec, schema: Schema, cursor: 
 }
 
 /** The predicate of one slice: the batch's window and the slice's [from, to) range. */
-export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bigint, slice: Slice): string {
-  const c = quoteIdentifier(src.cursor);
-  const parts = [windowPredicate(src, lower, upper)];
-  if (slice.from !== null) parts.push(`${c} >= ${cursorLiteral(src, slice.from)}`);
-  if (slice.to !== null) parts.push(`${c} < ${cursorLiteral(src, slice.to)}`);
+export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bigint, slice: Slice, values: SqlValues = literalValues()): string {
+  const parts = [windowPredicate(src, lower, upper, values)];
+  if (slice.from !== null) parts.push(cursorCondition(src, '>=', slice.from, values));
+  if (slice.to !== null) parts.push(cursorCondition(src, '<', slice.to, values));
   return parts.join(' AND ');
 }
 
@@ -77,12 +78,14 @@ export interface ExtractSliceOptions {
   onBytes?: (bytes: number) => void;
 }
 
-/** Streams one slice of a batch into `<workDir>/slice-N.csv`. */
-export function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lower | null, upper: bigint, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile> {
-  const plan = extractionQuery(shape.transports, shape.window.from, slicePredicate(shape.window, lower, upper, slice));
-  return extractToFile(ch, plan, join(o.workDir, `slice-${slice.index}.csv`), {
+/** Streams one slice of a batch into `<workDir>/slice-N.parquet` (or `.csv`). */
+export async function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lower | null, upper: bigint, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile> {
+  const values = await ch.values();
+  const sql = shape.extraction.query(shape.window.from, slicePredicate(shape.window, lower, upper, slice, values));
+  return shape.extraction.extract(ch, sql, join(o.workDir, `slice-${slice.index}.${shape.extraction.extension}`), {
     queryId: `offload-${o.runId}-${slice.index}`,
     settings: windowSettings(shape.window),
+    params: values.params,
     signal: o.signal,
     onBytes: o.onBytes,
   });
@@ -90,5 +93,5 @@ export function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lo
 
 /** The DuckDB relation over an extracted slice: the table's columns with their Iceberg-shaped values. */
 export function sliceRelation(shape: SourceShape, file: string): string {
-  return relationSql([file], shape.transports);
+  return shape.extraction.relation([file]);
 }

@@ -1,0 +1,57 @@
+// Which extraction path a table's rows take, from what the connected server can do (docs/clickhouse-versions.md):
+// - current servers (23.8+): FORMAT Parquet into DuckDB read_parquet (clickhouse-extract-parquet.ts), faster
+//   and typed end to end (measured on the same rows: bench/extract-paths.ts);
+// - older servers (18.16 …): FORMAT CSV into DuckDB read_csv (clickhouse-extract.ts).
+// Both produce the same DuckDB relation: the table's columns by name, in their Iceberg types.
+import type { ClickHouseSettings } from '@clickhouse/client';
+import type { ClickHouseCapabilities, ClickHouseSource, ColumnInfo } from './clickhouse.js';
+import { columnTransport, extractionQuery, extractToFile, relationSql, type ExtractedFile, type ExtractToFileOptions } from './clickhouse-extract.js';
+import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './clickhouse-extract-parquet.js';
+
+export interface ExtractionPath {
+  readonly format: 'CSV' | 'Parquet';
+  /** File name extension of an extracted slice. */
+  readonly extension: 'csv' | 'parquet';
+  /** The ClickHouse SELECT (without FORMAT) of the rows of `from` that satisfy `where`. */
+  query(from: string, where: string): string;
+  /** Streams the rows of `sql` (from `query`) into the local file `path`. */
+  extract(source: ClickHouseSource, sql: string, path: string, options?: ExtractToFileOptions): Promise<ExtractedFile>;
+  /** The DuckDB SELECT over extracted files: the table's columns by name, in their Iceberg DuckDB types. */
+  relation(files: string[]): string;
+}
+
+/** CSV output settings pinned on servers that have them (21.12+), so a server profile cannot change the text. */
+const CSV_OUTPUT_SETTINGS: ClickHouseSettings = {
+  format_csv_delimiter: ',',
+  format_csv_null_representation: '\\N',
+  output_format_csv_crlf_end_of_line: 0,
+  bool_true_representation: 'true',
+  bool_false_representation: 'false',
+};
+
+/**
+ * The path for a table with these columns on a server with these capabilities (`parquetExtraction` is the
+ * connection's choice: the server's version, or OFFLOAD_EXTRACT_FORMAT). Throws SchemaError naming the
+ * column when a type cannot travel exactly.
+ */
+export function extractionPath(columns: ColumnInfo[], caps: ClickHouseCapabilities, table = ''): ExtractionPath {
+  if (caps.parquetExtraction) {
+    const cols = columns.map((c) => parquetColumn(c.name, c.type, table));
+    return {
+      format: 'Parquet',
+      extension: 'parquet',
+      query: (from, where) => parquetExtractionQuery(cols, from, where),
+      extract: (source, sql, path, options) => extractParquetToFile(source, sql, path, options),
+      relation: (files) => parquetRelationSql(files, cols),
+    };
+  }
+  const transports = columns.map((c) => columnTransport(c.name, c.type, caps, table));
+  const pinned = caps.boolType ? CSV_OUTPUT_SETTINGS : { format_csv_delimiter: ',' };
+  return {
+    format: 'CSV',
+    extension: 'csv',
+    query: (from, where) => extractionQuery(transports, from, where).sql,
+    extract: (source, sql, path, options = {}) => extractToFile(source, { columns: transports, sql }, path, { ...options, settings: { ...pinned, ...options.settings } }),
+    relation: (files) => relationSql(files, transports),
+  };
+}
