@@ -124,7 +124,7 @@ export class PipelineBackend implements OffloadBackend {
   }
 
   async loadStatus(): Promise<StatusReport> {
-    return collectStatus({ config: this.config, clickhouse: this.clickhouse, pool: this.pool });
+    return collectStatus({ config: this.config, clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io });
   }
 
   async loadDetails(table: string): Promise<TableDetails> {
