@@ -81,8 +81,11 @@ export function describeError(err: unknown, env: Record<string, string | undefin
 
 export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
   const program = buildProgram(ctx);
-  // No arguments opens the operator screen (without a terminal it says to use `offload status`).
-  const args = argv.length <= 2 ? [...argv, 'tui'] : argv;
+  // No command opens the operator screen (`offload`, `offload --refresh 2`); without a terminal it says
+  // to use `offload status`.
+  const first = argv[2];
+  const isTuiDefault = first === undefined || (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first));
+  const args = isTuiDefault ? [...argv.slice(0, 2), 'tui', ...argv.slice(2)] : argv;
   try {
     await program.parseAsync(args);
     return ctx.exitCode;
