@@ -196,6 +196,9 @@ def summarize(table: str, layer: str, exit_code: int, result: dict[str, Any] | N
     if status is None:
         status = "committed" if exit_code == 0 else "failed"
     rows = _pick(result, "rows", "addedRecords", "rowsWritten")
+    # A committed table lists its batches (one commit each); the last one holds the current snapshot.
+    batches = result.get("batches") if result else None
+    last_batch = batches[-1] if isinstance(batches, list) and batches and isinstance(batches[-1], dict) else None
     return {
         "table": table,
         "layer": layer,
@@ -203,10 +206,11 @@ def summarize(table: str, layer: str, exit_code: int, result: dict[str, Any] | N
         "exit_code": exit_code,
         "rows": int(rows) if isinstance(rows, (int, float, str)) and str(rows).isdigit() else 0,
         "files": _pick(result, "files", "addedFiles"),
-        "snapshot_id": _pick(result, "snapshotId", "snapshot_id"),
+        "snapshot_id": _pick(last_batch, "snapshotId") or _pick(result, "snapshotId", "snapshot_id"),
         "watermark": watermark_text(_pick(result, "watermark")),
-        "run_id": _pick(result, "runId", "run_id"),
-        "error": _pick(result, "error", "message"),
+        "run_id": _pick(last_batch, "runId") or _pick(result, "runId", "run_id"),
+        "batches": len(batches) if isinstance(batches, list) else 0,
+        "error": _pick(result, "error", "reason", "message"),
         "seconds": round(elapsed, 3),
     }
 
