@@ -189,6 +189,7 @@ describe('store: offload events', () => {
   it('drops a finished run once a refresh asked for after it arrives, keeps it until then', () => {
     let s = reduceRunRequested(loaded(), [T], NOW);
     s = play(s, [{ kind: 'up-to-date', table: T, watermark: WATERMARK }], NOW + 1000);
+    s = reduceRunSettled(s, [T], { isAborted: false }, NOW + 1000);
     const stale = reduceStatus(s, sampleReport(), NOW + 500, NOW + 1500);
     assert.equal(stale.live[T]?.status, 'up-to-date', 'a refresh that started before the run ended does not know of it');
     const fresh = reduceStatus(s, sampleReport(), NOW + 1000, NOW + 1500);
@@ -198,6 +199,7 @@ describe('store: offload events', () => {
   it('keeps a failure on its row until the history shows that run or a newer one', () => {
     let s = reduceRunRequested(loaded(), ['ohlcv_1d'], NOW);
     s = play(s, [{ kind: 'failed', table: 'ohlcv_1d', error: 'cannot reach ClickHouse' }], NOW + 1000);
+    s = reduceRunSettled(s, ['ohlcv_1d'], { isAborted: false, error: 'cannot reach ClickHouse' }, NOW + 1000);
     s = reduceStatus(s, sampleReport(), NOW + 2000, NOW + 2000);
     assert.equal(s.live.ohlcv_1d?.status, 'failed', 'the history still shows an older success');
     const later = sampleReport();
@@ -211,10 +213,23 @@ describe('store: offload events', () => {
   it('shows busy and stopped outcomes for a minute', () => {
     let s = reduceRunRequested(loaded(), [T], NOW);
     s = play(s, [{ kind: 'busy', table: T }], NOW);
+    s = reduceRunSettled(s, [T], { isAborted: false }, NOW);
     s = reduceStatus(s, sampleReport(), NOW + 1000, NOW + 1000);
     assert.equal(s.live[T]?.status, 'busy');
     s = reduceStatus(s, sampleReport(), NOW + 61_000, NOW + 61_000);
     assert.equal(s.live[T], undefined);
+  });
+
+  it('a lock seen on a table our own offload still holds is not shown as another worker', () => {
+    let s = reduceRunRequested(loaded(), ['ohlcv_1m'], NOW);
+    s = play(s, [{ kind: 'committed', table: 'ohlcv_1m', runId: 'r', snapshotId: '1', watermark: WATERMARK, rows: 300, files: 1, bytes: 1, durationMs: 1 }], NOW);
+    s = reduceStatus(s, sampleReport(), NOW + 10, NOW + 10); // ohlcv_1m is locked (isBusy) in the report
+    const row = s.report?.tables.find((t) => t.name === 'ohlcv_1m');
+    assert.ok(row?.isBusy);
+    assert.equal(rowStateOf(row, s.live.ohlcv_1m), 'pending', 'ours, between its commit and the end of its run');
+    s = reduceRunSettled(s, ['ohlcv_1m'], { isAborted: false }, NOW + 20);
+    s = reduceStatus(s, sampleReport(), NOW + 30, NOW + 30);
+    assert.equal(rowStateOf(row, s.live.ohlcv_1m), 'busy', 'once our run has ended, a lock is another worker');
   });
 
   it('a refresh never drops a run that is still going', () => {

@@ -30,6 +30,11 @@ export interface LiveRun {
   finishedAt: number | null;
   /** Why it failed, was skipped or stopped. */
   message: string | null;
+  /**
+   * The offload this table is part of has not ended in this process: a lock seen on the table is
+   * ours (between a commit and the end of the run, or while the rest of a run-all goes on).
+   */
+  isOurs: boolean;
 }
 
 export interface LogLine {
@@ -128,7 +133,7 @@ export const OUTCOME_SHOWN_MS = 60_000;
  * snapshot was asked for after the run ended and it knows of that run (or of a newer one).
  */
 function isSettledBy(run: LiveRun, table: TableStatus | undefined, requestedAt: number): boolean {
-  if (isActive(run) || run.finishedAt === null || run.finishedAt > requestedAt) return false;
+  if (isActive(run) || run.isOurs || run.finishedAt === null || run.finishedAt > requestedAt) return false;
   if (run.status === 'committed' || run.status === 'up-to-date') return true;
   const last = table?.lastRun;
   if (last && ((run.runId !== null && last.runId === run.runId) || Date.parse(last.startedAt) > run.finishedAt)) return true;
@@ -182,6 +187,7 @@ function emptyRun(table: string, now: number, status: LiveStatus): LiveRun {
     startedAt: now,
     finishedAt: null,
     message: null,
+    isOurs: true,
   };
 }
 
@@ -206,15 +212,16 @@ export function reduceRunSettled(
   let log = state.log;
   for (const t of tables) {
     const run = live[t];
+    if (run && run.isOurs) live[t] = { ...run, isOurs: false };
     if (!isActive(run)) continue;
     if (outcome.error !== undefined) {
-      live[t] = { ...run, status: 'failed', finishedAt: now, message: firstLine(outcome.error) };
+      live[t] = { ...run, isOurs: false, status: 'failed', finishedAt: now, message: firstLine(outcome.error) };
       log = appendLog(log, { at: now, level: 'error', table: t, message: `failed: ${firstLine(outcome.error)}` });
     } else if (outcome.isAborted) {
-      live[t] = { ...run, status: 'stopped', finishedAt: now, message: 'stopped before its commit; nothing committed' };
+      live[t] = { ...run, isOurs: false, status: 'stopped', finishedAt: now, message: 'stopped before its commit; nothing committed' };
       log = appendLog(log, { at: now, level: 'warn', table: t, message: 'stopped before its commit; nothing committed' });
     } else {
-      live[t] = { ...run, status: 'skipped', finishedAt: now, message: 'not run' };
+      live[t] = { ...run, isOurs: false, status: 'skipped', finishedAt: now, message: 'not run' };
     }
   }
   return { ...state, live, log };
@@ -368,7 +375,8 @@ const STATE_RANK: Record<RowState, number> = { failed: 0, busy: 1, running: 2, p
 
 export function rowStateOf(t: TableStatus, live: LiveRun | undefined): RowState {
   if (isActive(live)) return 'running';
-  if (t.isBusy) return 'busy';
+  // Our own offload still holds the table's lock after its commit: that is not another worker.
+  if (t.isBusy && !live?.isOurs) return 'busy';
   if (live && live.status === 'failed') return 'failed';
   // An aborted run (stopped on request, or a crash resolved by recovery) committed nothing and broke nothing.
   if (t.lastRun?.status === 'failed') return 'failed';

@@ -160,7 +160,10 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     work = mkdtempSync(join(tmpdir(), 'offload-tui-e2e-'));
     cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
     // The local stack's tables, read from the fresh ClickHouse database.
-    const config = readFileSync(join(ROOT, 'offload.config.json'), 'utf8').replace(/\bk2\./g, `${ch.name}.`);
+    const config = readFileSync(join(ROOT, 'offload.config.json'), 'utf8')
+      .replace(/\bk2\./g, `${ch.name}.`)
+      .replace(/`k2`\./g, `\`${ch.name}\`.`);
+    assert.doesNotMatch(config, /\bk2\b[.`]/, 'no table of the shared k2 database is left in the test configuration');
     writeFileSync(join(work, 'offload.config.json'), config);
     env = { ...base, DATABASE_URL: pg.url, OFFLOAD_WAREHOUSE: bucket.warehouse, OFFLOAD_CONFIG: join(work, 'offload.config.json') };
     // As on CI: the TUI must draw live frames in a terminal even when CI is set.

@@ -137,6 +137,8 @@ export function progressLine(live: LiveRun, width: number, now: number): string 
     `${formatCompact(live.rowsPerSec)} rows/s`,
   ];
   if (live.etaSec !== null && live.etaSec !== undefined) parts.push(`ETA ${formatDuration(live.etaSec * 1000)}`);
+  // How long it has run, so a long quiet step (DuckDB encoding, a commit) still shows it is alive.
+  parts.push(`${formatDuration(Math.max(0, now - live.startedAt))} in`);
   return parts.join(' · ');
 }
 
