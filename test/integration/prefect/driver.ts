@@ -2,7 +2,7 @@
 // Python process per test file, so Prefect's temporary local server starts once. Prefect runs in its
 // local mode: PREFECT_HOME in a temp dir, no PREFECT_API_URL, nothing installed beyond the PyPI package.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -148,11 +148,15 @@ export class PrefectDriver {
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null) {
+      rmSync(this.home, { recursive: true, force: true });
+      return;
+    }
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGTERM'), 60_000);
     await exited;
     clearTimeout(timer);
+    rmSync(this.home, { recursive: true, force: true });
   }
 }

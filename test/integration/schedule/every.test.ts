@@ -180,6 +180,29 @@ describe('offload run --all --every', () => {
     await assertIcebergMatchesClickHouse();
   });
 
+  it('two interval processes on the same tables are safe together: each row is committed by exactly one of them', async (t) => {
+    const fresh = await seedBatch(10_000, 2 * HOUR, 'every-5');
+    const a = new Scheduler(['run', '--all', '--every', '1s', '--json']);
+    const b = new Scheduler(['run', '--all', '--every', '1s', '--json']);
+    try {
+      await until(() => a.finished().length >= 2 && b.finished().length >= 2, 'two ticks of each process', 180_000).catch((e) =>
+        assert.fail(`${e.message}\n${a.describe()}\n${b.describe()}`),
+      );
+      assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0], `${a.describe()}\n${b.describe()}`);
+    } finally {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
+    }
+    const lines = [...a.tables(), ...b.tables()];
+    assert.deepEqual(lines.filter((l) => l.status === 'failed'), []);
+    const committed = (table: string) => lines.filter((l) => l.table === table && l.status === 'committed').reduce((n, l) => n + (l.rows ?? 0), 0);
+    assert.equal(committed('bronze_trades_binance'), fresh.binance);
+    assert.equal(committed('bronze_trades_kraken'), fresh.kraken);
+    assert.equal(committed('silver_trades'), fresh.total);
+    t.diagnostic(`busy lines: ${lines.filter((l) => l.status === 'busy').length} of ${lines.length}`);
+    await assertIcebergMatchesClickHouse();
+  });
+
   it('SIGTERM during a run stops it after the commit: no run left running, watermarks equal the snapshots', async () => {
     // Enough rows that each bronze table takes seconds; one table at a time, so the signal can be sent once
     // the first table has committed and while the second is running.
