@@ -109,12 +109,16 @@ export function columnTransport(name: string, typeText: string, caps: CsvCapabil
   const { inner } = unwrap(parsed);
   const same = (csvType: string): ColumnTransport => ({ name, select: col, csvType, convert: (ref) => ref });
   if (STRING_TYPES.has(inner.name)) return same('VARCHAR');
+  // DuckDB parses a CSV field as a wide DECIMAL (precision > 18, DECIMAL(20,0) included) at ~50–250 µs a value,
+  // against ~0.1 µs for integers (measured, DuckDB 1.5): UInt64 is read as UBIGINT and then cast.
+  if (inner.name === 'UInt64') return { name, select: col, csvType: 'UBIGINT', convert: (ref) => `CAST(${ref} AS DECIMAL(20,0))` };
   if (inner.name in INT_TYPES) return same(INT_TYPES[inner.name]);
   if (inner.name === 'Float32') return same('FLOAT');
   if (inner.name === 'Float64') return same('DOUBLE');
   if (inner.name === 'UUID') return same('UUID');
   if (inner.name === 'Bool') return same('BOOLEAN');
   const dec = decimalOf(inner);
+  if (dec && dec.precision > 18) return { name, select: col, csvType: 'VARCHAR', convert: (ref) => wideDecimal(ref, dec.precision, dec.scale) };
   if (dec) return same(`DECIMAL(${dec.precision},${dec.scale})`);
   switch (inner.name) {
     case 'DateTime':
@@ -137,6 +141,17 @@ export function columnTransport(name: string, typeText: string, caps: CsvCapabil
     }
   }
   throw new SchemaError(`${where}: the ${inner.name} type cannot be extracted from ClickHouse ${caps.version} exactly (supported: strings, enums, integers, floats, decimals, Date, DateTime, DateTime64, UUID, Bool, Nullable, and Arrays and Maps of these)`);
+}
+
+/**
+ * A wide decimal from its CSV text, exactly and ~40× faster than DuckDB's DECIMAL(38,S) parser: the digits
+ * without the point, padded to the scale (servers may trim trailing zeros), as a HUGEINT — the unscaled
+ * value — times 10^-S.
+ */
+function wideDecimal(ref: string, precision: number, scale: number): string {
+  if (scale === 0) return `CAST(CAST(${ref} AS HUGEINT) AS DECIMAL(${precision},0))`;
+  const unscaled = `CAST(CAST(split_part(${ref}, '.', 1) || rpad(split_part(${ref}, '.', 2), ${scale}, '0') AS HUGEINT) AS DECIMAL(38,0))`;
+  return `CAST(${unscaled} * CAST(0.${'0'.repeat(scale - 1)}1 AS DECIMAL(${Math.min(38, scale + 1)},${scale})) AS DECIMAL(${precision},${scale}))`;
 }
 
 /** What the CSV path needs to know about the server. */
