@@ -102,11 +102,13 @@ export function formatTimestamp(ts: string, width = 23): string {
   return candidates.find((c) => c.length <= width) ?? candidates[candidates.length - 1];
 }
 
+/** Timestamp and tie-break in `width` columns: the date is shortened before the tie-break is dropped. */
 export function formatWatermark(w: Watermark, width = 30): string {
   const ts = formatTimestamp(w.timestamp, width);
   if (w.tieBreak === null || ts === 'never') return ts;
-  const withTie = `${ts} #${w.tieBreak}`;
-  return withTie.length <= width ? withTie : ts;
+  const tie = ` #${w.tieBreak}`;
+  const shorter = formatTimestamp(w.timestamp, Math.max(0, width - tie.length));
+  return shorter.length + tie.length <= width && shorter.length >= 14 ? shorter + tie : ts;
 }
 
 /**

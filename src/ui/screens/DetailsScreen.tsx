@@ -25,12 +25,12 @@ interface Listing {
 
 const SNAPSHOT_COLUMNS: ColumnSpec[] = [
   { id: 'id', title: 'SNAPSHOT ID', min: 19, rank: 0 },
-  { id: 'time', title: 'COMMITTED', min: 14, preferred: 19, rank: 0 },
+  { id: 'time', title: 'COMMITTED', min: 14, preferred: 19, rank: 1 },
   { id: 'op', title: 'OPERATION', min: 9, rank: 1 },
   { id: 'rows', title: 'ADDED ROWS', min: 10, rank: 0, align: 'right' },
   { id: 'files', title: 'FILES', min: 5, rank: 1, align: 'right' },
   { id: 'total', title: 'TOTAL ROWS', min: 10, rank: 3, align: 'right' },
-  { id: 'wm', title: 'OFFLOAD.WATERMARK', min: 19, preferred: 36, rank: 0 },
+  { id: 'wm', title: 'OFFLOAD.WATERMARK', min: 19, preferred: 28, rank: 0 },
   { id: 'run', title: 'RUN', min: 12, preferred: 36, rank: 4 },
 ];
 
@@ -66,14 +66,23 @@ function cellsFor(fitted: Array<{ id: string }>, values: Record<string, string>)
 }
 
 /**
- * The summary's `offload.watermark` as a person reads it: an ISO timestamp shown like the main
- * screen's (the rest, e.g. a tie-break, kept as written); anything else as written.
+ * The summary's `offload.watermark` as a person reads it, in `width` columns: the pipeline writes it as
+ * JSON (`{"timestamp":…,"tieBreak":…}`); an ISO timestamp (other writers) is shortened the same way;
+ * anything else is shown as written.
  */
-export function readableWatermark(raw: string): string {
+export function readableWatermark(raw: string, width = 40): string {
+  try {
+    const w = JSON.parse(raw) as { timestamp?: unknown; tieBreak?: unknown };
+    if (typeof w.timestamp === 'string') {
+      return formatWatermark({ timestamp: w.timestamp, tieBreak: w.tieBreak === null || w.tieBreak === undefined ? null : String(w.tieBreak) }, width);
+    }
+  } catch {
+    /* not JSON */
+  }
   const m = /^(\d{4}-\d{2}-\d{2}T[\d:.]+Z?)(.*)$/.exec(raw);
   if (!m) return raw;
   const rest = m[2].replace(/^[#\s,;|/]+/, '');
-  return rest ? `${formatTimestamp(m[1])} #${rest}` : formatTimestamp(m[1]);
+  return formatWatermark({ timestamp: m[1], tieBreak: rest || null }, width);
 }
 
 function notLoaded<T>(section: CellState<T>): string | undefined {
@@ -85,6 +94,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
     case 'snapshots': {
       const { fitted } = fit(SNAPSHOT_COLUMNS, width);
       const time = fitted.find((c) => c.id === 'time')?.width ?? 19;
+      const wmWidth = fitted.find((c) => c.id === 'wm')?.width ?? 40;
       const rows = details.snapshots.ok
         ? details.snapshots.value.map((s) => ({
             cells: cellsFor(fitted, {
@@ -94,7 +104,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
               rows: formatCount(s.addedRecords, 10),
               files: String(s.addedFiles),
               total: s.totalRecords === null ? '—' : formatCount(s.totalRecords, 10),
-              wm: s.watermark === null ? '—' : readableWatermark(s.watermark),
+              wm: s.watermark === null ? '—' : readableWatermark(s.watermark, wmWidth),
               run: s.runId ?? '—',
             }),
           }))
@@ -104,6 +114,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
     case 'runs': {
       const { fitted } = fit(RUN_COLUMNS, width);
       const started = fitted.find((c) => c.id === 'started')?.width ?? 19;
+      const windowWidth = fitted.find((c) => c.id === 'window')?.width ?? 40;
       const rows = details.runs.ok
         ? details.runs.value.map((r) => ({
             color: r.status === 'failed' || r.status === 'aborted' ? colors.error : r.status === 'running' ? colors.warn : undefined,
@@ -115,7 +126,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
               files: r.files === null ? '—' : String(r.files),
               bytes: formatBytes(r.bytes),
               duration: r.status === 'running' ? formatAgo(r.startedAt, now).replace(' ago', '') : formatDuration(r.durationMs),
-              window: r.error ?? (r.windowEnd ? formatWatermark(r.windowEnd) : '—'),
+              window: r.error ?? (r.windowEnd ? formatWatermark(r.windowEnd, windowWidth) : '—'),
             }),
           }))
         : [];
