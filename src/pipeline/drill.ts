@@ -42,6 +42,7 @@ import { defaultTableLocation } from '../iceberg/table.js';
 import { parseIdentifier } from '../iceberg/types.js';
 import { combineOutcomes, totalsOf, type ChildRun, type DrillOutcome, type DrillReport, type DrillStep, type StepVerification } from './drill-report.js';
 import { FAULT_ENV, FAULT_POINTS, type FaultPoint } from './faults.js';
+import { gcTable } from './gc.js';
 import { FaultProxy, postgresQueryMessage, targetOf, throughProxy, type ProxyFault } from './fault-proxy.js';
 import { PyIcebergReader, verificationPython, verifyTable, type InvariantCheck, type VerifyServices } from './verify.js';
 
@@ -73,6 +74,35 @@ export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
   'pg-drop': 'the commit transaction\'s COMMIT reaches PostgreSQL and commits, but the connection drops before the answer: an ambiguous commit',
   'ch-reset': 'the ClickHouse connection is reset after 16 KiB of a response: the extract stream is cut mid-way',
 };
+
+/** What a person can pick on the TUI's drill screen, in order: crash points, transient faults, two workers, random. */
+export interface DrillChoiceOption {
+  id: string;
+  kind: 'crash' | 'transient' | 'concurrent' | 'random';
+  label: string;
+  simulates: string;
+}
+
+export const RANDOM_KILLS_IN_TUI = 10;
+
+export function drillChoices(): DrillChoiceOption[] {
+  return [
+    ...CRASH_FAULTS.map((f) => ({ id: f, kind: 'crash' as const, label: f, simulates: FAULT_SIMULATES[f] })),
+    ...TRANSIENT_FAULTS.map((f) => ({ id: f, kind: 'transient' as const, label: f, simulates: FAULT_SIMULATES[f] })),
+    {
+      id: 'concurrent',
+      kind: 'concurrent' as const,
+      label: 'two workers',
+      simulates: 'two workers on one table: the one holding it dies at mid-extract, the other must be turned away meanwhile, then two race to recover',
+    },
+    {
+      id: 'random',
+      kind: 'random' as const,
+      label: `random (${RANDOM_KILLS_IN_TUI} kills)`,
+      simulates: `${RANDOM_KILLS_IN_TUI} kills at random fault points across repeated offloads, while new trades arrive when the source is the seed schema`,
+    },
+  ];
+}
 
 export function isCrashFault(f: string): f is CrashFault {
   return (CRASH_FAULTS as readonly string[]).includes(f);
@@ -150,6 +180,8 @@ export interface RandomDrillPlan {
   tables: string[];
   /** Trades per second inserted into the seed schema while the drill runs (0: none). */
   tradesPerSec: number;
+  /** When the sources are not the seed schema: run without new trades (true) instead of refusing (default). */
+  isTradesOptional?: boolean;
   /** The sandbox's lag during the random drill (default 5 s): new trades become eligible quickly. */
   lagMs: number;
   /** Give up when this many runs did not reach their fault (default 4 × kills + 10). */
@@ -522,23 +554,10 @@ function isCleanEnd(r: ChildRun): boolean {
 
 // ─── gc ─────────────────────────────────────────────────────────────────────────────────────────────
 
+/** `offload gc` on the sandbox table, with no safety age: no run of it is alive when a drill checks it. */
 async function collectOrphansWithGc(session: DrillSession, s: SandboxTable): Promise<{ deleted: number; detail?: string }> {
-  const configPath = await session.writeConfig(s.table, null);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...session.options.env, OFFLOAD_CONFIG: configPath })) if (v !== undefined && k !== FAULT_ENV) env[k] = v;
-  const command = session.options.offloadCommand ?? defaultOffloadCommand();
-  const result = await execa(command[0], [...command.slice(1), 'gc', '--table', s.table.name, '--min-age', '0s', '--json'], {
-    env,
-    extendEnv: false,
-    reject: false,
-    timeout: 120_000,
-    stdin: 'ignore',
-    cwd: session.dir,
-  });
-  const docs = parseJsonOutput(String(result.stdout ?? ''));
-  const deleted = valuesOf(docs, 'deleted').map((v) => (Array.isArray(v) ? v.length : Number(v))).find((n) => Number.isFinite(n)) ?? 0;
-  const detail = result.exitCode === 0 ? undefined : `gc exited ${result.exitCode}: ${session.scrub(String(result.stderr ?? '')).trim().split('\n').slice(-1)[0]}`;
-  return { deleted, detail };
+  const r = await gcTable(s.table, { pool: session.pool, catalog: session.catalog, io: session.io }, { minAgeMs: 0 });
+  return { deleted: r.deleted.length, detail: r.status === 'collected' || r.status === 'no-table' ? undefined : `gc: ${r.status}${r.tooYoung ? `, ${r.tooYoung} too young` : ''}` };
 }
 
 // ─── Steps ──────────────────────────────────────────────────────────────────────────────────────────
@@ -850,9 +869,10 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
     await session.prepare();
     if (plan.tradesPerSec > 0) {
       const database = await seedDatabaseOf(session);
-      if (!database) throw new UsageError('drill --random: new trades go into the seed schema (bronze_trades_*), which the configured sources are not; use --trades-rate 0');
-      session.log('info', `inserting about ${plan.tradesPerSec} trades/s into ${database} while the drill runs`);
-      trades = followTrades(session.clickhouse, {
+      if (!database && !plan.isTradesOptional) throw new UsageError('drill --random: new trades go into the seed schema (bronze_trades_*), which the configured sources are not; use --trades-rate 0');
+      if (!database) session.log('warn', 'the sources are not the seed schema: no new trades arrive during this drill');
+      else session.log('info', `inserting about ${plan.tradesPerSec} trades/s into ${database} while the drill runs`);
+      trades = !database ? null : followTrades(session.clickhouse, {
         rate: plan.tradesPerSec,
         database,
         seed: `drill/${plan.seed}`,

@@ -11,8 +11,9 @@ import { firstLine, formatSpan, formatTimestamp, truncate } from './format.js';
 import { useKeys } from './hooks/useKeys.js';
 import { useNow } from './hooks/useNow.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
-import { CONFIRM_HINTS, DETAILS_KEYS, HELP_HINTS, QUIT_HINTS, TABLE_KEYS, WAITING_HINTS, handleKey, type KeyBinding } from './keys.js';
+import { CONFIRM_HINTS, DETAILS_KEYS, DRILL_KEYS, HELP_HINTS, QUIT_HINTS, TABLE_KEYS, WAITING_HINTS, handleKey, type KeyBinding } from './keys.js';
 import { DetailsScreen } from './screens/DetailsScreen.js';
+import { DrillScreen } from './screens/DrillScreen.js';
 import { HelpOverlay, helpLines, helpPageSize } from './screens/HelpOverlay.js';
 import { TablesScreen, tablesHeightWanted } from './screens/TablesScreen.js';
 import type { TuiSession } from './session.js';
@@ -42,7 +43,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
   // The list takes what it needs; the log pane (or a dialog) takes the rest, at least MIN_LOG_LINES.
   const selectionLines = state.screen === 'tables' ? 1 : 0;
   const room = height - HEADER_LINES - HINT_LINES - selectionLines;
-  const wanted = Math.max(3, state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)));
+  const wanted = Math.max(3, state.screen === 'drill' ? room : state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)));
   const logLines = Math.max(MIN_LOG_LINES, room - 1 - wanted);
   const bottom = bottomPanel(state, width, logLines);
   const bodyHeight = Math.max(3, room - bottom.height);
@@ -62,6 +63,17 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
   let body;
   if (state.overlay === 'help') {
     body = <HelpOverlay width={width} height={helpHeight} scroll={state.helpScroll} />;
+  } else if (state.screen === 'drill') {
+    body = (
+      <DrillScreen
+        backend={session.backend}
+        selected={state.selected}
+        width={width}
+        height={bodyHeight}
+        onExit={() => session.store.setState((s) => ({ ...s, screen: 'tables' }))}
+        clock={clock}
+      />
+    );
   } else if (state.screen === 'details' && state.details) {
     body = <DetailsScreen state={state} details={state.details} now={now} width={width} height={bodyHeight} />;
   } else {
@@ -104,6 +116,7 @@ function hintsFor(state: TuiState): KeyBinding[] {
   if (state.overlay === 'quit') return QUIT_HINTS;
   if (state.overlay === 'confirm-all') return CONFIRM_HINTS;
   if (state.overlay === 'help') return HELP_HINTS;
+  if (state.screen === 'drill') return DRILL_KEYS;
   return state.screen === 'details' ? DETAILS_KEYS : TABLE_KEYS;
 }
 

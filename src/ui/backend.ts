@@ -1,6 +1,8 @@
 // The port the TUI needs from the rest of the tool. The UI renders what these calls return and the
 // events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
+import type { DrillReport } from '../pipeline/drill-report.js';
+import type { DrillChoiceOption, DrillEvent } from '../pipeline/drill.js';
 import type { OffloadEvent, Watermark } from '../pipeline/events.js';
 import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';
 
@@ -50,6 +52,14 @@ export interface TableDetails {
 
 export type RunScope = { kind: 'table'; table: string } | { kind: 'all' };
 
+/** A fault the drill screen offers: a crash point, a transient fault, two workers, or random kills. */
+export type DrillFault = DrillChoiceOption;
+
+export interface DrillChoice {
+  table: string;
+  fault: DrillFault;
+}
+
 export interface OffloadBackend {
   /**
    * Services and one row per configured table. A service that is down shows in the report's cells
@@ -71,4 +81,19 @@ export interface OffloadBackend {
 
   /** Releases connections; called once when the TUI exits. */
   close(): Promise<void>;
+
+  // Drill mode (`d`). Optional: a backend without it shows the drill screen as unavailable.
+
+  /** The tables and faults the drill screen offers. */
+  drillMenu?(): { tables: string[]; faults: DrillFault[] };
+
+  /**
+   * Runs a drill on a sandbox copy of the table (never the table itself): the offload dies at the fault
+   * (or meets it), the next run recovers, the invariants are checked. Every step arrives as an event;
+   * aborting `signal` stops between steps (the sandbox is removed either way).
+   */
+  drill?(choice: DrillChoice, onEvent: (event: DrillEvent) => void, signal: AbortSignal): Promise<DrillReport>;
+
+  /** Writes the report as JSON and Markdown; resolves with the Markdown file's path. */
+  saveDrillReport?(report: DrillReport): Promise<string>;
 }

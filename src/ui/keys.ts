@@ -38,6 +38,7 @@ export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'enter', action: 'details of the table (snapshots, runs, partitions, config)', hint: { label: '⏎ details', rank: 3 } },
   { keys: 'o', action: 'offload the selected table now', hint: { label: 'o offload', rank: 1 } },
   { keys: 'A', action: 'offload all tables in layers: bronze → silver → gold (asks first)', hint: { label: 'A all', rank: 2 } },
+  { keys: 'd', action: 'drill mode: kill an offload on purpose (a sandbox copy), watch it recover, check every invariant', hint: { label: 'd drill', rank: 4 } },
   { keys: '/', action: 'filter by name, layer, source or target (enter keeps, esc clears)', hint: { label: '/ filter', rank: 6 } },
   { keys: 's', action: 'cycle sort: layer, name, pending, watermark, state', hint: { label: 's sort', rank: 7 } },
   { keys: 'r', action: 'refresh now (also every --refresh seconds)', hint: { label: 'r refresh', rank: 8 } },
@@ -72,6 +73,15 @@ export const HELP_HINTS: KeyBinding[] = [
   { keys: 'esc', action: 'close', hint: { label: 'esc or ? close', rank: 0 } },
 ];
 
+/** Drill mode keys (the drill screen handles them itself; listed here for the hint bar and the help). */
+export const DRILL_KEYS: KeyBinding[] = [
+  { keys: 'j / k / ↓ / ↑', action: 'choose a table or a fault point', hint: { label: 'j/k choose', rank: 2 } },
+  { keys: 'tab / ← / →', action: 'switch between the table and the fault lists', hint: { label: 'tab switch', rank: 3 } },
+  { keys: 'enter', action: 'start the drill (after one: a new drill)', hint: { label: '⏎ start', rank: 1 } },
+  { keys: 's', action: 'save the drill report (JSON + Markdown under ./drills/)', hint: { label: 's save', rank: 1 } },
+  { keys: 'esc / q', action: 'back to the tables (while a drill runs: stop after the step under way)', hint: { label: 'esc back/stop', rank: 0 } },
+];
+
 export const DIALOG_KEYS: KeyBinding[] = [
   { keys: 'y / enter', action: 'confirm (offload all)' },
   { keys: 'n / esc', action: 'cancel' },
@@ -98,6 +108,8 @@ export interface KeyResult {
 export function handleKey(state: TuiState, input: string, key: Key, ctx: KeyContext): KeyResult {
   const none = (s: TuiState = state): KeyResult => ({ state: s, commands: [] });
   const isCtrlC = key.ctrl && input === 'c';
+  // The drill screen takes its own keys (src/ui/screens/DrillScreen.tsx).
+  if (state.screen === 'drill') return none();
 
   // While leaving, only a change of mind from "wait" to "stop" is possible.
   if (state.quitting === 'waiting') {
@@ -165,6 +177,7 @@ function tablesKey(state: TuiState, input: string, key: Key, ctx: KeyContext): K
   if (key.escape && state.filter) return none(reduceFilter(state, '', false));
   if (input === 's') return none(reduceCycleSort(state));
   if (input === 'r') return { state, commands: [{ kind: 'refresh' }] };
+  if (input === 'd') return none({ ...state, screen: 'drill', isEditingFilter: false });
   if (input === 'A') {
     if (!state.report || state.report.tables.length === 0) return none();
     return none({ ...state, overlay: 'confirm-all' });

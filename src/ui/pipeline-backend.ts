@@ -17,7 +17,9 @@ import { offloadTable, type OffloadDeps } from '../pipeline/offload.js';
 import { collectStatus } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
-import type { ConfigEntry, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
+import type { ConfigEntry, DrillChoice, DrillFault, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
+import { drillChoices, isCrashFault, isTransientFault, runFaultDrill, runRandomDrill, RANDOM_KILLS_IN_TUI, type DrillEvent } from '../pipeline/drill.js';
+import { writeReport, type DrillReport } from '../pipeline/drill-report.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -186,6 +188,33 @@ export class PipelineBackend implements OffloadBackend {
       };
     }
     return this.offloadDeps;
+  }
+
+  drillMenu(): { tables: string[]; faults: DrillFault[] } {
+    return { tables: this.config.tables.map((t) => t.name), faults: drillChoices() };
+  }
+
+  /** A drill from the drill screen (src/pipeline/drill.ts): on a sandbox copy of the table, never the table itself. */
+  async drill(choice: DrillChoice, onEvent: (event: DrillEvent) => void, signal: AbortSignal): Promise<DrillReport> {
+    const options = { config: this.config, env: this.env, onEvent, signal };
+    const { table, fault } = choice;
+    if (fault.kind === 'random') {
+      return runRandomDrill({ kills: RANDOM_KILLS_IN_TUI, seed: String(Date.now()), tables: [table], tradesPerSec: 50, isTradesOptional: true, lagMs: 5000 }, options);
+    }
+    return runFaultDrill(
+      {
+        tables: [table],
+        crash: fault.kind === 'crash' && isCrashFault(fault.id) ? [fault.id] : [],
+        transient: fault.kind === 'transient' && isTransientFault(fault.id) ? [fault.id] : [],
+        concurrent: fault.kind === 'concurrent' ? 'mid-extract' : null,
+      },
+      options,
+    );
+  }
+
+  /** Saves under ./drills/ (JSON and Markdown); returns the Markdown file. */
+  async saveDrillReport(report: DrillReport): Promise<string> {
+    return (await writeReport(report, 'drills')).markdown;
   }
 
   /** Server messages can echo a connection string: nothing the screen shows carries a secret. */

@@ -72,7 +72,7 @@ export interface TuiState {
   filter: string;
   isEditingFilter: boolean;
   sort: SortKey;
-  screen: 'tables' | 'details';
+  screen: 'tables' | 'details' | 'drill';
   details: DetailsView | null;
   overlay: Overlay;
   /** First visible line of the help overlay. */

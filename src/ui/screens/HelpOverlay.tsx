@@ -1,11 +1,12 @@
 // `?`: every key the TUI answers to, drawn from the same table the key handler documents.
 import { Box, Text } from 'ink';
-import { DETAILS_KEYS, DIALOG_KEYS, TABLE_KEYS, type KeyBinding } from '../keys.js';
+import { DETAILS_KEYS, DIALOG_KEYS, DRILL_KEYS, TABLE_KEYS, type KeyBinding } from '../keys.js';
 import { useTheme } from '../theme.js';
 
 const SECTIONS: Array<{ title: string; keys: KeyBinding[] }> = [
   { title: 'Tables', keys: TABLE_KEYS },
   { title: 'Details', keys: DETAILS_KEYS },
+  { title: 'Drill mode', keys: DRILL_KEYS },
   { title: 'Dialogs', keys: DIALOG_KEYS },
 ];
 
