@@ -131,46 +131,18 @@ def offload_command(offload_cli: str | None = None) -> list[str]:
 # ─── The CLI's output ────────────────────────────────────────────────────────────────────────────────
 
 
-def parse_json_output(stdout: str) -> list[dict[str, Any]]:
-    """`--json` output: one JSON document, or JSON lines. Returns its objects, in order."""
-    text = stdout.strip()
-    if not text:
-        return []
+def table_result(stdout: str, table: str) -> dict[str, Any] | None:
+    """The table's entry in `offload run --json` output: {"results": [{"table": T, "status": …, …}]}.
+    None when there is no such document (the CLI stopped before it could print one: bad configuration,
+    unreachable service; its stderr says why)."""
     try:
-        doc = json.loads(text)
-        return [doc] if isinstance(doc, dict) else [d for d in doc if isinstance(d, dict)] if isinstance(doc, list) else []
+        doc = json.loads(stdout)
     except json.JSONDecodeError:
-        pass
-    docs: list[dict[str, Any]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(d, dict):
-            docs.append(d)
-    return docs
-
-
-def table_result(docs: list[dict[str, Any]], table: str) -> dict[str, Any] | None:
-    """The result for `table` in the CLI's output: the entry naming it in a `tables`/`results` list, the
-    document itself when it names the table, else the last document."""
-    found: dict[str, Any] | None = None
-    for doc in docs:
-        for key in ("tables", "results"):
-            entries = doc.get(key)
-            if isinstance(entries, list):
-                for e in entries:
-                    if isinstance(e, dict) and (e.get("table") == table or e.get("name") == table):
-                        found = e
-        if found is None and (doc.get("table") == table or doc.get("name") == table):
-            found = doc
-    if found is None and docs:
-        found = docs[-1]
-    return found
+        return None
+    results = doc.get("results") if isinstance(doc, dict) else None
+    if not isinstance(results, list):
+        return None
+    return next((r for r in results if isinstance(r, dict) and r.get("table") == table), None)
 
 
 def _pick(d: dict[str, Any] | None, *keys: str) -> Any:
@@ -192,10 +164,10 @@ def watermark_text(w: Any) -> str | None:
 
 def summarize(table: str, layer: str, exit_code: int, result: dict[str, Any] | None, elapsed: float) -> dict[str, Any]:
     """The task's result: what happened to the table, in a few stable keys."""
-    status = _pick(result, "status", "outcome", "kind")
+    status = _pick(result, "status")
     if status is None:
-        status = "committed" if exit_code == 0 else "failed"
-    rows = _pick(result, "rows", "addedRecords", "rowsWritten")
+        status = "ok" if exit_code == 0 else "failed"
+    rows = _pick(result, "rows")
     # A committed table lists its batches (one commit each); the last one holds the current snapshot.
     batches = result.get("batches") if result else None
     last_batch = batches[-1] if isinstance(batches, list) and batches and isinstance(batches[-1], dict) else None
@@ -204,13 +176,13 @@ def summarize(table: str, layer: str, exit_code: int, result: dict[str, Any] | N
         "layer": layer,
         "status": str(status),
         "exit_code": exit_code,
-        "rows": int(rows) if isinstance(rows, (int, float, str)) and str(rows).isdigit() else 0,
-        "files": _pick(result, "files", "addedFiles"),
-        "snapshot_id": _pick(last_batch, "snapshotId") or _pick(result, "snapshotId", "snapshot_id"),
+        "rows": rows if isinstance(rows, int) else 0,
+        "files": _pick(result, "files"),
+        "snapshot_id": _pick(last_batch, "snapshotId"),
         "watermark": watermark_text(_pick(result, "watermark")),
-        "run_id": _pick(last_batch, "runId") or _pick(result, "runId", "run_id"),
+        "run_id": _pick(last_batch, "runId"),
         "batches": len(batches) if isinstance(batches, list) else 0,
-        "error": _pick(result, "error", "reason", "message"),
+        "error": _pick(result, "error", "reason"),
         "seconds": round(elapsed, 3),
     }
 
@@ -263,18 +235,13 @@ def offload_table(table: str, layer: str, offload_cli: str | None, config: str, 
         raise OffloadFailed(table, 127, f"cannot run the offload CLI {command[0]!r} ({err.strerror}); set OFFLOAD_CLI or the flow's `offload_cli` parameter", None) from err
     elapsed = time.monotonic() - started
 
-    docs = parse_json_output(proc.stdout)
-    result = table_result(docs, table)
+    result = table_result(proc.stdout, table)
     summary = summarize(table, layer, proc.returncode, result, elapsed)
-    # The CLI's own words (progress, warnings, the error) become Prefect logs; secrets are never in them.
+    # The CLI's own lines (window, commits, warnings, the error; with --json they go to stderr) become
+    # Prefect logs. Secrets are never in them: the CLI redacts what it prints.
     for line in proc.stderr.splitlines():
         if line.strip():
-            (logger.error if proc.returncode != 0 else logger.info)(line)
-    for doc in docs:
-        for entry in doc.get("logs", []) if isinstance(doc.get("logs"), list) else []:
-            if isinstance(entry, dict) and entry.get("message"):
-                level = entry.get("level", "info")
-                (logger.error if level == "error" else logger.warning if level == "warn" else logger.info)(str(entry["message"]))
+            (logger.error if proc.returncode != 0 or "FAILED" in line else logger.info)(line)
 
     if proc.returncode != 0:
         meaning = EXIT_CODE_MEANINGS.get(proc.returncode, "unexpected exit code")
