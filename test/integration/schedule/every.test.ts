@@ -92,6 +92,18 @@ after(async () => {
 });
 
 describe('offload run --all --every', () => {
+  it('a bad --every is a usage error (exit code 2) that says what is expected', async () => {
+    for (const [args, message] of [
+      [['--every', 'soon'], /--every: "soon" is not a positive duration \(expected e\.g\. "90s", "15m", "1h", "1h30m"\)/],
+      [['--every', '0s'], /--every: "0s" is not a positive duration/],
+      [['--every', '1m', '--dry-run'], /--every cannot be combined with --dry-run/],
+    ] as const) {
+      const r = await stack.offload(['run', '--all', ...args]);
+      assert.equal(r.exitCode, 2, `${args.join(' ')}: ${String(r.stderr)}`);
+      assert.match(String(r.stderr), message);
+    }
+  });
+
   it('keeps tables up to date: two ticks with new trades between them, both picked up; one line per table per tick', async () => {
     const s = new Scheduler(['run', '--all', '--every', '2s', '--json']);
     try {
