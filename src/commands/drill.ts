@@ -224,7 +224,7 @@ Exit code 0 when every invariant held, 7 when one broke, 1 when inconclusive (a 
 Examples:
   offload drill --table bronze_trades_binance --fault inside-commit
   offload drill --table ohlcv_1m --transient pg-drop
-  offload drill --all-faults --tables bronze_trades_binance,ohlcv_1m --report drills/
+  offload drill --all-faults --tables bronze_trades_binance,ohlcv_1m --report drill-reports/
   offload drill --random 30 --seed 1 --json`,
     )
     .action(async (options: DrillCliOptions) => {

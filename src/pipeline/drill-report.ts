@@ -167,7 +167,7 @@ export function renderMarkdown(report: DrillReport): string {
   lines.push(`- ClickHouse ${e.clickhouse}; PostgreSQL ${e.postgres}; warehouse ${e.warehouse}`);
   lines.push(`- sandbox ${e.sandbox.id}: Iceberg namespace \`${e.sandbox.namespace}\` (${e.sandbox.kept ? 'kept for inspection' : 'removed after the drill'})`);
   for (const x of e.tables) lines.push(`- ${x.table}: ${x.source} → ${x.target} (as ${x.sandbox})`);
-  const opts = Object.entries(report.options).filter(([, v]) => v !== null && v !== false);
+  const opts = Object.entries(report.options).filter(([, v]) => v !== null && v !== false && !(Array.isArray(v) && v.length === 0));
   if (opts.length > 0) lines.push(`- options: ${opts.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}`);
 
   lines.push('', '## Steps', '');

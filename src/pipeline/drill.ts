@@ -347,7 +347,8 @@ class DrillSession {
     opts: { fault?: CrashFault | null; lagMs: number | null; env?: Env; onStarted?: (pid: number | null) => void },
   ): Promise<ChildRun> {
     const configPath = await this.writeConfig(s.table, opts.lagMs);
-    const env: Env = { ...this.options.env, ...opts.env, OFFLOAD_CONFIG: configPath };
+    // NODE_NO_WARNINGS: the runtime's notices (an SDK's Node version advice) are not the run's output.
+    const env: Env = { ...this.options.env, ...opts.env, OFFLOAD_CONFIG: configPath, NODE_NO_WARNINGS: '1' };
     delete env[FAULT_ENV];
     if (opts.fault) env[FAULT_ENV] = opts.fault;
     const clean: Record<string, string> = {};
@@ -374,7 +375,7 @@ class DrillSession {
         for (const line of lines) if (line.trim()) this.emit({ kind: 'child-line', index, role, stream, line: this.scrub(line) });
       });
     };
-    forward('stdout');
+    // stderr carries the run's progress lines; stdout only its closing JSON document.
     forward('stderr');
     const result = await child;
     const run = classifyChild(role, s.original.name, opts.fault ?? null, {

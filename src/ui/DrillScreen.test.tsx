@@ -37,7 +37,7 @@ class DrillBackend extends MemoryBackend {
   }
   async saveDrillReport(report: DrillReport): Promise<string> {
     this.saved.push(report);
-    return 'drills/drill-2026-02-11T12-05-00-000Z.md';
+    return 'drill-reports/drill-2026-02-11T12-05-00-000Z.md';
   }
 }
 
@@ -186,7 +186,7 @@ describe('drill mode', () => {
     f = await until((x) => x.includes('every invariant held'));
     assert.match(f, /s save report · enter new drill · esc back/);
     await press('s');
-    f = await until((x) => x.includes('saved: drills/'));
+    f = await until((x) => x.includes('saved: drill-reports/'));
     assert.equal(backend.saved.length, 1);
     assert.equal(backend.saved[0].outcome, 'held');
     await press(KEY.escape);

@@ -78,7 +78,7 @@ export const DRILL_KEYS: KeyBinding[] = [
   { keys: 'j / k / ↓ / ↑', action: 'choose a table or a fault point', hint: { label: 'j/k choose', rank: 2 } },
   { keys: 'tab / ← / →', action: 'switch between the table and the fault lists', hint: { label: 'tab switch', rank: 3 } },
   { keys: 'enter', action: 'start the drill (after one: a new drill)', hint: { label: '⏎ start', rank: 1 } },
-  { keys: 's', action: 'save the drill report (JSON + Markdown under ./drills/)', hint: { label: 's save', rank: 1 } },
+  { keys: 's', action: 'save the drill report (JSON + Markdown under ./drill-reports/)', hint: { label: 's save', rank: 1 } },
   { keys: 'esc / q', action: 'back to the tables (while a drill runs: stop after the step under way)', hint: { label: 'esc back/stop', rank: 0 } },
 ];
 

@@ -212,9 +212,9 @@ export class PipelineBackend implements OffloadBackend {
     );
   }
 
-  /** Saves under ./drills/ (JSON and Markdown); returns the Markdown file. */
+  /** Saves under ./drill-reports/ (JSON and Markdown); returns the Markdown file. */
   async saveDrillReport(report: DrillReport): Promise<string> {
-    return (await writeReport(report, 'drills')).markdown;
+    return (await writeReport(report, 'drill-reports')).markdown;
   }
 
   /** Server messages can echo a connection string: nothing the screen shows carries a secret. */

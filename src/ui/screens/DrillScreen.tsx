@@ -132,7 +132,7 @@ export function DrillScreen({ backend, selected, width, height, onExit, clock = 
 
 function ChooseView({ view, width, height }: { view: DrillView; width: number; height: number }) {
   const theme = useTheme();
-  const listHeight = Math.max(3, height - 6);
+  const listHeight = Math.max(3, height - 7);
   const tableWidth = Math.min(34, Math.max(16, Math.floor(width * 0.35)));
   const faultWidth = Math.min(26, Math.max(14, width - tableWidth - 2));
   const fault = chosenFault(view);
@@ -168,10 +168,12 @@ function ChooseView({ view, width, height }: { view: DrillView; width: number; h
           ))}
         </Box>
       </Box>
-      <Text wrap="truncate-end">
-        <Text color={theme.accent}>{fault ? `${fault.label} (${fault.kind}): ` : ''}</Text>
-        {fault?.simulates ?? ''}
-      </Text>
+      <Box height={2} width={width}>
+        <Text wrap="wrap">
+          <Text color={theme.accent}>{fault ? `${fault.label} (${fault.kind}): ` : ''}</Text>
+          {fault?.simulates ?? ''}
+        </Text>
+      </Box>
       <Text color={theme.muted} wrap="truncate-end">
         Runs on a sandbox copy of {chosenTable(view) ?? 'the table'} (its own Iceberg namespace and watermark); your tables are not touched.
       </Text>

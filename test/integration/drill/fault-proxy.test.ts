@@ -39,6 +39,26 @@ describe('fault proxy', () => {
     }
   });
 
+  it('holds every byte until released, then relays them', async () => {
+    const proxy = await FaultProxy.start({ target: targetOf(env.CLICKHOUSE_URL), protocol: 'tcp' });
+    const client = createClient({ url: throughProxy(env.CLICKHOUSE_URL, proxy).replace(/\/\/[^@]*@/, '//'), request_timeout: 20_000 });
+    try {
+      proxy.hold();
+      let answered = false;
+      const query = client.query({ query: 'SELECT 42 AS x', format: 'JSONEachRow' }).then(async (r) => {
+        answered = true;
+        return r.json<{ x: number }>();
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(answered, false, 'no answer while held');
+      proxy.release();
+      assert.deepEqual(await query, [{ x: 42 }]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
   describe('PostgreSQL COMMIT dropped', () => {
     let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;
     before(async () => {

@@ -1,0 +1,111 @@
+// A fresh corner of the local stack for drill tests: a ClickHouse database with the seed schema and seeded
+// trades, a PostgreSQL database, an S3 bucket, and the shipped configuration pointed at them. Drills start
+// `offload` child processes: the built CLI (dist/), built here when the sources are newer.
+import { existsSync, statSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { clickhouseFromEnv } from '../../../src/config/env.js';
+import { loadTablesConfig, type OffloadConfig } from '../../../src/config/tables.js';
+import { ClickHouseSource } from '../../../src/db/clickhouse.js';
+import { applySeedSchema } from '../../../src/dev/schema.js';
+import { seedTrades } from '../../../src/dev/seed.js';
+import type { DrillEvent, DrillOptions } from '../../../src/pipeline/drill.js';
+import type { DrillReport, DrillStep } from '../../../src/pipeline/drill-report.js';
+import type { CheckName, InvariantCheck } from '../../../src/pipeline/verify.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
+
+export const CLI = join(ROOT, 'bin/offload.js');
+
+async function newestSource(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && /\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** The children run the built CLI: build it when a source is newer than dist/cli.js. */
+export async function ensureBuilt(): Promise<void> {
+  const built = join(ROOT, 'dist/cli.js');
+  if (existsSync(built) && statSync(built).mtimeMs >= (await newestSource(join(ROOT, 'src')))) return;
+  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+}
+
+export interface DrillStack {
+  env: Record<string, string>;
+  config: OffloadConfig;
+  configFile: string;
+  database: string;
+  /** Trades seeded before the drill. */
+  seeded: number;
+  /** Options for runFaultDrill / runRandomDrill on this stack, events collected in `events`. */
+  options(extra?: Partial<DrillOptions>): DrillOptions;
+  events: DrillEvent[];
+  drop(): Promise<void>;
+}
+
+/**
+ * `trades` trades over the `hours` before `endAgoMs` ago: history for the drill's slices, with candles
+ * closed long ago.
+ */
+export async function freshDrillStack(prefix: string, seed: { trades: number; hours: number; endAgoMs?: number }): Promise<DrillStack> {
+  await ensureBuilt();
+  const ch = await freshClickHouseDatabase(prefix);
+  const db = await freshPostgresDatabase(prefix);
+  const bucket = await freshBucket(prefix);
+  const env: Record<string, string> = { ...stackEnv(), DATABASE_URL: db.url, OFFLOAD_WAREHOUSE: bucket.warehouse };
+  delete env.OFFLOAD_DEBUG;
+  delete env.OFFLOAD_FAULT;
+  const source = new ClickHouseSource(clickhouseFromEnv(env), { env });
+  await applySeedSchema(source, ch.name);
+  const end = new Date(Date.now() - (seed.endAgoMs ?? 10 * 60_000));
+  const r = await seedTrades(source, { rows: seed.trades, database: ch.name, start: new Date(end.getTime() - seed.hours * 3_600_000), end, seed: prefix });
+  await source.close();
+  const dir = mkdtempSync(join(tmpdir(), `offload-drill-test-${prefix}-`));
+  const configFile = join(dir, 'offload.config.json');
+  const shipped = readFileSync(join(ROOT, 'offload.config.json'), 'utf8');
+  writeFileSync(configFile, shipped.replace(/"k2\./g, `"${ch.name}.`).replace(/`k2`\./g, `\`${ch.name}\`.`));
+  env.OFFLOAD_CONFIG = configFile;
+  const config = loadTablesConfig({ config: configFile, env });
+  const events: DrillEvent[] = [];
+  return {
+    env,
+    config,
+    configFile,
+    database: ch.name,
+    seeded: r.rows.binance + r.rows.kraken,
+    events,
+    options: (extra = {}) => ({
+      config,
+      env,
+      offloadCommand: [process.execPath, CLI],
+      onEvent: (e) => events.push(e),
+      childTimeoutMs: 240_000,
+      ...extra,
+    }),
+    drop: async () => {
+      await rm(dir, { recursive: true, force: true });
+      await Promise.allSettled([ch.drop(), db.drop()]);
+    },
+  };
+}
+
+export function checkOf(step: { verification: DrillStep['verification'] } | null | undefined, name: CheckName): InvariantCheck {
+  const c = step?.verification?.checks.find((x) => x.name === name);
+  if (!c) throw new Error(`no ${name} check`);
+  return c;
+}
+
+/** A step's invariants in one line, for assertion messages. */
+export function describeStep(s: DrillStep): string {
+  return `step ${s.index} ${s.table} ${s.fault}: ${s.outcome} (${s.note}); runs: ${s.runs.map((r) => `${r.role}=${r.outcome}`).join(', ')}; checks: ${(s.verification?.checks ?? [])
+    .map((c) => `${c.name}=${c.status}${c.status === 'broken' ? `(${c.detail})` : ''}`)
+    .join(', ')}`;
+}
+
+/** Every check of every step and final verification, flattened. */
+export function allChecks(report: DrillReport): InvariantCheck[] {
+  return [...report.steps.flatMap((s) => s.verification?.checks ?? []), ...report.final.flatMap((f) => f.verification.checks)];
+}
