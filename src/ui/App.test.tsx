@@ -139,6 +139,34 @@ describe('main screen', () => {
     await waitForFrame(ui, (x) => x.includes('stop safely'));
   });
 
+  it('? at 80×24 wraps long actions instead of cutting them, and scrolls through all of them', async () => {
+    const { press, ui } = await open({ columns: 80, rows: 24 });
+    await press('?');
+    const seen: string[] = [];
+    let f = await waitForFrame(ui, (x) => /j\/k scroll, \d+\/\d+/.test(x));
+    const total = Number(/j\/k scroll, \d+\/(\d+)/.exec(f)?.[1]);
+    for (let shown = 0; shown < total; ) {
+      const body = f.split('\n').filter((l) => l.startsWith('│ ') && !l.includes('Keys ('));
+      for (const l of body) {
+        assert.ok(l.length <= 80, `fits: ${l}`);
+        assert.doesNotMatch(l, /…/, `nothing cut: ${l}`);
+        seen.push(l.slice(2, -1).trim());
+      }
+      shown = Number(/j\/k scroll, (\d+)\//.exec(f)?.[1]);
+      if (shown >= total) break;
+      await press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down, KEY.down);
+      f = await waitForFrame(ui, (x) => Number(/j\/k scroll, (\d+)\//.exec(x)?.[1]) > shown);
+    }
+    const text = seen.join(' ').replace(/\s+/g, ' ');
+    for (const action of [
+      'offload all tables in layers: bronze → silver → gold (asks first)',
+      'filter by name, layer, source or target (enter keeps, esc clears)',
+      'quit dialog: stop safely (abort before commit; a commit under way completes), then quit',
+    ]) {
+      assert.ok(text.includes(action), `the help says: ${action}`);
+    }
+  });
+
   it('/ filters the rows as you type; esc clears the filter', async () => {
     const { press, frame, ui } = await open();
     await press('/', 'o', 'h', 'l', 'c', 'v', '_', '1');
@@ -219,6 +247,7 @@ describe('offloading from the main screen', () => {
     await waitForFrame(ui, (x) => x.includes('queued'));
     await press('q');
     const f = await waitForFrame(ui, (x) => x.includes('Quit how?'));
+    assert.match(f, /1 offload queued\. Quit how\?/);
     assert.match(f, /w {2}wait for them to finish, then quit/);
     assert.match(f, /s {2}stop safely \(abort before commit; a commit under way completes\), then quit/);
     assert.match(f, /w wait, then quit {2}s stop safely, then quit {2}esc keep going$/m, 'the hint bar says the answers');

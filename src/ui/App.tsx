@@ -53,7 +53,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
     const result = handleKey(session.store.getState(), input, key, {
       pageSize: Math.max(1, bodyHeight - 1),
       detailsPageSize: Math.max(1, bodyHeight - 3),
-      helpLineCount: helpLines().length,
+      helpLineCount: helpLines(width).length,
       helpPageSize: helpPageSize(helpHeight),
     });
     session.store.setState(result.state, true);
@@ -138,8 +138,13 @@ function bottomPanel(state: TuiState, width: number, logLines: number): { elemen
 }
 
 function dialogFor(state: TuiState, width: number): { element: ReactElement; height: number } | null {
-  const running = activeRuns(state).length;
+  const active = activeRuns(state);
+  const running = active.length;
+  const queued = active.filter((r) => r.status === 'queued').length;
   const plural = (n: number) => `${n} offload${n === 1 ? '' : 's'}`;
+  const started = running - queued;
+  const counted =
+    started > 0 && queued > 0 ? `${plural(started)} running, ${queued} queued` : started > 0 ? `${plural(started)} running` : `${plural(queued)} queued`;
   const box = (title: string, lines: string[], tone: 'accent' | 'warn') => ({
     element: <Dialog title={title} lines={lines} width={width} tone={tone} />,
     height: lines.length + 3,
@@ -154,7 +159,7 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
     return box(
       'Quit',
       [
-        `${plural(running)} running. Quit how?`,
+        `${counted}. Quit how?`,
         'w  wait for them to finish, then quit',
         's  stop safely (abort before commit; a commit under way completes), then quit',
         'esc  keep going',

@@ -10,12 +10,35 @@ const SECTIONS: Array<{ title: string; keys: KeyBinding[] }> = [
   { title: 'Dialogs', keys: DIALOG_KEYS },
 ];
 
-export function helpLines(): Array<{ text: string; isTitle?: boolean }> {
+/** Splits `text` into lines of at most `width` characters at spaces (a longer word is cut). */
+function wrapWords(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = '';
+    }
+    line = line ? `${line} ${word}` : word.slice(0, Math.max(1, width));
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/** The help as lines for a box `width` wide: a key, then its action wrapped under the action column. */
+export function helpLines(width = 200): Array<{ text: string; isTitle?: boolean }> {
   const keyWidth = Math.max(...SECTIONS.flatMap((s) => s.keys.map((k) => k.keys.length)));
+  const indent = 2 + keyWidth + 2;
+  // Inside the border (2) and the padding (2).
+  const actionWidth = Math.max(20, width - 4 - indent);
   const lines: Array<{ text: string; isTitle?: boolean }> = [];
   for (const s of SECTIONS) {
     lines.push({ text: s.title, isTitle: true });
-    for (const k of s.keys) lines.push({ text: `  ${k.keys.padEnd(keyWidth)}  ${k.action}` });
+    for (const k of s.keys) {
+      wrapWords(k.action, actionWidth).forEach((part, i) => {
+        lines.push({ text: `${i === 0 ? `  ${k.keys.padEnd(keyWidth)}  ` : ' '.repeat(indent)}${part}` });
+      });
+    }
   }
   return lines;
 }
@@ -27,10 +50,12 @@ export function helpPageSize(height: number): number {
 
 export function HelpOverlay({ width, height, scroll }: { width: number; height: number; scroll: number }) {
   const theme = useTheme();
-  const lines = helpLines();
+  const isWide = width >= 120;
   const inner = helpPageSize(height);
+  const oneColumn = helpLines(width);
   // Two columns when the list is taller than the box and the screen is wide enough; else it scrolls.
-  const isTwoColumns = lines.length > inner && width >= 120;
+  const isTwoColumns = oneColumn.length > inner && isWide;
+  const lines = isTwoColumns ? helpLines(Math.floor(width / 2)) : oneColumn;
   const half = Math.ceil(lines.length / 2);
   const columns = isTwoColumns ? [lines.slice(0, half), lines.slice(half)] : [lines.slice(scroll, scroll + inner)];
   const canScroll = !isTwoColumns && lines.length > inner;
