@@ -6,6 +6,8 @@
 // run's files and nothing that is referenced.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { isTableLocked } from '../../../src/db/postgres.js';
 import * as runs from '../../../src/db/runs.js';
 import * as watermarks from '../../../src/db/watermarks.js';
 import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
@@ -26,6 +28,14 @@ function trades(n: number, start: Date, hours: number, offset: number) {
     const t = chTime(new Date(start.getTime() + Math.floor((i * hours * 3600) / n) * 1000));
     return { exchange_timestamp: t, event_time: t, ingestion_timestamp: t, exchange_timestamp_ms: i % 1000, kafka_offset: String(offset + i), sequence_number: String(5000 + i), price: `${30000 + (i % 977)}.12345678` };
   });
+}
+
+async function waitUntilUnlocked(table: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (await isTableLocked(bench.pool, table)) {
+    if (Date.now() > deadline) throw new Error(`${table} is still locked 30 s after its worker was killed`);
+    await delay(100);
+  }
 }
 
 const BEFORE_COMMIT: ReadonlySet<FaultPoint> = new Set(['after-plan', 'mid-extract', 'after-data-upload', 'after-manifests', 'after-metadata-file', 'before-commit', 'inside-commit']);
@@ -57,6 +67,8 @@ describe('a run killed at any fault point loses and repeats nothing', { skip: py
           assert.equal(left.length, 0, 'after-commit: the run was committed in the commit transaction');
         }
 
+        // The dead process's PostgreSQL session (and its table lock) ends once the server sees the socket close.
+        await waitUntilUnlocked(cfg.name);
         const recovered = await offload(bench, cfg);
         if (BEFORE_COMMIT.has(point)) {
           assert.equal(recovered.status, 'committed');
@@ -70,6 +82,7 @@ describe('a run killed at any fault point loses and repeats nothing', { skip: py
         assert.equal(agree.icebergRows, expected);
 
         // The killed run's files (uploaded data, manifests, metadata) are orphans now: gc removes them, and only them.
+        await waitUntilUnlocked(cfg.name);
         const gc = await runCli(bench, ['gc', '--table', name, '--min-age', '0s', '--json'], { config });
         assert.equal(gc.exitCode, 0, gc.stderr);
         const doc = JSON.parse(gc.stdout) as { deleted: string[] };
