@@ -310,6 +310,24 @@ describe('text from outside', () => {
 });
 
 describe('refresh trouble', () => {
+  it('a ClickHouse that stops answering shows in its cells and the header, and recovers on the next refresh', async () => {
+    const { session, backend, ui, rowOf } = await open({ columns: 100, rows: 30 });
+    const good = structuredClone(backend.report);
+    for (const t of backend.report.tables) {
+      t.clickhouse = { ok: false, error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (connection refused).\n  Is the server running?' };
+      t.delta = null;
+    }
+    await session.refresh();
+    let f = await waitForFrame(ui, (x) => x.includes('✗ ClickHouse'));
+    assert.match(rowOf('bronze_trades_kraken'), /\s+error\s+error\s+800,000\s+— unknown/);
+    assert.match(f, /^✗ ClickHouse 127\.0\.0\.1:18123 \(connection refused\) {2}✓ PostgreSQL/m);
+    assert.match(f, /\[1\/9\] ClickHouse: cannot reach ClickHouse at http:\/\/default:\*\*\*@127\.0\.0\.1:18123 \(connection refused/);
+    backend.report = good;
+    await session.refresh();
+    f = await waitForFrame(ui, (x) => x.includes('✓ ClickHouse'));
+    assert.match(rowOf('bronze_trades_kraken'), /800,000\s+12,345\s+800,000\s+0 pending/);
+  });
+
   it('says a refresh failed, keeps the last rows, and recovers', async () => {
     const { session, backend, ui, frame } = await open();
     backend.statusError = new Error('cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED)');

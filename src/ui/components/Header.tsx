@@ -1,7 +1,7 @@
 // Two lines on top: what the screen is and how fresh it is; then the services with redacted URLs.
 import { Box, Text } from 'ink';
 import type { ServiceInfo } from '../../pipeline/status-model.js';
-import { formatAgo, formatDuration, truncate } from '../format.js';
+import { firstLine, formatAgo, formatDuration, truncate } from '../format.js';
 import type { TuiState } from '../store.js';
 import { useTheme } from '../theme.js';
 
@@ -36,9 +36,29 @@ export function Header({ state, now, refreshSec, width }: HeaderProps) {
         </Text>
         <Text color={fresh.color}>{truncate(fresh.text, Math.max(10, width - title.length))}</Text>
       </Text>
-      <Services services={state.report?.services ?? []} width={width} />
+      <Services services={servicesSeen(state)} width={width} />
     </Box>
   );
+}
+
+/**
+ * The services as the report gives them, except that ClickHouse shows as down when every table's
+ * ClickHouse cells failed in this snapshot (the report's own probe may be older than the failure).
+ */
+export function servicesSeen(state: TuiState): ServiceInfo[] {
+  const report = state.report;
+  if (!report) return [];
+  const tables = report.tables;
+  const failures = tables.flatMap((t) => (t.clickhouse.ok ? [] : [t.clickhouse.error]));
+  const isClickHouseDown = tables.length > 0 && failures.length === tables.length && failures.every((e) => /cannot reach ClickHouse|unreachable/i.test(e));
+  if (!isClickHouseDown) return report.services;
+  return report.services.map((s) => (s.name === 'ClickHouse' && s.ok ? { ...s, ok: false, error: firstLine(failures[0]) } : s));
+}
+
+/** "cannot reach ClickHouse at … (connection refused)." → "connection refused": the rest is on the line already. */
+function errorDetail(error: string): string {
+  const line = firstLine(error);
+  return /\(([^()]+)\)\.?$/.exec(line)?.[1] ?? line;
 }
 
 /** `http://default:***@127.0.0.1:18123/` → `127.0.0.1:18123` when the line is short. */
@@ -63,7 +83,7 @@ function Services({ services, width }: { services: ServiceInfo[]; width: number 
         <Text key={s.name}>
           {i > 0 ? '  ' : ''}
           <Text color={s.ok ? theme.ok : theme.error}>{cell(s, isLong)}</Text>
-          {!s.ok && s.error ? <Text color={theme.error}>{` (${truncate(s.error, 40)})`}</Text> : null}
+          {!s.ok && s.error ? <Text color={theme.error}>{` (${truncate(errorDetail(s.error), 40)})`}</Text> : null}
         </Text>
       ))}
     </Text>

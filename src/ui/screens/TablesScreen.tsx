@@ -81,8 +81,13 @@ export function rowCells(t: TableStatus, live: LiveRun | undefined, state: RowSt
     iceberg: !ice.ok ? errorCell(theme) : ice.value.exists ? count(ice.value.rows, 'iceberg') : { text: 'no table', color: theme.muted },
     delta: t.delta === null ? { text: '—', color: theme.muted } : { text: formatDelta(t.delta, width('delta')), color: t.delta === 0 ? theme.ok : theme.error },
     state: { text: live?.status === 'queued' ? 'queued' : STATE_LABEL[state], color: theme.state[state] },
-    lastRun: lastRunCell(t, live, now, theme),
+    lastRun: fitLastRun(lastRunCell(t, live, now, theme), width('lastRun')),
   };
+}
+
+/** "■ aborted 8m ago" → "■ aborted 8m" when the column is one word short. */
+function fitLastRun(cell: Cell, width: number): Cell {
+  return cell.text.length > width ? { ...cell, text: cell.text.replace(' ago', '') } : cell;
 }
 
 function lastRunCell(t: TableStatus, live: LiveRun | undefined, now: number, theme: Theme): Cell {
