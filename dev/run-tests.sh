@@ -9,5 +9,6 @@ args=("$@")
 mapfile -t files < <(find "${args[@]}" -type f \( -name '*.test.ts' -o -name '*.test.tsx' \) | sort)
 [ ${#files[@]} -gt 0 ] || { echo "no test files under ${args[*]}" >&2; exit 1; }
 [ -f .stack/env ] && source .stack/env
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}
 export OFFLOAD_VENV=${OFFLOAD_VENV:-$ROOT/.venv}
 exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"
