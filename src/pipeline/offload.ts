@@ -12,7 +12,7 @@ import { countUpToWatermark, readBucketCounts, readWindowStats, sourceNow, type 
 import { tryLockTable } from '../db/postgres.js';
 import * as runs from '../db/runs.js';
 import * as watermarks from '../db/watermarks.js';
-import { CommitConflict, OffloadError } from '../errors.js';
+import { CommitConflict, ConfigError, OffloadError } from '../errors.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -122,7 +122,10 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
   const ident = identOf(cfg);
   let duck: DuckDBSession | undefined;
   try {
-    await watermarks.ensure(deps.pool, [{ table: cfg.name, icebergTable: cfg.target }]);
+    await watermarks.ensure(deps.pool, [{ table: cfg.name, icebergTable: cfg.target }]).catch((err: { code?: string }) => {
+      if (err.code === '42P01') throw new ConfigError('PostgreSQL has no offload tables (offload_watermarks, offload_runs, iceberg_tables) yet: run `offload init` first');
+      throw err;
+    });
     emit({ kind: 'phase', table: cfg.name, runId: '', phase: 'recover' });
     await recoverTable({ pool: deps.pool, catalog: deps.catalog, io: deps.io, tableName: cfg.name, ident, events });
 
