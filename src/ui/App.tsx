@@ -187,17 +187,19 @@ function SelectionLine({ state, width }: { state: TuiState; width: number }) {
     !t.clickhouse.ok ? `ClickHouse: ${firstLine(t.clickhouse.error)}` : null,
     !t.iceberg.ok ? `Iceberg: ${firstLine(t.iceberg.error)}` : null,
     state.live[t.name]?.status === 'failed' ? `offload: ${state.live[t.name].message}` : null,
-    !state.live[t.name] && t.lastRun?.error ? `last run: ${firstLine(t.lastRun.error)}` : null,
+    !state.live[t.name] && t.lastRun?.status === 'failed' && t.lastRun.error ? `last run: ${firstLine(t.lastRun.error)}` : null,
   ].filter((e): e is string => e !== null);
+  // A run aborted (stopped on request, or a crash that recovery resolved) broke nothing: a note, not an error.
+  const note = !state.live[t.name] && t.lastRun?.status === 'aborted' && t.lastRun.error ? `last run aborted: ${firstLine(t.lastRun.error)}` : null;
   const wm = t.watermark.ok
     ? `wm ${formatTimestamp(t.watermark.value.timestamp)}${t.watermark.value.tieBreak !== null ? ` #${t.watermark.value.tieBreak}` : ''}`
     : '';
   const info = `${position} ${wm} · lag ${formatSpan(t.lagSec)} · ${t.layer} · ${t.source} → ${t.target}`;
-  if (errors.length > 0) {
+  if (errors.length > 0 || note) {
     return (
       <Text wrap="truncate-end">
         <Text color={theme.muted}>{position} </Text>
-        <Text color={theme.error}>{truncate(errors.join(' · '), width - position.length - 1)}</Text>
+        <Text color={errors.length > 0 ? theme.error : theme.warn}>{truncate(errors.length > 0 ? errors.join(' · ') : (note ?? ''), width - position.length - 1)}</Text>
       </Text>
     );
   }

@@ -33,7 +33,8 @@ export type TableColumn =
   | 'lastRun';
 
 export const TABLE_COLUMNS: ColumnSpec<TableColumn>[] = [
-  { id: 'table', title: 'TABLE', min: 21, preferred: 26, rank: 0 },
+  // The name takes what is left once the other columns have their preferred width (up to 30).
+  { id: 'table', title: 'TABLE', min: 21, preferred: 30, rank: 0, isFlexible: true },
   { id: 'layer', title: 'LAYER', min: 6, rank: 6 },
   { id: 'watermark', title: 'WATERMARK', min: 14, preferred: 19, rank: 1 },
   { id: 'tie', title: 'TIE-BREAK', min: 10, preferred: 12, rank: 7 },
