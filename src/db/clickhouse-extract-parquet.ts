@@ -204,7 +204,7 @@ export async function extractParquetToFile(source: ClickHouseSource, sql: string
 const MAGIC = 'PAR1';
 
 /** `PAR1` … footer … footer length … `PAR1`; anything else is a cut or an exception the server appended. */
-async function checkWholeParquet(path: string, bytes: number): Promise<void> {
+export async function checkWholeParquet(path: string, bytes: number): Promise<void> {
   const size = (await stat(path)).size;
   if (size !== bytes) throw new OffloadError(`extraction to ${path}: wrote ${size} of ${bytes} bytes`);
   const fh = await open(path, 'r');
