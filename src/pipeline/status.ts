@@ -4,7 +4,8 @@
 // Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
-import { dateTimeLiteral, numberLiteral, qualifiedName, quoteIdentifier, type ClickHouseSource } from '../db/clickhouse.js';
+import { literalValues, qualifiedName, type ClickHouseSource, type SqlValues } from '../db/clickhouse.js';
+import { cursorTypeOf, upToWatermarkPredicate } from '../db/clickhouse-window.js';
 import { asPostgresUnavailable, describePostgres, isTableLocked } from '../db/postgres.js';
 import * as runs from '../db/runs.js';
 import * as watermarks from '../db/watermarks.js';
@@ -15,6 +16,7 @@ import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { readTableAt } from '../iceberg/table.js';
 import type { Watermark } from './events.js';
+import { microsFromIso } from './plan.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
 export interface StatusSources {
@@ -45,13 +47,13 @@ async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string>
   return c.type;
 }
 
-/** `cursor <= watermark` in the (cursor, tie-break) order, as SQL for this table. */
-export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Watermark): string {
-  const precision = /DateTime64/.test(cursorColumnType) ? 6 : 0;
-  const at = dateTimeLiteral(w.timestamp, precision);
-  const cursor = quoteIdentifier(t.cursor);
-  if (t.tieBreak === null || w.tieBreak === null) return `${cursor} <= ${at}`;
-  return `(${cursor} < ${at} OR (${cursor} = ${at} AND ${quoteIdentifier(t.tieBreak)} <= ${numberLiteral(BigInt(w.tieBreak))}))`;
+/**
+ * `cursor <= watermark` in the (cursor, tie-break) order, as SQL for this table: the offload's own predicate
+ * (clickhouse-window.ts), with its values as literals or, given the server's SqlValues, query parameters.
+ */
+export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Watermark, values: SqlValues = literalValues()): string {
+  const src = { from: readFrom(t), isQuery: t.query !== null, cursor: t.cursor, cursorType: cursorTypeOf(cursorColumnType, `${t.name}: cursor column "${t.cursor}"`), tieBreak: t.tieBreak };
+  return upToWatermarkPredicate(src, { cursor: microsFromIso(w.timestamp), tieBreak: w.tieBreak }, values);
 }
 
 /**
@@ -59,14 +61,15 @@ export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Wa
  * what an offload copies) and rows up to the watermark.
  */
 async function clickhouseCounts(ch: ClickHouseSource, t: TableConfig, w: Watermark | null): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
-  const count = async (where?: string) => {
-    const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`);
+  const count = async (where?: string, params?: Record<string, string>) => {
+    const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`, { params });
     return Number(rows[0]?.n ?? 0);
   };
   const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
   if (w === null) throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
   const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
-  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w));
+  const values = await ch.values();
+  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w, values), values.params);
   return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
 }
 
