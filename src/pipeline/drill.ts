@@ -851,8 +851,8 @@ async function seedDatabaseOf(session: DrillSession): Promise<string | null> {
 }
 
 /**
- * N kills at random fault points across repeated offloads of random tables while trades keep arriving;
- * after each kill the next run (of any table) recovers what it finds; at the end every table gets a
+ * N kills at random fault points across repeated offloads of the tables (side by side) while trades keep
+ * arriving; after each kill the table's next run recovers what it finds; at the end every table gets a
  * clean run and every invariant is checked.
  */
 export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOptions): Promise<DrillReport> {
@@ -860,7 +860,6 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
   if (!(plan.kills > 0)) throw new UsageError('drill --random: the number of kills must be at least 1');
   const startedAt = new Date();
   const session = new DrillSession(options, plan.tables);
-  const random = new Random(`drill/${plan.seed}`);
   const steps: DrillStep[] = [];
   const final: DrillReport['final'] = [];
   let tradesInserted = 0;
@@ -888,48 +887,49 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
     session.emit({ kind: 'drill-started', drill: 'random', steps: plan.kills, tables: plan.tables, sandbox: session.namespace });
     const maxAttempts = plan.maxAttempts ?? plan.kills * 4 + 10;
     let kills = 0;
+    let inFlight = 0;
     let attempts = 0;
     let index = 0;
-    // A table found up to date is left alone for a while (aggregates close a window a minute at best).
-    const restUntil = new Map<string, number>();
-    while (kills < plan.kills && attempts < maxAttempts && !options.signal?.aborted) {
-      attempts++;
-      const ready = plan.tables.filter((t) => (restUntil.get(t) ?? 0) <= Date.now());
-      const pool = ready.length > 0 ? ready : plan.tables;
-      const name = pool[random.int(pool.length)];
-      const fault = CRASH_FAULTS[random.int(CRASH_FAULTS.length)];
+    // Every table has its own loop of offloads, side by side (as several workers would run them); each
+    // offload gets a random fault point. A loop starts an offload only while the kills so far plus the
+    // offloads in flight are fewer than asked, so the drill ends with exactly `kills` kills.
+    const loop = async (name: string, random: Random) => {
       const s = session.sandbox(name);
-      index++;
-      session.emit({ kind: 'step-started', index, total: plan.kills, table: name, fault, step: 'random', simulates: FAULT_SIMULATES[fault] });
-      const began = performance.now();
-      const run = await session.offload(index, 'killed', s, { fault, lagMs: plan.lagMs });
-      const step: DrillStep = {
-        index,
-        kind: 'random',
-        table: name,
-        fault,
-        simulates: FAULT_SIMULATES[fault],
-        runs: [run],
-        injected: null,
-        verification: null,
-        outcome: 'held',
-        note: '',
-        elapsedMs: 0,
-      };
-      if (isKilledAtFault(run)) {
-        kills++;
-        step.note = `kill ${kills} of ${plan.kills}`;
-      } else if (run.exitCode === 0) {
-        step.note = `the run ended before the fault point (${run.outcome})`;
-        if (/up.to.date/i.test(run.outcome)) restUntil.set(name, Date.now() + 5_000);
-      } else {
-        step.outcome = 'broken';
-        step.note = `an offload failed: ${run.outcome}`;
+      while (kills + inFlight < plan.kills && attempts < maxAttempts && !options.signal?.aborted) {
+        attempts++;
+        inFlight++;
+        const fault = CRASH_FAULTS[random.int(CRASH_FAULTS.length)];
+        const i = ++index;
+        session.emit({ kind: 'step-started', index: i, total: plan.kills, table: name, fault, step: 'random', simulates: FAULT_SIMULATES[fault] });
+        const began = performance.now();
+        let run: ChildRun;
+        try {
+          run = await session.offload(i, 'killed', s, { fault, lagMs: plan.lagMs });
+        } finally {
+          inFlight--;
+        }
+        const step: DrillStep = { index: i, kind: 'random', table: name, fault, simulates: FAULT_SIMULATES[fault], runs: [run], injected: null, verification: null, outcome: 'held', note: '', elapsedMs: 0 };
+        let rest = 0;
+        if (isKilledAtFault(run)) {
+          kills++;
+          step.note = `kill ${kills} of ${plan.kills}`;
+        } else if (run.exitCode === 0) {
+          step.note = `the run ended before the fault point (${run.outcome})`;
+          // Nothing new yet (aggregates close a window a minute at best): let trades arrive first.
+          if (/up.to.date/i.test(run.outcome)) rest = 3_000;
+        } else {
+          step.outcome = 'broken';
+          step.note = `an offload failed: ${run.outcome}`;
+          rest = 1_000;
+        }
+        step.elapsedMs = Math.round(performance.now() - began);
+        steps.push(step);
+        session.emit({ kind: 'step-finished', step });
+        if (rest > 0) await new Promise((r) => setTimeout(r, rest));
       }
-      step.elapsedMs = Math.round(performance.now() - began);
-      steps.push(step);
-      session.emit({ kind: 'step-finished', step });
-    }
+    };
+    await Promise.all(plan.tables.map((name) => loop(name, new Random(`drill/${plan.seed}/${name}`))));
+    steps.sort((a, b) => a.index - b.index);
     if (kills < plan.kills) session.log('warn', `only ${kills} of ${plan.kills} kills in ${attempts} runs`);
 
     // The end: trades stop, every table gets a clean run (it recovers what the last kill left), then the checks.
