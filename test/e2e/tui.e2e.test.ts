@@ -248,7 +248,7 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     const added = committedRows.toLocaleString('en-US');
     screen = await term.waitFor(
       `the details with a snapshot adding ${added} rows`,
-      (s) => /SNAPSHOT ID/.test(s) && new RegExp(`\\n\\d{6,}\\s+\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+append\\s+${added}\\s`).test(s),
+      (s) => /SNAPSHOT ID/.test(s) && new RegExp(`\\n\\d{6,}\\s+(\\d{4}-)?\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+append\\s+${added}\\s`).test(s),
     );
     assert.match(screen, new RegExp(`${TABLE} {2}\\S+\\.${TABLE} → cold\\.${TABLE}`));
     await term.keys('2');
