@@ -231,6 +231,23 @@ describe('window bounds as query parameters', () => {
     assert.deepEqual(stats, { rows: 13, newest: upper });
     assert.equal(await countUpToWatermark(ch, SRC, lower), 11);
   });
+
+  it('DateTime and Date cursors too', async () => {
+    await ch.command(`CREATE TABLE ${DB}.coarse (t DateTime('UTC'), d Date, n UInt32) ENGINE = MergeTree ORDER BY t`);
+    // One row a second from 2023-12-31 23:59:50 for 40 s: 10 rows on the 31st, 30 on the 1st.
+    await ch.command(`INSERT INTO ${DB}.coarse SELECT toDateTime('2023-12-31 23:59:50', 'UTC') + number, toDate(toDateTime('2023-12-31 23:59:50', 'UTC') + number), number FROM numbers(40)`);
+    const from = `${DB}.coarse`;
+    const seconds: WindowSource = { from, isQuery: false, cursor: 't', cursorType: { kind: 'DateTime' }, tieBreak: null };
+    const days: WindowSource = { from, isQuery: false, cursor: 'd', cursorType: { kind: 'Date' }, tieBreak: null };
+    const s0 = 1_704_067_195n * 1_000_000n; // 2023-12-31 23:59:55
+    assert.deepEqual(await readWindowStats(ch, seconds, { cursor: s0, tieBreak: null }, s0 + 10_000_000n), { rows: 10, newest: s0 + 10_000_000n });
+    const dec31 = 1_703_980_800n * 1_000_000n; // 2023-12-31
+    assert.deepEqual(await readWindowStats(ch, days, null, dec31), { rows: 10, newest: dec31 });
+    assert.deepEqual(await readWindowStats(ch, days, { cursor: dec31, tieBreak: null }, dec31 + 86_400_000_000n), { rows: 30, newest: dec31 + 86_400_000_000n });
+    const p = parameterValues();
+    assert.match(windowPredicate(days, { cursor: dec31, tieBreak: null }, null, p), /^`d` > \{p0:Date\}$/);
+    assert.deepEqual(p.params, { p0: '2023-12-31' });
+  });
 });
 
 describe('a DateTime64(9) cursor on the current engine', { skip: pyicebergSkip }, () => {
