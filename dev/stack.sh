@@ -158,7 +158,8 @@ fsync = on
 log_min_messages = warning
 CONF
   fi
-  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$STACK_DIR/logs/postgres.log" -w -t 30 start >/dev/null \
+  # Port and socket on the command line: a cluster made earlier follows today's OFFLOAD_STACK_PG_PORT.
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$STACK_DIR/logs/postgres.log" -o "-p $PG_PORT -k $sock" -w -t 30 start >/dev/null \
     || die "postgres did not start (see $STACK_DIR/logs/postgres.log)"
   PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U offload -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='offload'" | grep -q 1 \
     || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U offload -d postgres -qc "CREATE DATABASE offload" >/dev/null
