@@ -150,10 +150,10 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
     height: lines.length + 3,
   });
   if (state.quitting === 'waiting') {
-    return box('Quitting', [`waiting for ${plural(running)} to finish, then quitting`, 's: stop safely instead'], 'warn');
+    return box('Quitting', [`waiting for ${counted} to finish, then quitting`, 's: stop safely instead'], 'warn');
   }
   if (state.quitting === 'stopping') {
-    return box('Quitting', [`stopping ${plural(running)} safely: work before its commit is abandoned,`, 'a commit already under way completes; then quitting'], 'warn');
+    return box('Quitting', [`stopping ${counted} safely: work before its commit is abandoned,`, 'a commit already under way completes; then quitting'], 'warn');
   }
   if (state.overlay === 'quit') {
     return box(
