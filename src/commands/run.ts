@@ -33,7 +33,8 @@ export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { 
   const conn = connectionsFromEnv(ctx.env);
   const clickhouse = new ClickHouseSource(conn.clickhouse, { env: ctx.env });
   const pool = createPool(conn.postgres, { env: ctx.env, max: 16, applicationName: appName });
-  const io = createFileIO({ s3: conn.s3 });
+  // Two parts in flight per upload (8 MiB each): uploads overlap encoding without holding much memory.
+  const io = createFileIO({ s3: conn.s3, queueSize: 2 });
   return {
     clickhouse,
     pool,

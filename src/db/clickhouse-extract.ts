@@ -251,13 +251,19 @@ export function extractionQuery(columns: ColumnTransport[], from: string, where:
   return { columns, sql: `SELECT ${select} FROM ${from} WHERE ${where}` };
 }
 
+/**
+ * DuckDB's CSV read buffer. Its default (32 MiB, several per thread) alone adds ~100 MB of RSS; 4 MiB reads as
+ * fast here (measured on 1M trade rows, 2 threads) and keeps the offload's peak RSS flat and small.
+ */
+const CSV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** DuckDB's read_csv over extracted files, with every column typed (no sniffing: types are known, and sniffing guesses). */
 export function readCsvSql(files: string[], columns: ColumnTransport[]): string {
   const types = [...columns.map((c, i) => `'c${i}': ${duckString(c.csvType)}`), `'${EOL_COLUMN}': 'UTINYINT'`].join(', ');
   const list = `[${files.map(duckString).join(', ')}]`;
   return (
     `read_csv(${list}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
-    `nullstr = '\\N', allow_quoted_nulls = false, strict_mode = true, new_line = '\\n', columns = {${types}})`
+    `nullstr = '\\N', allow_quoted_nulls = false, strict_mode = true, new_line = '\\n', buffer_size = ${CSV_BUFFER_BYTES}, columns = {${types}})`
   );
 }
 

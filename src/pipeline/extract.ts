@@ -4,7 +4,7 @@
 // along the partition periods of the cursor (plan.ts sliceBatch).
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
-import { literalValues, qualifiedName, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../db/clickhouse.js';
+import { literalValues, qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../db/clickhouse.js';
 import type { ExtractedFile } from '../db/clickhouse-extract.js';
 import { extractionPath, type ExtractionPath } from '../db/clickhouse-extraction.js';
 import { checkTieBreakType, cursorCondition, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../db/clickhouse-window.js';
@@ -74,24 +74,43 @@ export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bi
 export interface ExtractSliceOptions {
   workDir: string;
   runId: string;
+  /**
+   * Parallel streams: the slice is read by this many queries at once, each taking the rows whose cursor
+   * hashes to its share (rows sharing a cursor value stay in one stream), each into its own file. ClickHouse
+   * formats one result on one core; two streams use both, and DuckDB reads the files in parallel.
+   */
+  streams?: number;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
 }
 
-/** Streams one slice of a batch into `<workDir>/slice-N.parquet` (or `.csv`). */
-export async function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lower | null, upper: bigint, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile> {
+/** Streams one slice of a batch into `<workDir>/slice-N[-k].parquet` (or `.csv`): one file per stream. */
+export async function extractSlice(ch: ClickHouseSource, shape: SourceShape, lower: Lower | null, upper: bigint, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile[]> {
   const values = await ch.values();
-  const sql = shape.extraction.query(shape.window.from, slicePredicate(shape.window, lower, upper, slice, values));
-  return shape.extraction.extract(ch, sql, join(o.workDir, `slice-${slice.index}.${shape.extraction.extension}`), {
-    queryId: `offload-${o.runId}-${slice.index}`,
-    settings: windowSettings(shape.window),
-    params: values.params,
-    signal: o.signal,
-    onBytes: o.onBytes,
-  });
+  const where = slicePredicate(shape.window, lower, upper, slice, values);
+  const streams = Math.max(1, Math.trunc(o.streams ?? 1));
+  const bytes = new Array<number>(streams).fill(0);
+  const files = await Promise.all(
+    Array.from({ length: streams }, (_, k) => {
+      const part = streams === 1 ? where : `${where} AND cityHash64(${quoteIdentifier(shape.window.cursor)}) % ${streams} = ${k}`;
+      const sql = shape.extraction.query(shape.window.from, part);
+      const name = streams === 1 ? `slice-${slice.index}` : `slice-${slice.index}-${k}`;
+      return shape.extraction.extract(ch, sql, join(o.workDir, `${name}.${shape.extraction.extension}`), {
+        queryId: `offload-${o.runId}-${slice.index}${streams === 1 ? '' : `-${k}`}`,
+        settings: windowSettings(shape.window),
+        params: values.params,
+        signal: o.signal,
+        onBytes: (b) => {
+          bytes[k] = b;
+          o.onBytes?.(bytes.reduce((x, y) => x + y, 0));
+        },
+      });
+    }),
+  );
+  return files;
 }
 
-/** The DuckDB relation over an extracted slice: the table's columns with their Iceberg-shaped values. */
-export function sliceRelation(shape: SourceShape, file: string): string {
-  return shape.extraction.relation([file]);
+/** The DuckDB relation over an extracted slice's files: the table's columns with their Iceberg-shaped values. */
+export function sliceRelation(shape: SourceShape, files: string[]): string {
+  return shape.extraction.relation(files);
 }

@@ -65,7 +65,7 @@ export interface OffloadOptions {
   maxRowsPerBatch?: number;
   /** Most batches (commits) in one call; default: until up to date. */
   maxBatches?: number;
-  /** Periods smaller than this are merged into one slice (fewer, larger steps). Default 1,000,000. */
+  /** Periods smaller than this are merged into one slice (fewer, larger steps). Default 250,000. */
   minSliceRows?: number;
   /** Local scratch directory (default OFFLOAD_WORK_DIR or the system's temp directory). */
   workDir?: string;
@@ -74,8 +74,10 @@ export interface OffloadOptions {
   maxCommitAttempts?: number;
   /** Re-plans after the watermark moved under us. Default 2. */
   maxReplans?: number;
-  /** Uploads in flight at once. Default 4. */
+  /** Uploads in flight at once. Default 2 (each buffers up to part size × queue size of the FileIO). */
   uploadConcurrency?: number;
+  /** Queries reading one slice at once (default 2 for tables, 1 for query sources and small slices). */
+  extractStreams?: number;
   /**
    * A stop request, checked before each batch is planned and before the commit transaction begins: a commit
    * under way is completed, a batch not yet committing is abandoned (its files discarded, its run aborted).
@@ -102,7 +104,7 @@ export type OffloadResult =
   | { table: string; status: 'dry-run'; window: { lower: Watermark; upper: Watermark } | null; estimatedRows: number; batches: number; durationMs: number };
 
 const DEFAULT_MAX_ROWS = 20_000_000;
-const DEFAULT_MIN_SLICE_ROWS = 1_000_000;
+const DEFAULT_MIN_SLICE_ROWS = 250_000;
 
 function identOf(cfg: TableConfig): TableIdentifier {
   return { namespace: cfg.targetNamespace.join('.'), name: cfg.targetTable };
@@ -489,6 +491,8 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
     extractSlice(o.deps.clickhouse, o.shape, o.lower, o.upper, slice, {
       workDir: o.workDir,
       runId: o.runId,
+      // A query source aggregates: reading it twice costs more than one core formatting its (few) rows.
+      streams: o.options.extractStreams ?? (o.shape.window.isQuery || (slice.rows > 0 && slice.rows < 200_000) ? 1 : 2),
       signal: abort.signal,
       onBytes: (b) => {
         inFlightBytes = b;
@@ -500,7 +504,7 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
       },
     });
   const uploads: Array<Promise<void>> = [];
-  const limit = Math.max(1, o.options.uploadConcurrency ?? 4);
+  const limit = Math.max(1, o.options.uploadConcurrency ?? 2);
   let active = 0;
   const waiting: Array<() => void> = [];
   const upload = async (f: WrittenFile): Promise<void> => {
@@ -525,7 +529,7 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
       o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: 'write' });
       const written = await writeSlice({
         connection: o.duck.connection,
-        relation: sliceRelation(o.shape, extracted.path),
+        relation: sliceRelation(o.shape, extracted.map((f) => f.path)),
         schema: o.schema,
         spec: o.spec,
         isSinglePartition: o.slices[i].isSinglePartition,
@@ -535,10 +539,10 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
         slice: i,
         dataLocation: dataLoc,
       });
-      await rm(extracted.path, { force: true });
+      await Promise.all(extracted.map((f) => rm(f.path, { force: true })));
       const sliceRows = written.reduce((s, f) => s + Number(f.dataFile.recordCount), 0);
       rowsDone += sliceRows;
-      bytesDone += extracted.bytes;
+      bytesDone += extracted.reduce((sum, f) => sum + f.bytes, 0);
       inFlightBytes = 0;
       if (rowsDone > 0) bytesPerRow = bytesDone / rowsDone;
       files.push(...written);
