@@ -11,6 +11,7 @@ import { checkLine, writeReport, type DrillReport } from '../pipeline/drill-repo
 import {
   CRASH_FAULTS,
   TRANSIENT_FAULTS,
+  cleanLeftoverSandboxes,
   defaultDrillTables,
   isCrashFault,
   isTransientFault,
@@ -39,6 +40,8 @@ export interface DrillCliOptions {
   pyiceberg: boolean;
   report?: string;
   json?: boolean;
+  clean?: boolean;
+  minAge: string;
 }
 
 function positiveInteger(text: string): number {
@@ -119,7 +122,26 @@ function printSummary(ctx: CommandContext, report: DrillReport): void {
   }
 }
 
-export async function drill(options: DrillCliOptions, ctx: CommandContext): Promise<DrillReport> {
+/** `offload drill --clean`: removes sandboxes that drills killed before their own cleanup left behind. */
+async function clean(options: DrillCliOptions, ctx: CommandContext): Promise<void> {
+  const minAgeMs = durationMs(options.minAge);
+  if (minAgeMs === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. 1h, 30m, 0s)`);
+  const r = await cleanLeftoverSandboxes({ env: ctx.env, minAgeMs });
+  if (options.json) printJson(ctx.stdout, r);
+  else
+    println(
+      ctx.stdout,
+      r.namespaces.length === 0 && r.watermarkRows === 0
+        ? `no drill sandbox older than ${options.minAge} left behind`
+        : `removed ${r.namespaces.length} sandbox namespace(s) (${r.namespaces.join(', ') || '—'}): ${r.tables} table(s), ${formatCount(r.files)} file(s), ${r.watermarkRows} watermark row(s), ${r.runRows} run row(s)`,
+    );
+}
+
+export async function drill(options: DrillCliOptions, ctx: CommandContext): Promise<DrillReport | null> {
+  if (options.clean) {
+    await clean(options, ctx);
+    return null;
+  }
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const modes = [options.fault || options.transient ? 'fault' : null, options.allFaults ? 'all' : null, options.random !== undefined ? 'random' : null].filter(Boolean);
   if (modes.length !== 1) {
@@ -205,6 +227,8 @@ export function registerDrill(program: Command, ctx: CommandContext): void {
     .option('--trades-rate <r>', 'trades per second inserted into the seed schema during --random (0: none)', nonNegative, 200)
     .option('--lag <duration>', 'the lag of the sandbox tables during --random, so arriving trades are offloaded within the drill', '5s')
     .option('--keep', 'keep the sandbox (its Iceberg tables, files, watermark rows and run history) for inspection')
+    .option('--clean', 'remove sandboxes left behind by drills that were killed before cleaning up (older than --min-age)')
+    .option('--min-age <duration>', 'with --clean: only sandboxes at least this old (a drill running now is never touched)', '1h')
     .option('--no-pyiceberg', 'skip the independent pyiceberg reader check')
     .option('--report <dir>', 'also write the report as JSON and Markdown into this directory')
     .option('--json', 'print the report as one JSON document (progress goes to stderr)')
@@ -225,7 +249,8 @@ Examples:
   offload drill --table bronze_trades_binance --fault inside-commit
   offload drill --table ohlcv_1m --transient pg-drop
   offload drill --all-faults --tables bronze_trades_binance,ohlcv_1m --report drill-reports/
-  offload drill --random 30 --seed 1 --json`,
+  offload drill --random 30 --seed 1 --json
+  offload drill --clean`,
     )
     .action(async (options: DrillCliOptions) => {
       await drill(options, ctx);

@@ -809,6 +809,8 @@ export async function runFaultDrill(plan: FaultDrillPlan, options: DrillOptions)
     concurrent: plan.concurrent,
     keepSandbox: options.keepSandbox === true,
   });
+  // Stopped before every step ran: what ran is reported, but the drill proved less than asked.
+  if (done.length < steps.length && report.outcome === 'held') report.outcome = 'inconclusive';
   session.emit({ kind: 'drill-finished', report });
   return report;
 }
@@ -963,4 +965,72 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
   if (report.totals.kills < plan.kills && report.outcome === 'held') report.outcome = 'inconclusive';
   session.emit({ kind: 'drill-finished', report });
   return report;
+}
+
+// ─── Leftover sandboxes ─────────────────────────────────────────────────────────────────────────────
+
+export interface SandboxCleanup {
+  namespaces: string[];
+  tables: number;
+  files: number;
+  watermarkRows: number;
+  runRows: number;
+}
+
+/** When a sandbox was made, from its id (`<epoch ms in base 36><4 hex digits>`); null when it is not one. */
+export function sandboxCreatedAt(id: string): number | null {
+  const m = /^([0-9a-z]{6,})[0-9a-f]{4}$/.exec(id);
+  if (!m) return null;
+  const ms = parseInt(m[1], 36);
+  return Number.isFinite(ms) && ms > 1_500_000_000_000 && ms < 4_000_000_000_000 ? ms : null;
+}
+
+/**
+ * Removes what drills killed before their own cleanup left behind (a drill ended by SIGKILL, a machine
+ * that went down): sandbox namespaces `drill_<id>` with their tables and files, and the sandbox tables'
+ * watermark rows and run history — only sandboxes older than `minAgeMs` (default 1 hour), so a drill
+ * running right now is never touched.
+ */
+export async function cleanLeftoverSandboxes(options: { env: Env; minAgeMs?: number }): Promise<SandboxCleanup> {
+  const env = options.env;
+  const minAgeMs = options.minAgeMs ?? 3_600_000;
+  const isOld = (id: string) => {
+    const at = sandboxCreatedAt(id);
+    return at !== null && Date.now() - at >= minAgeMs;
+  };
+  const pool = createPool(postgresFromEnv(env), { env, max: 2, applicationName: 'offload drill --clean' });
+  const io = createFileIO({ s3: s3FromEnv(env) });
+  const catalog = new JdbcCatalog(pool, env.OFFLOAD_CATALOG || DEFAULT_CATALOG_NAME);
+  const warehouse = warehouseFromEnv(env);
+  const out: SandboxCleanup = { namespaces: [], tables: 0, files: 0, watermarkRows: 0, runRows: 0 };
+  try {
+    for (const ns of await catalog.listNamespaces()) {
+      const m = /^drill_([0-9a-z]+)$/.exec(ns);
+      if (!m || !isOld(m[1])) continue;
+      for (const ident of await catalog.listTables(ns)) {
+        const entry = await catalog.loadTable(ident);
+        const location = entry?.metadataLocation ? entry.metadataLocation.replace(/\/metadata\/[^/]+$/, '') : defaultTableLocation(warehouse, ident);
+        const files = await io.list(`${location}/`);
+        await io.deleteMany(files.map((f) => f.uri));
+        out.files += files.length;
+        await catalog.dropTable(ident);
+        out.tables++;
+      }
+      const rest = await io.list(`${warehouse}/${ns}/`);
+      await io.deleteMany(rest.map((f) => f.uri));
+      out.files += rest.length;
+      await catalog.dropNamespace(ns).catch(() => false);
+      out.namespaces.push(ns);
+    }
+    const names = (await watermarks.list(pool)).map((w) => w.table).filter((t) => {
+      const m = /^drill_([0-9a-z]+)_/.exec(t);
+      return m !== null && isOld(m[1]);
+    });
+    out.runRows = await runs.removeForTables(pool, names);
+    out.watermarkRows = await watermarks.remove(pool, names);
+  } finally {
+    io.close();
+    await pool.end();
+  }
+  return out;
 }

@@ -57,6 +57,27 @@ describe('offload drill (CLI)', () => {
     assert.match(r.stdout, /drill passed: every invariant held — 1 steps, 0 kills \(SIGKILL\), 1 transient faults injected/);
   });
 
+  it('--keep leaves the sandbox for inspection; --clean removes it once it is old enough, never a young one', async () => {
+    const r = await offload(['drill', '--table', 'bronze_trades_kraken', '--fault', 'after-plan', '--keep', '--no-pyiceberg', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    assert.equal(report.environment.sandbox.kept, true);
+    const namespace = report.environment.sandbox.namespace;
+    const young = await offload(['drill', '--clean', '--json']);
+    assert.equal(young.exitCode, 0, young.stderr);
+    assert.deepEqual(JSON.parse(young.stdout).namespaces, [], 'a sandbox younger than an hour is left alone');
+    const old = await offload(['drill', '--clean', '--min-age', '0s', '--json']);
+    assert.equal(old.exitCode, 0, old.stderr);
+    const cleaned = JSON.parse(old.stdout) as { namespaces: string[]; tables: number; files: number; watermarkRows: number; runRows: number };
+    assert.deepEqual(cleaned.namespaces, [namespace]);
+    assert.equal(cleaned.tables, 1);
+    assert.ok(cleaned.files > 0);
+    assert.equal(cleaned.watermarkRows, 1);
+    assert.ok(cleaned.runRows >= 2, 'the killed run and the recovery');
+    const again = await offload(['drill', '--clean', '--min-age', '0s']);
+    assert.match(again.stdout, /no drill sandbox older than 0s left behind/);
+  });
+
   it('rejects a bad command line with exit code 2 and says what is expected', async () => {
     const none = await offload(['drill']);
     assert.equal(none.exitCode, 2);
