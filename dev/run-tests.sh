@@ -11,4 +11,4 @@ mapfile -t files < <(find "${args[@]}" -type f \( -name '*.test.ts' -o -name '*.
 [ -f .stack/env ] && source .stack/env
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}
 export OFFLOAD_VENV=${OFFLOAD_VENV:-$ROOT/.venv}
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-1800000}" "${files[@]}"
