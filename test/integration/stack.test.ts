@@ -5,17 +5,30 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { execa } from 'execa';
 import { ROOT, stackEnv } from '../support/stack.js';
 
+/** A port nobody listens on right now (the OS picks it), so a leftover server never fails this test. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'offload-stack-'));
+const [chHttp, chTcp, pgPort, s3Port] = [await freePort(), await freePort(), await freePort(), await freePort()];
 const env = {
   ...process.env,
   OFFLOAD_STACK_DIR: dir,
-  OFFLOAD_STACK_CH_HTTP_PORT: '28123',
-  OFFLOAD_STACK_CH_TCP_PORT: '29000',
-  OFFLOAD_STACK_PG_PORT: '25432',
-  OFFLOAD_STACK_S3_PORT: '29900',
+  OFFLOAD_STACK_CH_HTTP_PORT: String(chHttp),
+  OFFLOAD_STACK_CH_TCP_PORT: String(chTcp),
+  OFFLOAD_STACK_PG_PORT: String(pgPort),
+  OFFLOAD_STACK_S3_PORT: String(s3Port),
 };
 const stack = (verb: string) => execa(`${ROOT}dev/stack.sh`, [verb], { env, reject: false, all: true });
 
@@ -32,9 +45,9 @@ test('stack: up, up again, down, up — each service answers, status tells, down
   for (const name of ['CLICKHOUSE_URL', 'DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_ENDPOINT_URL_S3', 'OFFLOAD_WAREHOUSE', 'OFFLOAD_CONFIG']) {
     assert.match(envFile, new RegExp(`^export ${name}=`, 'm'), `${name} missing from env file`);
   }
-  assert.match(envFile, /127\.0\.0\.1:28123/);
+  assert.match(envFile, new RegExp(`127\\.0\\.0\\.1:${chHttp}`));
 
-  const ping = await fetch('http://127.0.0.1:28123/ping');
+  const ping = await fetch(`http://127.0.0.1:${chHttp}/ping`);
   assert.equal((await ping.text()).trim(), 'Ok.');
   const chPid = readFileSync(join(dir, 'clickhouse.pid'), 'utf8').trim();
 
