@@ -20,13 +20,12 @@
 // begin and end with the magic `PAR1` and its footer must fit (checked before DuckDB reads it).
 import { createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { OffloadError, SchemaError } from '../errors.js';
 import { duckdbType, icebergFieldFromColumn, parseClickHouseType, type ClickHouseType } from '../iceberg/schema.js';
 import { quoteIdentifier, type ClickHouseSource } from './clickhouse.js';
-import type { ExtractedFile, ExtractToFileOptions } from './clickhouse-extract.js';
+import { ByteCounter, type ExtractedFile, type ExtractToFileOptions } from './clickhouse-extract.js';
 
 /** How one column travels through Parquet. */
 export interface ParquetColumn {
@@ -163,18 +162,6 @@ export function parquetExtractionQuery(columns: ParquetColumn[], from: string, w
 export function parquetRelationSql(files: string[], columns: ParquetColumn[]): string {
   const exprs = columns.map((c, i) => `${c.convert(`c${i}`)} AS ${duckIdentifier(c.name)}`);
   return `SELECT ${exprs.join(', ')} FROM read_parquet([${files.map(duckString).join(', ')}], binary_as_string = true, hive_partitioning = false)`;
-}
-
-class ByteCounter extends Transform {
-  total = 0;
-  constructor(private readonly onBytes?: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.total += chunk.length;
-    this.onBytes?.(this.total);
-    cb(null, chunk);
-  }
 }
 
 /** Runs `sql` with FORMAT Parquet and pipes the body into `path`. Throws when the body is not one whole Parquet file. */

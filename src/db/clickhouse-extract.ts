@@ -288,7 +288,8 @@ export interface ExtractedFile {
   bytes: number;
 }
 
-class ByteCounter extends Transform {
+/** Passes bytes through and counts them (progress of an extraction streamed to disk). */
+export class ByteCounter extends Transform {
   total = 0;
   constructor(private readonly onBytes?: (bytes: number) => void) {
     super();
