@@ -79,7 +79,7 @@ function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) 
       case 'child-exited': {
         const r = e.run;
         const label = randomSteps.get(e.index);
-        if (label && r.role === 'killed') {
+        if (label && (r.role === 'killed' || r.role === 'run')) {
           println(out, `${label}: ${r.outcome} (${formatSeconds(r.durationMs)})`);
           return;
         }

@@ -85,6 +85,10 @@ export interface DrillChoiceOption {
 
 export const RANDOM_KILLS_IN_TUI = 10;
 
+/** In a random drill, the share of offloads that run without a fault (and the label of their steps). */
+export const CLEAN_RUN_SHARE = 0.25;
+export const CLEAN_RUN = 'none (clean run)';
+
 export function drillChoices(): DrillChoiceOption[] {
   return [
     ...CRASH_FAULTS.map((f) => ({ id: f, kind: 'crash' as const, label: f, simulates: FAULT_SIMULATES[f] })),
@@ -270,7 +274,7 @@ class DrillSession {
     this.namespace = `drill_${this.id}`;
     this.dir = join(tmpdir(), `offload-drill-${this.id}`);
     this.warehouse = warehouseFromEnv(env);
-    this.catalogName = env.OFFLOAD_CATALOG || DEFAULT_CATALOG_NAME;
+    this.catalogName = DEFAULT_CATALOG_NAME; // the catalog name the offload writes under
     this.clickhouse = new ClickHouseSource(clickhouseFromEnv(env), { env, requestTimeoutMs: 300_000 });
     this.pool = createPool(postgresFromEnv(env), { env, max: 6, applicationName: 'offload drill' });
     this.io = createFileIO({ s3: s3FromEnv(env) });
@@ -899,20 +903,31 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
       const s = session.sandbox(name);
       while (kills + inFlight < plan.kills && attempts < maxAttempts && !options.signal?.aborted) {
         attempts++;
-        inFlight++;
-        const fault = CRASH_FAULTS[random.int(CRASH_FAULTS.length)];
+        // About one offload in four runs without a fault and commits what is pending, so kills land on
+        // tables with history as well as on first windows and on recoveries.
+        const isClean = random.next() < CLEAN_RUN_SHARE;
+        const fault: CrashFault | null = isClean ? null : CRASH_FAULTS[random.int(CRASH_FAULTS.length)];
+        if (!isClean) inFlight++;
         const i = ++index;
-        session.emit({ kind: 'step-started', index: i, total: plan.kills, table: name, fault, step: 'random', simulates: FAULT_SIMULATES[fault] });
+        const label = fault ?? CLEAN_RUN;
+        const simulates = fault ? FAULT_SIMULATES[fault] : 'an offload without a fault: it recovers what the last kill left and commits what is pending';
+        session.emit({ kind: 'step-started', index: i, total: plan.kills, table: name, fault: label, step: 'random', simulates });
         const began = performance.now();
         let run: ChildRun;
         try {
-          run = await session.offload(i, 'killed', s, { fault, lagMs: plan.lagMs });
+          run = await session.offload(i, fault ? 'killed' : 'run', s, { fault, lagMs: plan.lagMs });
         } finally {
-          inFlight--;
+          if (!isClean) inFlight--;
         }
-        const step: DrillStep = { index: i, kind: 'random', table: name, fault, simulates: FAULT_SIMULATES[fault], runs: [run], injected: null, verification: null, outcome: 'held', note: '', elapsedMs: 0 };
+        const step: DrillStep = { index: i, kind: 'random', table: name, fault: label, simulates, runs: [run], injected: null, verification: null, outcome: 'held', note: '', elapsedMs: 0 };
         let rest = 0;
-        if (isKilledAtFault(run)) {
+        if (isClean) {
+          if (run.exitCode === 0) step.note = `clean run: ${run.outcome}`;
+          else {
+            step.outcome = 'broken';
+            step.note = `a clean offload failed: ${run.outcome}`;
+          }
+        } else if (isKilledAtFault(run)) {
           kills++;
           step.note = `kill ${kills} of ${plan.kills}`;
         } else if (run.exitCode === 0) {
@@ -1000,7 +1015,7 @@ export async function cleanLeftoverSandboxes(options: { env: Env; minAgeMs?: num
   };
   const pool = createPool(postgresFromEnv(env), { env, max: 2, applicationName: 'offload drill --clean' });
   const io = createFileIO({ s3: s3FromEnv(env) });
-  const catalog = new JdbcCatalog(pool, env.OFFLOAD_CATALOG || DEFAULT_CATALOG_NAME);
+  const catalog = new JdbcCatalog(pool, DEFAULT_CATALOG_NAME);
   const warehouse = warehouseFromEnv(env);
   const out: SandboxCleanup = { namespaces: [], tables: 0, files: 0, watermarkRows: 0, runRows: 0 };
   try {
