@@ -230,7 +230,6 @@ describe('drill mode', () => {
     await press('d');
     await until((x) => x.includes('Drill mode'));
     await press('G');
-    for (let i = 0; i < 20; i++) await press('j');
     await until((x) => x.includes('› random (10 kills)'));
     for (const l of frame().split('\n')) assert.ok(l.length <= 80, `line too wide: ${l}`);
     await press(KEY.enter);

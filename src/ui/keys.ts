@@ -76,6 +76,7 @@ export const HELP_HINTS: KeyBinding[] = [
 /** Drill mode keys (the drill screen handles them itself; listed here for the hint bar and the help). */
 export const DRILL_KEYS: KeyBinding[] = [
   { keys: 'j / k / ↓ / ↑', action: 'choose a table or a fault point', hint: { label: 'j/k choose', rank: 2 } },
+  { keys: 'g / G', action: 'first / last of the list' },
   { keys: 'tab / ← / →', action: 'switch between the table and the fault lists', hint: { label: 'tab switch', rank: 3 } },
   { keys: 'enter', action: 'start the drill (after one: a new drill)', hint: { label: '⏎ start', rank: 1 } },
   { keys: 's', action: 'save the drill report (JSON + Markdown under ./drill-reports/)', hint: { label: 's save', rank: 1 } },

@@ -114,6 +114,8 @@ export function DrillScreen({ backend, selected, width, height, onExit, clock = 
     }
     if (isBack) return onExit();
     if (input === 'j' || key.downArrow) update((v) => reduceMoveChoice(v, 1));
+    else if (input === 'G' || key.end) update((v) => reduceMoveChoice(v, Number.MAX_SAFE_INTEGER));
+    else if (input === 'g' || key.home) update((v) => reduceMoveChoice(v, -Number.MAX_SAFE_INTEGER));
     else if (input === 'k' || key.upArrow) update((v) => reduceMoveChoice(v, -1));
     else if (key.tab || key.rightArrow || key.leftArrow || input === 'h' || input === 'l') update((v) => reduceFocus(v, key.leftArrow || input === 'h' ? 'table' : key.rightArrow || input === 'l' ? 'fault' : undefined));
     else if (key.return) start();
@@ -236,7 +238,7 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
         <Text color={statusTone} bold>
           {status}
         </Text>
-        <Text color={theme.muted}> · {view.step?.simulates ?? fault?.simulates ?? ''}</Text>
+        <Text color={theme.muted}> · {(view.report?.final.length ? fault?.simulates : view.step?.simulates) ?? fault?.simulates ?? ''}</Text>
       </Text>
       <Text bold color={theme.muted}>
         Offload processes
