@@ -33,8 +33,8 @@ export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { 
   const conn = connectionsFromEnv(ctx.env);
   const clickhouse = new ClickHouseSource(conn.clickhouse, { env: ctx.env });
   const pool = createPool(conn.postgres, { env: ctx.env, max: 16, applicationName: appName });
-  // Two parts in flight per upload (8 MiB each): uploads overlap encoding without holding much memory.
-  const io = createFileIO({ s3: conn.s3, queueSize: 2 });
+  // Two parts in flight per upload (5 MiB each, S3's minimum): uploads overlap encoding without holding much memory.
+  const io = createFileIO({ s3: conn.s3, queueSize: 2, partSizeBytes: 5 * 1024 * 1024 });
   return {
     clickhouse,
     pool,

