@@ -11,8 +11,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseSource, type ClickHouseCapabilities, type ColumnInfo } from '../src/db/clickhouse.js';
-import { extractionPath, type ExtractionPath } from '../src/db/clickhouse-extraction.js';
+import { ClickHouseSource, type ClickHouseCapabilities, type ColumnInfo } from '../src/clickhouse/client.js';
+import { extractionPath, type ExtractionPath } from '../src/clickhouse/extract/format.js';
 import { openDuckDB, type DuckDBSession } from '../src/iceberg/parquet.js';
 import { startChdbServer } from '../test/support/chdb-server.js';
 import { DATABASE, productionDdl, utcDayStart } from '../test/integration/current-clickhouse/k2-production.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { secretsOf } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
-import { ExitCode, OffloadError, exitCodeOf } from './errors.js';
+import { ExitCode, OffloadError, exitCodeOf } from './core/errors.js';
 import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';

@@ -6,7 +6,7 @@
 // report as JSON and Markdown with --report <dir>, and exits 7 when an invariant broke.
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../core/errors.js';
 import { checkLine, writeReport, type DrillReport } from '../pipeline/drill-report.js';
 import {
   CRASH_FAULTS,

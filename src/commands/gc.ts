@@ -3,7 +3,7 @@
 // holds the table (src/pipeline/gc.ts).
 import type { Command } from 'commander';
 import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../core/errors.js';
 import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
 import { openDeps } from './run.js';
 import { alignedTable, formatCount, printJson, println, type CommandContext } from './output.js';

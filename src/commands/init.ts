@@ -3,10 +3,10 @@
 import type { Command } from 'commander';
 import { clickhouseFromEnv, postgresFromEnv } from '../config/env.js';
 import { checkTablesAgainstClickHouse, loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { migrate } from '../db/migrate.js';
-import { connectPostgres, describePostgres } from '../db/postgres.js';
-import * as watermarks from '../db/watermarks.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { migrate } from '../state/migrate.js';
+import { connectPostgres, describePostgres } from '../state/pool.js';
+import * as watermarks from '../state/watermarks.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
 import { printJson, println, type CommandContext } from './output.js';
 

@@ -4,7 +4,7 @@
 import { secretsOf } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { durationMs, type TableConfig } from '../config/tables.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import { OffloadEvents } from '../pipeline/events.js';
 import { runLayers, type LayerRunOptions } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';

@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import { connectionsFromEnv } from '../config/env.js';
 import { findTable, loadTablesConfig, LAYERS, type Layer, type TableConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { createPool } from '../db/postgres.js';
-import { ExitCode, TableBusy, UsageError } from '../errors.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { createPool } from '../state/pool.js';
+import { ExitCode, TableBusy, UsageError } from '../core/errors.js';
 import { JdbcCatalog } from '../iceberg/catalog.js';
 import { createFileIO } from '../iceberg/io.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';

@@ -1,9 +1,9 @@
 // `offload runs [--table T] [--status S] [--limit N] [--json]`: the offload_runs history, latest first.
 import type { Command } from 'commander';
 import { postgresFromEnv } from '../config/env.js';
-import { createPool } from '../db/postgres.js';
-import * as runsDb from '../db/runs.js';
-import { UsageError } from '../errors.js';
+import { createPool } from '../state/pool.js';
+import * as runsDb from '../state/runs.js';
+import { UsageError } from '../core/errors.js';
 import { alignedTable, formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface RunsCliOptions {

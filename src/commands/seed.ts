@@ -3,8 +3,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { clickhouseFromEnv } from '../config/env.js';
 import { durationMs } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { UsageError } from '../errors.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { UsageError } from '../core/errors.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
 import { DEFAULT_SEED, followTrades, seedTrades, type SeedResult } from '../dev/seed.js';
 import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';

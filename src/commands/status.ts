@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv } from '../config/env.js';
 import { loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { createPool } from '../db/postgres.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { createPool } from '../state/pool.js';
 import { JdbcCatalog } from '../iceberg/catalog.js';
 import { createFileIO } from '../iceberg/io.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../core/errors.js';
 import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';

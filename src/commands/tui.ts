@@ -1,7 +1,7 @@
 // `offload tui` (and `offload` with no arguments): the operator's screen. Thin: check the terminal,
 // read the options, build the backend from the configuration, hand over to src/ui.
 import type { Command } from 'commander';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../core/errors.js';
 import { println, type CommandContext } from './output.js';
 
 export interface TuiOptions {

@@ -1,5 +1,5 @@
 // Connection settings from the environment, with the ecosystem's usual names (DESIGN.md "Configuration").
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface ClickHouseConnection {
   url: string; // without credentials

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
 export const LAYERS: readonly Layer[] = ['bronze', 'silver', 'gold'];
@@ -376,7 +376,7 @@ export function findTable(config: OffloadConfig, name: string): TableConfig {
 
 // ─── Checking against ClickHouse ────────────────────────────────────────────────────────────────────
 
-/** What the check needs from a ClickHouse source (src/db/clickhouse.ts provides it). */
+/** What the check needs from a ClickHouse source (src/clickhouse/client.ts provides it). */
 export interface ColumnIntrospection {
   columns(ref: { database: string; table: string }): Promise<Array<{ name: string; type: string }>>;
   describeQuery(sql: string): Promise<Array<{ name: string; type: string }>>;

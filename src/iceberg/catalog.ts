@@ -6,7 +6,7 @@
 // compare-and-set inside the caller's transaction, which is what makes data and watermark atomic.
 // This module knows nothing of ClickHouse or of our other tables; it is handed a pg connection.
 import type pg from 'pg';
-import { CommitConflict, OffloadError } from '../errors.js';
+import { CommitConflict, OffloadError } from '../core/errors.js';
 import { formatIdentifier, type TableIdentifier } from './types.js';
 
 /** The catalog name our rows carry (catalog_name); point other engines at the same name. */

@@ -1,7 +1,7 @@
 // Iceberg single-value binary serialization (spec Appendix D), used for the lower/upper bounds of
 // data files and partition summaries, and the truncation of string/binary bounds (metrics mode
 // truncate(16), Iceberg's default).
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../core/errors.js';
 import type { PrimitiveType } from './types.js';
 
 /**

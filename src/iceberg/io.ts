@@ -17,7 +17,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { OffloadError, ServiceUnavailable } from '../errors.js';
+import { OffloadError, ServiceUnavailable } from '../core/errors.js';
 import { s3FromEnv, type S3Connection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
 

@@ -1,6 +1,6 @@
 // Iceberg v2 manifests and manifest lists (spec "Manifests", "Manifest Lists"): their exact schemas
 // with field ids, the Avro files, and the manifest-list summary of a manifest.
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../core/errors.js';
 import { avroCompatibleName, avroSchemaFromStruct, readAvroContainer, writeAvroContainer, type AvroCodec, type AvroSchema } from './avro.js';
 import {
   bytesToUnscaled,

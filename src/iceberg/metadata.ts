@@ -2,7 +2,7 @@
 // the JSON file with 64-bit ids written and read as exact integers. Every change returns a new
 // object; a commit writes it as the next `NNNNN-<uuid>.metadata.json`.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { OffloadError, SchemaError } from '../errors.js';
+import { OffloadError, SchemaError } from '../core/errors.js';
 import { lastPartitionId } from './partition.js';
 import { highestFieldId } from './schema.js';
 import type { PartitionSpec, Schema, Snapshot, SnapshotSummary, TableMetadata } from './types.js';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../core/errors.js';
 import { AlreadyExists } from './io.js';
 import {
   decimalToUnscaled,

@@ -1,7 +1,7 @@
 // Partition transforms (identity, year, month, day, hour, void): result types, values, the spec
 // built from config strings like "day(exchange_timestamp)", the partition struct of manifests,
 // Hive-style paths, and the DuckDB expression that computes each partition value from a column.
-import { ConfigError, SchemaError } from '../errors.js';
+import { ConfigError, SchemaError } from '../core/errors.js';
 import { decimalToUnscaled, parseDecimalType, unscaledToDecimal } from './conversions.js';
 import { findField, formatIcebergType } from './schema.js';
 import type { DataFile, IcebergType, NestedField, PartitionField, PartitionSpec, PrimitiveType, Schema, StructType, Transform } from './types.js';

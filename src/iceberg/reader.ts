@@ -2,7 +2,7 @@
 // never a data scan. The TUI shows it (Iceberg rows, partitions, snapshot history), verify checks
 // against it, gc asks it which files kept snapshots still reference, and the snapshot producer
 // reads the current manifests through it.
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { inheritFromManifest, readManifestFile, readManifestList } from './manifest.js';
 import { currentSnapshot, snapshotById } from './metadata.js';

@@ -1,6 +1,6 @@
 // ClickHouse column types → Iceberg schema (DESIGN.md "Type mapping"), schema evolution for columns
 // added at the source, and the DuckDB type each Iceberg type is written as.
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../core/errors.js';
 import type { IcebergType, NestedField, PrimitiveType, Schema, StructType } from './types.js';
 
 export interface SourceColumn {

@@ -5,7 +5,7 @@
 // adds them are written once and reused; only what depends on the base (manifest list, rewritten
 // manifests, metadata) is built again.
 import { randomUUID } from 'node:crypto';
-import { OffloadError, SchemaError } from '../errors.js';
+import { OffloadError, SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
 import {

@@ -8,7 +8,7 @@
 // next: staged.next })` inside its own PostgreSQL transaction, next to its watermark update. A lost
 // compare-and-set is answered with `restage`, which builds the same change on the newer version and
 // reuses the data files and the manifest that adds them.
-import { CommitConflict, OffloadError, SchemaError } from '../errors.js';
+import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
 import { CatalogError, type CatalogConnection, type JdbcCatalog } from './catalog.js';
 import { unreferencedAfterExpiry } from './expire.js';
 import type { FileIO } from './io.js';

@@ -4,9 +4,9 @@
 // from exactly the value the run was planned from, and the run record becoming committed. Data and
 // watermark become visible together or not at all; the fault point `inside-commit` sits just before COMMIT.
 import type pg from 'pg';
-import { withTransaction } from '../db/postgres.js';
-import * as runs from '../db/runs.js';
-import * as watermarks from '../db/watermarks.js';
+import { withTransaction } from '../state/pool.js';
+import * as runs from '../state/runs.js';
+import * as watermarks from '../state/watermarks.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';

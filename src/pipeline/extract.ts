@@ -1,14 +1,14 @@
 // Extract: what is read from ClickHouse for a table (its columns, how they travel, the window predicate)
 // and the extraction of one slice of a batch into a local file — Parquet on current servers, CSV on older
-// ones (src/db/clickhouse-extraction.ts picks the path, from the connection's capabilities). Slices are cut
+// ones (src/clickhouse/extract/format.ts picks the path, from the connection's capabilities). Slices are cut
 // along the partition periods of the cursor (plan.ts sliceBatch).
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
-import { literalValues, qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../db/clickhouse.js';
-import type { ExtractedFile } from '../db/clickhouse-extract.js';
-import { extractionPath, type ExtractionPath } from '../db/clickhouse-extraction.js';
-import { checkTieBreakType, cursorCondition, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../db/clickhouse-window.js';
-import { SchemaError } from '../errors.js';
+import { literalValues, qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../clickhouse/client.js';
+import type { ExtractedFile } from '../clickhouse/extract/csv.js';
+import { extractionPath, type ExtractionPath } from '../clickhouse/extract/format.js';
+import { checkTieBreakType, cursorCondition, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../clickhouse/window.js';
+import { SchemaError } from '../core/errors.js';
 import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { Slice, TimeTransform } from './plan.js';
 

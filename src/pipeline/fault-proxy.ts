@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { OffloadError } from '../errors.js';
+import { OffloadError } from '../core/errors.js';
 
 export type ProxyFault =
   /** Reset (TCP RST) a connection once it has carried `bytes` bytes from the server to the client (counted from when the fault was armed). */

@@ -5,10 +5,10 @@
 // if any, are left for `offload gc`. Nothing else is ever "fixed up" outside a commit: a watermark that
 // disagrees with the current snapshot is reported as an invariant violation, not overwritten.
 import type pg from 'pg';
-import { withTransaction } from '../db/postgres.js';
-import * as runs from '../db/runs.js';
-import * as watermarks from '../db/watermarks.js';
-import { InvariantViolation } from '../errors.js';
+import { withTransaction } from '../state/pool.js';
+import * as runs from '../state/runs.js';
+import * as watermarks from '../state/watermarks.js';
+import { InvariantViolation } from '../core/errors.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';

@@ -4,13 +4,13 @@
 // Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
-import { literalValues, qualifiedName, type ClickHouseSource, type SqlValues } from '../db/clickhouse.js';
-import { cursorTypeOf, upToWatermarkPredicate } from '../db/clickhouse-window.js';
-import { asPostgresUnavailable, describePostgres, isTableLocked } from '../db/postgres.js';
-import * as runs from '../db/runs.js';
-import * as watermarks from '../db/watermarks.js';
-import { EPOCH } from '../db/watermarks.js';
-import { OffloadError } from '../errors.js';
+import { literalValues, qualifiedName, type ClickHouseSource, type SqlValues } from '../clickhouse/client.js';
+import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
+import { asPostgresUnavailable, describePostgres, isTableLocked } from '../state/pool.js';
+import * as runs from '../state/runs.js';
+import * as watermarks from '../state/watermarks.js';
+import { EPOCH } from '../state/watermarks.js';
+import { OffloadError } from '../core/errors.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';

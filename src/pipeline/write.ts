@@ -7,7 +7,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { OffloadError } from '../errors.js';
+import { OffloadError } from '../core/errors.js';
 import { readDataFile } from '../iceberg/parquet.js';
 import { partitionPath, partitionSqlExpressions, type PartitionValue } from '../iceberg/partition.js';
 import { duckdbFieldIds } from '../iceberg/schema.js';

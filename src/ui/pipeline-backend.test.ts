@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as runs from '../db/runs.js';
+import * as runs from '../state/runs.js';
 import { commitStaged, createTable, stageAppend, type Table } from '../iceberg/table.js';
 import { openCatalog, openDuck, openWarehouse, tradesSchema, tradesSpec, tradesSql, writeRows, type CatalogDatabase, type Warehouse } from '../../test/support/iceberg-tables.js';
 import { stackEnv } from '../../test/support/stack.js';

@@ -4,9 +4,9 @@
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, secretsOf, warehouseFromEnv } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { findTable, loadTablesConfig, type OffloadConfig, type TableConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { createPool } from '../db/postgres.js';
-import * as runs from '../db/runs.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { createPool } from '../state/pool.js';
+import * as runs from '../state/runs.js';
 import { JdbcCatalog } from '../iceberg/catalog.js';
 import { createFileIO, type FileIO } from '../iceberg/io.js';
 import { readTableOverview, type TableOverview } from '../iceberg/reader.js';

@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import pg from 'pg';
-import { createPool, withTransaction } from '../../src/db/postgres.js';
-import { migrate } from '../../src/db/migrate.js';
+import { createPool, withTransaction } from '../../src/state/pool.js';
+import { migrate } from '../../src/state/migrate.js';
 import { JdbcCatalog } from '../../src/iceberg/catalog.js';
 import { freshPostgresDatabase, verificationPython } from '../support/stack.js';
 

@@ -11,9 +11,9 @@ import {
   qualifiedName,
   quoteIdentifier,
   stringLiteral,
-} from '../../../src/db/clickhouse.js';
+} from '../../../src/clickhouse/client.js';
 import { applySeedSchema, candleSelectSql } from '../../../src/dev/schema.js';
-import { ConfigError, ExitCode, ServiceUnavailable } from '../../../src/errors.js';
+import { ConfigError, ExitCode, ServiceUnavailable } from '../../../src/core/errors.js';
 import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshClickHouseDatabase>>;

@@ -13,8 +13,8 @@ import {
   tableLockHolder,
   tryLockTable,
   withTransaction,
-} from '../../../src/db/postgres.js';
-import { ServiceUnavailable } from '../../../src/errors.js';
+} from '../../../src/state/pool.js';
+import { ServiceUnavailable } from '../../../src/core/errors.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;

@@ -4,9 +4,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { createPool, withTransaction } from '../../../src/db/postgres.js';
-import { migrate } from '../../../src/db/migrate.js';
-import * as runs from '../../../src/db/runs.js';
+import { createPool, withTransaction } from '../../../src/state/pool.js';
+import { migrate } from '../../../src/state/migrate.js';
+import * as runs from '../../../src/state/runs.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { clickhouseFromEnv } from '../../../src/config/env.js';
 import { loadTablesConfig, type OffloadConfig } from '../../../src/config/tables.js';
-import { ClickHouseSource } from '../../../src/db/clickhouse.js';
+import { ClickHouseSource } from '../../../src/clickhouse/client.js';
 import { applySeedSchema } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
 import type { DrillEvent, DrillOptions } from '../../../src/pipeline/drill.js';

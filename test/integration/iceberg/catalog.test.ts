@@ -5,11 +5,11 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createPool, withTransaction } from '../../../src/db/postgres.js';
-import { migrate } from '../../../src/db/migrate.js';
-import * as watermarks from '../../../src/db/watermarks.js';
+import { createPool, withTransaction } from '../../../src/state/pool.js';
+import { migrate } from '../../../src/state/migrate.js';
+import * as watermarks from '../../../src/state/watermarks.js';
 import { CatalogError, DEFAULT_CATALOG_NAME, JdbcCatalog } from '../../../src/iceberg/catalog.js';
-import { CommitConflict } from '../../../src/errors.js';
+import { CommitConflict } from '../../../src/core/errors.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { s3FromEnv } from '../../../src/config/env.js';
-import { ServiceUnavailable } from '../../../src/errors.js';
+import { ServiceUnavailable } from '../../../src/core/errors.js';
 import {
   AlreadyExists,
   FileNotFound,

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SchemaError } from '../../../src/errors.js';
+import { SchemaError } from '../../../src/core/errors.js';
 import { AlreadyExists } from '../../../src/iceberg/io.js';
 import { fromBytes, truncateStringLowerBound, truncateStringUpperBound } from '../../../src/iceberg/conversions.js';
 import { openDuckDB, readDataFile, writeDataFiles, type DuckDBSession, type WrittenDataFile } from '../../../src/iceberg/parquet.js';

@@ -3,8 +3,8 @@
 // partitions, schema changes, snapshot expiry.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommitConflict } from '../../../src/errors.js';
-import { withTransaction } from '../../../src/db/postgres.js';
+import { CommitConflict } from '../../../src/core/errors.js';
+import { withTransaction } from '../../../src/state/pool.js';
 import { CatalogError } from '../../../src/iceberg/catalog.js';
 import { readManifestList } from '../../../src/iceberg/manifest.js';
 import type { DuckDBSession } from '../../../src/iceberg/parquet.js';
@@ -27,7 +27,7 @@ import {
   type Table,
 } from '../../../src/iceberg/table.js';
 import type { TableIdentifier } from '../../../src/iceberg/types.js';
-import { SchemaError } from '../../../src/errors.js';
+import { SchemaError } from '../../../src/core/errors.js';
 import {
   openCatalog,
   openDuck,

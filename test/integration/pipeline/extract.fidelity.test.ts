@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clickhouseSourceFromEnv, qualifiedName, type ClickHouseSource } from '../../../src/db/clickhouse.js';
-import { columnTransport, extractionQuery, extractToFile, relationSql } from '../../../src/db/clickhouse-extract.js';
+import { clickhouseSourceFromEnv, qualifiedName, type ClickHouseSource } from '../../../src/clickhouse/client.js';
+import { columnTransport, extractionQuery, extractToFile, relationSql } from '../../../src/clickhouse/extract/csv.js';
 import { openDuckDB, type DuckDBSession } from '../../../src/iceberg/parquet.js';
 import { clickhouseQuery, freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
 

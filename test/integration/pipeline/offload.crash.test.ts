@@ -7,9 +7,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isTableLocked } from '../../../src/db/postgres.js';
-import * as runs from '../../../src/db/runs.js';
-import * as watermarks from '../../../src/db/watermarks.js';
+import { isTableLocked } from '../../../src/state/pool.js';
+import * as runs from '../../../src/state/runs.js';
+import * as watermarks from '../../../src/state/watermarks.js';
 import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { assertAgree, bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, runCli, writeConfigFile, type Bench } from './support.js';

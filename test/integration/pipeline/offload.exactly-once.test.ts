@@ -4,8 +4,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { seedTrades } from '../../../src/dev/seed.js';
-import * as runs from '../../../src/db/runs.js';
-import * as watermarks from '../../../src/db/watermarks.js';
+import * as runs from '../../../src/state/runs.js';
+import * as watermarks from '../../../src/state/watermarks.js';
 import { OffloadEvents, type OffloadEvent } from '../../../src/pipeline/events.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { assertAgree, bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, type Bench } from './support.js';

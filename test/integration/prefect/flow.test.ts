@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPool, tryLockTable } from '../../../src/db/postgres.js';
+import { createPool, tryLockTable } from '../../../src/state/pool.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack, type CurrentSnapshot } from '../../support/cli-stack.js';
 import { PrefectDriver, prefectPython, type FlowRunAnswer, type TaskRunInfo } from './driver.js';
 

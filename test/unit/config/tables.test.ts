@@ -15,7 +15,7 @@ import {
   sizeBytes,
   validateTablesConfig,
 } from '../../../src/config/tables.js';
-import { ConfigError, ExitCode } from '../../../src/errors.js';
+import { ConfigError, ExitCode } from '../../../src/core/errors.js';
 import { CANDLE_TABLES, SEED_TABLES, candleSelectSql } from '../../../src/dev/schema.js';
 import { ROOT } from '../../support/stack.js';
 

@@ -15,7 +15,7 @@ import {
   qualifiedName,
   quoteIdentifier,
   stringLiteral,
-} from '../../../src/db/clickhouse.js';
+} from '../../../src/clickhouse/client.js';
 
 describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { SchemaError } from '../../../src/errors.js';
+import { SchemaError } from '../../../src/core/errors.js';
 import {
   duckdbFieldIds,
   duckdbType,

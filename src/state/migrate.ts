@@ -6,10 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { ConfigError, OffloadError } from '../errors.js';
-import { asPostgresUnavailable, checkout, withAdvisoryLock } from './postgres.js';
+import { ConfigError, OffloadError } from '../core/errors.js';
+import { asPostgresUnavailable, checkout, withAdvisoryLock } from './pool.js';
 
-/** migrations/ at the package root (the same relative path from src/db and from dist/db). */
+/** migrations/ at the package root (the same relative path from src/state and from dist/state). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 const TRACKING_TABLE = 'offload_schema_migrations';

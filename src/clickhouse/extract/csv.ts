@@ -23,9 +23,9 @@ import { open, stat } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { OffloadError, SchemaError } from '../errors.js';
-import { parseClickHouseType, type ClickHouseType } from '../iceberg/schema.js';
-import { quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource } from './clickhouse.js';
+import { OffloadError, SchemaError } from '../../core/errors.js';
+import { parseClickHouseType, type ClickHouseType } from '../../iceberg/schema.js';
+import { quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource } from '../client.js';
 
 /** How one column travels: the ClickHouse expression printed into the CSV, the type DuckDB reads it as, and the DuckDB expression that yields the final value. */
 export interface ColumnTransport {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { postgresFromEnv, type PostgresConnection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
-import { ServiceUnavailable } from '../errors.js';
+import { ServiceUnavailable } from '../core/errors.js';
 
 export type Pool = pg.Pool;
 /** A client inside an open transaction (`BEGIN` issued by withTransaction). */

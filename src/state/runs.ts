@@ -3,9 +3,9 @@
 // crashed run's id is not in the catalog).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { OffloadError } from '../errors.js';
+import { OffloadError } from '../core/errors.js';
 import type { Watermark } from '../pipeline/events.js';
-import { isoUtcSql, type Queryable } from './postgres.js';
+import { isoUtcSql, type Queryable } from './pool.js';
 
 export type RunStatus = 'running' | 'committed' | 'aborted' | 'failed' | 'up_to_date';
 

@@ -22,10 +22,10 @@ import { createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { OffloadError, SchemaError } from '../errors.js';
-import { duckdbType, icebergFieldFromColumn, parseClickHouseType, type ClickHouseType } from '../iceberg/schema.js';
-import { quoteIdentifier, type ClickHouseSource } from './clickhouse.js';
-import { ByteCounter, type ExtractedFile, type ExtractToFileOptions } from './clickhouse-extract.js';
+import { OffloadError, SchemaError } from '../../core/errors.js';
+import { duckdbType, icebergFieldFromColumn, parseClickHouseType, type ClickHouseType } from '../../iceberg/schema.js';
+import { quoteIdentifier, type ClickHouseSource } from '../client.js';
+import { ByteCounter, type ExtractedFile, type ExtractToFileOptions } from './csv.js';
 
 /** How one column travels through Parquet. */
 export interface ParquetColumn {

@@ -1,9 +1,9 @@
 // A table's watermark in offload_watermarks: the seed's columns (kept working for its queries) plus the
 // exact pair we bound windows with — timestamp (µs) and tie-break value. The watermark only moves inside
 // the caller's commit transaction, together with the catalog pointer (DESIGN.md step 6).
-import { CommitConflict, OffloadError } from '../errors.js';
+import { CommitConflict, OffloadError } from '../core/errors.js';
 import type { Watermark } from '../pipeline/events.js';
-import { isoUtcSql, type Queryable } from './postgres.js';
+import { isoUtcSql, type Queryable } from './pool.js';
 
 export type WatermarkStatus = 'initialized' | 'running' | 'success' | 'failed';
 

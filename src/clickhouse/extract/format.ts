@@ -4,9 +4,9 @@
 // - older servers (18.16 …): FORMAT CSV into DuckDB read_csv (clickhouse-extract.ts).
 // Both produce the same DuckDB relation: the table's columns by name, in their Iceberg types.
 import type { ClickHouseSettings } from '@clickhouse/client';
-import type { ClickHouseCapabilities, ClickHouseSource, ColumnInfo } from './clickhouse.js';
-import { columnTransport, extractionQuery, extractToFile, relationSql, type ExtractedFile, type ExtractToFileOptions } from './clickhouse-extract.js';
-import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './clickhouse-extract-parquet.js';
+import type { ClickHouseCapabilities, ClickHouseSource, ColumnInfo } from '../client.js';
+import { columnTransport, extractionQuery, extractToFile, relationSql, type ExtractedFile, type ExtractToFileOptions } from './csv.js';
+import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './parquet.js';
 
 export interface ExtractionPath {
   readonly format: 'CSV' | 'Parquet';

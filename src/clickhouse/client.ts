@@ -4,7 +4,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { clickhouseFromEnv, secretsOf, type ClickHouseConnection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
-import { ConfigError, OffloadError, ServiceUnavailable } from '../errors.js';
+import { ConfigError, OffloadError, ServiceUnavailable } from '../core/errors.js';
 
 // ─── Versions and capabilities ──────────────────────────────────────────────────────────────────────
 
