@@ -2,6 +2,7 @@
 // never a data scan. The TUI shows it (Iceberg rows, partitions, snapshot history), verify checks
 // against it, gc asks it which files kept snapshots still reference, and the snapshot producer
 // reads the current manifests through it.
+import { mapLimit } from '../core/concurrency.js';
 import { SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { inheritFromManifest, readManifestFile, readManifestList } from './manifest.js';
@@ -27,20 +28,6 @@ export async function readManifestEntries(io: FileIO, manifest: ManifestFile): P
   return entries.map((e) => inheritFromManifest(e, manifest));
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 const isLive = (e: ManifestEntry): boolean => e.status !== 2;
 
 function resolveSnapshot(metadata: TableMetadata, snapshotId?: bigint): Snapshot | undefined {
@@ -64,7 +51,7 @@ export async function readDataFiles(io: FileIO, metadata: TableMetadata, snapsho
   const snapshot = resolveSnapshot(metadata, snapshotId);
   if (!snapshot) return [];
   const manifests = await readSnapshotManifests(io, snapshot);
-  const perManifest = await mapConcurrent(manifests, READ_CONCURRENCY, async (m) =>
+  const perManifest = await mapLimit(manifests, READ_CONCURRENCY, async (m) =>
     (await readManifestEntries(io, m)).filter(isLive).map(
       (e): LiveDataFile => ({ ...e.dataFile, specId: m.partitionSpecId, addedSnapshotId: e.snapshotId!, sequenceNumber: e.sequenceNumber! }),
     ),
@@ -283,10 +270,10 @@ export async function reachableFiles(
 ): Promise<ReachableFiles> {
   const liveOnly = options.liveDataFilesOnly ?? true;
   const cache = options.cache ?? new ManifestCache(io);
-  const lists = await mapConcurrent(snapshots, READ_CONCURRENCY, (s) => readSnapshotManifests(io, s));
+  const lists = await mapLimit(snapshots, READ_CONCURRENCY, (s) => readSnapshotManifests(io, s));
   const manifests = new Map<string, ManifestFile>();
   for (const list of lists) for (const m of list) if (!manifests.has(m.manifestPath)) manifests.set(m.manifestPath, m);
-  const entries = await mapConcurrent([...manifests.values()], READ_CONCURRENCY, (m) => cache.read(m));
+  const entries = await mapLimit([...manifests.values()], READ_CONCURRENCY, (m) => cache.read(m));
   const dataFiles = new Set<string>();
   for (const list of entries) for (const e of list) if (!liveOnly || isLive(e)) dataFiles.add(e.dataFile.filePath);
   return { manifestLists: new Set(snapshots.map((s) => s['manifest-list'])), manifests: new Set(manifests.keys()), dataFiles };

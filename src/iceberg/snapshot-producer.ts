@@ -5,6 +5,7 @@
 // adds them are written once and reused; only what depends on the base (manifest list, rewritten
 // manifests, metadata) is built again.
 import { randomUUID } from 'node:crypto';
+import { mapLimit } from '../core/concurrency.js';
 import { OffloadError, SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
@@ -22,7 +23,7 @@ import {
   snapshotById,
   stringifyMetadata,
 } from './metadata.js';
-import { mapConcurrent, partitionKey, readManifestEntries, readSnapshotManifests } from './reader.js';
+import { partitionKey, readManifestEntries, readSnapshotManifests } from './reader.js';
 import { assignFreshIds } from './schema.js';
 import type { DataFile, IcebergType, ManifestEntry, ManifestFile, NestedField, Schema, TableIdentifier, TableMetadata } from './types.js';
 import { formatIdentifier } from './types.js';
@@ -240,7 +241,7 @@ async function replacePartitions(
   const live = parentManifests.filter(hasLiveFiles);
   const candidates = live.filter((m) => m.partitionSpecId === change.specId);
   const entriesByPath = new Map<string, ManifestEntry[]>();
-  const read = await mapConcurrent(candidates, 8, (m) => readManifestEntries(io, m));
+  const read = await mapLimit(candidates, 8, (m) => readManifestEntries(io, m));
   candidates.forEach((m, i) => entriesByPath.set(m.manifestPath, read[i]));
 
   const schema = currentSchema(base.metadata);

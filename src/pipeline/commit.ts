@@ -8,11 +8,11 @@ import { withTransaction } from '../state/pool.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
+import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
 import { buildOnBase, newCommitUuid, writeAddedManifest, type StagedCommit, type Table } from '../iceberg/snapshot-producer.js';
 import type { DataFile, Snapshot, TableMetadata } from '../iceberg/types.js';
-import type { Watermark } from './events.js';
 import { faultPoint } from './faults.js';
 
 /** Snapshot summary properties an offload commit carries (besides Iceberg's own). */
@@ -25,32 +25,6 @@ export const SUMMARY = {
   /** The configured table name (offload_watermarks.table_name). */
   table: 'offload.table',
 } as const;
-
-/** The stable text of a watermark in snapshot summaries (keys in this order, tie-break as a string or null). */
-export function encodeWatermark(w: Watermark): string {
-  return JSON.stringify({ timestamp: w.timestamp, tieBreak: w.tieBreak });
-}
-
-export function decodeWatermark(text: string | undefined): Watermark | null {
-  if (!text) return null;
-  try {
-    const v = JSON.parse(text) as { timestamp?: unknown; tieBreak?: unknown };
-    if (typeof v.timestamp !== 'string') return null;
-    return { timestamp: v.timestamp, tieBreak: typeof v.tieBreak === 'string' ? v.tieBreak : null };
-  } catch {
-    return null;
-  }
-}
-
-/** Two watermarks name the same point (timestamps compared as instants, so `…00Z` and `…00.000000Z` agree). */
-export function sameWatermark(a: Watermark | null, b: Watermark | null): boolean {
-  if (a === null || b === null) return a === b;
-  const t = (s: string) => {
-    const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})$/.exec(s);
-    return m ? `${Date.parse(`${m[1]}${m[3]}`)}.${(m[2] ?? '').padEnd(6, '0')}` : s;
-  };
-  return t(a.timestamp) === t(b.timestamp) && a.tieBreak === b.tieBreak;
-}
 
 /** The watermark the table's current snapshot carries (null: no snapshot, or one not written by an offload). */
 export function snapshotWatermark(metadata: TableMetadata): Watermark | null {

@@ -1,15 +1,9 @@
 // The typed progress events of an offload: the pipeline emits them; the CLI prints them and the TUI's
 // store reduces them. Neither consumer knows the other.
 
-export type OffloadPhase = 'claim' | 'recover' | 'plan' | 'extract' | 'write' | 'upload' | 'stage' | 'commit';
+import type { Watermark } from '../core/watermark.js';
 
-/** A watermark: the last cursor value offloaded, plus the tie-break value among rows that share it. */
-export interface Watermark {
-  /** ISO-8601 UTC timestamp with microseconds, e.g. 2026-02-11T12:02:00.123000Z. */
-  timestamp: string;
-  /** Tie-break column value at that timestamp (as a decimal string), or null when the table has none. */
-  tieBreak: string | null;
-}
+export type OffloadPhase = 'claim' | 'recover' | 'plan' | 'extract' | 'write' | 'upload' | 'stage' | 'commit';
 
 export type OffloadEvent =
   | { kind: 'phase'; table: string; runId: string; phase: OffloadPhase }

@@ -3,6 +3,7 @@
 // reported as skipped, with the reason. A table another worker holds (busy) is not a failure.
 import type { Layer, TableConfig } from '../config/tables.js';
 import { LAYERS } from '../config/tables.js';
+import { mapLimit } from '../core/concurrency.js';
 import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult } from './offload.js';
 import { OffloadEvents } from './events.js';
 import { OffloadStopped } from './stop.js';
@@ -15,20 +16,6 @@ export type TableOutcome =
 export interface LayerRunOptions extends OffloadOptions {
   /** Tables of one layer offloaded at once. Default 2 (one per core: each uses DuckDB's threads and ClickHouse's). */
   concurrency?: number;
-}
-
-/** Runs `fn` over `items` with at most `limit` at once; results in input order. */
-async function bounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return out;
 }
 
 /** Offloads `tables` layer by layer; never throws for a table's failure (it is in the outcomes). */
@@ -47,7 +34,7 @@ export async function runLayers(tables: readonly TableConfig[], deps: OffloadDep
       }
       continue;
     }
-    const results = await bounded(inLayer, options.concurrency ?? 2, async (t): Promise<TableOutcome> => {
+    const results = await mapLimit(inLayer, options.concurrency ?? 2, async (t): Promise<TableOutcome> => {
       // A stop request (options.signal) starts no further table; one already running stops before its commit.
       if (options.signal?.aborted) {
         const reason = 'not run: a stop was requested';

@@ -13,6 +13,7 @@ import { tryLockTable } from '../state/pool.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { CommitConflict, ConfigError, OffloadError } from '../core/errors.js';
+import { EPOCH, isoFromMicros, sameWatermark, type Micros, type Watermark } from '../core/watermark.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -22,8 +23,8 @@ import { evolveSchema, icebergSchemaFromColumns } from '../iceberg/schema.js';
 import { commitWithRetry, createTable, dataLocation, discardStaged, restage, stageSchemaChange, type StagedCommit, type Table } from '../iceberg/table.js';
 import { fromBytes } from '../iceberg/conversions.js';
 import type { DataFile, Schema, TableIdentifier } from '../iceberg/types.js';
-import { commitRun, sameWatermark, snapshotOfRun, stageRun } from './commit.js';
-import { OffloadEvents, type OffloadEvent, type OffloadPhase, type Watermark } from './events.js';
+import { commitRun, snapshotOfRun, stageRun } from './commit.js';
+import { OffloadEvents, type OffloadEvent, type OffloadPhase } from './events.js';
 import { cursorPartitioning, extractSlice, sliceRelation, sourceColumns, sourceShape, type SourceShape } from './extract.js';
 import { faultPoint } from './faults.js';
 import {
@@ -31,7 +32,6 @@ import {
   crossingBucket,
   cutoffMicros,
   cutPlan,
-  isoFromMicros,
   lastCursorWithin,
   lowerBoundOf,
   planFromStats,
@@ -39,7 +39,6 @@ import {
   watermarkOf,
   watermarkOfLower,
   type LowerBound,
-  type Micros,
   type Plan,
   type Slice,
 } from './plan.js';
@@ -253,7 +252,7 @@ interface PlannedNext {
 async function planNext(cfg: TableConfig, deps: OffloadDeps, shape: SourceShape, options: OffloadOptions): Promise<PlannedNext> {
   const state = await watermarks.read(deps.pool, cfg.name);
   if (!state) throw new OffloadError(`${cfg.name}: no watermark row (run \`offload init\`)`);
-  const hasCommitted = state.committedRunId !== null || state.lastSuccessfulRun !== null || state.watermark.timestamp !== watermarks.EPOCH.timestamp;
+  const hasCommitted = state.committedRunId !== null || state.lastSuccessfulRun !== null || state.watermark.timestamp !== EPOCH.timestamp;
   const lower = lowerBoundOf(state.watermark, hasCommitted);
   const now: Micros = options.now ? BigInt(options.now.getTime()) * 1000n : await sourceNow(deps.clickhouse);
   const cutoff = cutoffMicros(now, cfg.lagMs, cfg.closedWindowMs);

@@ -19,33 +19,7 @@
 // Late rows. A row whose cursor is <= the watermark when it arrives (cursor older than now − lag at the
 // time of the run that passed it) is not offloaded: `lag` must cover how late rows can arrive. `offload
 // status` shows such rows as the difference between ClickHouse (up to the watermark) and Iceberg.
-import type { Watermark } from './events.js';
-
-/** Microseconds since 1970-01-01T00:00:00Z: the watermark's precision. */
-export type Micros = bigint;
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)?$/;
-
-/** `2026-02-11T12:02:00.123456Z` → µs. Digits beyond µs must be zero (a bound is never silently moved). */
-export function microsFromIso(iso: string): Micros {
-  const m = ISO.exec(iso.trim());
-  if (!m) throw new Error(`"${iso}" is not a UTC timestamp (expected YYYY-MM-DDThh:mm:ss[.ffffff]Z)`);
-  const [, y, mo, d, h, mi, s, frac = ''] = m;
-  if (/[1-9]/.test(frac.slice(6))) throw new Error(`"${iso}" has sub-microsecond digits`);
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(ms)) throw new Error(`"${iso}" is not a valid date`);
-  return BigInt(ms) * 1000n + BigInt(frac.padEnd(6, '0').slice(0, 6) || '0');
-}
-
-/** µs → `2026-02-11T12:02:00.123456Z` (always six fraction digits, the watermark's text form). */
-export function isoFromMicros(us: Micros): string {
-  const ms = us >= 0n ? us / 1000n : -((-us + 999n) / 1000n);
-  const rest = us - ms * 1000n; // 0..999
-  const d = new Date(Number(ms));
-  if (Number.isNaN(d.getTime())) throw new Error(`${us} µs is outside the representable time range`);
-  const base = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  return `${base.slice(0, 23)}${rest.toString().padStart(3, '0')}Z`;
-}
+import { isoFromMicros, microsFromIso, type Micros, type Watermark } from '../core/watermark.js';
 
 export function watermarkOf(cursor: Micros, tieBreak: string | null): Watermark {
   return { timestamp: isoFromMicros(cursor), tieBreak };

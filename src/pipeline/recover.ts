@@ -9,6 +9,7 @@ import { withTransaction } from '../state/pool.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { InvariantViolation } from '../core/errors.js';
+import { decodeWatermark, sameWatermark } from '../core/watermark.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
@@ -16,7 +17,7 @@ import { readTableAt } from '../iceberg/table.js';
 import type { Table } from '../iceberg/snapshot-producer.js';
 import type { TableIdentifier } from '../iceberg/types.js';
 import { formatIdentifier } from '../iceberg/types.js';
-import { decodeWatermark, sameWatermark, snapshotOfRun, snapshotWatermark, SUMMARY } from './commit.js';
+import { snapshotOfRun, snapshotWatermark, SUMMARY } from './commit.js';
 import type { OffloadEvents } from './events.js';
 
 export interface RecoveredRun {

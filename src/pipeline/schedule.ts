@@ -11,7 +11,8 @@
 // - One log line per table per tick, from the tick's terminal events (committed, up to date, busy, failed,
 //   skipped); a table that got none (stopped or crashed tick) still gets its line.
 import type { Layer } from './status-model.js';
-import type { OffloadEvent, Watermark } from './events.js';
+import type { Watermark } from '../core/watermark.js';
+import type { OffloadEvent } from './events.js';
 
 /** What a table's line says happened to it in a tick. */
 export type TableTickStatus = 'committed' | 'up-to-date' | 'busy' | 'failed' | 'skipped' | 'not-run';

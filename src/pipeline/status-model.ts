@@ -1,5 +1,5 @@
 // What the status view shows for one table: the shared shape of `offload status --json` and the TUI's rows.
-import type { Watermark } from './events.js';
+import type { Watermark } from '../core/watermark.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
 

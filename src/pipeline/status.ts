@@ -9,14 +9,12 @@ import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
 import { asPostgresUnavailable, describePostgres, isTableLocked } from '../state/pool.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
-import { EPOCH } from '../state/watermarks.js';
 import { OffloadError } from '../core/errors.js';
+import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { readTableAt } from '../iceberg/table.js';
-import type { Watermark } from './events.js';
-import { microsFromIso } from './plan.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
 export interface StatusSources {

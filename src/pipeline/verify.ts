@@ -24,18 +24,19 @@ import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import type pg from 'pg';
 import type { TableConfig } from '../config/tables.js';
+import { mapLimit } from '../core/concurrency.js';
+import { EPOCH, type Watermark } from '../core/watermark.js';
 import { qualifiedName, quoteIdentifier, type ClickHouseSource } from '../clickhouse/client.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { openDuckDB } from '../iceberg/parquet.js';
-import { mapConcurrent, readDataFiles, readReferencedFiles } from '../iceberg/reader.js';
+import { readDataFiles, readReferencedFiles } from '../iceberg/reader.js';
 import { duckdbType } from '../iceberg/schema.js';
 import { defaultTableLocation, loadTable } from '../iceberg/table.js';
 import { currentSchema, currentSnapshot } from '../iceberg/metadata.js';
 import { formatIdentifier, parseIdentifier, type IcebergType, type TableMetadata } from '../iceberg/types.js';
-import type { Watermark } from './events.js';
 import { upToWatermarkSql } from './status.js';
 
 export type CheckName =
@@ -259,7 +260,7 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
     await duck.connection.run(`CREATE TABLE ice (${typed})`);
     {
       const files = await readDataFiles(s.io, metadata);
-      const local = await mapConcurrent(files, 8, async (f) => {
+      const local = await mapLimit(files, 8, async (f) => {
         const path = join(dir, `${randomBytes(8).toString('hex')}.parquet`);
         await writeFile(path, await s.io.read(f.filePath));
         return path;
@@ -574,7 +575,7 @@ export async function verifyTable(s: VerifyServices, table: TableConfig, options
 
   // State: the watermark row and the table's current version.
   const mark = await watermarks.read(s.pool, table.name);
-  const watermark = mark?.watermark ?? watermarks.EPOCH;
+  const watermark = mark?.watermark ?? EPOCH;
   let metadata: TableMetadata | null = null;
   let metadataError: unknown = null;
   let metadataLocation: string | null = null;
@@ -614,7 +615,7 @@ export async function verifyTable(s: VerifyServices, table: TableConfig, options
     const snapshot = metadata ? currentSnapshot(metadata) : undefined;
     const pgText = formatWatermark(watermark);
     if (!snapshot) {
-      const isEpoch = sameWatermark(watermark, watermarks.EPOCH);
+      const isEpoch = sameWatermark(watermark, EPOCH);
       checks.push(check('watermark-matches-snapshot', isEpoch, { watermark: pgText, snapshotWatermark: null, snapshotId: null },
         isEpoch ? 'no snapshot yet and the watermark is still at the start' : `the watermark moved to ${pgText} but the table has no snapshot`));
     } else {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OffloadError } from '../core/errors.js';
-import type { Watermark } from '../pipeline/events.js';
+import type { Watermark } from '../core/watermark.js';
 import { isoUtcSql, type Queryable } from './pool.js';
 
 export type RunStatus = 'running' | 'committed' | 'aborted' | 'failed' | 'up_to_date';

@@ -2,13 +2,10 @@
 // exact pair we bound windows with — timestamp (µs) and tie-break value. The watermark only moves inside
 // the caller's commit transaction, together with the catalog pointer (DESIGN.md step 6).
 import { CommitConflict, OffloadError } from '../core/errors.js';
-import type { Watermark } from '../pipeline/events.js';
+import { EPOCH, formatWatermark, type Watermark } from '../core/watermark.js';
 import { isoUtcSql, type Queryable } from './pool.js';
 
 export type WatermarkStatus = 'initialized' | 'running' | 'success' | 'failed';
-
-/** Where every table starts: nothing offloaded. */
-export const EPOCH: Watermark = { timestamp: '1970-01-01T00:00:00.000000Z', tieBreak: null };
 
 export interface WatermarkState {
   table: string;
@@ -79,10 +76,6 @@ function checkWatermark(table: string, w: Watermark): void {
   if (w.tieBreak !== null && !/^-?\d+$/.test(w.tieBreak)) {
     throw new OffloadError(`${table}: watermark tie-break "${w.tieBreak}" is not an integer in decimal`);
   }
-}
-
-function formatWatermark(w: Watermark | null): string | null {
-  return w === null ? null : w.tieBreak === null ? w.timestamp : `${w.timestamp}#${w.tieBreak}`;
 }
 
 /** A table's watermark row, or null when the table was never ensured. */
@@ -177,7 +170,7 @@ export async function advance(tx: Queryable, table: string, watermark: Watermark
   if (r.rowCount === 1) return;
   const current = await read(tx, table);
   if (!current) throw new OffloadError(`${table}: no watermark row (run \`offload init\` to create it)`);
-  throw new CommitConflict(`${table} (watermark)`, formatWatermark(options.expected ?? null), formatWatermark(current.watermark));
+  throw new CommitConflict(`${table} (watermark)`, options.expected ? formatWatermark(options.expected) : null, formatWatermark(current.watermark));
 }
 
 /** status = 'running' (the seed's readers see a run in progress); the watermark itself is untouched. */

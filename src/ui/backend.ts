@@ -3,7 +3,8 @@
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
 import type { DrillReport } from '../pipeline/drill-report.js';
 import type { DrillChoiceOption, DrillEvent } from '../pipeline/drill.js';
-import type { OffloadEvent, Watermark } from '../pipeline/events.js';
+import type { Watermark } from '../core/watermark.js';
+import type { OffloadEvent } from '../pipeline/events.js';
 import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';
 
 /** One snapshot of the table's Iceberg history, newest first in `TableDetails.snapshots`. */

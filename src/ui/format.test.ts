@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAgo, formatBytes, formatCompact, formatCount, formatDelta, formatDuration, formatTimestamp, formatWatermark, oneLine, padCell } from './format.js';
+import { formatAgo, formatBytes, formatCompact, formatCount, formatDelta, formatDuration, formatTimestamp, fitWatermark, oneLine, padCell } from './format.js';
 
 describe('format', () => {
   it('writes counts in full while they fit, compact after', () => {
@@ -45,8 +45,8 @@ describe('format', () => {
     assert.equal(formatTimestamp('2026-02-11T12:02:00.123000Z', 19), '2026-02-11 12:02:00');
     assert.equal(formatTimestamp('2026-02-11T12:02:00.000000Z', 14), '02-11 12:02:00');
     assert.equal(formatTimestamp('1970-01-01T00:00:00.000000Z'), 'never');
-    assert.equal(formatWatermark({ timestamp: '2026-02-11T12:02:00Z', tieBreak: '17' }), '2026-02-11 12:02:00 #17');
-    assert.equal(formatWatermark({ timestamp: '1970-01-01T00:00:00Z', tieBreak: '0' }), 'never');
+    assert.equal(fitWatermark({ timestamp: '2026-02-11T12:02:00Z', tieBreak: '17' }), '2026-02-11 12:02:00 #17');
+    assert.equal(fitWatermark({ timestamp: '1970-01-01T00:00:00Z', tieBreak: '0' }), 'never');
   });
 
   it('keeps text on one line: breaks and tabs become spaces, escape codes go', () => {

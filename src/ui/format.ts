@@ -1,5 +1,5 @@
 // How numbers, sizes, times and watermarks read on screen. Pure: every function is a value in, a string out.
-import type { Watermark } from '../pipeline/events.js';
+import type { Watermark } from '../core/watermark.js';
 
 /** 1234 → "1,234"; 1234567 → "1.23M" once the plain form would not fit `width`. */
 export function formatCount(n: number | null | undefined, width = 12): string {
@@ -103,7 +103,7 @@ export function formatTimestamp(ts: string, width = 23): string {
 }
 
 /** Timestamp and tie-break in `width` columns: the date is shortened before the tie-break is dropped. */
-export function formatWatermark(w: Watermark, width = 30): string {
+export function fitWatermark(w: Watermark, width = 30): string {
   const ts = formatTimestamp(w.timestamp, width);
   if (w.tieBreak === null || ts === 'never') return ts;
   const tie = ` #${w.tieBreak}`;

@@ -2,7 +2,8 @@
 // the operator is (selection, filter, sort, screen, dialog). Every change is a pure function of the
 // previous state (`reduce*`), so the store is a thin zustand wrapper and the logic is unit-tested.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { OffloadEvent, OffloadPhase, Watermark } from '../pipeline/events.js';
+import type { Watermark } from '../core/watermark.js';
+import type { OffloadEvent, OffloadPhase } from '../pipeline/events.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import type { TableDetails } from './backend.js';
 import { firstLine, formatBytes, formatCount, formatDuration, oneLine } from './format.js';

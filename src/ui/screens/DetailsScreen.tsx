@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
 import type { TableDetails } from '../backend.js';
 import { fitColumns, type ColumnSpec } from '../columns.js';
-import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, formatWatermark, oneLine, padCell } from '../format.js';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, fitWatermark, oneLine, padCell } from '../format.js';
 import { DETAILS_SECTIONS, type DetailsSection, type DetailsView, type TuiState } from '../store.js';
 import { useTheme } from '../theme.js';
 
@@ -74,7 +74,7 @@ export function readableWatermark(raw: string, width = 40): string {
   try {
     const w = JSON.parse(raw) as { timestamp?: unknown; tieBreak?: unknown };
     if (typeof w.timestamp === 'string') {
-      return formatWatermark({ timestamp: w.timestamp, tieBreak: w.tieBreak === null || w.tieBreak === undefined ? null : String(w.tieBreak) }, width);
+      return fitWatermark({ timestamp: w.timestamp, tieBreak: w.tieBreak === null || w.tieBreak === undefined ? null : String(w.tieBreak) }, width);
     }
   } catch {
     /* not JSON */
@@ -82,7 +82,7 @@ export function readableWatermark(raw: string, width = 40): string {
   const m = /^(\d{4}-\d{2}-\d{2}T[\d:.]+Z?)(.*)$/.exec(raw);
   if (!m) return raw;
   const rest = m[2].replace(/^[#\s,;|/]+/, '');
-  return formatWatermark({ timestamp: m[1], tieBreak: rest || null }, width);
+  return fitWatermark({ timestamp: m[1], tieBreak: rest || null }, width);
 }
 
 function notLoaded<T>(section: CellState<T>): string | undefined {
@@ -126,7 +126,7 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
               files: r.files === null ? '—' : String(r.files),
               bytes: formatBytes(r.bytes),
               duration: r.status === 'running' ? formatAgo(r.startedAt, now).replace(' ago', '') : formatDuration(r.durationMs),
-              window: r.error ?? (r.windowEnd ? formatWatermark(r.windowEnd, windowWidth) : '—'),
+              window: r.error ?? (r.windowEnd ? fitWatermark(r.windowEnd, windowWidth) : '—'),
             }),
           }))
         : [];

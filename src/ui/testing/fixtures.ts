@@ -1,6 +1,6 @@
 // Plain data for the UI's own tests: a status report shaped like the k2 platform's nine tables, with
 // one table in each state the main screen colours (up to date, pending, failed, busy, unreachable).
-import type { Watermark } from '../../pipeline/events.js';
+import type { Watermark } from '../../core/watermark.js';
 import type { Layer, StatusReport, TableStatus } from '../../pipeline/status-model.js';
 import type { TableDetails } from '../backend.js';
 

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { createPool, withTransaction } from '../../../src/state/pool.js';
 import { migrate } from '../../../src/state/migrate.js';
 import * as watermarks from '../../../src/state/watermarks.js';
+import { EPOCH } from '../../../src/core/watermark.js';
 import { CommitConflict } from '../../../src/core/errors.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
 
@@ -138,7 +139,7 @@ test('advance with an expected watermark that moved meanwhile is a CommitConflic
     watermarks.advance(pool, 'bronze_trades_coinbase', { timestamp: '2026-02-11T11:00:00.000000Z', tieBreak: null }, {
       rowCount: 1,
       runId: randomUUID(),
-      expected: watermarks.EPOCH,
+      expected: EPOCH,
     }),
     (err: unknown) => {
       assert.ok(err instanceof CommitConflict);

@@ -20,7 +20,7 @@ import { icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
 import { commitStaged, createTable, dataLocation, loadTable, stageAppend, type Table } from '../../../src/iceberg/table.js';
 import { readDataFiles } from '../../../src/iceberg/reader.js';
 import { parseIdentifier } from '../../../src/iceberg/types.js';
-import type { Watermark } from '../../../src/pipeline/events.js';
+import type { Watermark } from '../../../src/core/watermark.js';
 import { compareRows, PyIcebergReader, verifyTable, type CheckName, type VerifyServices } from '../../../src/pipeline/verify.js';
 import { openCatalog, openDuck, openWarehouse, writeRows, type CatalogDatabase, type Warehouse } from '../../support/iceberg-tables.js';
 import { freshClickHouseDatabase, stackEnv, verificationPython } from '../../support/stack.js';

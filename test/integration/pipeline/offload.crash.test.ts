@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isTableLocked } from '../../../src/state/pool.js';
 import * as runs from '../../../src/state/runs.js';
 import * as watermarks from '../../../src/state/watermarks.js';
+import { EPOCH } from '../../../src/core/watermark.js';
 import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { assertAgree, bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, runCli, writeConfigFile, type Bench } from './support.js';
@@ -62,7 +63,7 @@ describe('a run killed at any fault point loses and repeats nothing', { skip: py
         const wmAfterKill = (await watermarks.read(bench.pool, cfg.name))!.watermark;
         if (BEFORE_COMMIT.has(point)) {
           assert.equal(left.length, 1, 'the killed run is left running');
-          assert.deepEqual(wmAfterKill, wmBefore ?? watermarks.EPOCH, 'the watermark did not move');
+          assert.deepEqual(wmAfterKill, wmBefore ?? EPOCH, 'the watermark did not move');
         } else {
           assert.equal(left.length, 0, 'after-commit: the run was committed in the commit transaction');
         }

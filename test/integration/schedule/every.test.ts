@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as watermarks from '../../../src/state/watermarks.js';
+import { decodeWatermark, EPOCH, sameWatermark } from '../../../src/core/watermark.js';
 import { createPool } from '../../../src/state/pool.js';
-import { decodeWatermark, sameWatermark, SUMMARY } from '../../../src/pipeline/commit.js';
+import { SUMMARY } from '../../../src/pipeline/commit.js';
 import type { ScheduleLogLine } from '../../../src/pipeline/schedule.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../../support/cli-stack.js';
 import { ROOT } from '../../support/stack.js';
@@ -256,7 +257,7 @@ describe('offload run --all --every', () => {
         const target = String(doc.tables.find((t) => t.name === w.table)!.target);
         const snap = snaps.get(target);
         if (!snap) {
-          assert.ok(sameWatermark(w.watermark, watermarks.EPOCH), `${w.table}: a watermark without a snapshot`);
+          assert.ok(sameWatermark(w.watermark, EPOCH), `${w.table}: a watermark without a snapshot`);
           continue;
         }
         assert.equal(w.committedRunId, snap.summary[SUMMARY.runId], `${w.table}: the watermark's run is not the current snapshot's`);

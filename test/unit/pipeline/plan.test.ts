@@ -2,14 +2,13 @@
 // windows), batches that end only on whole cursor values, and slices along partition periods.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { isoFromMicros, microsFromIso } from '../../../src/core/watermark.js';
 import { FAULT_POINTS, parseFault } from '../../../src/pipeline/faults.js';
 import {
   crossingBucket,
   cutoffMicros,
-  isoFromMicros,
   lastCursorWithin,
   lowerBoundOf,
-  microsFromIso,
   periodOf,
   periodStart,
   planFromStats,
