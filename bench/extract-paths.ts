@@ -11,8 +11,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseSource, type ClickHouseCapabilities, type ColumnInfo } from '../src/clickhouse/client.js';
+import { ClickHouseSource, type ClickHouseCapabilities } from '../src/clickhouse/client.js';
+import { type ColumnInfo } from '../src/clickhouse/types.js';
 import { extractionPath, type ExtractionPath } from '../src/clickhouse/extract/format.js';
+import { duckdbTypeOfColumn } from '../src/mapping/clickhouse-to-iceberg.js';
 import { openDuckDB, type DuckDBSession } from '../src/iceberg/parquet.js';
 import { startChdbServer } from '../test/support/chdb-server.js';
 import { DATABASE, productionDdl, utcDayStart } from '../test/integration/current-clickhouse/k2-production.js';
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
       console.log('  path                                     extract s  DuckDB s  total s   rows/s      file MB');
       const checksums = new Set<string>();
       for (const v of variants) {
-        const path = extractionPath(columns, v.caps, `${DATABASE}.${table}`);
+        const path = extractionPath(columns, v.caps, `${DATABASE}.${table}`, duckdbTypeOfColumn);
         let best: Measured | undefined;
         for (let i = 0; i < repeat; i++) {
           const m = await once(ch, path, table, duck, dir, v.settings);

@@ -5,8 +5,9 @@
 // Bounds go into the SQL as query parameters on servers that have them, as typed literals on 18.16
 // (SqlValues); every predicate builder takes the statement's values, literals by default.
 import { OffloadError, SchemaError } from '../core/errors.js';
-import { parseClickHouseType, type ClickHouseType } from '../iceberg/schema.js';
-import { literalValues, quoteIdentifier, type ClickHouseSource, type SqlValues } from './client.js';
+import { parseClickHouseType, type ClickHouseType } from './types.js';
+import type { ClickHouseSource } from './client.js';
+import { literalValues, quoteIdentifier, type SqlValues } from './sql.js';
 
 /** What is read and how its cursor and tie-break are typed. */
 export interface WindowSource {

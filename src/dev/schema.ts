@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { quoteIdentifier, type ClickHouseSource } from '../clickhouse/client.js';
+import type { ClickHouseSource } from '../clickhouse/client.js';
+import { quoteIdentifier } from '../clickhouse/sql.js';
 
 /** The database the seed schema is written for. */
 export const SEED_DATABASE = 'k2';

@@ -2,7 +2,8 @@
 // (`INSERT … FORMAT TabSeparated`), one INSERT per chunk, both exchanges in parallel; the materialized views
 // of the seed schema fill silver and the candles from there.
 import { Readable } from 'node:stream';
-import { qualifiedName, quoteIdentifier, type ClickHouseSource } from '../clickhouse/client.js';
+import type { ClickHouseSource } from '../clickhouse/client.js';
+import { qualifiedName, quoteIdentifier } from '../clickhouse/sql.js';
 import { UsageError } from '../core/errors.js';
 import { SEED_DATABASE } from './schema.js';
 import { BRONZE_COLUMNS, EXCHANGES, TradeFeed, initialPosition, splitRows, tradeTsv, type Exchange, type FeedPosition, type Trade } from './trades.js';

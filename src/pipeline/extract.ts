@@ -4,11 +4,14 @@
 // along the partition periods of the cursor (plan.ts sliceBatch).
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
-import { literalValues, qualifiedName, quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource, type ColumnInfo, type SqlValues } from '../clickhouse/client.js';
-import type { ExtractedFile } from '../clickhouse/extract/csv.js';
+import type { ClickHouseCapabilities, ClickHouseSource } from '../clickhouse/client.js';
+import type { ColumnInfo } from '../clickhouse/types.js';
+import { literalValues, qualifiedName, quoteIdentifier, type SqlValues } from '../clickhouse/sql.js';
+import type { ExtractedFile } from '../clickhouse/extract/http-to-file.js';
 import { extractionPath, type ExtractionPath } from '../clickhouse/extract/format.js';
 import { checkTieBreakType, cursorCondition, cursorTypeOf, windowPredicate, windowSettings, type Lower, type WindowSource } from '../clickhouse/window.js';
 import { SchemaError } from '../core/errors.js';
+import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
 import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { Slice, TimeTransform } from './plan.js';
 
@@ -36,7 +39,7 @@ export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: Click
   }
   return {
     columns,
-    extraction: extractionPath(columns, caps, what),
+    extraction: extractionPath(columns, caps, what, duckdbTypeOfColumn),
     window: {
       from: cfg.query ? `(${cfg.query})` : qualifiedName(cfg.sourceTable!),
       isQuery: cfg.query !== null,

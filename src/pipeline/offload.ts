@@ -19,7 +19,7 @@ import type { FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import { openDuckDB, type DuckDBSession } from '../iceberg/parquet.js';
 import { partitionSpecFromConfig } from '../iceberg/partition.js';
-import { evolveSchema, icebergSchemaFromColumns } from '../iceberg/schema.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../mapping/clickhouse-to-iceberg.js';
 import { commitWithRetry, createTable, dataLocation, discardStaged, restage, stageSchemaChange, type StagedCommit, type Table } from '../iceberg/table.js';
 import { fromBytes } from '../iceberg/conversions.js';
 import type { DataFile, Schema, TableIdentifier } from '../iceberg/types.js';

@@ -4,7 +4,8 @@
 // Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
-import { literalValues, qualifiedName, type ClickHouseSource, type SqlValues } from '../clickhouse/client.js';
+import type { ClickHouseSource } from '../clickhouse/client.js';
+import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.js';
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
 import { asPostgresUnavailable, describePostgres, isTableLocked } from '../state/pool.js';
 import * as runs from '../state/runs.js';

@@ -15,7 +15,9 @@ import { createFileIO, type FileIO } from '../../src/iceberg/io.js';
 import { currentSchema, defaultSpec } from '../../src/iceberg/metadata.js';
 import { openDuckDB, writeDataFiles, type DuckDBSession } from '../../src/iceberg/parquet.js';
 import { partitionSpecFromConfig } from '../../src/iceberg/partition.js';
-import { duckdbType, icebergSchemaFromColumns, type SourceColumn } from '../../src/iceberg/schema.js';
+import { duckdbType } from '../../src/iceberg/schema.js';
+import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { ColumnInfo } from '../../src/clickhouse/types.js';
 import { dataLocation, type Table } from '../../src/iceberg/table.js';
 import type { DataFile, IcebergType, PartitionSpec, Schema } from '../../src/iceberg/types.js';
 import { freshBucket, freshPostgresDatabase, ROOT, stackEnv, verificationPython } from './stack.js';
@@ -261,7 +263,7 @@ export interface PyRead {
 // Test data: trades with every type the ClickHouse mapping produces, made in DuckDB.
 
 /** A trades table in the production dialect (DESIGN.md type mapping), as the offload would see it. */
-export const TRADE_COLUMNS: SourceColumn[] = [
+export const TRADE_COLUMNS: ColumnInfo[] = [
   { name: 'trade_id', type: 'Int64' },
   { name: 'exchange', type: 'LowCardinality(String)' },
   { name: 'symbol', type: 'LowCardinality(Nullable(String))' },

@@ -18,14 +18,11 @@
 //   list of {"k": …, "v": …} entries, rebuilt by map_from_entries.
 // - A constant last column `1` ends every row: a stream cut short, or an exception ClickHouse appends to a
 //   body it already started sending, leaves a file whose last line does not end in `,1\n` (checked).
-import { createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ClickHouseSettings } from '@clickhouse/client';
 import { OffloadError, SchemaError } from '../../core/errors.js';
-import { parseClickHouseType, type ClickHouseType } from '../../iceberg/schema.js';
-import { quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource } from '../client.js';
+import { parseClickHouseType, type ClickHouseType } from '../types.js';
+import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
+import { quoteIdentifier } from '../sql.js';
+import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
 
 /** How one column travels: the ClickHouse expression printed into the CSV, the type DuckDB reads it as, and the DuckDB expression that yields the final value. */
 export interface ColumnTransport {
@@ -273,78 +270,22 @@ export function relationSql(files: string[], columns: ColumnTransport[]): string
   return `SELECT ${exprs.join(', ')} FROM ${readCsvSql(files, columns)}`;
 }
 
-export interface ExtractToFileOptions {
-  queryId?: string;
-  settings?: ClickHouseSettings;
-  /** Query parameters of the statement (SqlValues.params). */
-  params?: Record<string, string>;
-  signal?: AbortSignal;
-  /** Called as bytes arrive (throttled by the caller if it wants). */
-  onBytes?: (bytes: number) => void;
-}
-
-export interface ExtractedFile {
-  path: string;
-  bytes: number;
-}
-
-/** Passes bytes through and counts them (progress of an extraction streamed to disk). */
-export class ByteCounter extends Transform {
-  total = 0;
-  constructor(private readonly onBytes?: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.total += chunk.length;
-    this.onBytes?.(this.total);
-    cb(null, chunk);
-  }
-}
-
 /**
  * Runs `plan.sql` with FORMAT CSV and pipes the body into `path` (never held in memory). Throws when the
  * server failed mid-stream (the body then ends in an exception, not in a complete row).
  */
 export async function extractToFile(source: ClickHouseSource, plan: ExtractionPlan, path: string, options: ExtractToFileOptions = {}): Promise<ExtractedFile> {
-  const counter = new ByteCounter(options.onBytes);
-  const queryId = options.queryId;
-  try {
-    await source.run(async (client) => {
-      const result = await client.exec({
-        query: `${plan.sql} FORMAT CSV`,
-        query_id: queryId,
-        clickhouse_settings: options.settings,
-        ...(options.params && Object.keys(options.params).length > 0 ? { query_params: options.params } : {}),
-        abort_signal: options.signal,
-      });
-      await pipeline(result.stream, counter, createWriteStream(path), { signal: options.signal });
-    }, 'extracting rows');
-  } catch (err) {
-    // Aborting the request does not stop the query on 18.16: stop it on the server too.
-    if (queryId) await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
-    throw err;
-  }
-  await checkComplete(path, counter.total);
-  return { path, bytes: counter.total };
+  const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options);
+  await checkComplete(path, bytes);
+  return { path, bytes };
 }
 
 /** The file must be empty or end with a complete row (`,1\n`); anything else is a failure ClickHouse appended or a cut. */
 async function checkComplete(path: string, bytes: number): Promise<void> {
-  const size = (await stat(path)).size;
-  if (size !== bytes) throw new OffloadError(`extraction to ${path}: wrote ${size} of ${bytes} bytes`);
-  if (size === 0) return;
-  const fh = await open(path, 'r');
-  try {
-    const tailSize = Math.min(size, 4096);
-    const buf = Buffer.alloc(tailSize);
-    await fh.read(buf, 0, tailSize, size - tailSize);
-    const tail = buf.toString('latin1');
-    if (tail.endsWith(',1\n')) return;
-    const m = /Code: (\d+)[^\n]*/.exec(tail);
-    throw new OffloadError(
-      m ? `ClickHouse failed while sending rows: ${m[0].replace(/, e\.what\(\) = DB::Exception$/, '')}` : `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`,
-    );
-  } finally {
-    await fh.close();
-  }
+  const { size, tail } = await readEnds(path, bytes);
+  if (size === 0 || tail.toString('latin1').endsWith(',1\n')) return;
+  const exception = appendedException(tail);
+  throw new OffloadError(
+    exception ? `ClickHouse failed while sending rows: ${exception.replace(/, e\.what\(\) = DB::Exception$/, '')}` : `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`,
+  );
 }

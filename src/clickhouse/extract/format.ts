@@ -1,11 +1,13 @@
 // Which extraction path a table's rows take, from what the connected server can do (docs/clickhouse-versions.md):
-// - current servers (23.8+): FORMAT Parquet into DuckDB read_parquet (clickhouse-extract-parquet.ts), faster
-//   and typed end to end (measured on the same rows: bench/extract-paths.ts);
-// - older servers (18.16 …): FORMAT CSV into DuckDB read_csv (clickhouse-extract.ts).
+// - current servers (23.8+): FORMAT Parquet into DuckDB read_parquet (parquet.ts), faster and typed end to
+//   end (measured on the same rows: bench/extract-paths.ts);
+// - older servers (18.16 …): FORMAT CSV into DuckDB read_csv (csv.ts).
 // Both produce the same DuckDB relation: the table's columns by name, in their Iceberg types.
 import type { ClickHouseSettings } from '@clickhouse/client';
-import type { ClickHouseCapabilities, ClickHouseSource, ColumnInfo } from '../client.js';
-import { columnTransport, extractionQuery, extractToFile, relationSql, type ExtractedFile, type ExtractToFileOptions } from './csv.js';
+import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
+import type { ColumnInfo } from '../types.js';
+import { columnTransport, extractionQuery, extractToFile, relationSql } from './csv.js';
+import { type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
 import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './parquet.js';
 
 export interface ExtractionPath {
@@ -30,13 +32,19 @@ const CSV_OUTPUT_SETTINGS: ClickHouseSettings = {
 };
 
 /**
+ * The DuckDB type a column's values must end in, or a SchemaError when it has none: its Iceberg field's
+ * (mapping/clickhouse-to-iceberg.ts duckdbTypeOfColumn), handed in because ClickHouse knows nothing of Iceberg.
+ */
+export type TargetType = (table: string, column: ColumnInfo) => string;
+
+/**
  * The path for a table with these columns on a server with these capabilities (`parquetExtraction` is the
  * connection's choice: the server's version, or OFFLOAD_EXTRACT_FORMAT). Throws SchemaError naming the
  * column when a type cannot travel exactly.
  */
-export function extractionPath(columns: ColumnInfo[], caps: ClickHouseCapabilities, table = ''): ExtractionPath {
+export function extractionPath(columns: ColumnInfo[], caps: ClickHouseCapabilities, table: string, targetType: TargetType): ExtractionPath {
   if (caps.parquetExtraction) {
-    const cols = columns.map((c) => parquetColumn(c.name, c.type, table));
+    const cols = columns.map((c) => parquetColumn(c.name, c.type, targetType(table || 'the source', c), table));
     return {
       format: 'Parquet',
       extension: 'parquet',

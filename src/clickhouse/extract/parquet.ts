@@ -18,14 +18,12 @@
 //   arrayMap / mapApply / tuple in ClickHouse and list_transform / map_from_entries / a struct in DuckDB.
 // A body cut short, or one ending in an exception the server appended, is not a Parquet file: it must
 // begin and end with the magic `PAR1` and its footer must fit (checked before DuckDB reads it).
-import { createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { OffloadError, SchemaError } from '../../core/errors.js';
-import { duckdbType, icebergFieldFromColumn, parseClickHouseType, type ClickHouseType } from '../../iceberg/schema.js';
-import { quoteIdentifier, type ClickHouseSource } from '../client.js';
-import { ByteCounter, type ExtractedFile, type ExtractToFileOptions } from './csv.js';
+import { parseClickHouseType, type ClickHouseType } from '../types.js';
+import type { ClickHouseSource } from '../client.js';
+import { quoteIdentifier } from '../sql.js';
+import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
 
 /** How one column travels through Parquet. */
 export interface ParquetColumn {
@@ -133,11 +131,12 @@ function legOf(t: ClickHouseType, where: string): Leg {
   throw new SchemaError(`${where}: the ${t.name} type cannot be extracted as Parquet exactly`);
 }
 
-/** How a top-level column of ClickHouse type `typeText` travels through Parquet; SchemaError for types without an Iceberg mapping. */
-export function parquetColumn(name: string, typeText: string, table = ''): ParquetColumn {
+/**
+ * How a top-level column of ClickHouse type `typeText` travels through Parquet, its values ending in the
+ * DuckDB type `target` (its Iceberg field's, which the caller has from the type mapping).
+ */
+export function parquetColumn(name: string, typeText: string, target: string, table = ''): ParquetColumn {
   const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
-  // The Iceberg type decides the final DuckDB type (and refuses what Iceberg cannot hold, with the mapping's message).
-  const target = duckdbType(icebergFieldFromColumn(table || 'the source', { name, type: typeText }).type);
   let parsed: ClickHouseType;
   try {
     parsed = parseClickHouseType(typeText);
@@ -166,48 +165,18 @@ export function parquetRelationSql(files: string[], columns: ParquetColumn[]): s
 
 /** Runs `sql` with FORMAT Parquet and pipes the body into `path`. Throws when the body is not one whole Parquet file. */
 export async function extractParquetToFile(source: ClickHouseSource, sql: string, path: string, options: ExtractToFileOptions = {}): Promise<ExtractedFile> {
-  const counter = new ByteCounter(options.onBytes);
-  const queryId = options.queryId;
-  try {
-    await source.run(async (client) => {
-      // exec, not query(): the client's streaming ResultSet splits on newlines, which binary bodies contain.
-      const result = await client.exec({
-        query: `${sql} FORMAT Parquet`,
-        query_id: queryId,
-        clickhouse_settings: { ...PARQUET_OUTPUT_SETTINGS, ...options.settings },
-        ...(options.params && Object.keys(options.params).length > 0 ? { query_params: options.params } : {}),
-        abort_signal: options.signal,
-      });
-      await pipeline(result.stream, counter, createWriteStream(path), { signal: options.signal });
-    }, 'extracting rows');
-  } catch (err) {
-    if (queryId) await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
-    throw err;
-  }
-  await checkWholeParquet(path, counter.total);
-  return { path, bytes: counter.total };
+  const bytes = await streamToFile(source, `${sql} FORMAT Parquet`, path, { ...options, settings: { ...PARQUET_OUTPUT_SETTINGS, ...options.settings } });
+  await checkWholeParquet(path, bytes);
+  return { path, bytes };
 }
 
 const MAGIC = 'PAR1';
 
 /** `PAR1` … footer … footer length … `PAR1`; anything else is a cut or an exception the server appended. */
 export async function checkWholeParquet(path: string, bytes: number): Promise<void> {
-  const size = (await stat(path)).size;
-  if (size !== bytes) throw new OffloadError(`extraction to ${path}: wrote ${size} of ${bytes} bytes`);
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(Math.min(size, 4));
-    await fh.read(head, 0, head.length, 0);
-    const tailSize = Math.min(size, 4096);
-    const tail = Buffer.alloc(tailSize);
-    await fh.read(tail, 0, tailSize, size - tailSize);
-    const footerLength = size >= 12 ? tail.readUInt32LE(tailSize - 8) : -1;
-    if (head.toString('latin1') === MAGIC && tail.subarray(tailSize - 4).toString('latin1') === MAGIC && footerLength > 0 && footerLength <= size - 12) return;
-    const m = /Code: (\d+)[^\n]*/.exec(tail.toString('latin1'));
-    throw new OffloadError(
-      m ? `ClickHouse failed while sending rows: ${m[0]}` : `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`,
-    );
-  } finally {
-    await fh.close();
-  }
+  const { size, head, tail } = await readEnds(path, bytes, 4);
+  const footerLength = size >= 12 ? tail.readUInt32LE(tail.length - 8) : -1;
+  if (head.toString('latin1') === MAGIC && tail.subarray(tail.length - 4).toString('latin1') === MAGIC && footerLength > 0 && footerLength <= size - 12) return;
+  const exception = appendedException(tail);
+  throw new OffloadError(exception ? `ClickHouse failed while sending rows: ${exception}` : `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`);
 }

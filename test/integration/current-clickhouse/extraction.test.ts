@@ -10,9 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { validateTablesConfig } from '../../../src/config/tables.js';
-import { ClickHouseSource, literalValues, parameterValues, qualifiedName, type ColumnInfo } from '../../../src/clickhouse/client.js';
+import { ClickHouseSource } from '../../../src/clickhouse/client.js';
+import { type ColumnInfo } from '../../../src/clickhouse/types.js';
+import { literalValues, parameterValues, qualifiedName } from '../../../src/clickhouse/sql.js';
 import { checkWholeParquet, extractParquetToFile } from '../../../src/clickhouse/extract/parquet.js';
 import { extractionPath } from '../../../src/clickhouse/extract/format.js';
+import { duckdbTypeOfColumn } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import { countUpToWatermark, readWindowStats, windowPredicate, type WindowSource } from '../../../src/clickhouse/window.js';
 import { migrate } from '../../../src/state/migrate.js';
 import { createPool } from '../../../src/state/pool.js';
@@ -102,7 +105,7 @@ after(async () => {
 /** Extracts a table along one path; returns the DuckDB relation over the file. */
 async function extracted(format: 'csv' | 'parquet', columns: ColumnInfo[], table = 'every_type'): Promise<string> {
   const caps = { ...(await ch.capabilities()), parquetExtraction: format === 'parquet' };
-  const path = extractionPath(columns, caps, `${DB}.${table}`);
+  const path = extractionPath(columns, caps, `${DB}.${table}`, duckdbTypeOfColumn);
   assert.equal(path.format, format === 'parquet' ? 'Parquet' : 'CSV');
   const file = join(dir, `${table}.${path.extension}`);
   await path.extract(ch, path.query(qualifiedName({ database: DB, table }), '1'), file);
@@ -171,7 +174,7 @@ describe('extraction paths on the current engine', () => {
     assert.deepEqual(rows[0], { id: 1, tup: { venue: 'fra', at: '2024-01-01 00:00:00.000001+00' }, anon: { _1: 7, _2: 'q' } });
     assert.deepEqual(rows[1].tup, { venue: '', at: null });
     const caps = { ...(await ch.capabilities()), parquetExtraction: false };
-    assert.throws(() => extractionPath(columns, caps, `${DB}.tuples`), /column "tup" .* the Tuple type cannot be extracted/);
+    assert.throws(() => extractionPath(columns, caps, `${DB}.tuples`, duckdbTypeOfColumn), /column "tup" .* the Tuple type cannot be extracted/);
   });
 
   it('a server error while producing Parquet fails the extraction with its code', async () => {

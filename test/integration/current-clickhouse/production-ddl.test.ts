@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { clickhouseFromEnv } from '../../../src/config/env.js';
 import { ClickHouseSource } from '../../../src/clickhouse/client.js';
 import { extractionPath } from '../../../src/clickhouse/extract/format.js';
+import { duckdbTypeOfColumn } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import { startChdbServer, type ChdbServer } from '../../support/chdb-server.js';
 import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../../support/iceberg-tables.js';
 import { freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
@@ -151,7 +152,7 @@ for (const format of ['auto', 'csv'] as const) {
         const caps = await ch.capabilities();
         assert.ok(caps.queryParameters && caps.dateTime64 && caps.mapType && caps.boolType, caps.version);
         assert.equal((await ch.values()).usesParameters, true);
-        const path = extractionPath(await ch.columns({ database: DATABASE, table: 'silver_trades' }), caps, 'k2.silver_trades');
+        const path = extractionPath(await ch.columns({ database: DATABASE, table: 'silver_trades' }), caps, 'k2.silver_trades', duckdbTypeOfColumn);
         assert.equal(path.format, format === 'auto' ? 'Parquet' : 'CSV');
       } finally {
         await ch.close();

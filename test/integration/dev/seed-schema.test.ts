@@ -4,7 +4,8 @@
 // high/low, volume and quote volume sums, count) — also while the tables hold unmerged partial rows.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickhouseSourceFromEnv, qualifiedName, type ClickHouseSource } from '../../../src/clickhouse/client.js';
+import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../../src/clickhouse/client.js';
+import { qualifiedName } from '../../../src/clickhouse/sql.js';
 import { applySeedSchema, CANDLE_TABLES, candleIntervalSeconds, candleSelectSql, seedSchemaStatements, SEED_TABLES, type CandleTable } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
 import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';

@@ -16,7 +16,7 @@ import * as watermarks from '../../../src/state/watermarks.js';
 import { applySeedSchema } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
 import { partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
+import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import { commitStaged, createTable, dataLocation, loadTable, stageAppend, type Table } from '../../../src/iceberg/table.js';
 import { readDataFiles } from '../../../src/iceberg/reader.js';
 import { parseIdentifier } from '../../../src/iceberg/types.js';

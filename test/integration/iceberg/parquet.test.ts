@@ -12,7 +12,7 @@ import { AlreadyExists } from '../../../src/iceberg/io.js';
 import { fromBytes, truncateStringLowerBound, truncateStringUpperBound } from '../../../src/iceberg/conversions.js';
 import { openDuckDB, readDataFile, writeDataFiles, type DuckDBSession, type WrittenDataFile } from '../../../src/iceberg/parquet.js';
 import { partitionPath, partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
+import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import type { IcebergType, NestedField, PrimitiveType, Schema } from '../../../src/iceberg/types.js';
 import { verificationPython } from '../../support/stack.js';
 

@@ -1,21 +1,8 @@
 // ClickHouse source pieces that need no server: capabilities by version, quoting, literals, error parsing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  capabilitiesOf,
-  dateTimeLiteral,
-  displayUrl,
-  extractFormatFromEnv,
-  literalValues,
-  parameterValues,
-  sqlValues,
-  numberLiteral,
-  parseServerError,
-  parseTableRef,
-  qualifiedName,
-  quoteIdentifier,
-  stringLiteral,
-} from '../../../src/clickhouse/client.js';
+import { capabilitiesOf, displayUrl, extractFormatFromEnv, parseServerError } from '../../../src/clickhouse/client.js';
+import { dateTimeLiteral, literalValues, parameterValues, sqlValues, numberLiteral, parseTableRef, qualifiedName, quoteIdentifier, stringLiteral } from '../../../src/clickhouse/sql.js';
 
 describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {

@@ -16,7 +16,7 @@ import {
   writeManifestList,
 } from '../../../src/iceberg/manifest.js';
 import { partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
+import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import type { DataFile, ManifestEntry, ManifestFile } from '../../../src/iceberg/types.js';
 import { pythonSkip, runPython } from './python.js';
 

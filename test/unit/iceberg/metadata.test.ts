@@ -24,7 +24,7 @@ import {
   type SnapshotChange,
 } from '../../../src/iceberg/metadata.js';
 import { partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { evolveSchema, icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import type { TableMetadata } from '../../../src/iceberg/types.js';
 import { pythonSkip, runPython } from './python.js';
 

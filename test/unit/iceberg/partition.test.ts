@@ -15,7 +15,7 @@ import {
   quotePlus,
   transformResultType,
 } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/iceberg/schema.js';
+import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
 import type { Transform } from '../../../src/iceberg/types.js';
 import { pythonSkip, runPython } from './python.js';
 

@@ -5,15 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { SchemaError } from '../../../src/core/errors.js';
-import {
-  duckdbFieldIds,
-  duckdbType,
-  evolveSchema,
-  highestFieldId,
-  icebergSchemaFromColumns,
-  parseClickHouseType,
-  type SourceColumn,
-} from '../../../src/iceberg/schema.js';
+import { duckdbFieldIds, duckdbType, highestFieldId } from '../../../src/iceberg/schema.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
+import type { ColumnInfo } from '../../../src/clickhouse/types.js';
+import { parseClickHouseType } from '../../../src/clickhouse/types.js';
 import type { IcebergType, NestedField } from '../../../src/iceberg/types.js';
 
 const T = 'k2.silver_trades';
@@ -199,7 +194,7 @@ describe('ClickHouse → Iceberg type mapping (DESIGN.md "Type mapping")', () =>
   });
 });
 
-const silverTrades: SourceColumn[] = [
+const silverTrades: ColumnInfo[] = [
   { name: 'message_id', type: 'UUID' },
   { name: 'trade_id', type: 'String' },
   { name: 'exchange', type: 'LowCardinality(String)' },
