@@ -31,7 +31,8 @@ import { findTable, validateTablesConfig, type OffloadConfig, type TableConfig }
 import { ClickHouseSource } from '../clickhouse/client.js';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql.js';
 import { migrate } from '../state/migrate.js';
-import { createPool, describePostgres, isTableLocked } from '../state/pool.js';
+import { createPool, describePostgres } from '../state/pool.js';
+import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { followTrades } from '../dev/seed.js';

@@ -8,7 +8,7 @@
 //     engine committing to the same table) is never raced.
 import type pg from 'pg';
 import type { TableConfig } from '../config/tables.js';
-import { tryLockTable } from '../state/pool.js';
+import { tryLockTable } from '../state/locks.js';
 import type { JdbcCatalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
 import { readReferencedFiles } from '../iceberg/reader.js';

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { TableConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import { readBucketCounts, readWindowStats, sourceNow, type Lower } from '../clickhouse/window.js';
-import { tryLockTable } from '../state/pool.js';
+import { tryLockTable } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { CommitConflict, ConfigError, OffloadError } from '../core/errors.js';

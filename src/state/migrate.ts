@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ConfigError, OffloadError } from '../core/errors.js';
-import { asPostgresUnavailable, checkout, withAdvisoryLock } from './pool.js';
+import { asPostgresUnavailable, checkout } from './pool.js';
+import { withAdvisoryLock } from './locks.js';
 
 /** migrations/ at the package root (the same relative path from src/state and from dist/state). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));

@@ -4,16 +4,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import {
-  advisoryKey,
-  connectPostgres,
-  createPool,
-  describePostgres,
-  isTableLocked,
-  tableLockHolder,
-  tryLockTable,
-  withTransaction,
-} from '../../../src/state/pool.js';
+import { connectPostgres, createPool, describePostgres, withTransaction } from '../../../src/state/pool.js';
+import { advisoryKey, isTableLocked, tableLockHolder, tryLockTable } from '../../../src/state/locks.js';
 import { ServiceUnavailable } from '../../../src/core/errors.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
 

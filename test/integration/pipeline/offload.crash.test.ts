@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isTableLocked } from '../../../src/state/pool.js';
+import { isTableLocked } from '../../../src/state/locks.js';
 import * as runs from '../../../src/state/runs.js';
 import * as watermarks from '../../../src/state/watermarks.js';
 import { EPOCH } from '../../../src/core/watermark.js';

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPool, tryLockTable } from '../../../src/state/pool.js';
+import { createPool } from '../../../src/state/pool.js';
+import { tryLockTable } from '../../../src/state/locks.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack, type CurrentSnapshot } from '../../support/cli-stack.js';
 import { PrefectDriver, prefectPython, type FlowRunAnswer, type TaskRunInfo } from './driver.js';
 
