@@ -54,7 +54,21 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === UNIQUE_VIOLATION;
 }
 
-export class JdbcCatalog {
+/**
+ * What the engine asks of an Iceberg catalog: tables by identifier, and the compare-and-set of a table's
+ * metadata pointer on a connection the caller hands in (inside its transaction, when it has one).
+ * JdbcCatalog is the catalog; the batch loop's unit test runs on an in-memory one.
+ */
+export interface Catalog {
+  readonly name: string;
+  tableExists(id: TableIdentifier): Promise<boolean>;
+  loadTable(id: TableIdentifier): Promise<CatalogTable | null>;
+  ensureNamespace(namespace: string): Promise<boolean>;
+  createTable(id: TableIdentifier, metadataLocation: string): Promise<void>;
+  compareAndSetMetadataLocation(tx: CatalogConnection, id: TableIdentifier, change: { expected: string | null; next: string }): Promise<void>;
+}
+
+export class JdbcCatalog implements Catalog {
   constructor(
     private readonly db: CatalogConnection,
     readonly name: string = DEFAULT_CATALOG_NAME,

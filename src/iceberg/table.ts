@@ -1,15 +1,15 @@
 // Operations on one Iceberg table: create, load, and the changes the offload makes — fast append,
 // replace partitions, add columns, expire snapshots.
 //
-// Staging is separate from committing, which is what the exactly-once protocol needs (DESIGN.md step
-// 5 and 6): `stage*` writes every file of the new version (manifests, manifest list, the next
+// Staging is separate from committing, which is what the exactly-once protocol needs (docs/architecture.md,
+// steps 7 stage and 8 commit): `stage*` writes every file of the new version (manifests, manifest list, the next
 // `NNNNN-<uuid>.metadata.json`, all create-only) and touches no catalog; the caller then moves the
 // catalog pointer with `catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base,
 // next: staged.next })` inside its own PostgreSQL transaction, next to its watermark update. A lost
 // compare-and-set is answered with `restage`, which builds the same change on the newer version and
 // reuses the data files and the manifest that adds them.
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
-import { CatalogError, type CatalogConnection, type JdbcCatalog } from './catalog.js';
+import { CatalogError, type Catalog, type CatalogConnection } from './catalog.js';
 import { unreferencedAfterExpiry } from './expire.js';
 import type { FileIO } from './io.js';
 import {
@@ -70,7 +70,7 @@ export function dataLocation(table: Table): string {
  * catalog. When the table exists already it is a CatalogError ('table-exists'), or with
  * `ifExists: 'load'` the existing table — also when another worker created it in between.
  */
-export async function createTable(catalog: JdbcCatalog, io: FileIO, ident: TableIdentifier, options: CreateTableOptions): Promise<Table> {
+export async function createTable(catalog: Catalog, io: FileIO, ident: TableIdentifier, options: CreateTableOptions): Promise<Table> {
   const name = formatIdentifier(ident);
   if (await catalog.tableExists(ident)) {
     if (options.ifExists === 'load') return loadTable(catalog, io, ident);
@@ -102,7 +102,7 @@ export async function readTableAt(io: FileIO, ident: TableIdentifier, metadataLo
 }
 
 /** The table's current version, as the catalog points at it. */
-export async function loadTable(catalog: JdbcCatalog, io: FileIO, ident: TableIdentifier): Promise<Table> {
+export async function loadTable(catalog: Catalog, io: FileIO, ident: TableIdentifier): Promise<Table> {
   const row = await catalog.loadTable(ident);
   const name = formatIdentifier(ident);
   if (!row) throw new CatalogError('no-such-table', `table ${name} does not exist in catalog ${catalog.name}`);
@@ -179,7 +179,7 @@ export function stageAddColumns(table: Table, io: FileIO, columns: NewColumn[]):
  * deleted (nothing references them). Throws StagedAlreadyCommitted when the current version already
  * holds the change (an ambiguous commit that went through).
  */
-export async function restage(catalog: JdbcCatalog, io: FileIO, staged: StagedCommit, options: { current?: Table } = {}): Promise<StagedCommit> {
+export async function restage(catalog: Catalog, io: FileIO, staged: StagedCommit, options: { current?: Table } = {}): Promise<StagedCommit> {
   const current = options.current ?? (await loadTable(catalog, io, staged.ident));
   const name = formatIdentifier(staged.ident);
   if (current.metadataLocation === staged.next || current.metadata['metadata-log'].some((e) => e['metadata-file'] === staged.next))
@@ -214,7 +214,7 @@ export function committedTable(staged: StagedCommit): Table {
  * so atomic by itself (give a pool, or a client outside a transaction). Throws CommitConflict when the
  * table moved on.
  */
-export async function commitStaged(db: CatalogConnection, catalog: JdbcCatalog, staged: StagedCommit): Promise<Table> {
+export async function commitStaged(db: CatalogConnection, catalog: Catalog, staged: StagedCommit): Promise<Table> {
   await catalog.compareAndSetMetadataLocation(db, staged.ident, { expected: staged.base, next: staged.next });
   return committedTable(staged);
 }
@@ -222,7 +222,7 @@ export async function commitStaged(db: CatalogConnection, catalog: JdbcCatalog, 
 /** commitStaged, restaging after each lost compare-and-set, at most `maxAttempts` commits in all. */
 export async function commitWithRetry(
   db: CatalogConnection,
-  catalog: JdbcCatalog,
+  catalog: Catalog,
   io: FileIO,
   staged: StagedCommit,
   options: { maxAttempts?: number } = {},
@@ -266,7 +266,7 @@ export interface ExpireResult {
  */
 export async function expireSnapshots(
   db: CatalogConnection,
-  catalog: JdbcCatalog,
+  catalog: Catalog,
   io: FileIO,
   ident: TableIdentifier,
   options: ExpireSnapshotsOptions,
