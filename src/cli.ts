@@ -2,7 +2,7 @@
 // stderr and the documented exit code. Commands live in src/commands/, one file per verb.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { secretsOf } from './config/env.js';
+import { secretsOf, type Env } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './core/errors.js';
 import { registerDrill } from './commands/drill.js';
@@ -63,7 +63,7 @@ export function buildProgram(ctx: CommandContext): Command {
 }
 
 /** The message a person sees for an error: secrets scrubbed, a stack only with OFFLOAD_DEBUG=1. */
-export function describeError(err: unknown, env: Record<string, string | undefined>): string {
+export function describeError(err: unknown, env: Env): string {
   const debug = env.OFFLOAD_DEBUG === '1';
   let text: string;
   if (err instanceof OffloadError) text = err.message;

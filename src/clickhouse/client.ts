@@ -2,7 +2,7 @@
 // small amount of introspection everything else builds on (columns, total rows). SQL text (sql.ts), window
 // statistics (window.ts) and streaming extraction (extract/) live in their own files and use this one.
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { clickhouseFromEnv, secretsOf, type ClickHouseConnection } from '../config/env.js';
+import { clickhouseFromEnv, processEnv, secretsOf, type ClickHouseConnection, type Env } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
 import { ConfigError, OffloadError, ServiceUnavailable } from '../core/errors.js';
 import { sqlValues, type SqlValues, type TableRef } from './sql.js';
@@ -25,7 +25,7 @@ export interface ClickHouseCapabilities {
   /** `system.tables.total_rows` exists (20.8+, conservative); otherwise sum `system.parts`. */
   tablesTotalRows: boolean;
   /**
-   * Rows can be extracted as `FORMAT Parquet` into DuckDB's read_parquet (clickhouse-extract-parquet.ts):
+   * Rows can be extracted as `FORMAT Parquet` into DuckDB's read_parquet (extract/parquet.ts):
    * Parquet output of every mapped type (Map, Bool, LowCardinality, Nullable, nested arrays) and the output
    * settings we pin. 23.8+ (conservative: checked on the 26.9 engine); older servers take the CSV path.
    */
@@ -119,8 +119,8 @@ export interface ClickHouseSourceOptions {
   requestTimeoutMs?: number;
   /** Settings sent with every query. */
   settings?: ClickHouseSettings;
-  /** Environment whose secrets are scrubbed from server messages (default process.env). */
-  env?: Record<string, string | undefined>;
+  /** Environment whose secrets are scrubbed from server messages (default: this process's). */
+  env?: Env;
   /**
    * How rows are extracted: 'auto' (default) picks Parquet on servers that have it and CSV otherwise;
    * 'csv' / 'parquet' force one. Default from OFFLOAD_EXTRACT_FORMAT in `env`.
@@ -133,7 +133,7 @@ export type ExtractFormat = 'auto' | 'csv' | 'parquet';
 const EXTRACT_FORMATS: readonly ExtractFormat[] = ['auto', 'csv', 'parquet'];
 
 /** OFFLOAD_EXTRACT_FORMAT's value; unset or empty is 'auto'. */
-export function extractFormatFromEnv(env: Record<string, string | undefined>): ExtractFormat {
+export function extractFormatFromEnv(env: Env): ExtractFormat {
   const v = env.OFFLOAD_EXTRACT_FORMAT?.trim().toLowerCase();
   if (!v) return 'auto';
   if (!(EXTRACT_FORMATS as readonly string[]).includes(v)) {
@@ -171,7 +171,7 @@ export class ClickHouseSource {
   /** The server URL with the password redacted, for every message a person sees. */
   readonly url: string;
   readonly connection: ClickHouseConnection;
-  /** The extraction format asked for ('auto': the best the server has, see clickhouse-extraction.ts). */
+  /** The extraction format asked for ('auto': the best the server has, see extract/format.ts). */
   readonly extractFormat: ExtractFormat;
   private readonly secrets: string[];
   private capabilitiesPromise?: Promise<ClickHouseCapabilities>;
@@ -179,8 +179,9 @@ export class ClickHouseSource {
   constructor(conn: ClickHouseConnection, options: ClickHouseSourceOptions = {}) {
     this.connection = conn;
     this.url = displayUrl(conn);
-    this.extractFormat = options.extractFormat ?? extractFormatFromEnv(options.env ?? process.env);
-    this.secrets = [conn.password, ...secretsOf(options.env ?? process.env)].filter((s) => s.length > 0);
+    const env = options.env ?? processEnv();
+    this.extractFormat = options.extractFormat ?? extractFormatFromEnv(env);
+    this.secrets = [conn.password, ...secretsOf(env)].filter((s) => s.length > 0);
     this.client = createClient({
       url: conn.url,
       username: conn.username,
@@ -328,6 +329,6 @@ export class ClickHouseSource {
 }
 
 /** A source for the connection in the environment (CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD). */
-export function clickhouseSourceFromEnv(env: Record<string, string | undefined> = process.env, options: ClickHouseSourceOptions = {}): ClickHouseSource {
+export function clickhouseSourceFromEnv(env: Env = processEnv(), options: ClickHouseSourceOptions = {}): ClickHouseSource {
   return new ClickHouseSource(clickhouseFromEnv(env), { env, ...options });
 }

@@ -1,10 +1,11 @@
 // What every command shares for printing: where output goes, numbers and instants as people read them,
 // aligned tables, and stable JSON.
 import type { Writable } from 'node:stream';
+import { processEnv, type Env } from '../config/env.js';
 
 /** A command's surroundings; tests and the CLI pass the real process streams and environment. */
 export interface CommandContext {
-  env: Record<string, string | undefined>;
+  env: Env;
   stdout: Writable;
   stderr: Writable;
   /** The exit code the command asks for when it completes without throwing (default 0). */
@@ -12,7 +13,7 @@ export interface CommandContext {
 }
 
 export function defaultContext(): CommandContext {
-  return { env: process.env, stdout: process.stdout, stderr: process.stderr, exitCode: 0 };
+  return { env: processEnv(), stdout: process.stdout, stderr: process.stderr, exitCode: 0 };
 }
 
 export function println(out: Writable, line = ''): void {

@@ -1,4 +1,5 @@
-// Connection settings from the environment, with the ecosystem's usual names (DESIGN.md "Configuration").
+// Settings from the environment, with the ecosystem's usual names (docs/architecture.md "Configuration"). The one
+// reader of process.env: everything else is handed an Env (the CLI's, a test's) and reads that.
 import { ConfigError } from '../core/errors.js';
 
 export interface ClickHouseConnection {
@@ -28,7 +29,13 @@ export interface Connections {
   warehouse: string; // s3://bucket/prefix or file:///path
 }
 
-type Env = Record<string, string | undefined>;
+/** Environment variables by name. */
+export type Env = Record<string, string | undefined>;
+
+/** This process's environment: the default wherever no Env is handed in. */
+export function processEnv(): Env {
+  return process.env;
+}
 
 export function clickhouseFromEnv(env: Env = process.env): ClickHouseConnection {
   const raw = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
@@ -73,6 +80,11 @@ export function warehouseFromEnv(env: Env = process.env): string {
     throw new ConfigError(`OFFLOAD_WAREHOUSE: "${w}" is not supported (expected s3://bucket/prefix or file:///path)`);
   }
   return w.replace(/\/+$/, '');
+}
+
+/** The offload's local scratch directory (OFFLOAD_WORK_DIR); undefined: the system's temp directory. */
+export function workDirFromEnv(env: Env): string | undefined {
+  return env.OFFLOAD_WORK_DIR;
 }
 
 export function connectionsFromEnv(env: Env = process.env): Connections {

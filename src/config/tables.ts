@@ -6,6 +6,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { processEnv, type Env } from './env.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
 export const LAYERS: readonly Layer[] = ['bronze', 'silver', 'gold'];
@@ -240,7 +241,6 @@ function configError(file: string, problems: Problem[]): ConfigError {
 
 // ─── Loading ────────────────────────────────────────────────────────────────────────────────────────
 
-type Env = Record<string, string | undefined>;
 
 /**
  * The configuration file to read: `--config`, else OFFLOAD_CONFIG, else ./offload.config.json (or, when
@@ -248,7 +248,7 @@ type Env = Record<string, string | undefined>;
  */
 export function resolveConfigPath(options: { config?: string; env?: Env; cwd?: string } = {}): string {
   const cwd = options.cwd ?? process.cwd();
-  const given = options.config ?? (options.env ?? process.env).OFFLOAD_CONFIG;
+  const given = options.config ?? (options.env ?? processEnv()).OFFLOAD_CONFIG;
   if (given) return resolve(cwd, given);
   for (const name of [DEFAULT_CONFIG_FILE, 'offload.config.yaml', 'offload.config.yml']) {
     if (existsSync(resolve(cwd, name))) return resolve(cwd, name);

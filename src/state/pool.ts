@@ -1,7 +1,7 @@
 // PostgreSQL: the pool, connection failures as ServiceUnavailable, and explicit transactions (the commit
 // of step 8 is one of them). The advisory locks live in locks.ts.
 import pg from 'pg';
-import { postgresFromEnv, type PostgresConnection } from '../config/env.js';
+import { postgresFromEnv, processEnv, type Env, type PostgresConnection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
 import { ServiceUnavailable } from '../core/errors.js';
 
@@ -13,8 +13,6 @@ export type Tx = pg.PoolClient;
 export interface Queryable {
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
-
-type Env = Record<string, string | undefined>;
 
 export interface PoolOptions {
   /** Most connections the pool opens (each held table lock keeps one checked out). */
@@ -28,7 +26,7 @@ export interface PoolOptions {
 const poolUrls = new WeakMap<pg.Pool, { url: string; secrets: string[] }>();
 
 /** The server as a person should see it: a URL with the password replaced by `***`. */
-export function describePostgres(conn: PostgresConnection = postgresFromEnv(), env: Env = process.env): string {
+export function describePostgres(conn: PostgresConnection = postgresFromEnv(), env: Env = processEnv()): string {
   if (conn.connectionString) {
     if (/^postgres(ql)?:\/\//.test(conn.connectionString)) return redactUrl(conn.connectionString);
     // libpq key=value form: drop the password, keep the rest.
@@ -59,7 +57,7 @@ function secretsOf(conn: PostgresConnection, env: Env): string[] {
 
 /** A pool for the given connection (default: DATABASE_URL or the PG* variables). Connects lazily. */
 export function createPool(conn: PostgresConnection = postgresFromEnv(), options: PoolOptions = {}): pg.Pool {
-  const env = options.env ?? process.env;
+  const env = options.env ?? processEnv();
   const pool = new pg.Pool({
     // Without a connection string, pg reads PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE itself.
     connectionString: conn.connectionString,
@@ -71,6 +69,11 @@ export function createPool(conn: PostgresConnection = postgresFromEnv(), options
   pool.on('error', () => {});
   poolUrls.set(pool, { url: describePostgres(conn, env), secrets: secretsOf(conn, env) });
   return pool;
+}
+
+/** The pool's server as a person should see it (describePostgres of the connection it was created for). */
+export function describePool(pool: pg.Pool): string {
+  return poolUrls.get(pool)?.url ?? describePostgres();
 }
 
 /** createPool + one round trip, so an unreachable server is reported at once and clearly. */
@@ -106,7 +109,7 @@ export function asPostgresUnavailable(err: unknown, pool?: pg.Pool): ServiceUnav
   if (!(err instanceof Error)) return undefined;
   const info = (pool && poolUrls.get(pool)) ?? {
     url: describePostgres(),
-    secrets: secretsOf(postgresFromEnv(), process.env),
+    secrets: secretsOf(postgresFromEnv(), processEnv()),
   };
   type Coded = Error & { code?: string; errors?: Array<Error & { code?: string }> };
   const e = err as Coded;
@@ -149,7 +152,7 @@ export interface TransactionOptions {
 /**
  * Runs `fn` inside BEGIN … COMMIT on one client; any error rolls back and is rethrown. When COMMIT
  * itself fails (e.g. the connection drops), the outcome is unknown to us: the error is rethrown and
- * the caller's recovery (DESIGN.md step 7) decides from the catalog.
+ * the caller's recovery (docs/architecture.md, step 2 recover) decides from the catalog.
  */
 export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await checkout(pool);

@@ -1,6 +1,7 @@
 // Colours by meaning, one place. With NO_COLOR set (https://no-color.org) every colour is dropped;
 // states stay readable because each is also written out as a word and a glyph.
 import { createContext, useContext } from 'react';
+import { processEnv, type Env } from '../config/env.js';
 import type { RowState } from './store.js';
 
 type Color = string | undefined;
@@ -53,7 +54,7 @@ const MONO: Theme = {
   muted: undefined,
 };
 
-export function themeFromEnv(env: Record<string, string | undefined> = process.env): Theme {
+export function themeFromEnv(env: Env = processEnv()): Theme {
   return env.NO_COLOR !== undefined && env.NO_COLOR !== '' ? MONO : COLORS;
 }
 
