@@ -9,11 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { connectionsFromEnv } from '../src/config/env.js';
 import { findTable, loadTablesConfig } from '../src/config/tables.js';
-import { ClickHouseSource } from '../src/clickhouse/client.js';
-import { createPool } from '../src/state/pool.js';
-import { JdbcCatalog } from '../src/iceberg/catalog.js';
-import { createFileIO } from '../src/iceberg/io.js';
 import { offloadTable } from '../src/pipeline/offload.js';
+import { openServices } from '../src/pipeline/services.js';
 
 function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
@@ -51,18 +48,14 @@ async function naive(database: string, table: string, dir: string): Promise<void
 }
 
 async function offload(configFile: string, tableName: string): Promise<void> {
-  const conn = connectionsFromEnv(process.env);
   const config = loadTablesConfig({ config: configFile });
   const cfg = findTable(config, tableName);
-  const clickhouse = new ClickHouseSource(conn.clickhouse);
-  const pool = createPool(conn.postgres, { max: 8 });
-  const io = createFileIO({ s3: conn.s3 });
+  // The connections and settings `offload run` uses (pipeline/services.ts).
+  const services = openServices(process.env, 'bench');
   const t0 = performance.now();
-  const result = await offloadTable(cfg, { clickhouse, pool, catalog: new JdbcCatalog(pool), io, warehouse: conn.warehouse });
+  const result = await offloadTable(cfg, services.offloadDeps());
   const totalMs = performance.now() - t0;
-  io.close();
-  await pool.end();
-  await clickhouse.close();
+  await services.close();
   if (result.status !== 'committed') throw new Error(`offload ended ${result.status}`);
   console.log(JSON.stringify({ totalMs, rows: result.rows, files: result.files, parquetBytes: result.bytes, batches: result.batches.length, peakRssMb: peakRssMb() }));
 }

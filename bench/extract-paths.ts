@@ -11,11 +11,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseSource, type ClickHouseCapabilities } from '../src/clickhouse/client.js';
-import { type ColumnInfo } from '../src/clickhouse/types.js';
+import type { ClickHouseCapabilities, ClickHouseSource } from '../src/clickhouse/client.js';
+import type { ColumnInfo } from '../src/clickhouse/types.js';
 import { extractionPath, type ExtractionPath } from '../src/clickhouse/extract/format.js';
 import { duckdbTypeOfColumn } from '../src/mapping/clickhouse-to-iceberg.js';
 import { openDuckDB, type DuckDBSession } from '../src/iceberg/parquet.js';
+import { openServices } from '../src/pipeline/services.js';
 import { startChdbServer } from '../test/support/chdb-server.js';
 import { DATABASE, productionDdl, utcDayStart } from '../test/integration/current-clickhouse/k2-production.js';
 
@@ -47,8 +48,8 @@ async function once(ch: ClickHouseSource, path: ExtractionPath, table: string, d
 async function main(): Promise<void> {
   const server = await startChdbServer({ pool: 2 });
   const dir = await mkdtemp(join(tmpdir(), 'offload-bench-paths-'));
-  const conn = { url: server.url, username: 'default', password: '', database: 'default' };
-  const ch = new ClickHouseSource(conn, { env: {} });
+  const services = openServices({ CLICKHOUSE_URL: server.url }, 'bench');
+  const ch = services.clickhouse;
   const duck = await openDuckDB({ threads: 2, memoryLimit: '1GB', tempDirectory: join(dir, 'spill') });
   try {
     await ch.command(`CREATE DATABASE ${DATABASE}`);
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     }
   } finally {
     duck.close();
-    await ch.close();
+    await services.close();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }

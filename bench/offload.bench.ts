@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { clickhouseSourceFromEnv, type ClickHouseSource } from '../src/clickhouse/client.js';
+import type { ClickHouseSource } from '../src/clickhouse/client.js';
 import { quoteIdentifier } from '../src/clickhouse/sql.js';
 import { columnTransport, extractionQuery } from '../src/clickhouse/extract/csv.js';
-import { migrate } from '../src/state/migrate.js';
-import { createPool } from '../src/state/pool.js';
+import { initState } from '../src/pipeline/init.js';
+import { openServices } from '../src/pipeline/services.js';
 import { feedPosition, insertTrades } from '../src/dev/seed.js';
 import { seedSchemaStatements } from '../src/dev/schema.js';
 import { TradeFeed } from '../src/dev/trades.js';
@@ -119,13 +119,13 @@ interface Measured {
 }
 
 async function measure(rows: number): Promise<Measured> {
-  const ch = clickhouseSourceFromEnv(env);
+  const services = openServices(env, 'bench');
+  const ch = services.clickhouse;
   const database = `offload_bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
   const work = await mkdtemp(join(tmpdir(), 'offload-bench-'));
   const pg = await freshPostgresDatabase('bench');
-  const pool = createPool({ connectionString: pg.url });
-  await migrate(pool);
-  await pool.end();
+  const scratch = openServices({ ...env, DATABASE_URL: pg.url }, 'bench');
+  await initState(scratch, []).finally(() => scratch.close());
   try {
     await seed(ch, database, rows);
     const table = `${quoteIdentifier(database)}.bronze_trades_binance`;
@@ -167,7 +167,7 @@ async function measure(rows: number): Promise<Measured> {
     return { rows, native, csv, ourCsv, naive, offload, partitions: Number(partitions) };
   } finally {
     await ch.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`).catch(() => undefined);
-    await ch.close();
+    await services.close();
     await pg.drop().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }

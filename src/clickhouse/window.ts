@@ -117,7 +117,7 @@ export interface Lower {
 }
 
 /**
- * The window predicate: (cursor, tieBreak) above `lower` (see plan.ts) and cursor <= `upper`.
+ * The window predicate: (cursor, tieBreak) above `lower` (see pipeline/plan.ts) and cursor <= `upper`.
  * `lower` null: from the first row. `upper` null: no upper bound.
  */
 export function windowPredicate(src: WindowSource, lower: Lower | null, upper: bigint | null, values: SqlValues = literalValues()): string {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
-import { openDeps } from './run.js';
+import { openServices } from '../pipeline/services.js';
 import { alignedTable, formatCount, printJson, println, type CommandContext } from './output.js';
 
 export interface GcCliOptions {
@@ -25,12 +25,13 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
     if (ms === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. "1h", "30m", "0s")`);
     minAgeMs = ms;
   }
-  const deps = openDeps(ctx, 'offload gc');
+  const services = openServices(ctx.env, 'gc');
   const results: GcTableResult[] = [];
   try {
+    const deps = services.offloadDeps();
     for (const t of tables) results.push(await gcTable(t, deps, { minAgeMs, dryRun: options.dryRun }));
   } finally {
-    await deps.close();
+    await services.close();
   }
   const deleted = results.flatMap((r) => r.deleted);
   if (options.json) {

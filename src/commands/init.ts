@@ -1,13 +1,10 @@
 // `offload init`: PostgreSQL migrations, a watermark row at 1970-01-01 for every configured table, and,
 // with --clickhouse-schema, the k2 seed schema on ClickHouse (the local stack's tables and views).
 import type { Command } from 'commander';
-import { clickhouseFromEnv, postgresFromEnv } from '../config/env.js';
 import { checkTablesAgainstClickHouse, loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../clickhouse/client.js';
-import { migrate } from '../state/migrate.js';
-import { connectPostgres, describePostgres } from '../state/pool.js';
-import * as watermarks from '../state/watermarks.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
+import { initState } from '../pipeline/init.js';
+import { openServices } from '../pipeline/services.js';
 import { printJson, println, type CommandContext } from './output.js';
 
 export interface InitOptions {
@@ -25,36 +22,26 @@ export interface InitResult {
 
 export async function init(options: InitOptions, ctx: CommandContext): Promise<InitResult> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
-  const pgConn = postgresFromEnv(ctx.env);
-  const pool = await connectPostgres(pgConn, { env: ctx.env, max: 2, applicationName: 'offload init' });
+  const services = openServices(ctx.env, 'init');
   let result: InitResult;
   try {
-    const migrated = await migrate(pool);
-    const created = await watermarks.ensure(
-      pool,
-      config.tables.map((t) => ({ table: t.name, icebergTable: t.target })),
-    );
+    const state = await initState(services, config.tables);
     result = {
-      postgres: { url: describePostgres(pgConn, ctx.env), schemaVersion: migrated.version, applied: migrated.applied.map((m) => m.file) },
-      watermarks: { configured: config.tables.map((t) => t.name), created },
+      postgres: { url: state.url, schemaVersion: state.schemaVersion, applied: state.applied },
+      watermarks: { configured: config.tables.map((t) => t.name), created: state.created },
       clickhouse: null,
     };
-  } finally {
-    await pool.end();
-  }
-
-  if (options.clickhouseSchema) {
-    const database = options.clickhouseDatabase ?? SEED_DATABASE;
-    const source = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env });
-    try {
+    if (options.clickhouseSchema) {
+      const database = options.clickhouseDatabase ?? SEED_DATABASE;
+      const source = services.clickhouse;
       const statements = await applySeedSchema(source, database);
       result.clickhouse = { url: source.url, database, statements };
       // The configuration must fit the tables it names (cursor and tie-break columns, queries that run):
       // checked for the tables that live in the database just created.
       await checkTablesAgainstClickHouse({ ...config, tables: config.tables.filter((t) => t.sourceTable?.database === database) }, source);
-    } finally {
-      await source.close();
     }
+  } finally {
+    await services.close();
   }
 
   if (options.json) {

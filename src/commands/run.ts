@@ -1,16 +1,11 @@
 // `offload run --table T | --layer L | --all [--json] [--dry-run]`: offload tables exactly once.
 // Human output: a progress line on a terminal, plain event lines otherwise. --json: one document at the end.
 import type { Command } from 'commander';
-import { connectionsFromEnv } from '../config/env.js';
 import { findTable, loadTablesConfig, LAYERS, type Layer, type TableConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../clickhouse/client.js';
-import { createPool } from '../state/pool.js';
 import { ExitCode, TableBusy, UsageError } from '../core/errors.js';
-import { JdbcCatalog } from '../iceberg/catalog.js';
-import { createFileIO } from '../iceberg/io.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
-import type { OffloadDeps } from '../pipeline/offload.js';
+import { openServices } from '../pipeline/services.js';
 import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
 import { parseEvery, runEvery } from './run-every.js';
@@ -26,26 +21,6 @@ export interface RunCliOptions {
   maxRows?: string;
   /** Interval mode: run on this fixed schedule until SIGTERM/SIGINT (run-every.ts). */
   every?: string;
-}
-
-/** Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. */
-export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { close(): Promise<void> } {
-  const conn = connectionsFromEnv(ctx.env);
-  const clickhouse = new ClickHouseSource(conn.clickhouse, { env: ctx.env });
-  const pool = createPool(conn.postgres, { env: ctx.env, max: 16, applicationName: appName });
-  // Two parts in flight per upload (5 MiB each, S3's minimum): uploads overlap encoding without holding much memory.
-  const io = createFileIO({ s3: conn.s3, queueSize: 2, partSizeBytes: 5 * 1024 * 1024 });
-  return {
-    clickhouse,
-    pool,
-    catalog: new JdbcCatalog(pool),
-    io,
-    warehouse: conn.warehouse,
-    close: async () => {
-      io.close();
-      await Promise.allSettled([clickhouse.close(), pool.end()]);
-    },
-  };
 }
 
 function selectTables(tables: TableConfig[], options: RunCliOptions, file: string): TableConfig[] {
@@ -177,16 +152,16 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   if (options.every !== undefined) {
     if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
     parseEvery(options.every);
-    const deps = openDeps(ctx, 'offload run --every');
+    const services = openServices(ctx.env, 'run --every');
     try {
       const layerOptions = { concurrency: wholeNumber(options.concurrency, '--concurrency'), maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows') };
-      await runEvery(tables, deps, { every: options.every, json: options.json, layerOptions }, ctx);
+      await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions }, ctx);
     } finally {
-      await deps.close();
+      await services.close();
     }
     return [];
   }
-  const deps = openDeps(ctx, 'offload run');
+  const services = openServices(ctx.env, 'run');
   const events = new OffloadEvents();
   const printer = eventPrinter(ctx, options);
   events.on(printer.listener);
@@ -195,7 +170,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   const stop = new AbortController();
   const disposeSignals = abortOnSignals(stop, () => println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'));
   try {
-    outcomes = await runLayers(tables, deps, {
+    outcomes = await runLayers(tables, services.offloadDeps(), {
       signal: stop.signal,
       events,
       dryRun: options.dryRun,
@@ -205,7 +180,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   } finally {
     disposeSignals();
     printer.finish();
-    await deps.close();
+    await services.close();
   }
   if (options.json) {
     printJson(ctx.stdout, { results: outcomes.map(outcomeJson) });

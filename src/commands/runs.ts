@@ -1,9 +1,8 @@
 // `offload runs [--table T] [--status S] [--limit N] [--json]`: the offload_runs history, latest first.
 import type { Command } from 'commander';
-import { postgresFromEnv } from '../config/env.js';
-import { createPool } from '../state/pool.js';
-import * as runsDb from '../state/runs.js';
 import { UsageError } from '../core/errors.js';
+import { listRuns as readRuns, RUN_STATUSES, type OffloadRun, type RunStatus } from '../pipeline/history.js';
+import { openServices } from '../pipeline/services.js';
 import { alignedTable, formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface RunsCliOptions {
@@ -13,26 +12,26 @@ export interface RunsCliOptions {
   json?: boolean;
 }
 
-const STATUSES: runsDb.RunStatus[] = ['running', 'committed', 'aborted', 'failed', 'up_to_date'];
+const STATUSES = RUN_STATUSES;
 
-export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Promise<runsDb.OffloadRun[]> {
+export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Promise<OffloadRun[]> {
   if (options.status !== undefined && !(STATUSES as string[]).includes(options.status)) {
     throw new UsageError(`--status: "${options.status}" is not a run status (${STATUSES.join(', ')})`);
   }
   const limit = options.limit === undefined ? 50 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a whole number ≥ 1, got "${options.limit}"`);
-  const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 2, applicationName: 'offload runs' });
-  let list: runsDb.OffloadRun[];
+  const services = openServices(ctx.env, 'runs');
+  let list: OffloadRun[];
   try {
-    list = await runsDb.list(pool, { table: options.table, status: options.status as runsDb.RunStatus | undefined, limit });
+    list = await readRuns(services, { table: options.table, status: options.status as RunStatus | undefined, limit });
   } finally {
-    await pool.end();
+    await services.close();
   }
   if (options.json) {
     printJson(ctx.stdout, { runs: list });
     return list;
   }
-  const window = (r: runsDb.OffloadRun) =>
+  const window = (r: OffloadRun) =>
     r.windowStart && r.windowEnd ? `(${formatInstant(r.windowStart.timestamp)}, ${formatInstant(r.windowEnd.timestamp)}${r.windowEnd.tieBreak !== null ? ` #${r.windowEnd.tieBreak}` : ''}]` : '—';
   const rows = list.map((r) => [
     formatInstant(r.startedAt),

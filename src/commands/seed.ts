@@ -1,10 +1,9 @@
 // `offload seed`: realistic trades into the local stack's bronze tables (the views fill silver and the
 // candles), and with --follow a live trickle until Ctrl-C / SIGTERM.
 import { InvalidArgumentError, type Command } from 'commander';
-import { clickhouseFromEnv } from '../config/env.js';
 import { durationMs } from '../config/tables.js';
-import { ClickHouseSource } from '../clickhouse/client.js';
 import { UsageError } from '../core/errors.js';
+import { openServices } from '../pipeline/services.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
 import { DEFAULT_SEED, followTrades, seedTrades, type SeedResult } from '../dev/seed.js';
 import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
@@ -48,7 +47,8 @@ function positiveNumber(text: string): number {
 
 export async function seed(options: SeedOptions, ctx: CommandContext): Promise<void> {
   if (options.rows === undefined && !options.follow) throw new UsageError('seed: give --rows N, --follow, or both (see `offload seed --help`)');
-  const source = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env });
+  const services = openServices(ctx.env, 'seed');
+  const source = services.clickhouse;
   try {
     if (!(await source.tableExists({ database: options.database, table: 'bronze_trades_binance' }))) {
       const n = await applySeedSchema(source, options.database);
@@ -94,7 +94,7 @@ export async function seed(options: SeedOptions, ctx: CommandContext): Promise<v
       }
     }
   } finally {
-    await source.close();
+    await services.close();
   }
 }
 

@@ -1,12 +1,8 @@
 // `offload status [--json]`: every configured table with its watermark, ClickHouse rows and Iceberg rows.
 import type { Command } from 'commander';
-import { clickhouseFromEnv, postgresFromEnv, s3FromEnv } from '../config/env.js';
 import { loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../clickhouse/client.js';
-import { createPool } from '../state/pool.js';
-import { JdbcCatalog } from '../iceberg/catalog.js';
-import { createFileIO } from '../iceberg/io.js';
 import { ExitCode } from '../core/errors.js';
+import { openServices } from '../pipeline/services.js';
 import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';
@@ -18,15 +14,12 @@ export interface StatusOptions {
 
 export async function status(options: StatusOptions, ctx: CommandContext): Promise<StatusReport> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
-  const clickhouse = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env, requestTimeoutMs: 30_000 });
-  const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 4, applicationName: 'offload status' });
-  const io = createFileIO({ s3: s3FromEnv(ctx.env) });
+  const services = openServices(ctx.env, 'status');
   let report: StatusReport;
   try {
-    report = await collectStatus({ config, clickhouse, pool, catalog: new JdbcCatalog(pool), io });
+    report = await collectStatus({ config, clickhouse: services.clickhouse, pool: services.pool, catalog: services.catalog, io: services.io });
   } finally {
-    io.close();
-    await Promise.allSettled([clickhouse.close(), pool.end()]);
+    await services.close();
   }
 
   if (options.json) printJson(ctx.stdout, report);

@@ -1,7 +1,7 @@
 // Iceberg schemas on their own: fresh field ids, type equality and text, field lookup, and the DuckDB type
 // each Iceberg type is written as. Where the fields come from (ClickHouse columns) is mapping/'s business.
 import { SchemaError } from '../core/errors.js';
-import type { IcebergType, NestedField, Schema, StructType } from './types.js';
+import type { IcebergType, NestedField, StructType } from './types.js';
 
 /**
  * Numbers every field, list element and map key/value, the way Iceberg's reference implementations

@@ -1,84 +1,18 @@
-// Stage and commit (DESIGN.md steps 5 and 6). Staging writes the manifest adding the run's data files,
-// then the manifest list and the next metadata.json (create-only), and touches no catalog. The commit is
-// ONE PostgreSQL transaction: the catalog's compare-and-set of the metadata pointer, the watermark moving
-// from exactly the value the run was planned from, and the run record becoming committed. Data and
-// watermark become visible together or not at all; the fault point `inside-commit` sits just before COMMIT.
-import type pg from 'pg';
-import { withTransaction } from '../state/pool.js';
-import * as runs from '../state/runs.js';
-import * as watermarks from '../state/watermarks.js';
-import type { JdbcCatalog } from '../iceberg/catalog.js';
-import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
+// Step 8, commit: ONE transaction of the state store — the catalog's compare-and-set of the metadata
+// pointer, the watermark moving from exactly the value the run was planned from, and the run record
+// becoming committed. Data and watermark become visible together or not at all. The fault point
+// `inside-commit` sits just before COMMIT is sent, `after-commit` just after it went through.
+// A lost compare-and-set is settled here too: when the watermark moved as well, another worker offloaded
+// the table and the run's rows may overlap theirs, so the run is discarded and planned again; when only the
+// table moved (another writer), the same change is staged again on its new version and committed.
+import { CommitConflict, OffloadError } from '../core/errors.js';
+import { sameWatermark, type Watermark } from '../core/watermark.js';
+import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
-import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
-import { buildOnBase, newCommitUuid, writeAddedManifest, type StagedCommit, type Table } from '../iceberg/snapshot-producer.js';
-import type { DataFile, Snapshot, TableMetadata } from '../iceberg/types.js';
+import { discardStaged, restage, type StagedCommit } from '../iceberg/table.js';
+import type { StateStore } from '../state/store.js';
+import type { OffloadEvents } from './events.js';
 import { faultPoint } from './faults.js';
-
-/** Snapshot summary properties an offload commit carries (besides Iceberg's own). */
-export const SUMMARY = {
-  runId: 'offload.run-id',
-  /** The table's watermark once this snapshot is current: `{"timestamp":"…Z","tieBreak":"…"|null}`. */
-  watermark: 'offload.watermark',
-  /** The watermark the run started from (the exclusive lower edge of its window). */
-  windowStart: 'offload.window-start',
-  /** The configured table name (offload_watermarks.table_name). */
-  table: 'offload.table',
-} as const;
-
-/** The watermark the table's current snapshot carries (null: no snapshot, or one not written by an offload). */
-export function snapshotWatermark(metadata: TableMetadata): Watermark | null {
-  const s = currentSnapshot(metadata);
-  return s ? decodeWatermark(s.summary[SUMMARY.watermark]) : null;
-}
-
-/** The snapshot (current first, then older ones) that an offload run committed, if any. */
-export function snapshotOfRun(metadata: TableMetadata, runId: string): Snapshot | undefined {
-  const current = currentSnapshot(metadata);
-  if (current?.summary[SUMMARY.runId] === runId) return current;
-  return metadata.snapshots.find((s) => s.summary[SUMMARY.runId] === runId);
-}
-
-export interface StageRunOptions {
-  tableName: string;
-  runId: string;
-  watermark: Watermark;
-  windowStart: Watermark;
-}
-
-/** Writes the new version (manifest, manifest list, metadata file) for an append of `dataFiles`; commits nothing. */
-export async function stageRun(table: Table, io: FileIO, dataFiles: readonly DataFile[], o: StageRunOptions): Promise<StagedCommit> {
-  const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
-  const commitUuid = newCommitUuid();
-  const { manifest, specId } = await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
-  faultPoint('after-manifests', o.tableName);
-  try {
-    const staged = await buildOnBase(
-      table,
-      io,
-      {
-        kind: 'append',
-        snapshotId,
-        commitUuid,
-        specId,
-        dataFiles: [...dataFiles],
-        addedManifest: manifest,
-        summaryProperties: {
-          [SUMMARY.runId]: o.runId,
-          [SUMMARY.watermark]: encodeWatermark(o.watermark),
-          [SUMMARY.windowStart]: encodeWatermark(o.windowStart),
-          [SUMMARY.table]: o.tableName,
-        },
-      },
-      1,
-    );
-    faultPoint('after-metadata-file', o.tableName);
-    return staged;
-  } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
-    throw err;
-  }
-}
 
 export interface CommitRunOptions {
   tableName: string;
@@ -98,13 +32,12 @@ export interface CommitRunOptions {
  * The commit transaction: compare-and-set of the catalog pointer (CommitConflict when the table moved),
  * the watermark from `expected` to `watermark` (CommitConflict when it moved), the run committed.
  */
-export async function commitRun(pool: pg.Pool, catalog: JdbcCatalog, staged: StagedCommit, o: CommitRunOptions): Promise<void> {
-  await withTransaction(
-    pool,
+export async function commitRun(state: StateStore, catalog: Catalog, staged: StagedCommit, o: CommitRunOptions): Promise<void> {
+  await state.transaction(
     async (tx) => {
-      await catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base, next: staged.next });
-      await watermarks.advance(tx, o.tableName, o.watermark, { rowCount: o.rows, runId: o.runId, durationSeconds: o.durationSeconds, expected: o.expected });
-      await runs.markCommitted(tx, o.runId, {
+      await catalog.compareAndSetMetadataLocation(tx.connection, staged.ident, { expected: staged.base, next: staged.next });
+      await tx.advanceWatermark(o.tableName, o.watermark, { rowCount: o.rows, runId: o.runId, durationSeconds: o.durationSeconds, expected: o.expected });
+      await tx.markRunCommitted(o.runId, {
         snapshotId: staged.snapshotId ?? 0n,
         metadataLocation: staged.next,
         rows: o.rows,
@@ -120,4 +53,55 @@ export async function commitRun(pool: pg.Pool, catalog: JdbcCatalog, staged: Sta
       },
     },
   );
+}
+
+/** A run's commit under way: the version staged for it (replaced when restaged), and whether COMMIT was sent. */
+export interface PendingCommit {
+  staged: StagedCommit;
+  commitSent: boolean;
+}
+
+export interface CommitBatchOptions extends Omit<CommitRunOptions, 'durationSeconds' | 'onCommitSent'> {
+  /** The Iceberg table's name, for messages. */
+  target: string;
+  /** When the run began (ms since the epoch). */
+  started: number;
+  /** Aborted when the table's lock was lost: nothing is committed then. */
+  lockLost: AbortSignal;
+  /** Commits tried when other writers move the table meanwhile. Default 4. */
+  maxAttempts?: number;
+  events: OffloadEvents;
+}
+
+/** Commits the staged batch; `replan` when the watermark moved under the run (the run is then aborted and its files removed). */
+export async function commitBatch(
+  deps: { state: StateStore; catalog: Catalog; io: FileIO },
+  pending: PendingCommit,
+  o: CommitBatchOptions,
+): Promise<'committed' | 'replan'> {
+  const maxAttempts = o.maxAttempts ?? 4;
+  const run = { tableName: o.tableName, runId: o.runId, expected: o.expected, watermark: o.watermark, rows: o.rows, bytes: o.bytes, files: o.files };
+  for (let attempt = 1; ; attempt++) {
+    if (o.lockLost.aborted) throw new OffloadError(`${o.tableName}: the table's lock was lost (its PostgreSQL connection dropped); not committing`);
+    try {
+      await commitRun(deps.state, deps.catalog, pending.staged, { ...run, durationSeconds: (Date.now() - o.started) / 1000, onCommitSent: () => (pending.commitSent = true) });
+      break;
+    } catch (err) {
+      if (!(err instanceof CommitConflict) || pending.commitSent) throw err;
+      const state = await deps.state.readWatermark(o.tableName);
+      if (!state || !sameWatermark(state.watermark, o.expected)) {
+        // Someone else offloaded this table meanwhile: our rows may overlap theirs. Drop them and plan again.
+        o.events.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `the watermark moved during run ${o.runId}; discarding it and planning again` });
+        await discardStaged(deps.io, pending.staged, { dataFiles: true }).catch(() => undefined);
+        await deps.state.markRunAborted(o.runId, 'superseded: the watermark moved before this run could commit; re-planned');
+        return 'replan';
+      }
+      if (attempt >= maxAttempts) throw err;
+      // Another writer moved the Iceberg table (not the watermark): build the same change on its new version.
+      o.events.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `commit conflict on ${o.target} (attempt ${attempt}); restaging on the new version` });
+      pending.staged = await restage(deps.catalog, deps.io, pending.staged);
+    }
+  }
+  faultPoint('after-commit', o.tableName);
+  return 'committed';
 }

@@ -34,6 +34,7 @@ import { migrate } from '../state/migrate.js';
 import { createPool, describePostgres } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
+import { PostgresStateStore } from '../state/store.js';
 import * as watermarks from '../state/watermarks.js';
 import { followTrades } from '../dev/seed.js';
 import { Random } from '../dev/trades.js';
@@ -563,7 +564,7 @@ function isCleanEnd(r: ChildRun): boolean {
 
 /** `offload gc` on the sandbox table, with no safety age: no run of it is alive when a drill checks it. */
 async function collectOrphansWithGc(session: DrillSession, s: SandboxTable): Promise<{ deleted: number; detail?: string }> {
-  const r = await gcTable(s.table, { pool: session.pool, catalog: session.catalog, io: session.io }, { minAgeMs: 0 });
+  const r = await gcTable(s.table, { state: new PostgresStateStore(session.pool), catalog: session.catalog, io: session.io }, { minAgeMs: 0 });
   return { deleted: r.deleted.length, detail: r.status === 'collected' || r.status === 'no-table' ? undefined : `gc: ${r.status}${r.tooYoung ? `, ${r.tooYoung} too young` : ''}` };
 }
 

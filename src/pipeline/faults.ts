@@ -3,16 +3,17 @@
 // the process then kills itself with SIGKILL at that point — a real crash, not an exception, so nothing
 // gets to clean up. Unarmed, a fault point costs one comparison.
 //
-// Where each one sits (in protocol order):
-//   after-plan          the run is recorded as running and its window planned; nothing written yet
-//   mid-extract         rows are streaming from ClickHouse into the first slice's file
-//   after-data-upload   every data file of the run is in the table location; no metadata yet
-//   after-manifests     the manifest adding the files is written; no manifest list or metadata file
-//   after-metadata-file the manifest list and the next metadata.json are written; the catalog is unchanged
-//   before-commit       everything staged; the PostgreSQL transaction has not begun
-//   inside-commit       catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
-//   after-commit        committed; the process dies before reporting it
+// Where each one sits (in protocol order), and the step file that fires it:
+//   after-plan          plan.ts    the run is recorded as running and its window planned; nothing written yet
+//   mid-extract         extract.ts rows are streaming from ClickHouse into the first slice's file
+//   after-data-upload   upload.ts  every data file of the run is in the table location; no metadata yet
+//   after-manifests     stage.ts   the manifest adding the files is written; no manifest list or metadata file
+//   after-metadata-file stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
+//   before-commit       stage.ts   everything staged; the PostgreSQL transaction has not begun
+//   inside-commit       commit.ts  catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
+//   after-commit        commit.ts  committed; the process dies before reporting it
 import { writeSync } from 'node:fs';
+import { processEnv, type Env } from '../config/env.js';
 
 export const FAULT_POINTS = [
   'after-plan',
@@ -49,7 +50,7 @@ export function parseFault(text: string): Omit<Armed, 'hits'> {
 }
 
 /** Arms from the environment (once per process); returns the armed fault, if any. */
-export function armFromEnv(env: Record<string, string | undefined> = process.env): Omit<Armed, 'hits'> | null {
+export function armFromEnv(env: Env = processEnv()): Omit<Armed, 'hits'> | null {
   const text = env[FAULT_ENV];
   armed = text ? { ...parseFault(text), hits: 0 } : null;
   return armed;

@@ -1,24 +1,25 @@
-// Orphan files (DESIGN.md step 8): files under a table's location that no kept snapshot references — the
-// data files, manifests, manifest lists and metadata files of runs that never committed (a process killed
-// between upload and commit, a lost compare-and-set). They are deleted only when
+// Orphan files, collected by `offload gc` outside any run (maintenance, not a step of the protocol): files
+// under a table's location that no kept snapshot references — the data files, manifests, manifest lists and
+// metadata files of runs that never committed (a process killed between upload and commit, a lost
+// compare-and-set). They are deleted only when
 //   - no run holds the table: gc takes the table's own lock for the whole listing and deletion (busy → skip),
 //   - nothing the table's current metadata reaches names them (every kept snapshot's manifest list,
 //     manifests and live data files; the current metadata file and those in its metadata-log), and
 //   - they are older than a safety age (default 1 hour), so a writer that does not take our lock (another
 //     engine committing to the same table) is never raced.
-import type pg from 'pg';
 import type { TableConfig } from '../config/tables.js';
-import { tryLockTable } from '../state/locks.js';
-import type { JdbcCatalog } from '../iceberg/catalog.js';
+import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
 import { readReferencedFiles } from '../iceberg/reader.js';
+import type { StateStore } from '../state/store.js';
+import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
 
 export const DEFAULT_GC_MIN_AGE_MS = 3_600_000;
 
 export interface GcDeps {
-  pool: pg.Pool;
-  catalog: JdbcCatalog;
+  state: StateStore;
+  catalog: Catalog;
   io: FileIO;
 }
 
@@ -49,11 +50,10 @@ export interface GcTableResult {
 export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions = {}): Promise<GcTableResult> {
   const minAgeMs = options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS;
   const base: GcTableResult = { table: cfg.name, target: cfg.target, status: 'no-table', listed: 0, referenced: 0, orphans: [], tooYoung: 0, deleted: [] };
-  const lock = await tryLockTable(deps.pool, cfg.name);
+  const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {
-    const ident = { namespace: cfg.targetNamespace.join('.'), name: cfg.targetTable };
-    const table = await currentTable(deps.catalog, deps.io, ident);
+    const table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
     if (!table) return base;
     const refs = await readReferencedFiles(deps.io, table.metadata, table.metadataLocation);
     const referenced = new Set([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].map(normalize));

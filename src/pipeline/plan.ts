@@ -1,5 +1,7 @@
-// Planning one offload: which rows a run takes. Pure: the numbers come from ClickHouse (clickhouse-window.ts),
-// the decisions are made here.
+// Step 3, plan: which rows a run takes. The decisions are pure functions of numbers (first part); the
+// numbers come from the source (RowSource: window statistics, row counts per bucket) and the watermark
+// from the state store (last part, "Planning I/O"), which also records the run as running before anything
+// is written — the fault point `after-plan` sits just after that.
 //
 // The window. A table's watermark W = (t, k): t the last cursor value offloaded, k the largest tie-break
 // value among the rows at t that were offloaded (null when the table has no tie-break column). A run takes
@@ -19,7 +21,15 @@
 // Late rows. A row whose cursor is <= the watermark when it arrives (cursor older than now − lag at the
 // time of the run that passed it) is not offloaded: `lag` must cover how late rows can arrive. `offload
 // status` shows such rows as the difference between ClickHouse (up to the watermark) and Iceberg.
-import { isoFromMicros, microsFromIso, type Micros, type Watermark } from '../core/watermark.js';
+import { randomUUID } from 'node:crypto';
+import type { TableConfig } from '../config/tables.js';
+import { OffloadError } from '../core/errors.js';
+import { EPOCH, isoFromMicros, microsFromIso, type Micros, type Watermark } from '../core/watermark.js';
+import type { PartitionSpec, Schema } from '../iceberg/types.js';
+import type { StateStore } from '../state/store.js';
+import type { OffloadEvents } from './events.js';
+import { faultPoint } from './faults.js';
+import type { RowSource, SourceShape } from './source.js';
 
 export function watermarkOf(cursor: Micros, tieBreak: string | null): Watermark {
   return { timestamp: isoFromMicros(cursor), tieBreak };
@@ -247,4 +257,150 @@ export function sliceBatch(
   slices[0].from = null;
   slices[slices.length - 1].to = null;
   return slices;
+}
+
+/** The time transform the spec applies to the cursor column (the finest, if several), and whether other fields partition too. */
+export function cursorPartitioning(spec: PartitionSpec, schema: Schema, cursor: string): { transform: TimeTransform | null; hasOtherFields: boolean } {
+  const cursorField = schema.fields.find((f) => f.name === cursor);
+  const order: TimeTransform[] = ['hour', 'day', 'month', 'year'];
+  let transform: TimeTransform | null = null;
+  let hasOtherFields = false;
+  for (const f of spec.fields) {
+    if (f.transform === 'void') continue;
+    const t = f.transform as TimeTransform;
+    if (cursorField && f['source-id'] === cursorField.id && order.includes(t)) {
+      if (transform === null || order.indexOf(t) < order.indexOf(transform)) transform = t;
+    } else hasOtherFields = true;
+  }
+  return { transform, hasOtherFields };
+}
+
+// ─── Planning I/O: the numbers from the source and the state store, the run recorded as running.
+
+/** Most rows one run (one commit) takes unless configured: larger windows are cut at whole cursor values. */
+export const DEFAULT_MAX_ROWS = 20_000_000;
+/** Periods smaller than this are merged into one slice unless configured. */
+export const DEFAULT_MIN_SLICE_ROWS = 250_000;
+
+export interface PlannedNext {
+  plan: Plan;
+  /** The watermark the plan starts from (as read from the state store). */
+  from: Watermark;
+  lower: LowerBound | null;
+}
+
+/** Plans the next batch from the table's watermark and the source's statistics. */
+export async function planNext(
+  cfg: TableConfig,
+  state: StateStore,
+  source: RowSource,
+  shape: SourceShape,
+  options: { now?: Date; maxRowsPerBatch?: number },
+): Promise<PlannedNext> {
+  const mark = await state.readWatermark(cfg.name);
+  if (!mark) throw new OffloadError(`${cfg.name}: no watermark row (run \`offload init\`)`);
+  const hasCommitted = mark.committedRunId !== null || mark.lastSuccessfulRun !== null || mark.watermark.timestamp !== EPOCH.timestamp;
+  const lower = lowerBoundOf(mark.watermark, hasCommitted);
+  const now: Micros = options.now ? BigInt(options.now.getTime()) * 1000n : await source.now();
+  const cutoff = cutoffMicros(now, cfg.lagMs, cfg.closedWindowMs);
+  const stats = await source.windowStats(shape.window, lower, cutoff);
+  const maxRows = options.maxRowsPerBatch ?? DEFAULT_MAX_ROWS;
+  let plan = planFromStats(lower, { now, newest: stats.newest, rows: stats.rows }, cutoff, maxRows);
+  if (plan.kind === 'window' && plan.rows > maxRows) {
+    const cut = await firstBatch(source, shape, lower, plan.upper, maxRows);
+    plan = cutPlan(plan, cut.upper, cut.rows);
+  }
+  return { plan, from: mark.watermark, lower };
+}
+
+/** Granularity of the cursor in µs: one distinct value per bucket of this size. */
+function cursorGranularity(shape: SourceShape): bigint {
+  const t = shape.window.cursorType;
+  if (t.kind === 'Date') return 86_400_000_000n;
+  if (t.kind === 'DateTime') return 1_000_000n;
+  return 10n ** BigInt(Math.max(0, 6 - Math.min(6, t.precision)));
+}
+
+/** The first batch of a large window: counts per day, hour, minute, second … narrowing to the crossing bucket, then whole cursor values. */
+async function firstBatch(source: RowSource, shape: SourceShape, lower: LowerBound | null, upper: Micros, maxRows: number): Promise<{ upper: Micros; rows: number }> {
+  const exact = cursorGranularity(shape);
+  const levels = [86_400_000_000n, 3_600_000_000n, 60_000_000n, 1_000_000n, 1_000n, 1n].filter((s) => s > exact);
+  levels.push(exact);
+  let range: { from: Micros; to: Micros } | undefined;
+  let rowsBefore = 0;
+  for (const size of levels) {
+    const buckets = await source.bucketCounts(shape.window, lower, upper, size, range);
+    if (size === exact) {
+      const last = lastCursorWithin(buckets, rowsBefore, maxRows);
+      if (last !== null) {
+        const within = buckets.filter((b) => b.cursor <= last).reduce((s, b) => s + b.rows, 0);
+        return { upper: last, rows: rowsBefore + within };
+      }
+      // The batch ends just before this range: at the newest cursor value below it.
+      const before = await source.windowStats(shape.window, lower, range!.from - 1n);
+      if (before.newest === null) throw new OffloadError('cannot find where the first batch ends (rows vanished while planning?)');
+      return { upper: before.newest, rows: before.rows };
+    }
+    const cross = crossingBucket(buckets, maxRows - rowsBefore);
+    if (cross === null) {
+      // Everything fits after all (rows were removed meanwhile): the batch is the whole window.
+      return { upper, rows: rowsBefore + buckets.reduce((s, b) => s + b.rows, 0) };
+    }
+    rowsBefore += cross.rowsBefore;
+    const b = buckets[cross.index];
+    range = { from: b.cursor, to: b.cursor + size };
+  }
+  throw new OffloadError('unreachable: batch planning ran out of levels');
+}
+
+/** Nothing to take: recorded like any run, so "last run" shows when the table was last checked. */
+export async function recordUpToDate(cfg: TableConfig, state: StateStore, from: Watermark): Promise<void> {
+  const runId = randomUUID();
+  await state.startRun({ table: cfg.name, icebergTable: cfg.target, runId, windowStart: from, windowEnd: from });
+  await state.markRunUpToDate(runId);
+  await state.markTableUpToDate(cfg.name);
+}
+
+export interface StartedRun {
+  runId: string;
+  /** The exclusive lower edge of its window, as a watermark. */
+  windowStart: Watermark;
+  /** When the run began (ms since the epoch), for its duration. */
+  started: number;
+}
+
+/** Records the planned batch as a run `running` (before anything is written) and reports the plan; fault point `after-plan`. */
+export async function startRun(cfg: TableConfig, state: StateStore, next: PlannedNext, events: OffloadEvents): Promise<StartedRun> {
+  const plan = next.plan as Extract<Plan, { kind: 'window' }>;
+  const started = Date.now();
+  const runId = randomUUID();
+  const windowStart = watermarkOfLower(next.lower, next.from);
+  await state.startRun({ table: cfg.name, icebergTable: cfg.target, runId, windowStart, windowEnd: watermarkOf(plan.upper, null) });
+  await state.markTableRunning(cfg.name);
+  events.emit({ kind: 'phase', table: cfg.name, runId, phase: 'plan' });
+  events.emit({
+    kind: 'planned',
+    table: cfg.name,
+    runId,
+    window: { lower: windowStart, upper: watermarkOf(plan.upper, null) },
+    estimatedRows: plan.rows,
+    batches: plan.batches,
+  });
+  faultPoint('after-plan', cfg.name);
+  return { runId, windowStart, started };
+}
+
+/** The batch cut into slices along the partition periods of the cursor (row counts per period from the source). */
+export async function planSlices(
+  cfg: TableConfig,
+  source: RowSource,
+  shape: SourceShape,
+  table: { schema: Schema; spec: PartitionSpec },
+  next: PlannedNext,
+  minSliceRows = DEFAULT_MIN_SLICE_ROWS,
+): Promise<Slice[]> {
+  const plan = next.plan as Extract<Plan, { kind: 'window' }>;
+  const { transform, hasOtherFields } = cursorPartitioning(table.spec, table.schema, cfg.cursor);
+  const counts = transform ? await source.bucketCounts(shape.window, next.lower, plan.upper, countingBucket(transform)) : [];
+  return sliceBatch(counts, transform, minSliceRows, hasOtherFields);
 }

@@ -7,16 +7,17 @@ import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.js';
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
-import { asPostgresUnavailable, describePostgres } from '../state/pool.js';
+import { asPostgresUnavailable, describePool } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { OffloadError } from '../core/errors.js';
 import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
-import type { JdbcCatalog } from '../iceberg/catalog.js';
+import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { readTableAt } from '../iceberg/table.js';
+import { tableIdentifier } from './prepare.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
 export interface StatusSources {
@@ -24,7 +25,7 @@ export interface StatusSources {
   clickhouse: ClickHouseSource;
   pool: pg.Pool;
   /** With both, the Iceberg cells come from the catalog and the current snapshot's summary (never a scan). */
-  catalog?: JdbcCatalog;
+  catalog?: Catalog;
   io?: FileIO;
 }
 
@@ -49,7 +50,7 @@ async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string>
 
 /**
  * `cursor <= watermark` in the (cursor, tie-break) order, as SQL for this table: the offload's own predicate
- * (clickhouse-window.ts), with its values as literals or, given the server's SqlValues, query parameters.
+ * (clickhouse/window.ts), with its values as literals or, given the server's SqlValues, query parameters.
  */
 export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Watermark, values: SqlValues = literalValues()): string {
   const src = { from: readFrom(t), isQuery: t.query !== null, cursor: t.cursor, cursorType: cursorTypeOf(cursorColumnType, `${t.name}: cursor column "${t.cursor}"`), tieBreak: t.tieBreak };
@@ -88,9 +89,9 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
 /** The table's Iceberg cell: its current snapshot's summary (`total-records`), read from the metadata file alone. */
-async function icebergCell(catalog: JdbcCatalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
+async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
   try {
-    const ident = { namespace: t.targetNamespace.join('.'), name: t.targetTable };
+    const ident = tableIdentifier(t);
     const row = await catalog.loadTable(ident);
     if (!row || !row.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
     const table = await readTableAt(io, ident, row.metadataLocation);
@@ -122,7 +123,7 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
     chService.error = (err as Error).message;
   }
 
-  const pgService: ServiceInfo = { name: 'PostgreSQL', url: describePostgres(), ok: true };
+  const pgService: ServiceInfo = { name: 'PostgreSQL', url: describePool(pool), ok: true };
   let marks: Map<string, watermarks.WatermarkState> | undefined;
   let lastRuns = new Map<string, runs.OffloadRun>();
   let pgTablesError: string | undefined;

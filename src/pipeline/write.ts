@@ -1,17 +1,43 @@
-// Write: one extracted slice (CSV files of rows in whole partitions) → Parquet data files with Iceberg field
+// Step 5, write: one extracted slice (CSV or Parquet files of rows in whole partitions) → Parquet data files with Iceberg field
 // ids, in ONE pass of DuckDB over the slice. A slice that holds one partition (or an unpartitioned table)
 // is written with FILE_SIZE_BYTES, so files roll at the target size; a slice that may hold several is
 // split by DuckDB's PARTITION_BY (which cannot roll files; slices are bounded by the batch size). Each
 // file's partition is read back from the file itself, never assumed, and its DataFile comes from its own
-// footer (src/iceberg/parquet.ts readDataFile). Files are named `<run id>-<slice>-<n>.parquet`.
+// footer (src/iceberg/parquet.ts readDataFile). Files are named `<run id>-<slice>-<n>.parquet`. The batch's
+// watermark is read from the files written, never from the plan: the rows a run actually took.
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { TableConfig } from '../config/tables.js';
 import { OffloadError } from '../core/errors.js';
-import { readDataFile } from '../iceberg/parquet.js';
+import { isoFromMicros, type Watermark } from '../core/watermark.js';
+import { fromBytes } from '../iceberg/conversions.js';
+import { openDuckDB, readDataFile, type DuckDBSession } from '../iceberg/parquet.js';
 import { partitionPath, partitionSqlExpressions, type PartitionValue } from '../iceberg/partition.js';
 import { duckdbFieldIds } from '../iceberg/schema.js';
 import type { DataFile, PartitionSpec, Schema } from '../iceberg/types.js';
+import type { SourceShape } from './source.js';
+
+/**
+ * DuckDB for one offload: bounded threads and memory, and an allocator that gives memory back after each
+ * statement — without that, RSS grows slice after slice (measured: +50 MB a slice on 5M rows; flat with it).
+ */
+export async function openWriterDuckDB(options: { threads?: number; memoryLimit?: string }, workDir: string | undefined): Promise<DuckDBSession> {
+  const duck = await openDuckDB({
+    threads: options.threads ?? 2,
+    memoryLimit: options.memoryLimit ?? '128MB',
+    tempDirectory: join(workDir ?? tmpdir(), 'offload-duckdb-spill'),
+  });
+  try {
+    await duck.connection.run(`SET allocator_flush_threshold = '16MB'`);
+    await duck.connection.run(`SET allocator_background_threads = true`);
+  } catch (err) {
+    duck.close();
+    throw err;
+  }
+  return duck;
+}
 
 export interface WriteSliceOptions {
   connection: DuckDBConnection;
@@ -152,4 +178,47 @@ async function partitionOfFile(
   if (rows.length === 0) return 'empty';
   if (rows.length > 1) return 'mixed';
   return Object.fromEntries(exprs.map((p, i) => [p.field.name, rows[0][`p${i}`] as PartitionValue]));
+}
+
+/**
+ * The watermark a batch reaches, from the rows it actually took: the newest cursor value among them, and the
+ * largest tie-break value at that cursor value (so a row arriving later at that instant with a larger
+ * tie-break is still taken by the next run, and none is taken twice). The newest cursor value comes from
+ * the files' own column statistics (exact for dates and timestamps); only the files holding it are read,
+ * and of those only the row groups whose statistics contain it.
+ */
+export async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile[], cfg: TableConfig, shape: SourceShape, schema: Schema): Promise<Watermark> {
+  const c = `"${cfg.cursor.replace(/"/g, '""')}"`;
+  const isDate = shape.window.cursorType.kind === 'Date';
+  const field = schema.fields.find((f) => f.name === cfg.cursor);
+  const fromStats = field && (field.type === 'timestamptz' || field.type === 'date')
+    ? files.map((f) => {
+        const b = f.dataFile.upperBounds.get(field.id);
+        if (!b) return null;
+        const v = fromBytes(field.type as 'timestamptz' | 'date', b);
+        return field.type === 'date' ? BigInt(v as number) * 86_400_000_000n : (v as bigint);
+      })
+    : [];
+  let cursor: bigint;
+  let holding: WrittenFile[];
+  if (fromStats.length === files.length && fromStats.every((v) => v !== null)) {
+    cursor = (fromStats as bigint[]).reduce((a, b) => (b > a ? b : a));
+    holding = files.filter((_, i) => fromStats[i] === cursor);
+  } else {
+    const all = `[${files.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
+    const cursorUs = isDate ? `(CAST(${c} - DATE '1970-01-01' AS BIGINT) * 86400000000)` : `epoch_us(${c})`;
+    const [top] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${cursorUs}) AS VARCHAR) AS m FROM read_parquet(${all}, hive_partitioning = false)`)).getRowObjectsJS();
+    if (top.m === null) throw new OffloadError(`${cfg.name}: the written files hold no cursor values`);
+    cursor = BigInt(String(top.m));
+    holding = files;
+  }
+  let tieBreak: string | null = null;
+  if (cfg.tieBreak !== null) {
+    const t = `"${cfg.tieBreak.replace(/"/g, '""')}"`;
+    const list = `[${holding.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
+    const at = isDate ? `(DATE '1970-01-01' + ${(cursor / 86_400_000_000n).toString()})` : `make_timestamptz(${cursor.toString()}::BIGINT)`;
+    const [r] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${t}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false) WHERE ${c} = ${at}`)).getRowObjectsJS();
+    tieBreak = r.m === null ? null : String(r.m).replace(/\.0+$/, '');
+  }
+  return { timestamp: isoFromMicros(cursor), tieBreak };
 }

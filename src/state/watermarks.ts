@@ -1,6 +1,6 @@
 // A table's watermark in offload_watermarks: the seed's columns (kept working for its queries) plus the
 // exact pair we bound windows with — timestamp (µs) and tie-break value. The watermark only moves inside
-// the caller's commit transaction, together with the catalog pointer (DESIGN.md step 6).
+// the caller's commit transaction, together with the catalog pointer (docs/architecture.md, step 8 commit).
 import { CommitConflict, OffloadError } from '../core/errors.js';
 import { EPOCH, formatWatermark, type Watermark } from '../core/watermark.js';
 import { isoUtcSql, type Queryable } from './pool.js';

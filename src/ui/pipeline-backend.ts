@@ -1,27 +1,20 @@
 // The TUI's backend on the real tool: status from the pipeline's status collector, offloads through
-// the pipeline, details from the pipeline's readers. It holds the connections the pipeline is handed;
-// it writes no SQL and reads no file itself.
-import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, secretsOf, warehouseFromEnv } from '../config/env.js';
+// the pipeline, details from the pipeline's readers, connections from the pipeline's openServices. It
+// writes no SQL and reads no file itself, and reaches no database, catalog or storage but through these.
+import { secretsOf, type Env } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { findTable, loadTablesConfig, type OffloadConfig, type TableConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../clickhouse/client.js';
-import { createPool } from '../state/pool.js';
-import * as runs from '../state/runs.js';
-import { JdbcCatalog } from '../iceberg/catalog.js';
-import { createFileIO, type FileIO } from '../iceberg/io.js';
-import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
-import { loadTable } from '../iceberg/table.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
+import { listRuns, readOverview, type OffloadRun, type TableOverview } from '../pipeline/history.js';
 import { runLayers } from '../pipeline/layers.js';
-import { offloadTable, type OffloadDeps } from '../pipeline/offload.js';
-import { collectStatus } from '../pipeline/status.js';
+import { offloadTable } from '../pipeline/offload.js';
+import { openServices, type Services } from '../pipeline/services.js';
+import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import type { ConfigEntry, DrillChoice, DrillFault, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
 import { drillChoices, isCrashFault, isTransientFault, runFaultDrill, runRandomDrill, RANDOM_KILLS_IN_TUI, type DrillEvent } from '../pipeline/drill.js';
 import { writeReport, type DrillReport } from '../pipeline/drill-report.js';
-
-type Env = Record<string, string | undefined>;
 
 export interface PipelineBackendOptions {
   config?: string;
@@ -85,7 +78,7 @@ export function partitionRows(overview: TableOverview): PartitionRow[] {
   return overview.partitions.map((p) => ({ partition: p.path || '(unpartitioned)', records: Number(p.recordCount), files: p.fileCount }));
 }
 
-export function runRecord(r: runs.OffloadRun): RunRecord {
+export function runRecord(r: OffloadRun): RunRecord {
   return {
     runId: r.runId,
     status: r.status,
@@ -104,37 +97,33 @@ export function runRecord(r: runs.OffloadRun): RunRecord {
 
 export class PipelineBackend implements OffloadBackend {
   readonly config: OffloadConfig;
-  private readonly clickhouse: ClickHouseSource;
-  private readonly pool: ReturnType<typeof createPool>;
+  /** Connections for the screen: small status queries on a few connections, short timeouts. */
+  private readonly services: Services;
+  private readonly status: StatusSources;
   private readonly secrets: string[];
-  private readonly catalog: JdbcCatalog;
-  private readonly io: FileIO;
   private readonly env: Env;
   /** Connections for offloads, opened on the first one: long extractions, a lock held per table. */
-  private offloadDeps?: OffloadDeps & { close(): Promise<void> };
+  private offloadServices?: Services;
 
   constructor(options: PipelineBackendOptions) {
     const env = options.env;
     this.env = env;
     this.config = loadTablesConfig({ config: options.config, env });
-    // Status queries are small: a short timeout lets a hung server show as such on the next refresh.
-    this.clickhouse = new ClickHouseSource(clickhouseFromEnv(env), { env, requestTimeoutMs: 30_000 });
-    this.pool = createPool(postgresFromEnv(env), { env, max: 4, applicationName: 'offload tui' });
+    const s = (this.services = openServices(env, 'tui'));
+    // Opened now, so a connection setting that is wrong is reported before the screen opens.
+    this.status = { config: this.config, clickhouse: s.clickhouse, pool: s.pool, catalog: s.catalog, io: s.io };
     this.secrets = secretsOf(env);
-    this.catalog = new JdbcCatalog(this.pool);
-    this.io = createFileIO({ s3: s3FromEnv(env) });
   }
 
   async loadStatus(): Promise<StatusReport> {
-    return collectStatus({ config: this.config, clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io });
+    return collectStatus(this.status);
   }
 
   async loadDetails(table: string): Promise<TableDetails> {
     const t = findTable(this.config, table);
-    const ident = { namespace: t.targetNamespace.join('.'), name: t.targetTable };
     const [history, overview] = await Promise.all([
-      settle(async () => (await runs.list(this.pool, { table, limit: RUNS_SHOWN })).map(runRecord)),
-      settle(async () => ((await this.catalog.tableExists(ident)) ? readTableOverview(this.io, (await loadTable(this.catalog, this.io, ident)).metadata) : null)),
+      settle(async () => (await listRuns(this.services, { table, limit: RUNS_SHOWN })).map(runRecord)),
+      settle(async () => readOverview(this.services, t)),
     ]);
     const scrub = <T>(c: CellState<T>): CellState<T> => (c.ok ? c : { ok: false, error: scrubSecrets(c.error, this.secrets) });
     const fromTable = <T>(pick: (o: TableOverview) => T[]): CellState<T[]> =>
@@ -156,7 +145,8 @@ export class PipelineBackend implements OffloadBackend {
   async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void> {
     const events = new OffloadEvents();
     events.on((e) => onEvent(this.scrub(e)));
-    const deps = this.depsForOffloads();
+    this.offloadServices ??= openServices(this.env, 'tui offloads');
+    const deps = this.offloadServices.offloadDeps();
     if (scope.kind === 'all') {
       await runLayers(this.config.tables, deps, { events, signal });
       return;
@@ -167,27 +157,6 @@ export class PipelineBackend implements OffloadBackend {
       // Stopped on request: already reported as an event; not a failure.
       if (!(err instanceof OffloadStopped)) throw err;
     }
-  }
-
-  private depsForOffloads(): OffloadDeps {
-    if (!this.offloadDeps) {
-      const warehouse = warehouseFromEnv(this.env);
-      const clickhouse = new ClickHouseSource(clickhouseFromEnv(this.env), { env: this.env });
-      const pool = createPool(postgresFromEnv(this.env), { env: this.env, max: 16, applicationName: 'offload tui' });
-      const io = createFileIO({ s3: s3FromEnv(this.env) });
-      this.offloadDeps = {
-        clickhouse,
-        pool,
-        catalog: new JdbcCatalog(pool),
-        io,
-        warehouse,
-        close: async () => {
-          io.close();
-          await Promise.allSettled([clickhouse.close(), pool.end()]);
-        },
-      };
-    }
-    return this.offloadDeps;
   }
 
   drillMenu(): { tables: string[]; faults: DrillFault[] } {
@@ -225,8 +194,7 @@ export class PipelineBackend implements OffloadBackend {
   }
 
   async close(): Promise<void> {
-    this.io.close();
-    await Promise.allSettled([this.clickhouse.close(), this.pool.end(), this.offloadDeps?.close()]);
+    await Promise.allSettled([this.services.close(), this.offloadServices?.close()]);
   }
 }
 

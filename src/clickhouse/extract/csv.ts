@@ -87,7 +87,7 @@ const INT_TYPES: Record<string, string> = {
   UInt16: 'INTEGER',
   Int64: 'BIGINT',
   UInt32: 'BIGINT',
-  // Iceberg has no unsigned long: DECIMAL(20,0) holds every UInt64 (DESIGN.md "Type mapping").
+  // Iceberg has no unsigned long: DECIMAL(20,0) holds every UInt64 (docs/architecture.md "Type mapping").
   UInt64: 'DECIMAL(20,0)',
 };
 

@@ -12,8 +12,8 @@ import { validateTablesConfig, type TableConfig } from '../../../src/config/tabl
 import { ClickHouseSource } from '../../../src/clickhouse/client.js';
 import { migrate } from '../../../src/state/migrate.js';
 import { createPool } from '../../../src/state/pool.js';
-import { JdbcCatalog } from '../../../src/iceberg/catalog.js';
 import { offloadTable, type OffloadDeps } from '../../../src/pipeline/offload.js';
+import { offloadDepsOn } from '../../../src/pipeline/services.js';
 import { startChdbServer, type ChdbServer } from '../../support/chdb-server.js';
 import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../../support/iceberg-tables.js';
 import { freshPostgresDatabase } from '../../support/stack.js';
@@ -177,7 +177,7 @@ describe('the offload of candles on the current engine', { skip: pyicebergSkip }
     pool = createPool({ connectionString: pgDb.url }, { max: 6 });
     await migrate(pool);
     warehouse = await openWarehouse('s3');
-    deps = { clickhouse: ch, pool, catalog: new JdbcCatalog(pool), io: warehouse.io, warehouse: warehouse.url };
+    deps = offloadDepsOn({ clickhouse: ch, pool, io: warehouse.io, warehouse: warehouse.url });
   });
 
   after(async () => {

@@ -19,10 +19,10 @@ import { duckdbTypeOfColumn } from '../../../src/mapping/clickhouse-to-iceberg.j
 import { countUpToWatermark, readWindowStats, windowPredicate, type WindowSource } from '../../../src/clickhouse/window.js';
 import { migrate } from '../../../src/state/migrate.js';
 import { createPool } from '../../../src/state/pool.js';
-import { JdbcCatalog } from '../../../src/iceberg/catalog.js';
 import { openDuckDB, type DuckDBSession } from '../../../src/iceberg/parquet.js';
 import { currentSchema } from '../../../src/iceberg/metadata.js';
 import { offloadTable } from '../../../src/pipeline/offload.js';
+import { offloadDepsOn } from '../../../src/pipeline/services.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { startChdbServer, type ChdbServer } from '../../support/chdb-server.js';
 import { openWarehouse, pyiceberg, pyicebergSkip, type PyRead, type Warehouse } from '../../support/iceberg-tables.js';
@@ -281,7 +281,7 @@ describe('a DateTime64(9) cursor on the current engine', { skip: pyicebergSkip }
       { tables: [{ name: 'ticks', layer: 'bronze', source: `${DB}.ticks`, cursor: 'ts', lag: '5m', target: 'cold.ticks', partitionBy: ['day(ts)'] }] },
       'ns-test',
     ).tables[0];
-    const deps = { clickhouse: ch, pool, catalog: new JdbcCatalog(pool), io: warehouse.io, warehouse: warehouse.url };
+    const deps = offloadDepsOn({ clickhouse: ch, pool, io: warehouse.io, warehouse: warehouse.url });
     // 30 rows a batch: batches end between whole µs (7 µs = 28 rows), never inside one.
     const result = await offloadTable(cfg, deps, { maxRowsPerBatch: 30 });
     assert.equal(result.status, 'committed');

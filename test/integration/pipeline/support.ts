@@ -25,9 +25,10 @@ import { currentSchema, currentSnapshot } from '../../../src/iceberg/metadata.js
 import { openDuckDB, type DuckDBSession } from '../../../src/iceberg/parquet.js';
 import type { IcebergType } from '../../../src/iceberg/types.js';
 import { sameWatermark } from '../../../src/core/watermark.js';
-import { snapshotWatermark } from '../../../src/pipeline/commit.js';
-import { sourceColumns, sourceShape } from '../../../src/pipeline/extract.js';
+import { snapshotWatermark } from '../../../src/pipeline/stage.js';
+import { sourceColumns, sourceShape } from '../../../src/pipeline/source.js';
 import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult } from '../../../src/pipeline/offload.js';
+import { offloadDepsOn } from '../../../src/pipeline/services.js';
 import { lowerBoundOf } from '../../../src/pipeline/plan.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import { pyiceberg, pyicebergSkip, type PyRead } from '../../support/iceberg-tables.js';
@@ -68,7 +69,7 @@ export async function openBench(prefix: string): Promise<Bench> {
     catalog,
     io,
     warehouse,
-    deps: { clickhouse: ch, pool, catalog, io, warehouse },
+    deps: offloadDepsOn({ clickhouse: ch, pool, catalog, io, warehouse }),
     duck,
     close: async () => {
       duck.close();

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import * as watermarks from '../../../src/state/watermarks.js';
 import { decodeWatermark, EPOCH, sameWatermark } from '../../../src/core/watermark.js';
 import { createPool } from '../../../src/state/pool.js';
-import { SUMMARY } from '../../../src/pipeline/commit.js';
+import { SUMMARY } from '../../../src/pipeline/stage.js';
 import type { ScheduleLogLine } from '../../../src/pipeline/schedule.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../../support/cli-stack.js';
 import { ROOT } from '../../support/stack.js';

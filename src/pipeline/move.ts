@@ -1,0 +1,138 @@
+// Steps 4–6 overlapped, slice after slice: while DuckDB writes slice i (write.ts), the source streams
+// slice i+1 to disk (extract.ts) and the files of slice i−1 upload (upload.ts). At most two slice files
+// are on local disk at once. A stop request or a lost table lock abandons the batch at once: its work
+// would be discarded before the commit anyway.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TableConfig } from '../config/tables.js';
+import type { Lower } from '../clickhouse/window.js';
+import { OffloadError } from '../core/errors.js';
+import type { Micros } from '../core/watermark.js';
+import type { DuckDBSession } from '../iceberg/parquet.js';
+import { dataLocation, type Table } from '../iceberg/table.js';
+import type { PartitionSpec, Schema } from '../iceberg/types.js';
+import type { OffloadEvents } from './events.js';
+import { sliceExtractor } from './extract.js';
+import type { Slice } from './plan.js';
+import type { RowSource, SourceShape } from './source.js';
+import { OffloadStopped, throwIfStopped } from './stop.js';
+import type { Uploads } from './upload.js';
+import { writeSlice, type WrittenFile } from './write.js';
+
+export interface MoveOptions {
+  cfg: TableConfig;
+  source: RowSource;
+  shape: SourceShape;
+  schema: Schema;
+  spec: PartitionSpec;
+  table: Table;
+  slices: Slice[];
+  lower: Lower | null;
+  upper: Micros;
+  duck: DuckDBSession;
+  workDir: string;
+  runId: string;
+  events: OffloadEvents;
+  /** Queries reading one slice at once (default: extract.ts decides). */
+  extractStreams?: number;
+  signal?: AbortSignal;
+  /** The run's uploads (started here, as slices are written). */
+  uploads: Uploads;
+  estimatedRows: number;
+  lockLost: AbortSignal;
+}
+
+/** Extract → write → upload of every slice of the batch; returns the data files, all uploaded. */
+export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
+  const abort = new AbortController();
+  const onLockLost = () => abort.abort(new OffloadError(`${o.cfg.name}: the table's lock was lost`));
+  o.lockLost.addEventListener('abort', onLockLost);
+  const stopped = () => new OffloadStopped(o.cfg.name, 'while moving its data');
+  const onStop = () => abort.abort(stopped());
+  o.signal?.addEventListener('abort', onStop);
+  const started = Date.now();
+  const files: WrittenFile[] = [];
+  let rowsDone = 0;
+  let bytesDone = 0;
+  let inFlightBytes = 0;
+  let lastProgress = 0;
+  let bytesPerRow = 0;
+  const progress = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastProgress < 250) return;
+    lastProgress = now;
+    const estimate = bytesPerRow > 0 ? Math.min(o.estimatedRows, rowsDone + Math.floor(inFlightBytes / bytesPerRow)) : rowsDone;
+    const secs = Math.max(0.001, (now - started) / 1000);
+    const rowsPerSec = Math.round(estimate / secs);
+    o.events.emit({
+      kind: 'progress',
+      table: o.cfg.name,
+      runId: o.runId,
+      rows: estimate,
+      bytes: bytesDone + inFlightBytes,
+      files: files.length,
+      rowsPerSec,
+      totalRows: o.estimatedRows,
+      ...(rowsPerSec > 0 ? { etaSec: Math.max(0, Math.round((o.estimatedRows - estimate) / rowsPerSec)) } : {}),
+    });
+  };
+  const extract = sliceExtractor({
+    source: o.source,
+    shape: o.shape,
+    lower: o.lower,
+    upper: o.upper,
+    table: o.cfg.name,
+    runId: o.runId,
+    workDir: o.workDir,
+    streams: o.extractStreams,
+    signal: abort.signal,
+    onBytes: (b) => {
+      inFlightBytes = b;
+      progress();
+    },
+  });
+  const dataLoc = dataLocation(o.table);
+  let pending: ReturnType<typeof extract> | null = o.slices.length > 0 ? extract(o.slices[0]) : null;
+  try {
+    for (let i = 0; i < o.slices.length; i++) {
+      throwIfStopped(o.signal, o.cfg.name, 'while moving its data');
+      const extracted = await pending!;
+      pending = i + 1 < o.slices.length ? extract(o.slices[i + 1]) : null;
+      pending?.catch(() => undefined); // awaited in turn; never an unhandled rejection meanwhile
+      o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: 'write' });
+      const written = await writeSlice({
+        connection: o.duck.connection,
+        relation: o.shape.extraction.relation(extracted.map((f) => f.path)),
+        schema: o.schema,
+        spec: o.spec,
+        isSinglePartition: o.slices[i].isSinglePartition,
+        targetFileSizeBytes: o.cfg.targetFileSizeBytes,
+        outputDir: join(o.workDir, 'data'),
+        runId: o.runId,
+        slice: i,
+        dataLocation: dataLoc,
+      });
+      await Promise.all(extracted.map((f) => rm(f.path, { force: true })));
+      const sliceRows = written.reduce((s, f) => s + Number(f.dataFile.recordCount), 0);
+      rowsDone += sliceRows;
+      bytesDone += extracted.reduce((sum, f) => sum + f.bytes, 0);
+      inFlightBytes = 0;
+      if (rowsDone > 0) bytesPerRow = bytesDone / rowsDone;
+      files.push(...written);
+      if (written.length > 0) o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: 'upload' });
+      for (const f of written) o.uploads.add(f);
+      progress(true);
+    }
+    await o.uploads.finish(o.cfg.name);
+    progress(true);
+    return { files };
+  } catch (err) {
+    abort.abort(err);
+    await pending?.catch(() => undefined);
+    await o.uploads.settle();
+    throw o.signal?.aborted && !(err instanceof OffloadStopped) ? stopped() : err;
+  } finally {
+    o.lockLost.removeEventListener('abort', onLockLost);
+    o.signal?.removeEventListener('abort', onStop);
+  }
+}

@@ -1,0 +1,51 @@
+// The Iceberg table a configured table's batches go to, before the first batch is planned: created on the
+// first offload (schema from the source's columns, partition spec from the configuration), and following
+// columns added at the source afterwards (schema evolution, a catalog commit of its own that adds no
+// snapshot, so the current snapshot and its watermark stay as they are).
+import type { TableConfig } from '../config/tables.js';
+import type { ColumnInfo } from '../clickhouse/types.js';
+import type { Catalog } from '../iceberg/catalog.js';
+import type { FileIO } from '../iceberg/io.js';
+import { currentSchema } from '../iceberg/metadata.js';
+import { partitionSpecFromConfig } from '../iceberg/partition.js';
+import { commitWithRetry, createTable, stageSchemaChange, type Table } from '../iceberg/table.js';
+import type { TableIdentifier } from '../iceberg/types.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../mapping/clickhouse-to-iceberg.js';
+import type { StateStore } from '../state/store.js';
+import type { OffloadEvents } from './events.js';
+
+/** The Iceberg identifier a configured table offloads to. */
+export function tableIdentifier(cfg: TableConfig): TableIdentifier {
+  return { namespace: cfg.targetNamespace.join('.'), name: cfg.targetTable };
+}
+
+/** Creates the Iceberg table on the first run; follows columns added at the source (schema evolution, its own commit). */
+export async function prepareTable(
+  cfg: TableConfig,
+  deps: { state: StateStore; catalog: Catalog; io: FileIO; warehouse: string },
+  table: Table | null,
+  columns: ColumnInfo[],
+  events: OffloadEvents,
+): Promise<Table> {
+  const what = cfg.query ? `the query of ${cfg.name}` : cfg.source!;
+  if (!table) {
+    const schema = icebergSchemaFromColumns(what, columns);
+    const spec = partitionSpecFromConfig(schema, cfg.partitionBy, { where: `${cfg.name}.partitionBy` });
+    events.emit({ kind: 'log', table: cfg.name, level: 'info', message: `creating Iceberg table ${cfg.target}` });
+    return createTable(deps.catalog, deps.io, tableIdentifier(cfg), { schema, spec, warehouse: deps.warehouse, ifExists: 'load' });
+  }
+  const evolution = evolveSchema(currentSchema(table.metadata), columns, what, table.metadata['last-column-id']);
+  if (evolution.added.length === 0 && evolution.madeOptional.length === 0) return table;
+  events.emit({
+    kind: 'log',
+    table: cfg.name,
+    level: 'info',
+    message: `schema evolution of ${cfg.target}: ${[...evolution.added.map((f) => `+${f.name}`), ...evolution.madeOptional.map((f) => `${f.name} optional`)].join(', ')}`,
+  });
+  // A schema change adds no snapshot: the current snapshot (and its watermark) stays as it is.
+  const staged = await stageSchemaChange(table, deps.io, {
+    addColumns: evolution.added.map((f) => ({ name: f.name, type: f.type, ...(f.doc ? { doc: f.doc } : {}) })),
+    makeOptional: evolution.madeOptional.map((f) => f.name),
+  });
+  return commitWithRetry(deps.state.connection, deps.catalog, deps.io, staged);
+}

@@ -1,0 +1,122 @@
+// The one place that opens connections — the ClickHouse client, the PostgreSQL pool (state store and
+// Iceberg catalog) and the FileIO — with the settings measured for each use, so the CLI, the TUI, the
+// drills and the benchmark offload with the memory and concurrency the README reports. A connection opens
+// when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
+import type pg from 'pg';
+import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, warehouseFromEnv, workDirFromEnv, type Env } from '../config/env.js';
+import { ClickHouseSource } from '../clickhouse/client.js';
+import { JdbcCatalog, type Catalog } from '../iceberg/catalog.js';
+import { createFileIO, type FileIO } from '../iceberg/io.js';
+import { createPool } from '../state/pool.js';
+import { PostgresStateStore } from '../state/store.js';
+import type { OffloadDeps } from './offload.js';
+import { ClickHouseRows } from './source.js';
+
+/** What the connections are for; each has its settings, and its name in pg_stat_activity (`offload <purpose>`). */
+export type ServicePurpose = 'run' | 'run --every' | 'gc' | 'tui' | 'tui offloads' | 'status' | 'init' | 'runs' | 'seed' | 'drill' | 'drill --clean' | 'bench';
+
+interface Settings {
+  /** Most PostgreSQL connections: each table an offload holds keeps one checked out for its lock. */
+  poolMax: number;
+  /** Per ClickHouse request: extraction queries may take minutes; status queries must not hang a screen. */
+  clickhouseTimeoutMs: number;
+}
+
+const OFFLOADS: Settings = { poolMax: 16, clickhouseTimeoutMs: 300_000 };
+// Small status queries: a short timeout lets a hung server show as such on the next refresh.
+const STATUS: Settings = { poolMax: 4, clickhouseTimeoutMs: 30_000 };
+const ADMIN: Settings = { poolMax: 2, clickhouseTimeoutMs: 300_000 };
+
+const SETTINGS: Record<ServicePurpose, Settings> = {
+  run: OFFLOADS,
+  'run --every': OFFLOADS,
+  gc: OFFLOADS,
+  'tui offloads': OFFLOADS,
+  bench: OFFLOADS,
+  tui: STATUS,
+  status: STATUS,
+  drill: { poolMax: 6, clickhouseTimeoutMs: 300_000 },
+  'drill --clean': ADMIN,
+  init: ADMIN,
+  runs: ADMIN,
+  seed: ADMIN,
+};
+
+/**
+ * Uploads: two parts in flight per file, 5 MiB each (S3's minimum part), overlap encoding without holding
+ * much memory — what keeps the offload's peak RSS flat (README "Performance").
+ */
+const UPLOAD_PARTS = { queueSize: 2, partSizeBytes: 5 * 1024 * 1024 };
+
+/** The connections of one process (or one screen), opened on first use. */
+export class Services {
+  private openedClickhouse?: ClickHouseSource;
+  private openedPool?: pg.Pool;
+  private openedIo?: FileIO;
+  private openedCatalog?: JdbcCatalog;
+  private readonly settings: Settings;
+
+  constructor(
+    readonly env: Env,
+    readonly purpose: ServicePurpose,
+  ) {
+    this.settings = SETTINGS[purpose];
+  }
+
+  get clickhouse(): ClickHouseSource {
+    this.openedClickhouse ??= new ClickHouseSource(clickhouseFromEnv(this.env), { env: this.env, requestTimeoutMs: this.settings.clickhouseTimeoutMs });
+    return this.openedClickhouse;
+  }
+
+  get pool(): pg.Pool {
+    this.openedPool ??= createPool(postgresFromEnv(this.env), {
+      env: this.env,
+      max: this.settings.poolMax,
+      applicationName: `offload ${this.purpose.replace(/ offloads$/, '')}`,
+    });
+    return this.openedPool;
+  }
+
+  get io(): FileIO {
+    this.openedIo ??= createFileIO({ s3: s3FromEnv(this.env), ...UPLOAD_PARTS });
+    return this.openedIo;
+  }
+
+  /** The Iceberg catalog, in the same PostgreSQL database as the state (so a commit is one transaction). */
+  get catalog(): JdbcCatalog {
+    this.openedCatalog ??= new JdbcCatalog(this.pool);
+    return this.openedCatalog;
+  }
+
+  /** OFFLOAD_WAREHOUSE (a ConfigError when unset). */
+  get warehouse(): string {
+    return warehouseFromEnv(this.env);
+  }
+
+  /** What an offload (or gc) is handed: these connections behind the interfaces the pipeline takes. */
+  offloadDeps(): OffloadDeps {
+    return offloadDepsOn({ clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io, warehouse: this.warehouse, workDir: workDirFromEnv(this.env) });
+  }
+
+  async close(): Promise<void> {
+    this.openedIo?.close();
+    await Promise.allSettled([this.openedClickhouse?.close(), this.openedPool?.end()]);
+  }
+}
+
+/** The connections for `purpose`, from `env` (connection settings: config/env.ts). */
+export function openServices(env: Env, purpose: ServicePurpose): Services {
+  return new Services(env, purpose);
+}
+
+/** An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases). */
+export function offloadDepsOn(c: { clickhouse: ClickHouseSource; pool: pg.Pool; catalog?: Catalog; io: FileIO; warehouse: string; workDir?: string }): OffloadDeps {
+  return {
+    source: new ClickHouseRows(c.clickhouse),
+    state: new PostgresStateStore(c.pool),
+    catalog: c.catalog ?? new JdbcCatalog(c.pool),
+    io: c.io,
+    warehouse: c.warehouse,
+    ...(c.workDir !== undefined ? { workDir: c.workDir } : {}),
+  };
+}

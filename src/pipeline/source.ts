@@ -1,0 +1,145 @@
+// The source the offload reads rows from. RowSource is what the batch loop asks of it — a table's shape,
+// the source's clock and window statistics for planning (plan.ts), one slice of a batch into local files
+// (extract.ts) — so the loop runs on in-memory rows in a unit test. ClickHouseRows is the source itself:
+// Parquet on current servers, CSV on older ones (clickhouse/extract/format.ts picks the path, from the
+// connection's capabilities), window statistics from clickhouse/window.ts.
+import { join } from 'node:path';
+import type { TableConfig } from '../config/tables.js';
+import type { ClickHouseCapabilities, ClickHouseSource } from '../clickhouse/client.js';
+import type { ColumnInfo } from '../clickhouse/types.js';
+import { literalValues, qualifiedName, quoteIdentifier, type SqlValues } from '../clickhouse/sql.js';
+import type { ExtractedFile } from '../clickhouse/extract/http-to-file.js';
+import { extractionPath, type ExtractionPath } from '../clickhouse/extract/format.js';
+import {
+  checkTieBreakType,
+  cursorCondition,
+  cursorTypeOf,
+  readBucketCounts,
+  readWindowStats,
+  sourceNow,
+  windowPredicate,
+  windowSettings,
+  type Lower,
+  type WindowSource,
+} from '../clickhouse/window.js';
+import { SchemaError } from '../core/errors.js';
+import type { Micros } from '../core/watermark.js';
+import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
+import type { CursorCount, Slice } from './plan.js';
+
+/** Everything about reading one configured table: columns, how they travel, the window source. */
+export interface SourceShape {
+  columns: ColumnInfo[];
+  extraction: ExtractionPath;
+  window: WindowSource;
+}
+
+/** What the batch loop reads rows through. */
+export interface RowSource {
+  /** How a configured table is read: its columns, how they travel, its window. */
+  shape(cfg: TableConfig): Promise<SourceShape>;
+  /** The source's clock, in µs. */
+  now(): Promise<Micros>;
+  /** Rows in the window (lower, cutoff] and the newest cursor value among them. */
+  windowStats(window: WindowSource, lower: Lower | null, cutoff: Micros): Promise<{ rows: number; newest: Micros | null }>;
+  /** Rows per bucket of `bucketMicros` (bucket = floor(cursor / size) * size) in (lower, upper] ∩ [from, to), ascending. */
+  bucketCounts(window: WindowSource, lower: Lower | null, upper: Micros, bucketMicros: Micros, range?: { from: Micros; to: Micros }): Promise<CursorCount[]>;
+  /** One slice of a batch into `<workDir>/slice-N[-k].<extension>`: one file per stream. */
+  extractSlice(shape: SourceShape, lower: Lower | null, upper: Micros, slice: Slice, options: ExtractSliceOptions): Promise<ExtractedFile[]>;
+}
+
+/** The columns of what a table reads (its query's output, or the source table's columns), in order. */
+export async function sourceColumns(ch: ClickHouseSource, cfg: TableConfig): Promise<ColumnInfo[]> {
+  return cfg.query ? ch.describeQuery(cfg.query) : ch.columns(cfg.sourceTable!);
+}
+
+export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: ClickHouseCapabilities): SourceShape {
+  const what = cfg.query ? `the query of ${cfg.name}` : cfg.source!;
+  const byName = new Map(columns.map((c) => [c.name, c.type]));
+  const cursorType = byName.get(cfg.cursor);
+  if (cursorType === undefined) throw new SchemaError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
+  if (cfg.tieBreak !== null) {
+    const t = byName.get(cfg.tieBreak);
+    if (t === undefined) throw new SchemaError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
+    checkTieBreakType(t, `${cfg.name}: tie-break column "${cfg.tieBreak}"`);
+  }
+  return {
+    columns,
+    extraction: extractionPath(columns, caps, what, duckdbTypeOfColumn),
+    window: {
+      from: cfg.query ? `(${cfg.query})` : qualifiedName(cfg.sourceTable!),
+      isQuery: cfg.query !== null,
+      cursor: cfg.cursor,
+      cursorType: cursorTypeOf(cursorType, `${cfg.name}: cursor column "${cfg.cursor}"`),
+      tieBreak: cfg.tieBreak,
+    },
+  };
+}
+
+/** The predicate of one slice: the batch's window and the slice's [from, to) range. */
+export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bigint, slice: Slice, values: SqlValues = literalValues()): string {
+  const parts = [windowPredicate(src, lower, upper, values)];
+  if (slice.from !== null) parts.push(cursorCondition(src, '>=', slice.from, values));
+  if (slice.to !== null) parts.push(cursorCondition(src, '<', slice.to, values));
+  return parts.join(' AND ');
+}
+
+export interface ExtractSliceOptions {
+  workDir: string;
+  runId: string;
+  /**
+   * Parallel streams: the slice is read by this many queries at once, each taking the rows whose cursor
+   * hashes to its share (rows sharing a cursor value stay in one stream), each into its own file. ClickHouse
+   * formats one result on one core; two streams use both, and DuckDB reads the files in parallel.
+   */
+  streams?: number;
+  signal?: AbortSignal;
+  onBytes?: (bytes: number) => void;
+}
+
+/** The ClickHouse source: a table's shape from the server, window statistics and slices by SQL. */
+export class ClickHouseRows implements RowSource {
+  constructor(readonly clickhouse: ClickHouseSource) {}
+
+  async shape(cfg: TableConfig): Promise<SourceShape> {
+    const caps = await this.clickhouse.capabilities();
+    return sourceShape(cfg, await sourceColumns(this.clickhouse, cfg), caps);
+  }
+
+  now(): Promise<Micros> {
+    return sourceNow(this.clickhouse);
+  }
+
+  windowStats(window: WindowSource, lower: Lower | null, cutoff: Micros): Promise<{ rows: number; newest: Micros | null }> {
+    return readWindowStats(this.clickhouse, window, lower, cutoff);
+  }
+
+  bucketCounts(window: WindowSource, lower: Lower | null, upper: Micros, bucketMicros: Micros, range?: { from: Micros; to: Micros }): Promise<CursorCount[]> {
+    return readBucketCounts(this.clickhouse, window, lower, upper, bucketMicros, range);
+  }
+
+  async extractSlice(shape: SourceShape, lower: Lower | null, upper: Micros, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile[]> {
+    const values = await this.clickhouse.values();
+    const where = slicePredicate(shape.window, lower, upper, slice, values);
+    const streams = Math.max(1, Math.trunc(o.streams ?? 1));
+    const bytes = new Array<number>(streams).fill(0);
+    const files = await Promise.all(
+      Array.from({ length: streams }, (_, k) => {
+        const part = streams === 1 ? where : `${where} AND cityHash64(${quoteIdentifier(shape.window.cursor)}) % ${streams} = ${k}`;
+        const sql = shape.extraction.query(shape.window.from, part);
+        const name = streams === 1 ? `slice-${slice.index}` : `slice-${slice.index}-${k}`;
+        return shape.extraction.extract(this.clickhouse, sql, join(o.workDir, `${name}.${shape.extraction.extension}`), {
+          queryId: `offload-${o.runId}-${slice.index}${streams === 1 ? '' : `-${k}`}`,
+          settings: windowSettings(shape.window),
+          params: values.params,
+          signal: o.signal,
+          onBytes: (b) => {
+            bytes[k] = b;
+            o.onBytes?.(bytes.reduce((x, y) => x + y, 0));
+          },
+        });
+      }),
+    );
+    return files;
+  }
+}
