@@ -262,7 +262,7 @@ export interface PyRead {
 // ---------------------------------------------------------------------------------------------
 // Test data: trades with every type the ClickHouse mapping produces, made in DuckDB.
 
-/** A trades table in the production dialect (DESIGN.md type mapping), as the offload would see it. */
+/** A trades table in the production dialect (docs/architecture.md "Type mapping"), as the offload would see it. */
 export const TRADE_COLUMNS: ColumnInfo[] = [
   { name: 'trade_id', type: 'Int64' },
   { name: 'exchange', type: 'LowCardinality(String)' },

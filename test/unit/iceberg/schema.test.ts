@@ -51,7 +51,7 @@ describe('ClickHouse type parser', () => {
   });
 });
 
-describe('ClickHouse → Iceberg type mapping (DESIGN.md "Type mapping")', () => {
+describe('ClickHouse → Iceberg type mapping (docs/architecture.md "Type mapping")', () => {
   const cases: Array<[string, IcebergType, boolean]> = [
     // every type string of the production DDL in reference/k2-platform.md
     ['DateTime64(3)', 'timestamptz', true],
