@@ -1,6 +1,7 @@
 // The ClickHouse type grammar: a column as system.columns describes it, and its type text parsed into a
 // tree so commas and parentheses inside Enum names or time-zone literals never split a type. Extraction,
 // window predicates and the Iceberg mapping all read types through this one parser.
+import { SchemaError } from '../core/errors.js';
 
 /** A column as ClickHouse describes it (system.columns, or a query's result). */
 export interface ColumnInfo {
@@ -130,4 +131,14 @@ export function parseClickHouseType(text: string): ClickHouseType {
   const result = parseType();
   if (pos !== tokens.length) throw new Error('unexpected text after the type');
   return result;
+}
+
+/** A column's type, parsed; `where` names the column for later messages. A SchemaError when it cannot be parsed. */
+export function parseColumnType(name: string, typeText: string, table = ''): { type: ClickHouseType; where: string } {
+  const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
+  try {
+    return { type: parseClickHouseType(typeText), where };
+  } catch (err) {
+    throw new SchemaError(`${where}: the type cannot be parsed (${(err as Error).message})`);
+  }
 }

@@ -19,7 +19,7 @@
 // - A constant last column `1` ends every row: a stream cut short, or an exception ClickHouse appends to a
 //   body it already started sending, leaves a file whose last line does not end in `,1\n` (checked).
 import { OffloadError, SchemaError } from '../../core/errors.js';
-import { parseClickHouseType, type ClickHouseType } from '../types.js';
+import { parseColumnType, type ClickHouseType } from '../types.js';
 import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
 import { quoteIdentifier } from '../sql.js';
 import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
@@ -95,13 +95,7 @@ const STRING_TYPES = new Set(['String', 'FixedString', 'Enum8', 'Enum16']);
 
 /** How a top-level column of ClickHouse type `typeText` is extracted; throws SchemaError for what the CSV path cannot carry exactly. */
 export function columnTransport(name: string, typeText: string, caps: CsvCapabilities, table = ''): ColumnTransport {
-  const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
-  let parsed: ClickHouseType;
-  try {
-    parsed = parseClickHouseType(typeText);
-  } catch (err) {
-    throw new SchemaError(`${where}: the type cannot be parsed (${(err as Error).message})`);
-  }
+  const { type: parsed, where } = parseColumnType(name, typeText, table);
   const col = quoteIdentifier(name);
   const { inner } = unwrap(parsed);
   const same = (csvType: string): ColumnTransport => ({ name, select: col, csvType, convert: (ref) => ref });

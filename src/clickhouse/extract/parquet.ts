@@ -20,7 +20,7 @@
 // begin and end with the magic `PAR1` and its footer must fit (checked before DuckDB reads it).
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { OffloadError, SchemaError } from '../../core/errors.js';
-import { parseClickHouseType, type ClickHouseType } from '../types.js';
+import { parseColumnType, type ClickHouseType } from '../types.js';
 import type { ClickHouseSource } from '../client.js';
 import { quoteIdentifier } from '../sql.js';
 import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
@@ -136,13 +136,7 @@ function legOf(t: ClickHouseType, where: string): Leg {
  * DuckDB type `target` (its Iceberg field's, which the caller has from the type mapping).
  */
 export function parquetColumn(name: string, typeText: string, target: string, table = ''): ParquetColumn {
-  const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
-  let parsed: ClickHouseType;
-  try {
-    parsed = parseClickHouseType(typeText);
-  } catch (err) {
-    throw new SchemaError(`${where}: the type cannot be parsed (${(err as Error).message})`);
-  }
+  const { type: parsed, where } = parseColumnType(name, typeText, table);
   const col = quoteIdentifier(name);
   const leg = legOf(parsed, where);
   return {
