@@ -1,4 +1,4 @@
-// `offload drill`: kill the offload on purpose and prove exactly-once recovery (src/pipeline/drill.ts).
+// `offload drill`: kill the offload on purpose and prove exactly-once recovery (src/drill/).
 //   offload drill --table T --fault P            one crash fault (or --transient F, or --concurrent)
 //   offload drill --all-faults [--tables a,b]    every crash and transient fault, plus a two-worker step, per table
 //   offload drill --random N --seed S            N kills at random points while new trades arrive
@@ -7,7 +7,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { checkLine, writeReport, type DrillReport } from '../pipeline/drill-report.js';
+import { checkLine, writeReport, type DrillReport } from '../drill/report.js';
 import {
   CRASH_FAULTS,
   TRANSIENT_FAULTS,
@@ -20,7 +20,7 @@ import {
   type CrashFault,
   type DrillEvent,
   type TransientFault,
-} from '../pipeline/drill.js';
+} from '../drill/fault-drill.js';
 import { formatCount, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface DrillCliOptions {

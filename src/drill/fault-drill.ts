@@ -40,11 +40,11 @@ import { DEFAULT_CATALOG_NAME, JdbcCatalog } from '../iceberg/catalog.js';
 import { createFileIO, type FileIO } from '../iceberg/io.js';
 import { defaultTableLocation } from '../iceberg/table.js';
 import { parseIdentifier } from '../iceberg/types.js';
-import { combineOutcomes, totalsOf, type ChildRun, type DrillOutcome, type DrillReport, type DrillStep, type StepVerification } from './drill-report.js';
-import { FAULT_ENV, FAULT_POINTS, type FaultPoint } from './faults.js';
-import { gcTable } from './gc.js';
+import { combineOutcomes, totalsOf, type ChildRun, type DrillOutcome, type DrillReport, type DrillStep, type StepVerification } from './report.js';
+import { FAULT_ENV, FAULT_POINTS, type FaultPoint } from '../pipeline/faults.js';
+import { gcTable } from '../pipeline/gc.js';
 import { FaultProxy, postgresQueryMessage, targetOf, throughProxy, type ProxyFault } from './fault-proxy.js';
-import { PyIcebergReader, verificationPython, verifyTable, type InvariantCheck, type VerifyServices } from './verify.js';
+import { PyIcebergReader, verificationPython, verifyTable, type InvariantCheck, type VerifyServices } from '../verify/table.js';
 
 type Env = Record<string, string | undefined>;
 

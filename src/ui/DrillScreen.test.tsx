@@ -13,9 +13,9 @@ import { createTuiStore } from './store.js';
 import { NOW } from './testing/fixtures.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
-import { drillChoices, type DrillEvent } from '../pipeline/drill.js';
-import type { ChildRun, DrillReport, DrillStep } from '../pipeline/drill-report.js';
-import type { InvariantCheck } from '../pipeline/verify.js';
+import { drillChoices, type DrillEvent } from '../drill/fault-drill.js';
+import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
+import type { InvariantCheck } from '../verify/table.js';
 
 interface ScriptedDrill {
   choice: DrillChoice;

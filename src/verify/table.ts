@@ -35,8 +35,8 @@ import { duckdbType } from '../iceberg/schema.js';
 import { defaultTableLocation, loadTable } from '../iceberg/table.js';
 import { currentSchema, currentSnapshot } from '../iceberg/metadata.js';
 import { formatIdentifier, parseIdentifier, type IcebergType, type TableMetadata } from '../iceberg/types.js';
-import type { Watermark } from './events.js';
-import { upToWatermarkSql } from './status.js';
+import type { Watermark } from '../pipeline/events.js';
+import { upToWatermarkSql } from '../pipeline/status.js';
 
 export type CheckName =
   | 'rows-lost'

@@ -2,10 +2,10 @@
 // --json output is read, and the report's totals and Markdown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS, FAULT_SIMULATES, TRANSIENT_FAULTS, drillChoices, parseJsonOutput, planFaultSteps, proxyFaultOf } from '../../../src/pipeline/drill.js';
-import { checkLine, combineOutcomes, renderMarkdown, totalsOf, type DrillReport, type DrillStep } from '../../../src/pipeline/drill-report.js';
-import { FAULT_POINTS } from '../../../src/pipeline/faults.js';
-import type { InvariantCheck } from '../../../src/pipeline/verify.js';
+import { CRASH_FAULTS, FAULT_SIMULATES, TRANSIENT_FAULTS, drillChoices, parseJsonOutput, planFaultSteps, proxyFaultOf } from '../../src/drill/fault-drill.js';
+import { checkLine, combineOutcomes, renderMarkdown, totalsOf, type DrillReport, type DrillStep } from '../../src/drill/report.js';
+import { FAULT_POINTS } from '../../src/pipeline/faults.js';
+import type { InvariantCheck } from '../../src/verify/table.js';
 
 describe('drill plan', () => {
   it('drills every fault point the engine names, in protocol order, each described', () => {

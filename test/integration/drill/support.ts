@@ -11,9 +11,9 @@ import { loadTablesConfig, type OffloadConfig } from '../../../src/config/tables
 import { ClickHouseSource } from '../../../src/db/clickhouse.js';
 import { applySeedSchema } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
-import type { DrillEvent, DrillOptions } from '../../../src/pipeline/drill.js';
-import type { DrillReport, DrillStep } from '../../../src/pipeline/drill-report.js';
-import type { CheckName, InvariantCheck } from '../../../src/pipeline/verify.js';
+import type { DrillEvent, DrillOptions } from '../../../src/drill/fault-drill.js';
+import type { DrillReport, DrillStep } from '../../../src/drill/report.js';
+import type { CheckName, InvariantCheck } from '../../../src/verify/table.js';
 import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');

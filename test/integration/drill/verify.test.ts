@@ -21,7 +21,7 @@ import { commitStaged, createTable, dataLocation, loadTable, stageAppend, type T
 import { readDataFiles } from '../../../src/iceberg/reader.js';
 import { parseIdentifier } from '../../../src/iceberg/types.js';
 import type { Watermark } from '../../../src/pipeline/events.js';
-import { compareRows, PyIcebergReader, verifyTable, type CheckName, type VerifyServices } from '../../../src/pipeline/verify.js';
+import { compareRows, PyIcebergReader, verifyTable, type CheckName, type VerifyServices } from '../../../src/verify/table.js';
 import { openCatalog, openDuck, openWarehouse, writeRows, type CatalogDatabase, type Warehouse } from '../../support/iceberg-tables.js';
 import { freshClickHouseDatabase, stackEnv, verificationPython } from '../../support/stack.js';
 
