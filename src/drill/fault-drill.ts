@@ -44,7 +44,9 @@ import { combineOutcomes, totalsOf, type ChildRun, type DrillOutcome, type Drill
 import { FAULT_ENV, FAULT_POINTS, type FaultPoint } from '../pipeline/faults.js';
 import { gcTable } from '../pipeline/gc.js';
 import { FaultProxy, postgresQueryMessage, targetOf, throughProxy, type ProxyFault } from './fault-proxy.js';
-import { PyIcebergReader, verificationPython, verifyTable, type InvariantCheck, type VerifyServices } from '../verify/table.js';
+import type { InvariantCheck, VerifyServices } from '../verify/check.js';
+import { PyIcebergReader, verificationPython } from '../verify/pyiceberg-reader.js';
+import { verifyTable } from '../verify/table.js';
 
 type Env = Record<string, string | undefined>;
 

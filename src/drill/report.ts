@@ -3,7 +3,7 @@
 // and as Markdown (`--report <dir>`), the same content both ways.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHECK_TITLES, type CheckName, type InvariantCheck } from '../verify/table.js';
+import { CHECK_TITLES, type CheckName, type InvariantCheck } from '../verify/check.js';
 
 export type DrillOutcome = 'held' | 'broken' | 'inconclusive';
 

@@ -15,7 +15,7 @@ import { MemoryBackend } from './testing/memory-backend.js';
 import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
 import { drillChoices, type DrillEvent } from '../drill/fault-drill.js';
 import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
-import type { InvariantCheck } from '../verify/table.js';
+import type { InvariantCheck } from '../verify/check.js';
 
 interface ScriptedDrill {
   choice: DrillChoice;

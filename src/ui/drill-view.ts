@@ -3,7 +3,7 @@
 // functions of the previous state, like the store's reducers, so the screen is a thin view and testable.
 import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
 import type { DrillEvent } from '../drill/fault-drill.js';
-import type { InvariantCheck } from '../verify/table.js';
+import type { InvariantCheck } from '../verify/check.js';
 import type { DrillFault } from './backend.js';
 
 export type DrillPhase = 'choose' | 'running' | 'done';

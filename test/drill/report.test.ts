@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { CRASH_FAULTS, FAULT_SIMULATES, TRANSIENT_FAULTS, drillChoices, parseJsonOutput, planFaultSteps, proxyFaultOf } from '../../src/drill/fault-drill.js';
 import { checkLine, combineOutcomes, renderMarkdown, totalsOf, type DrillReport, type DrillStep } from '../../src/drill/report.js';
 import { FAULT_POINTS } from '../../src/pipeline/faults.js';
-import type { InvariantCheck } from '../../src/verify/table.js';
+import type { InvariantCheck } from '../../src/verify/check.js';
 
 describe('drill plan', () => {
   it('drills every fault point the engine names, in protocol order, each described', () => {

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Box, Text, type Key } from 'ink';
 import type { DrillReport } from '../../drill/report.js';
-import type { InvariantCheck } from '../../verify/table.js';
+import type { InvariantCheck } from '../../verify/check.js';
 import type { OffloadBackend } from '../backend.js';
 import {
   checkSummary,

@@ -13,7 +13,7 @@ import { applySeedSchema } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
 import type { DrillEvent, DrillOptions } from '../../../src/drill/fault-drill.js';
 import type { DrillReport, DrillStep } from '../../../src/drill/report.js';
-import type { CheckName, InvariantCheck } from '../../../src/verify/table.js';
+import type { CheckName, InvariantCheck } from '../../../src/verify/check.js';
 import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');
