@@ -8,19 +8,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { checkLine, writeReport, type DrillReport } from '../drill/report.js';
-import {
-  CRASH_FAULTS,
-  TRANSIENT_FAULTS,
-  cleanLeftoverSandboxes,
-  defaultDrillTables,
-  isCrashFault,
-  isTransientFault,
-  runFaultDrill,
-  runRandomDrill,
-  type CrashFault,
-  type DrillEvent,
-  type TransientFault,
-} from '../drill/fault-drill.js';
+import { CRASH_FAULTS, TRANSIENT_FAULTS, defaultDrillTables, isCrashFault, isTransientFault, type CrashFault, type TransientFault } from '../drill/catalogue.js';
+import { cleanLeftoverSandboxes } from '../drill/cleanup.js';
+import type { DrillEvent } from '../drill/events.js';
+import { runFaultDrill } from '../drill/fault-drill.js';
+import { runRandomDrill } from '../drill/random-drill.js';
 import { formatCount, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface DrillCliOptions {

@@ -94,6 +94,43 @@ export function combineOutcomes(outcomes: DrillOutcome[]): DrillOutcome {
   return 'held';
 }
 
+/** A step's verdict from its checks alone: broken when one is, and when there are none. */
+export function outcomeOfChecks(v: StepVerification | null): DrillOutcome {
+  if (!v) return 'broken';
+  return v.checks.some((c) => c.status === 'broken') ? 'broken' : 'held';
+}
+
+/** The broken checks in one sentence: `name: detail; …`. */
+export function brokenChecks(v: StepVerification | null): string {
+  return (v?.checks ?? []).filter((c) => c.status === 'broken').map((c) => `${c.name}: ${c.detail}`).join('; ');
+}
+
+/** The report of a finished drill: its steps, final checks, totals and verdict. */
+export function buildReport(
+  kind: DrillReport['kind'],
+  startedAt: Date,
+  environment: DrillReport['environment'],
+  steps: DrillStep[],
+  final: DrillReport['final'],
+  tradesInserted: number,
+  options: DrillReport['options'],
+): DrillReport {
+  const finishedAt = new Date();
+  const outcomes = [...steps.map((s) => s.outcome), ...final.map((f) => outcomeOfChecks(f.verification))];
+  return {
+    kind,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    elapsedMs: finishedAt.getTime() - startedAt.getTime(),
+    environment,
+    options,
+    steps,
+    final,
+    totals: totalsOf(steps, final, tradesInserted),
+    outcome: steps.length === 0 && final.length === 0 ? 'inconclusive' : combineOutcomes(outcomes),
+  };
+}
+
 /** The totals of a report from its steps and final checks. */
 export function totalsOf(steps: DrillStep[], final: DrillReport['final'], tradesInserted: number): DrillReport['totals'] {
   const verifications = [...steps.flatMap((s) => (s.verification ? [s.verification] : [])), ...final.map((f) => f.verification)];

@@ -2,7 +2,8 @@
 // events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
 import type { DrillReport } from '../drill/report.js';
-import type { DrillChoiceOption, DrillEvent } from '../drill/fault-drill.js';
+import type { DrillChoiceOption } from '../drill/catalogue.js';
+import type { DrillEvent } from '../drill/events.js';
 import type { OffloadEvent, Watermark } from '../pipeline/events.js';
 import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';
 

@@ -2,7 +2,7 @@
 // drill reports as it goes (the offload processes, how they ended, each invariant with its numbers). Pure
 // functions of the previous state, like the store's reducers, so the screen is a thin view and testable.
 import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
-import type { DrillEvent } from '../drill/fault-drill.js';
+import type { DrillEvent } from '../drill/events.js';
 import type { InvariantCheck } from '../verify/check.js';
 import type { DrillFault } from './backend.js';
 

@@ -18,7 +18,10 @@ import { collectStatus } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import type { ConfigEntry, DrillChoice, DrillFault, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
-import { drillChoices, isCrashFault, isTransientFault, runFaultDrill, runRandomDrill, RANDOM_KILLS_IN_TUI, type DrillEvent } from '../drill/fault-drill.js';
+import { drillChoices, isCrashFault, isTransientFault, RANDOM_KILLS_IN_TUI } from '../drill/catalogue.js';
+import type { DrillEvent } from '../drill/events.js';
+import { runFaultDrill } from '../drill/fault-drill.js';
+import { runRandomDrill } from '../drill/random-drill.js';
 import { writeReport, type DrillReport } from '../drill/report.js';
 
 type Env = Record<string, string | undefined>;
