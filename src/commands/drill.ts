@@ -1,4 +1,4 @@
-// `offload drill`: kill the offload on purpose and prove exactly-once recovery (src/pipeline/drill.ts).
+// `offload drill`: kill the offload on purpose and prove exactly-once recovery (src/drill/).
 //   offload drill --table T --fault P            one crash fault (or --transient F, or --concurrent)
 //   offload drill --all-faults [--tables a,b]    every crash and transient fault, plus a two-worker step, per table
 //   offload drill --random N --seed S            N kills at random points while new trades arrive
@@ -7,20 +7,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { checkLine, writeReport, type DrillReport } from '../pipeline/drill-report.js';
-import {
-  CRASH_FAULTS,
-  TRANSIENT_FAULTS,
-  cleanLeftoverSandboxes,
-  defaultDrillTables,
-  isCrashFault,
-  isTransientFault,
-  runFaultDrill,
-  runRandomDrill,
-  type CrashFault,
-  type DrillEvent,
-  type TransientFault,
-} from '../pipeline/drill.js';
+import { checkLine, writeReport, type DrillReport } from '../drill/report.js';
+import { CRASH_FAULTS, TRANSIENT_FAULTS, defaultDrillTables, isCrashFault, isTransientFault, type CrashFault, type TransientFault } from '../drill/catalogue.js';
+import { cleanLeftoverSandboxes } from '../drill/cleanup.js';
+import type { DrillEvent } from '../drill/events.js';
+import { runFaultDrill } from '../drill/fault-drill.js';
+import { runRandomDrill } from '../drill/random-drill.js';
 import { formatCount, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface DrillCliOptions {

@@ -13,9 +13,10 @@ import { createTuiStore } from './store.js';
 import { NOW } from './testing/fixtures.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
-import { drillChoices, type DrillEvent } from '../pipeline/drill.js';
-import type { ChildRun, DrillReport, DrillStep } from '../pipeline/drill-report.js';
-import type { InvariantCheck } from '../pipeline/verify.js';
+import { drillChoices } from '../drill/catalogue.js';
+import type { DrillEvent } from '../drill/events.js';
+import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
+import type { InvariantCheck } from '../verify/check.js';
 
 interface ScriptedDrill {
   choice: DrillChoice;

@@ -1,8 +1,9 @@
 // The port the TUI needs from the rest of the tool. The UI renders what these calls return and the
 // events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
-import type { DrillReport } from '../pipeline/drill-report.js';
-import type { DrillChoiceOption, DrillEvent } from '../pipeline/drill.js';
+import type { DrillReport } from '../drill/report.js';
+import type { DrillChoiceOption } from '../drill/catalogue.js';
+import type { DrillEvent } from '../drill/events.js';
 import type { Watermark } from '../core/watermark.js';
 import type { OffloadEvent } from '../pipeline/events.js';
 import type { CellState, LastRun, StatusReport } from '../pipeline/status-model.js';

@@ -1,9 +1,9 @@
 // The drill screen's state: what the operator picks (a table, a fault point or "random"), and what the
 // drill reports as it goes (the offload processes, how they ended, each invariant with its numbers). Pure
 // functions of the previous state, like the store's reducers, so the screen is a thin view and testable.
-import type { ChildRun, DrillReport, DrillStep } from '../pipeline/drill-report.js';
-import type { DrillEvent } from '../pipeline/drill.js';
-import type { InvariantCheck } from '../pipeline/verify.js';
+import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
+import type { DrillEvent } from '../drill/events.js';
+import type { InvariantCheck } from '../verify/check.js';
 import type { DrillFault } from './backend.js';
 
 export type DrillPhase = 'choose' | 'running' | 'done';

@@ -13,8 +13,11 @@ import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import type { ConfigEntry, DrillChoice, DrillFault, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
-import { drillChoices, isCrashFault, isTransientFault, runFaultDrill, runRandomDrill, RANDOM_KILLS_IN_TUI, type DrillEvent } from '../pipeline/drill.js';
-import { writeReport, type DrillReport } from '../pipeline/drill-report.js';
+import { drillChoices, isCrashFault, isTransientFault, RANDOM_KILLS_IN_TUI } from '../drill/catalogue.js';
+import type { DrillEvent } from '../drill/events.js';
+import { runFaultDrill } from '../drill/fault-drill.js';
+import { runRandomDrill } from '../drill/random-drill.js';
+import { writeReport, type DrillReport } from '../drill/report.js';
 
 export interface PipelineBackendOptions {
   config?: string;
@@ -163,7 +166,7 @@ export class PipelineBackend implements OffloadBackend {
     return { tables: this.config.tables.map((t) => t.name), faults: drillChoices() };
   }
 
-  /** A drill from the drill screen (src/pipeline/drill.ts): on a sandbox copy of the table, never the table itself. */
+  /** A drill from the drill screen (src/drill/): on a sandbox copy of the table, never the table itself. */
   async drill(choice: DrillChoice, onEvent: (event: DrillEvent) => void, signal: AbortSignal): Promise<DrillReport> {
     const options = { config: this.config, env: this.env, onEvent, signal };
     const { table, fault } = choice;

@@ -3,8 +3,8 @@
 // through the backend on a sandbox copy of the table; this screen only renders its events.
 import { useEffect, useRef, useState } from 'react';
 import { Box, Text, type Key } from 'ink';
-import type { DrillReport } from '../../pipeline/drill-report.js';
-import type { InvariantCheck } from '../../pipeline/verify.js';
+import type { DrillReport } from '../../drill/report.js';
+import type { InvariantCheck } from '../../verify/check.js';
 import type { OffloadBackend } from '../backend.js';
 import {
   checkSummary,

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { DrillReport } from '../../../src/pipeline/drill-report.js';
+import type { DrillReport } from '../../../src/drill/report.js';
 import { CLI, freshDrillStack, type DrillStack } from './support.js';
 
 let stack: DrillStack;

@@ -3,8 +3,8 @@
 // — one recovers and offloads, the other is busy or finds nothing left — and no row is lost or duplicated.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runFaultDrill } from '../../../src/pipeline/drill.js';
-import type { DrillReport } from '../../../src/pipeline/drill-report.js';
+import { runFaultDrill } from '../../../src/drill/fault-drill.js';
+import type { DrillReport } from '../../../src/drill/report.js';
 import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
 
 let stack: DrillStack;

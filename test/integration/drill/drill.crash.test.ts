@@ -4,8 +4,9 @@
 // metadata reads, pyiceberg agrees, and gc collects what the killed run left behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS, runFaultDrill } from '../../../src/pipeline/drill.js';
-import type { DrillReport } from '../../../src/pipeline/drill-report.js';
+import { CRASH_FAULTS } from '../../../src/drill/catalogue.js';
+import { runFaultDrill } from '../../../src/drill/fault-drill.js';
+import type { DrillReport } from '../../../src/drill/report.js';
 import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
 
 const TABLES = ['bronze_trades_binance', 'ohlcv_1m'];

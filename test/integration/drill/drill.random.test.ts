@@ -3,8 +3,9 @@
 // short lag). After the last kill every table recovers and every invariant holds, with its numbers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLEAN_RUN, CRASH_FAULTS, runRandomDrill } from '../../../src/pipeline/drill.js';
-import type { DrillReport } from '../../../src/pipeline/drill-report.js';
+import { CRASH_FAULTS } from '../../../src/drill/catalogue.js';
+import { CLEAN_RUN, runRandomDrill } from '../../../src/drill/random-drill.js';
+import type { DrillReport } from '../../../src/drill/report.js';
 import { describeStep, freshDrillStack, type DrillStack } from './support.js';
 
 const KILLS = 30;

@@ -4,8 +4,9 @@
 // no row is lost or duplicated.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TRANSIENT_FAULTS, runFaultDrill } from '../../../src/pipeline/drill.js';
-import type { DrillReport } from '../../../src/pipeline/drill-report.js';
+import { TRANSIENT_FAULTS } from '../../../src/drill/catalogue.js';
+import { runFaultDrill } from '../../../src/drill/fault-drill.js';
+import type { DrillReport } from '../../../src/drill/report.js';
 import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
 
 let stack: DrillStack;

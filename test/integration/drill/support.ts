@@ -11,9 +11,10 @@ import { loadTablesConfig, type OffloadConfig } from '../../../src/config/tables
 import { ClickHouseSource } from '../../../src/clickhouse/client.js';
 import { applySeedSchema } from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
-import type { DrillEvent, DrillOptions } from '../../../src/pipeline/drill.js';
-import type { DrillReport, DrillStep } from '../../../src/pipeline/drill-report.js';
-import type { CheckName, InvariantCheck } from '../../../src/pipeline/verify.js';
+import type { DrillEvent } from '../../../src/drill/events.js';
+import type { DrillReport, DrillStep } from '../../../src/drill/report.js';
+import type { DrillOptions } from '../../../src/drill/sandbox.js';
+import type { CheckName, InvariantCheck } from '../../../src/verify/check.js';
 import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');

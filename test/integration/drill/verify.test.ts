@@ -21,7 +21,10 @@ import { commitStaged, createTable, dataLocation, loadTable, stageAppend, type T
 import { readDataFiles } from '../../../src/iceberg/reader.js';
 import { parseIdentifier } from '../../../src/iceberg/types.js';
 import type { Watermark } from '../../../src/core/watermark.js';
-import { compareRows, PyIcebergReader, verifyTable, type CheckName, type VerifyServices } from '../../../src/pipeline/verify.js';
+import type { CheckName, VerifyServices } from '../../../src/verify/check.js';
+import { PyIcebergReader } from '../../../src/verify/pyiceberg-reader.js';
+import { compareRows } from '../../../src/verify/rows.js';
+import { verifyTable } from '../../../src/verify/table.js';
 import { openCatalog, openDuck, openWarehouse, writeRows, type CatalogDatabase, type Warehouse } from '../../support/iceberg-tables.js';
 import { freshClickHouseDatabase, stackEnv, verificationPython } from '../../support/stack.js';
 

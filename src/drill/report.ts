@@ -3,7 +3,7 @@
 // and as Markdown (`--report <dir>`), the same content both ways.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHECK_TITLES, type CheckName, type InvariantCheck } from './verify.js';
+import { CHECK_TITLES, type CheckName, type InvariantCheck } from '../verify/check.js';
 
 export type DrillOutcome = 'held' | 'broken' | 'inconclusive';
 
@@ -92,6 +92,43 @@ export function combineOutcomes(outcomes: DrillOutcome[]): DrillOutcome {
   if (outcomes.includes('broken')) return 'broken';
   if (outcomes.includes('inconclusive')) return 'inconclusive';
   return 'held';
+}
+
+/** A step's verdict from its checks alone: broken when one is, and when there are none. */
+export function outcomeOfChecks(v: StepVerification | null): DrillOutcome {
+  if (!v) return 'broken';
+  return v.checks.some((c) => c.status === 'broken') ? 'broken' : 'held';
+}
+
+/** The broken checks in one sentence: `name: detail; …`. */
+export function brokenChecks(v: StepVerification | null): string {
+  return (v?.checks ?? []).filter((c) => c.status === 'broken').map((c) => `${c.name}: ${c.detail}`).join('; ');
+}
+
+/** The report of a finished drill: its steps, final checks, totals and verdict. */
+export function buildReport(
+  kind: DrillReport['kind'],
+  startedAt: Date,
+  environment: DrillReport['environment'],
+  steps: DrillStep[],
+  final: DrillReport['final'],
+  tradesInserted: number,
+  options: DrillReport['options'],
+): DrillReport {
+  const finishedAt = new Date();
+  const outcomes = [...steps.map((s) => s.outcome), ...final.map((f) => outcomeOfChecks(f.verification))];
+  return {
+    kind,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    elapsedMs: finishedAt.getTime() - startedAt.getTime(),
+    environment,
+    options,
+    steps,
+    final,
+    totals: totalsOf(steps, final, tradesInserted),
+    outcome: steps.length === 0 && final.length === 0 ? 'inconclusive' : combineOutcomes(outcomes),
+  };
 }
 
 /** The totals of a report from its steps and final checks. */

@@ -1,48 +1,10 @@
-// The drill's pure parts: which steps a plan makes, what each transient fault injects where, how a child's
-// --json output is read, and the report's totals and Markdown.
+// The drill report's pure parts: a step's verdict from its checks, the totals, the whole report, and its
+// Markdown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS, FAULT_SIMULATES, TRANSIENT_FAULTS, drillChoices, parseJsonOutput, planFaultSteps, proxyFaultOf } from '../../../src/pipeline/drill.js';
-import { checkLine, combineOutcomes, renderMarkdown, totalsOf, type DrillReport, type DrillStep } from '../../../src/pipeline/drill-report.js';
-import { FAULT_POINTS } from '../../../src/pipeline/faults.js';
-import type { InvariantCheck } from '../../../src/pipeline/verify.js';
-
-describe('drill plan', () => {
-  it('drills every fault point the engine names, in protocol order, each described', () => {
-    assert.deepEqual([...CRASH_FAULTS], [...FAULT_POINTS]);
-    for (const f of [...CRASH_FAULTS, ...TRANSIENT_FAULTS]) assert.ok(FAULT_SIMULATES[f].length > 20, f);
-  });
-
-  it('makes one step per fault and table, tables in order, then the two-worker step', () => {
-    const steps = planFaultSteps({ tables: ['a', 'b'], crash: ['after-plan', 'inside-commit'], transient: ['pg-drop'], concurrent: 'mid-extract' });
-    assert.deepEqual(
-      steps.map((s) => `${s.index}:${s.table}:${s.kind}:${s.fault}`),
-      ['1:a:crash:after-plan', '2:a:crash:inside-commit', '3:a:transient:pg-drop', '4:a:concurrent:mid-extract', '5:b:crash:after-plan', '6:b:crash:inside-commit', '7:b:transient:pg-drop', '8:b:concurrent:mid-extract'],
-    );
-  });
-
-  it('puts each transient fault in front of the right service', () => {
-    assert.deepEqual(
-      TRANSIENT_FAULTS.map((f) => `${f}→${proxyFaultOf(f).service}/${proxyFaultOf(f).fault.kind}`),
-      ['s3-500→S3/http-error', 's3-503→S3/http-error', 's3-timeout→S3/http-stall', 'pg-drop→PostgreSQL/drop-on-message', 'ch-reset→ClickHouse/reset-after-bytes'],
-    );
-    const drop = proxyFaultOf('pg-drop').fault;
-    assert.ok(drop.kind === 'drop-on-message' && drop.when === 'after-reply', 'the ambiguous commit: COMMIT reaches the server');
-    assert.equal(Buffer.from(drop.kind === 'drop-on-message' ? drop.match : []).toString('latin1'), 'Q\0\0\0\x0bCOMMIT\0');
-  });
-
-  it('offers every fault, two workers and random on the drill screen', () => {
-    const choices = drillChoices();
-    assert.equal(choices.length, CRASH_FAULTS.length + TRANSIENT_FAULTS.length + 2);
-    assert.deepEqual(choices.slice(-2).map((c) => c.kind), ['concurrent', 'random']);
-  });
-
-  it('reads a child\'s --json output, whole or as JSON lines', () => {
-    assert.deepEqual(parseJsonOutput('{"results":[{"table":"t","status":"committed"}]}'), [{ results: [{ table: 't', status: 'committed' }] }]);
-    assert.deepEqual(parseJsonOutput('{"a":1}\nnot json\n{"b":2}\n'), [{ a: 1 }, { b: 2 }]);
-    assert.deepEqual(parseJsonOutput(''), []);
-  });
-});
+import { FAULT_SIMULATES } from '../../src/drill/catalogue.js';
+import { brokenChecks, buildReport, checkLine, combineOutcomes, outcomeOfChecks, renderMarkdown, totalsOf, type DrillReport, type DrillStep } from '../../src/drill/report.js';
+import type { InvariantCheck } from '../../src/verify/check.js';
 
 describe('drill report', () => {
   const held = (name: InvariantCheck['name'], numbers: InvariantCheck['numbers']): InvariantCheck => ({ name, status: 'held', numbers, detail: 'ok' });
@@ -108,5 +70,28 @@ describe('drill report', () => {
     assert.match(md, /  - – table loads in pyiceberg \(no venv\)/);
     assert.match(md, /- options: tables=bronze_trades_binance\n/, 'empty and null options left out');
     assert.equal(checkLine(held('rows-duplicated', { duplicated: 0, unexpected: 0 })), '✓ rows duplicated — duplicated 0 · unexpected 0');
+  });
+
+  it('judges a step by its checks: broken when one broke or none were made, and says which', () => {
+    const v = step(1).verification!;
+    assert.equal(outcomeOfChecks(v), 'held');
+    assert.equal(outcomeOfChecks(null), 'broken');
+    const broken = { ...v, checks: [...v.checks, { name: 'no-run-left-running' as const, status: 'broken' as const, numbers: { running: 1 }, detail: '1 run(s) still marked running: r1' }] };
+    assert.equal(outcomeOfChecks(broken), 'broken');
+    assert.equal(brokenChecks(broken), 'no-run-left-running: 1 run(s) still marked running: r1');
+    assert.equal(brokenChecks(null), '');
+  });
+
+  it('builds the report: the verdict from steps and final checks, inconclusive when nothing ran', () => {
+    const environment: DrillReport['environment'] = { clickhouse: 'c', postgres: 'p', warehouse: 'w', sandbox: { id: 'x1', namespace: 'drill_x1', kept: false }, tables: [] };
+    const startedAt = new Date(Date.now() - 1000);
+    const r = buildReport('faults', startedAt, environment, [step(1), step(2, { outcome: 'inconclusive' })], [], 0, { keepSandbox: false });
+    assert.equal(r.outcome, 'inconclusive');
+    assert.equal(r.startedAt, startedAt.toISOString());
+    assert.ok(r.elapsedMs >= 1000);
+    assert.equal(r.totals.steps, 2);
+    const final = [{ table: 't', verification: { ...step(3).verification!, checks: [{ name: 'rows-lost' as const, status: 'broken' as const, numbers: { lost: 1 }, detail: 'x' }] } }];
+    assert.equal(buildReport('random', startedAt, environment, [step(1)], final, 7, {}).outcome, 'broken');
+    assert.equal(buildReport('random', startedAt, environment, [], [], 0, {}).outcome, 'inconclusive');
   });
 });
