@@ -25,10 +25,13 @@ async function naive(database: string, table: string, dir: string): Promise<void
   const u = new URL(conn.clickhouse.url);
   // node:http, as a script would use curl: fetch's web streams are far slower.
   await new Promise<void>((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: '/', method: 'POST', headers: { Authorization: `Basic ${auth}` } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`export failed: HTTP ${res.statusCode}`));
-      pipeline(res, createWriteStream(csv)).then(resolve, reject);
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: '/', method: 'POST', headers: { Authorization: `Basic ${auth}` } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`export failed: HTTP ${res.statusCode}`));
+        pipeline(res, createWriteStream(csv)).then(resolve, reject);
+      },
+    );
     req.on('error', reject);
     req.end(`SELECT * FROM \`${database}\`.\`${table}\` FORMAT CSV`);
   });
@@ -44,7 +47,9 @@ async function naive(database: string, table: string, dir: string): Promise<void
   db.closeSync();
   await rm(csv, { force: true });
   await rm(parquet, { force: true });
-  console.log(JSON.stringify({ exportMs: t1 - t0, duckdbMs: t2 - t1, totalMs: t2 - t0, csvBytes, parquetBytes, files: 1, peakRssMb: peakRssMb() }));
+  console.log(
+    JSON.stringify({ exportMs: t1 - t0, duckdbMs: t2 - t1, totalMs: t2 - t0, csvBytes, parquetBytes, files: 1, peakRssMb: peakRssMb() }),
+  );
 }
 
 async function offload(configFile: string, tableName: string): Promise<void> {
@@ -57,7 +62,16 @@ async function offload(configFile: string, tableName: string): Promise<void> {
   const totalMs = performance.now() - t0;
   await services.close();
   if (result.status !== 'committed') throw new Error(`offload ended ${result.status}`);
-  console.log(JSON.stringify({ totalMs, rows: result.rows, files: result.files, parquetBytes: result.bytes, batches: result.batches.length, peakRssMb: peakRssMb() }));
+  console.log(
+    JSON.stringify({
+      totalMs,
+      rows: result.rows,
+      files: result.files,
+      parquetBytes: result.bytes,
+      batches: result.batches.length,
+      peakRssMb: peakRssMb(),
+    }),
+  );
 }
 
 const [mode, ...args] = process.argv.slice(2);

@@ -31,7 +31,14 @@ interface Measured {
   checksum: string;
 }
 
-async function once(ch: ClickHouseSource, path: ExtractionPath, table: string, duck: DuckDBSession, dir: string, settings: Record<string, string | number>): Promise<Measured> {
+async function once(
+  ch: ClickHouseSource,
+  path: ExtractionPath,
+  table: string,
+  duck: DuckDBSession,
+  dir: string,
+  settings: Record<string, string | number>,
+): Promise<Measured> {
   const file = join(dir, `slice.${path.extension}`);
   const t0 = performance.now();
   const extracted = await path.extract(ch, path.query(`${DATABASE}.${table}`, '1'), file, { settings });
@@ -39,7 +46,11 @@ async function once(ch: ClickHouseSource, path: ExtractionPath, table: string, d
   const out = join(dir, 'data.parquet');
   await duck.connection.run(`COPY (${path.relation([file])}) TO '${out}' (FORMAT parquet, COMPRESSION zstd)`);
   const t2 = performance.now();
-  const [r] = (await duck.connection.runAndReadAll(`SELECT count(*) AS n, CAST(sum(hash(CAST(to_json(t) AS VARCHAR))) AS VARCHAR) AS h FROM read_parquet('${out}') AS t`)).getRowObjectsJS();
+  const [r] = (
+    await duck.connection.runAndReadAll(
+      `SELECT count(*) AS n, CAST(sum(hash(CAST(to_json(t) AS VARCHAR))) AS VARCHAR) AS h FROM read_parquet('${out}') AS t`,
+    )
+  ).getRowObjectsJS();
   await rm(file, { force: true });
   await rm(out, { force: true });
   return { extractS: (t1 - t0) / 1000, duckS: (t2 - t1) / 1000, bytes: extracted.bytes, checksum: `${r.n}:${r.h}` };

@@ -39,16 +39,23 @@ export function exportToNowhere(sql: string): Promise<{ ms: number; bytes: numbe
   const auth = Buffer.from(`${decodeURIComponent(u.username) || 'default'}:${decodeURIComponent(u.password)}`).toString('base64');
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: '/', method: 'POST', headers: { Authorization: `Basic ${auth}` } }, (res) => {
-      let bytes = 0;
-      let text = '';
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (res.statusCode !== 200 && text.length < 2000) text += chunk.toString();
-      });
-      res.on('end', () => (res.statusCode === 200 ? resolve({ ms: performance.now() - t0, bytes }) : reject(new Error(`ClickHouse: ${res.statusCode} ${text}`))));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: '/', method: 'POST', headers: { Authorization: `Basic ${auth}` } },
+      (res) => {
+        let bytes = 0;
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (res.statusCode !== 200 && text.length < 2000) text += chunk.toString();
+        });
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve({ ms: performance.now() - t0, bytes })
+            : reject(new Error(`ClickHouse: ${res.statusCode} ${text}`)),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(sql);
   });
@@ -94,7 +101,9 @@ async function child(args: string[], extraEnv: Record<string, string> = {}): Pro
 
 /** The offload as operators run it — the built CLI (`offload run --table … --json`) — with its peak RSS from the kernel. */
 async function offloadCli(config: string, extraEnv: Record<string, string>): Promise<Record<string, number>> {
-  const cli = existsSync(join(ROOT, 'dist/cli.js')) ? [process.execPath, join(ROOT, 'bin/offload.js')] : [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli.ts')];
+  const cli = existsSync(join(ROOT, 'dist/cli.js'))
+    ? [process.execPath, join(ROOT, 'bin/offload.js')]
+    : [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli.ts')];
   const r = await execa('/usr/bin/time', ['-f', 'peak-rss-kb %M', ...cli, 'run', '--table', 'bench_bronze', '--json'], {
     cwd: ROOT,
     env: { ...env, ...extraEnv, OFFLOAD_CONFIG: config },
@@ -102,10 +111,19 @@ async function offloadCli(config: string, extraEnv: Record<string, string>): Pro
     timeout: 1_800_000,
   });
   if (r.exitCode !== 0) throw new Error(`offload run failed (exit ${r.exitCode}):\n${r.stderr}`);
-  const doc = JSON.parse(String(r.stdout)) as { results: Array<{ rows: number; files: number; bytes: number; durationMs: number; batches: unknown[] }> };
+  const doc = JSON.parse(String(r.stdout)) as {
+    results: Array<{ rows: number; files: number; bytes: number; durationMs: number; batches: unknown[] }>;
+  };
   const kb = Number(/peak-rss-kb (\d+)/.exec(String(r.stderr))?.[1] ?? NaN);
   const t = doc.results[0];
-  return { totalMs: t.durationMs, rows: t.rows, files: t.files, parquetBytes: t.bytes, batches: t.batches.length, peakRssMb: Math.round(kb / 1024) };
+  return {
+    totalMs: t.durationMs,
+    rows: t.rows,
+    files: t.files,
+    parquetBytes: t.bytes,
+    batches: t.batches.length,
+    peakRssMb: Math.round(kb / 1024),
+  };
 }
 
 interface Measured {
@@ -132,7 +150,11 @@ async function measure(rows: number): Promise<Measured> {
     const [{ n: partitions }] = await ch.query<{ n: string }>(`SELECT toString(uniqExact(toDate(exchange_timestamp))) AS n FROM ${table}`);
     const caps = await ch.capabilities();
     const columns = await ch.columns({ database, table: 'bronze_trades_binance' });
-    const ours = extractionQuery(columns.map((c) => columnTransport(c.name, c.type, caps)), table, '1').sql;
+    const ours = extractionQuery(
+      columns.map((c) => columnTransport(c.name, c.type, caps)),
+      table,
+      '1',
+    ).sql;
 
     process.stderr.write(`bench: ${fmt(rows)} rows — (a) exports to nowhere\n`);
     const native = await exportToNowhere(`SELECT * FROM ${table} FORMAT Native`);
@@ -200,6 +222,8 @@ for (const m of results) {
 }
 if (results.length > 1) {
   const rss = results.map((m) => m.offload.peakRssMb);
-  console.log(`offload peak RSS by rows: ${results.map((m, i) => `${fmt(m.rows)} → ${rss[i]} MB`).join(', ')} (${Math.max(...rss) <= 300 ? 'within' : 'ABOVE'} 300 MB)`);
+  console.log(
+    `offload peak RSS by rows: ${results.map((m, i) => `${fmt(m.rows)} → ${rss[i]} MB`).join(', ')} (${Math.max(...rss) <= 300 ? 'within' : 'ABOVE'} 300 MB)`,
+  );
 }
 process.exit(0);

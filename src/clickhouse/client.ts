@@ -86,7 +86,17 @@ export function parseServerError(err: unknown): { code: number | undefined; mess
   return { code, message };
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+]);
 const AUTH_CODES = new Set([192, 193, 194, 195, 516]); // unknown user, wrong password, required password, IP not allowed, auth failed
 
 function networkCodeOf(err: unknown): string | undefined {
@@ -137,7 +147,9 @@ export function extractFormatFromEnv(env: Env): ExtractFormat {
   const v = env.OFFLOAD_EXTRACT_FORMAT?.trim().toLowerCase();
   if (!v) return 'auto';
   if (!(EXTRACT_FORMATS as readonly string[]).includes(v)) {
-    throw new ConfigError(`OFFLOAD_EXTRACT_FORMAT: "${env.OFFLOAD_EXTRACT_FORMAT}" is not an extraction format (expected auto, csv or parquet)`);
+    throw new ConfigError(
+      `OFFLOAD_EXTRACT_FORMAT: "${env.OFFLOAD_EXTRACT_FORMAT}" is not an extraction format (expected auto, csv or parquet)`,
+    );
   }
   return v as ExtractFormat;
 }
@@ -218,8 +230,13 @@ export class ClickHouseSource {
     const { code, message } = parseServerError(err);
     const clean = scrubSecrets(message, this.secrets);
     if (code !== undefined && AUTH_CODES.has(code)) {
-      return new ServiceUnavailable('ClickHouse', this.url, `authentication failed: ${clean}`,
-        'Check the user and password in CLICKHOUSE_URL (or CLICKHOUSE_USER / CLICKHOUSE_PASSWORD).', { cause: err });
+      return new ServiceUnavailable(
+        'ClickHouse',
+        this.url,
+        `authentication failed: ${clean}`,
+        'Check the user and password in CLICKHOUSE_URL (or CLICKHOUSE_USER / CLICKHOUSE_PASSWORD).',
+        { cause: err },
+      );
     }
     const prefix = what ? `${what}: ` : '';
     return new ClickHouseQueryError(code, `ClickHouse${code !== undefined ? ` error ${code}` : ''}: ${prefix}${clean}`, { cause: err });
@@ -231,14 +248,22 @@ export class ClickHouseSource {
    */
   async query<T = Record<string, unknown>>(sql: string, options: StatementOptions = {}): Promise<T[]> {
     return this.run(async (c) => {
-      const rs = await c.query({ query: sql, format: 'JSONEachRow', query_id: options.queryId, clickhouse_settings: options.settings, ...paramsOf(options) });
+      const rs = await c.query({
+        query: sql,
+        format: 'JSONEachRow',
+        query_id: options.queryId,
+        clickhouse_settings: options.settings,
+        ...paramsOf(options),
+      });
       return rs.json<T>();
     });
   }
 
   /** A statement without a result (DDL, INSERT … SELECT). */
   async command(sql: string, options: StatementOptions = {}): Promise<void> {
-    await this.run((c) => c.command({ query: sql, query_id: options.queryId, clickhouse_settings: options.settings, ...paramsOf(options) }));
+    await this.run((c) =>
+      c.command({ query: sql, query_id: options.queryId, clickhouse_settings: options.settings, ...paramsOf(options) }),
+    );
   }
 
   /** Values for one statement on this server: query parameters where it has them, literals otherwise. */
@@ -259,7 +284,9 @@ export class ClickHouseSource {
 
   /** What the server can do, from its version (asked once per source); `parquetExtraction` as the connection chose it. */
   async capabilities(): Promise<ClickHouseCapabilities> {
-    this.capabilitiesPromise ??= this.query<{ v: string }>('SELECT version() AS v').then((rows) => this.withExtractFormat(capabilitiesOf(rows[0]?.v ?? '')));
+    this.capabilitiesPromise ??= this.query<{ v: string }>('SELECT version() AS v').then((rows) =>
+      this.withExtractFormat(capabilitiesOf(rows[0]?.v ?? '')),
+    );
     try {
       return await this.capabilitiesPromise;
     } catch (err) {
@@ -272,7 +299,9 @@ export class ClickHouseSource {
     if (this.extractFormat === 'csv') return { ...caps, parquetExtraction: false };
     if (this.extractFormat === 'parquet') {
       if (!caps.parquetOutput) {
-        throw new ConfigError(`OFFLOAD_EXTRACT_FORMAT=parquet: ClickHouse ${caps.version} at ${this.url} has no Parquet output (20.1+); use csv or auto`);
+        throw new ConfigError(
+          `OFFLOAD_EXTRACT_FORMAT=parquet: ClickHouse ${caps.version} at ${this.url} has no Parquet output (20.1+); use csv or auto`,
+        );
       }
       return { ...caps, parquetExtraction: true };
     }

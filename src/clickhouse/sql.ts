@@ -12,16 +12,35 @@ function escapeFor(s: string, quote: "'" | '`'): string {
   let out = '';
   for (const ch of s) {
     switch (ch) {
-      case '\\': out += '\\\\'; break;
-      case "'": out += quote === "'" ? "\\'" : ch; break;
-      case '`': out += quote === '`' ? '\\`' : ch; break;
-      case '\n': out += '\\n'; break;
-      case '\r': out += '\\r'; break;
-      case '\t': out += '\\t'; break;
-      case '\0': out += '\\0'; break;
-      case '\b': out += '\\b'; break;
-      case '\f': out += '\\f'; break;
-      default: out += ch;
+      case '\\':
+        out += '\\\\';
+        break;
+      case "'":
+        out += quote === "'" ? "\\'" : ch;
+        break;
+      case '`':
+        out += quote === '`' ? '\\`' : ch;
+        break;
+      case '\n':
+        out += '\\n';
+        break;
+      case '\r':
+        out += '\\r';
+        break;
+      case '\t':
+        out += '\\t';
+        break;
+      case '\0':
+        out += '\\0';
+        break;
+      case '\b':
+        out += '\\b';
+        break;
+      case '\f':
+        out += '\\f';
+        break;
+      default:
+        out += ch;
     }
   }
   return out;

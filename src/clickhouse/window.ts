@@ -85,7 +85,12 @@ export type CursorComparison = '>' | '>=' | '<' | '<=' | '=';
  * to µs (the Iceberg value): `> X` is `>= X+1µs`, `<= X` is `< X+1µs`, `= X` is `[X, X+1µs)`, so rows
  * sharing a µs are never split between runs nor taken twice.
  */
-export function cursorCondition(src: Pick<WindowSource, 'cursor' | 'cursorType'>, op: CursorComparison, us: bigint, values: SqlValues = literalValues()): string {
+export function cursorCondition(
+  src: Pick<WindowSource, 'cursor' | 'cursorType'>,
+  op: CursorComparison,
+  us: bigint,
+  values: SqlValues = literalValues(),
+): string {
   const c = quoteIdentifier(src.cursor);
   if (!isFinerThanMicros(src)) return `${c} ${op} ${cursorLiteral(src, us, values)}`;
   switch (op) {
@@ -153,7 +158,12 @@ export async function sourceNow(source: ClickHouseSource): Promise<bigint> {
 }
 
 /** Rows in the window (lower, cutoff] and the newest cursor value among them. */
-export async function readWindowStats(source: ClickHouseSource, src: WindowSource, lower: Lower | null, cutoff: bigint): Promise<{ rows: number; newest: bigint | null }> {
+export async function readWindowStats(
+  source: ClickHouseSource,
+  src: WindowSource,
+  lower: Lower | null,
+  cutoff: bigint,
+): Promise<{ rows: number; newest: bigint | null }> {
   const us = cursorMicrosSql(src);
   const v = await source.values();
   const [r] = await source.query<{ rows: string; newest: string }>(
@@ -212,10 +222,13 @@ export function upToWatermarkPredicate(src: WindowSource, watermark: Lower | nul
 export async function countUpToWatermark(source: ClickHouseSource, src: WindowSource, watermark: Lower | null): Promise<number> {
   if (watermark === null) return 0;
   const v = await source.values();
-  const [r] = await source.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${src.from} WHERE ${upToWatermarkPredicate(src, watermark, v)}`, {
-    settings: windowSettings(src),
-    params: v.params,
-  });
+  const [r] = await source.query<{ n: string }>(
+    `SELECT toString(count()) AS n FROM ${src.from} WHERE ${upToWatermarkPredicate(src, watermark, v)}`,
+    {
+      settings: windowSettings(src),
+      params: v.params,
+    },
+  );
   return num(r.n);
 }
 

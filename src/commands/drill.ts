@@ -8,7 +8,15 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { checkLine, writeReport, type DrillReport } from '../drill/report.js';
-import { CRASH_FAULTS, TRANSIENT_FAULTS, defaultDrillTables, isCrashFault, isTransientFault, type CrashFault, type TransientFault } from '../drill/catalogue.js';
+import {
+  CRASH_FAULTS,
+  TRANSIENT_FAULTS,
+  defaultDrillTables,
+  isCrashFault,
+  isTransientFault,
+  type CrashFault,
+  type TransientFault,
+} from '../drill/catalogue.js';
 import { cleanLeftoverSandboxes } from '../drill/cleanup.js';
 import type { DrillEvent } from '../drill/events.js';
 import { runFaultDrill } from '../drill/fault-drill.js';
@@ -49,7 +57,10 @@ function nonNegative(text: string): number {
 }
 
 function listOf(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Progress as the drill goes: one block per step, one line per invariant. */
@@ -59,14 +70,20 @@ function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) 
   return (e) => {
     switch (e.kind) {
       case 'drill-started':
-        println(out, `drill: ${e.drill === 'random' ? `${e.steps} random kills` : `${e.steps} steps`} on ${e.tables.join(', ')} (sandbox namespace ${e.sandbox})`);
+        println(
+          out,
+          `drill: ${e.drill === 'random' ? `${e.steps} random kills` : `${e.steps} steps`} on ${e.tables.join(', ')} (sandbox namespace ${e.sandbox})`,
+        );
         return;
       case 'step-started':
         if (e.step === 'random') {
           randomSteps.set(e.index, `[${e.index}] ${e.table} · ${e.fault}`);
           return;
         }
-        println(out, `\n[${e.index}/${e.total}] ${e.table} · ${e.fault}${e.step === 'concurrent' ? ' (two workers)' : ''} — ${e.simulates}`);
+        println(
+          out,
+          `\n[${e.index}/${e.total}] ${e.table} · ${e.fault}${e.step === 'concurrent' ? ' (two workers)' : ''} — ${e.simulates}`,
+        );
         return;
       case 'child-exited': {
         const r = e.run;
@@ -75,7 +92,10 @@ function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) 
           println(out, `${label}: ${r.outcome} (${formatSeconds(r.durationMs)})`);
           return;
         }
-        println(out, `  ${r.role.padEnd(13)} ${r.outcome}${r.rows !== null ? ` · ${formatCount(r.rows)} rows` : ''} (${formatSeconds(r.durationMs)})`);
+        println(
+          out,
+          `  ${r.role.padEnd(13)} ${r.outcome}${r.rows !== null ? ` · ${formatCount(r.rows)} rows` : ''} (${formatSeconds(r.durationMs)})`,
+        );
         return;
       }
       case 'fault-injected':
@@ -107,7 +127,8 @@ function printSummary(ctx: CommandContext, report: DrillReport): void {
       ` ${t.invariantsHeld}/${t.invariantsChecked} invariants held${t.invariantsSkipped ? ` (${t.invariantsSkipped} skipped)` : ''};` +
       ` ${formatCount(t.rowsChecked)} rows compared${t.tradesInserted ? `; ${formatCount(t.tradesInserted)} trades arrived meanwhile` : ''}; ${formatSeconds(report.elapsedMs)}`,
   );
-  for (const s of report.steps.filter((x) => x.outcome !== 'held')) println(ctx.stdout, `  ${s.outcome}: step ${s.index} ${s.table} ${s.fault}: ${s.note}`);
+  for (const s of report.steps.filter((x) => x.outcome !== 'held'))
+    println(ctx.stdout, `  ${s.outcome}: step ${s.index} ${s.table} ${s.fault}: ${s.note}`);
   for (const f of report.final) {
     println(ctx.stdout, `final checks of ${f.table}:`);
     for (const c of f.verification.checks) println(ctx.stdout, `  ${checkLine(c)}`);
@@ -135,9 +156,15 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
     return null;
   }
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
-  const modes = [options.fault || options.transient ? 'fault' : null, options.allFaults ? 'all' : null, options.random !== undefined ? 'random' : null].filter(Boolean);
+  const modes = [
+    options.fault || options.transient ? 'fault' : null,
+    options.allFaults ? 'all' : null,
+    options.random !== undefined ? 'random' : null,
+  ].filter(Boolean);
   if (modes.length !== 1) {
-    throw new UsageError('drill: choose one of --fault P / --transient F (with --table T), --all-faults, or --random N (see `offload drill --help`)');
+    throw new UsageError(
+      'drill: choose one of --fault P / --transient F (with --table T), --all-faults, or --random N (see `offload drill --help`)',
+    );
   }
   const tables = options.table ? [options.table, ...listOf(options.tables)] : listOf(options.tables);
   for (const t of tables) findTable(config, t);
@@ -159,7 +186,13 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
       const lagMs = durationMs(options.lag);
       if (lagMs === null) throw new UsageError(`--lag: "${options.lag}" is not a duration (e.g. 5s)`);
       report = await runRandomDrill(
-        { kills: options.random, seed: options.seed, tables: tables.length > 0 ? tables : defaultDrillTables(config), tradesPerSec: options.tradesRate, lagMs },
+        {
+          kills: options.random,
+          seed: options.seed,
+          tables: tables.length > 0 ? tables : defaultDrillTables(config),
+          tradesPerSec: options.tradesRate,
+          lagMs,
+        },
         common,
       );
     } else if (options.allFaults) {
@@ -205,13 +238,18 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
 export function registerDrill(program: Command, ctx: CommandContext): void {
   program
     .command('drill')
-    .description('failure-recovery drills: kill the offload at a fault point (a real SIGKILL), recover, and check that no row was lost or duplicated')
+    .description(
+      'failure-recovery drills: kill the offload at a fault point (a real SIGKILL), recover, and check that no row was lost or duplicated',
+    )
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .option('-t, --table <name>', 'the table to drill (with --fault / --transient)')
     .option('--tables <a,b,…>', 'tables for --all-faults / --random (default: the first table of each layer)')
     .option('-f, --fault <point[,point…]>', `crash fault point(s): ${CRASH_FAULTS.join(', ')}`)
     .option('--transient <fault[,fault…]>', `transient fault(s) through a loopback proxy: ${TRANSIENT_FAULTS.join(', ')}`)
-    .option('--concurrent', 'two workers on the table: the first dies at --fault (default mid-extract) while it holds the table, the second must be turned away')
+    .option(
+      '--concurrent',
+      'two workers on the table: the first dies at --fault (default mid-extract) while it holds the table, the second must be turned away',
+    )
     .option('--all-faults', 'every crash fault, every transient fault and a two-worker step, on each table')
     .option('--no-transient-faults', 'with --all-faults: crash faults and the two-worker step only')
     .option('--random <n>', 'N kills at random fault points across repeated offloads while new trades arrive', positiveInteger)

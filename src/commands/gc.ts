@@ -46,7 +46,11 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
       formatCount(r.tooYoung),
       formatCount(r.orphans.reduce((s, o) => s + o.size, 0)),
     ]);
-    for (const line of alignedTable(['TABLE', 'STATE', 'FILES', 'REFERENCED', options.dryRun ? 'WOULD DELETE' : 'DELETED', 'TOO YOUNG', 'BYTES'], rows, new Set([2, 3, 4, 5, 6]))) {
+    for (const line of alignedTable(
+      ['TABLE', 'STATE', 'FILES', 'REFERENCED', options.dryRun ? 'WOULD DELETE' : 'DELETED', 'TOO YOUNG', 'BYTES'],
+      rows,
+      new Set([2, 3, 4, 5, 6]),
+    )) {
       println(ctx.stdout, line);
     }
     for (const r of results) for (const o of r.orphans) println(ctx.stdout, `  ${options.dryRun ? 'would delete' : 'deleted'} ${o.uri}`);
@@ -58,7 +62,9 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
 export function registerGc(program: Command, ctx: CommandContext): void {
   program
     .command('gc')
-    .description('delete files of runs that never committed: unreferenced by any kept snapshot, older than --min-age, never while a run holds the table')
+    .description(
+      'delete files of runs that never committed: unreferenced by any kept snapshot, older than --min-age, never while a run holds the table',
+    )
     .option('-t, --table <name>', 'a configured table (repeatable; default: all)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dry-run', 'list what would be deleted; delete nothing')
     .option('--min-age <duration>', 'only files older than this (default 1h)')

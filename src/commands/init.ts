@@ -50,7 +50,8 @@ export async function init(options: InitOptions, ctx: CommandContext): Promise<I
     const p = result.postgres;
     println(
       ctx.stdout,
-      `PostgreSQL  ${p.url}: schema version ${p.schemaVersion}` + (p.applied.length ? ` (applied ${p.applied.join(', ')})` : ' (up to date)'),
+      `PostgreSQL  ${p.url}: schema version ${p.schemaVersion}` +
+        (p.applied.length ? ` (applied ${p.applied.join(', ')})` : ' (up to date)'),
     );
     const w = result.watermarks;
     println(
@@ -60,7 +61,10 @@ export async function init(options: InitOptions, ctx: CommandContext): Promise<I
     );
     if (result.clickhouse) {
       const c = result.clickhouse;
-      println(ctx.stdout, `ClickHouse  ${c.url}: seed schema in database ${c.database} (${c.statements} statements, all IF NOT EXISTS); ${config.file} matches it`);
+      println(
+        ctx.stdout,
+        `ClickHouse  ${c.url}: seed schema in database ${c.database} (${c.statements} statements, all IF NOT EXISTS); ${config.file} matches it`,
+      );
     }
   }
   return result;
@@ -71,7 +75,10 @@ export function registerInit(program: Command, ctx: CommandContext): void {
     .command('init')
     .description('prepare PostgreSQL (migrations, a watermark at 1970-01-01 per configured table); safe to run again')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
-    .option('--clickhouse-schema', 'also create the k2 seed schema on ClickHouse (dev/clickhouse/schema.sql: the local stack\'s tables and views) and check the configuration against it')
+    .option(
+      '--clickhouse-schema',
+      "also create the k2 seed schema on ClickHouse (dev/clickhouse/schema.sql: the local stack's tables and views) and check the configuration against it",
+    )
     .option('--clickhouse-database <name>', 'database for --clickhouse-schema', SEED_DATABASE)
     .option('--json', 'print what was done as JSON')
     .action(async (options: InitOptions) => {

@@ -8,13 +8,21 @@ import { UsageError } from '../core/errors.js';
 import { OffloadEvents } from '../pipeline/events.js';
 import { runLayers, type LayerRunOptions } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';
-import { abortOnSignals, formatScheduleJson, formatScheduleLine, runOnSchedule, type ScheduleLogLine, type ScheduleSummary } from '../pipeline/schedule.js';
+import {
+  abortOnSignals,
+  formatScheduleJson,
+  formatScheduleLine,
+  runOnSchedule,
+  type ScheduleLogLine,
+  type ScheduleSummary,
+} from '../pipeline/schedule.js';
 import { println, type CommandContext } from './output.js';
 
 /** `--every` text → milliseconds, or a usage error saying what is expected. */
 export function parseEvery(text: string): number {
   const ms = durationMs(text);
-  if (ms === null || ms <= 0) throw new UsageError(`--every: "${text}" is not a positive duration (expected e.g. "90s", "15m", "1h", "1h30m")`);
+  if (ms === null || ms <= 0)
+    throw new UsageError(`--every: "${text}" is not a positive duration (expected e.g. "90s", "15m", "1h", "1h30m")`);
   return ms;
 }
 
@@ -25,7 +33,12 @@ export interface RunEveryOptions {
   layerOptions: Omit<LayerRunOptions, 'events' | 'signal'>;
 }
 
-export async function runEvery(tables: TableConfig[], deps: OffloadDeps, options: RunEveryOptions, ctx: CommandContext): Promise<ScheduleSummary> {
+export async function runEvery(
+  tables: TableConfig[],
+  deps: OffloadDeps,
+  options: RunEveryOptions,
+  ctx: CommandContext,
+): Promise<ScheduleSummary> {
   const everyMs = parseEvery(options.every);
   const secrets = secretsOf(ctx.env);
   const scrub = (line: ScheduleLogLine): ScheduleLogLine => {
@@ -35,10 +48,13 @@ export async function runEvery(tables: TableConfig[], deps: OffloadDeps, options
     if (line.event === 'tick-finished' && line.error) return { ...line, error: scrubSecrets(line.error, secrets) };
     return line;
   };
-  const log = (line: ScheduleLogLine) => println(ctx.stdout, options.json ? formatScheduleJson(scrub(line)) : formatScheduleLine(scrub(line)));
+  const log = (line: ScheduleLogLine) =>
+    println(ctx.stdout, options.json ? formatScheduleJson(scrub(line)) : formatScheduleLine(scrub(line)));
 
   const stop = new AbortController();
-  const dispose = abortOnSignals(stop, (signal) => println(ctx.stderr, `offload: ${signal} again: still stopping — waiting for the commit under way to finish`));
+  const dispose = abortOnSignals(stop, (signal) =>
+    println(ctx.stderr, `offload: ${signal} again: still stopping — waiting for the commit under way to finish`),
+  );
   try {
     return await runOnSchedule({
       everyMs,

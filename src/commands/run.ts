@@ -28,7 +28,8 @@ function selectTables(tables: TableConfig[], options: RunCliOptions, file: strin
   if (chosen.length !== 1) throw new UsageError('choose what to offload: --table T (repeatable), --layer bronze|silver|gold, or --all');
   if (options.table?.length) return options.table.map((t) => findTable({ file, tables }, t));
   if (options.layer) {
-    if (!(LAYERS as readonly string[]).includes(options.layer)) throw new UsageError(`--layer: "${options.layer}" is not a layer (bronze, silver, gold)`);
+    if (!(LAYERS as readonly string[]).includes(options.layer))
+      throw new UsageError(`--layer: "${options.layer}" is not a layer (bronze, silver, gold)`);
     return tables.filter((t) => t.layer === (options.layer as Layer));
   }
   return tables;
@@ -44,7 +45,8 @@ function wholeNumber(text: string | undefined, flag: string): number | undefined
 /** What a table's outcome looks like in --json (stable keys). */
 function outcomeJson(o: TableOutcome): Record<string, unknown> {
   const base = { table: o.table, layer: o.layer, status: o.status };
-  if (o.status === 'failed') return { ...base, error: o.error.message, exitCode: (o.error as { exitCode?: number }).exitCode ?? ExitCode.internal };
+  if (o.status === 'failed')
+    return { ...base, error: o.error.message, exitCode: (o.error as { exitCode?: number }).exitCode ?? ExitCode.internal };
   if (o.status === 'skipped') return { ...base, reason: o.reason };
   const r = o.result;
   switch (r.status) {
@@ -56,7 +58,15 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
         bytes: r.bytes,
         watermark: r.watermark,
         durationMs: r.durationMs,
-        batches: r.batches.map((b) => ({ runId: b.runId, snapshotId: b.snapshotId, rows: b.rows, files: b.files, bytes: b.bytes, window: b.window, durationMs: b.durationMs })),
+        batches: r.batches.map((b) => ({
+          runId: b.runId,
+          snapshotId: b.snapshotId,
+          rows: b.rows,
+          files: b.files,
+          bytes: b.bytes,
+          window: b.window,
+          durationMs: b.durationMs,
+        })),
       };
     case 'up-to-date':
       return { ...base, rows: 0, watermark: r.watermark, durationMs: r.durationMs };
@@ -100,7 +110,9 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
         }
         return;
       case 'planned':
-        line(`${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.estimatedRows)} rows${e.batches > 1 ? ` (first of ~${e.batches} batches)` : ''}${e.runId ? `, run ${e.runId}` : ''}`);
+        line(
+          `${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.estimatedRows)} rows${e.batches > 1 ? ` (first of ~${e.batches} batches)` : ''}${e.runId ? `, run ${e.runId}` : ''}`,
+        );
         return;
       case 'progress': {
         if (!isTTY) return;
@@ -114,11 +126,15 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
       }
       case 'committed':
         live.delete(e.table);
-        line(`${e.table}: committed ${formatCount(e.rows)} rows in ${e.files} file(s), snapshot ${e.snapshotId}, watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''} (${formatSeconds(e.durationMs)})`);
+        line(
+          `${e.table}: committed ${formatCount(e.rows)} rows in ${e.files} file(s), snapshot ${e.snapshotId}, watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''} (${formatSeconds(e.durationMs)})`,
+        );
         return;
       case 'up-to-date':
         live.delete(e.table);
-        line(`${e.table}: up to date (watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''})`);
+        line(
+          `${e.table}: up to date (watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''})`,
+        );
         return;
       case 'busy':
         live.delete(e.table);
@@ -154,7 +170,10 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     parseEvery(options.every);
     const services = openServices(ctx.env, 'run --every');
     try {
-      const layerOptions = { concurrency: wholeNumber(options.concurrency, '--concurrency'), maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows') };
+      const layerOptions = {
+        concurrency: wholeNumber(options.concurrency, '--concurrency'),
+        maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
+      };
       await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions }, ctx);
     } finally {
       await services.close();
@@ -168,7 +187,9 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   let outcomes: TableOutcome[];
   // SIGTERM/SIGINT: no further table starts and a run not yet committing is abandoned; a commit under way completes.
   const stop = new AbortController();
-  const disposeSignals = abortOnSignals(stop, () => println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'));
+  const disposeSignals = abortOnSignals(stop, () =>
+    println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'),
+  );
   try {
     outcomes = await runLayers(tables, services.offloadDeps(), {
       signal: stop.signal,
@@ -188,7 +209,12 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     for (const o of outcomes) {
       if (o.status !== 'dry-run') continue;
       const r = o.result as Extract<TableOutcome, { result: unknown }>['result'] & { status: 'dry-run' };
-      println(ctx.stdout, r.window ? `${o.table}: would offload ~${formatCount(r.estimatedRows)} rows in (${formatInstant(r.window.lower.timestamp)}, ${formatInstant(r.window.upper.timestamp)}]${r.batches > 1 ? ` in ~${r.batches} batches` : ''}` : `${o.table}: up to date, nothing to offload`);
+      println(
+        ctx.stdout,
+        r.window
+          ? `${o.table}: would offload ~${formatCount(r.estimatedRows)} rows in (${formatInstant(r.window.lower.timestamp)}, ${formatInstant(r.window.upper.timestamp)}]${r.batches > 1 ? ` in ~${r.batches} batches` : ''}`
+          : `${o.table}: up to date, nothing to offload`,
+      );
     }
   }
   // The exit code: the first failure's own code (one table) or 1 (several); busy (5) when nothing failed.
@@ -197,7 +223,8 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     ctx.exitCode = (failed[0].error as { exitCode?: number }).exitCode ?? ExitCode.internal;
     if (ctx.exitCode === ExitCode.internal) throw failed[0].error; // printed by the CLI with the internal-error hint
   } else if (failed.length > 0) ctx.exitCode = ExitCode.failed;
-  else if (outcomes.some((o) => o.status === 'busy')) ctx.exitCode = new TableBusy(outcomes.find((o) => o.status === 'busy')!.table).exitCode;
+  else if (outcomes.some((o) => o.status === 'busy'))
+    ctx.exitCode = new TableBusy(outcomes.find((o) => o.status === 'busy')!.table).exitCode;
   else if (outcomes.some((o) => o.status === 'skipped')) ctx.exitCode = ExitCode.failed;
   return outcomes;
 }
@@ -210,15 +237,18 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('-l, --layer <layer>', 'every table of a layer: bronze, silver or gold')
     .option('-a, --all', 'every table, layer by layer; a failed layer stops the layers made from it')
     .option('--dry-run', 'plan only: print the window and a row estimate, write nothing')
-    .option('--json', 'print one JSON document with every table\'s outcome (events go to stderr)')
+    .option('--json', "print one JSON document with every table's outcome (events go to stderr)")
     .option('--concurrency <n>', 'tables of one layer offloaded at once (default 2)')
-    .option('--every <duration>', 'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)')
+    .option(
+      '--every <duration>',
+      'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)',
+    )
     .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
-        '1 when a table failed or was skipped; with one table, its failure\'s own code (3 config, 4 unreachable, 6 conflict, 7 invariant). ' +
+        "1 when a table failed or was skipped; with one table, its failure's own code (3 config, 4 unreachable, 6 conflict, 7 invariant). " +
         'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick).',
     )
     .action(async (options: RunCliOptions) => {

@@ -32,7 +32,9 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
     return list;
   }
   const window = (r: OffloadRun) =>
-    r.windowStart && r.windowEnd ? `(${formatInstant(r.windowStart.timestamp)}, ${formatInstant(r.windowEnd.timestamp)}${r.windowEnd.tieBreak !== null ? ` #${r.windowEnd.tieBreak}` : ''}]` : '—';
+    r.windowStart && r.windowEnd
+      ? `(${formatInstant(r.windowStart.timestamp)}, ${formatInstant(r.windowEnd.timestamp)}${r.windowEnd.tieBreak !== null ? ` #${r.windowEnd.tieBreak}` : ''}]`
+      : '—';
   const rows = list.map((r) => [
     formatInstant(r.startedAt),
     r.table,
@@ -44,7 +46,12 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
     r.runId,
     r.error ? r.error.split('\n')[0].slice(0, 80) : '',
   ]);
-  for (const line of alignedTable(['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'ERROR'], rows, new Set([3, 4, 5]))) println(ctx.stdout, line);
+  for (const line of alignedTable(
+    ['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'ERROR'],
+    rows,
+    new Set([3, 4, 5]),
+  ))
+    println(ctx.stdout, line);
   if (list.length === 0) println(ctx.stdout, options.table ? `no runs of ${options.table} yet` : 'no runs yet');
   return list;
 }

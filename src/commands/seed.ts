@@ -46,7 +46,8 @@ function positiveNumber(text: string): number {
 }
 
 export async function seed(options: SeedOptions, ctx: CommandContext): Promise<void> {
-  if (options.rows === undefined && !options.follow) throw new UsageError('seed: give --rows N, --follow, or both (see `offload seed --help`)');
+  if (options.rows === undefined && !options.follow)
+    throw new UsageError('seed: give --rows N, --follow, or both (see `offload seed --help`)');
   const services = openServices(ctx.env, 'seed');
   const source = services.clickhouse;
   try {
@@ -71,7 +72,10 @@ export async function seed(options: SeedOptions, ctx: CommandContext): Promise<v
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      println(ctx.stderr, `seed: following — about ${options.rate} trades/s into ${options.database} with current timestamps; Ctrl-C stops`);
+      println(
+        ctx.stderr,
+        `seed: following — about ${options.rate} trades/s into ${options.database} with current timestamps; Ctrl-C stops`,
+      );
       let lastReport = Date.now();
       try {
         const total = await followTrades(source, {
@@ -122,7 +126,9 @@ function printSeeded(ctx: CommandContext, options: SeedOptions, r: SeedResult): 
 export function registerSeed(program: Command, ctx: CommandContext): void {
   program
     .command('seed')
-    .description('insert realistic trades (Binance + Kraken) into the k2 bronze tables; the seed schema\'s views fill silver and the candles')
+    .description(
+      "insert realistic trades (Binance + Kraken) into the k2 bronze tables; the seed schema's views fill silver and the candles",
+    )
     .option('-n, --rows <n>', 'trades to insert now (60 % Binance, 40 % Kraken)', positiveInteger)
     .option('--start <time>', 'first timestamp: ISO time, or a duration ago like 2d (default: 2 days before --end)', (t) => parseTime(t))
     .option('--end <time>', 'timestamps stay before this (default: now, so the newest rows are still inside the lag)', (t) => parseTime(t))
@@ -131,7 +137,10 @@ export function registerSeed(program: Command, ctx: CommandContext): void {
     .option('-f, --follow', 'then keep inserting trades with current timestamps until Ctrl-C or SIGTERM')
     .option('--rate <r>', 'trades per second with --follow', positiveNumber, 20)
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  offload seed --rows 1000000 --seed 7\n  offload seed --rows 100000 --start 2026-11-01 --end 2026-11-08\n  offload seed --follow --rate 50')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  offload seed --rows 1000000 --seed 7\n  offload seed --rows 100000 --start 2026-11-01 --end 2026-11-08\n  offload seed --follow --rate 50',
+    )
     .action(async (options: SeedOptions) => {
       await seed(options, ctx);
     });

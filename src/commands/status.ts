@@ -17,7 +17,13 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   const services = openServices(ctx.env, 'status');
   let report: StatusReport;
   try {
-    report = await collectStatus({ config, clickhouse: services.clickhouse, pool: services.pool, catalog: services.catalog, io: services.io });
+    report = await collectStatus({
+      config,
+      clickhouse: services.clickhouse,
+      pool: services.pool,
+      catalog: services.catalog,
+      io: services.io,
+    });
   } finally {
     await services.close();
   }
@@ -67,8 +73,12 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
   // Cells that failed while their service answered (a missing table, a query that does not run).
   const isUp = (name: string) => report.services.some((s) => s.name === name && s.ok);
   const problems = [
-    ...report.tables.flatMap((t) => (!t.clickhouse.ok && isUp('ClickHouse') ? [{ table: t.name, reason: `ClickHouse: ${t.clickhouse.error}` }] : [])),
-    ...report.tables.flatMap((t) => (!t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [])),
+    ...report.tables.flatMap((t) =>
+      !t.clickhouse.ok && isUp('ClickHouse') ? [{ table: t.name, reason: `ClickHouse: ${t.clickhouse.error}` }] : [],
+    ),
+    ...report.tables.flatMap((t) =>
+      !t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [],
+    ),
   ];
   if (problems.length > 0) {
     // One line per distinct reason, naming the tables it concerns.
@@ -84,7 +94,9 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
 export function registerStatus(program: Command, ctx: CommandContext): void {
   program
     .command('status')
-    .description('show every configured table: layer, watermark, ClickHouse rows (total / up to the watermark / pending), Iceberg rows, last run')
+    .description(
+      'show every configured table: layer, watermark, ClickHouse rows (total / up to the watermark / pending), Iceberg rows, last run',
+    )
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .option('--json', 'print one JSON document (stable keys; see src/pipeline/status-model.ts)')
     .addHelpText(

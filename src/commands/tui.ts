@@ -48,7 +48,10 @@ export function registerTui(program: Command, ctx: CommandContext): void {
     .description('open the operator screen (also `offload` alone): every table live, offload one or all, watch progress')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .option('--refresh <seconds>', 'seconds between automatic refreshes (0: only on r)', String(DEFAULT_REFRESH_SEC))
-    .addHelpText('after', '\nNeeds an interactive terminal; without one it says so and exits with code 2 (use `offload status` instead).\nPress ? on the screen for every key.')
+    .addHelpText(
+      'after',
+      '\nNeeds an interactive terminal; without one it says so and exits with code 2 (use `offload status` instead).\nPress ? on the screen for every key.',
+    )
     .action(async (options: TuiOptions) => {
       await tui(options, ctx);
     });

@@ -91,17 +91,20 @@ export function sizeBytes(text: string): number | null {
 /** Like sizeBytes, but throws a ConfigError naming `where`. */
 export function parseSize(text: string, where = 'size'): number {
   const bytes = sizeBytes(text);
-  if (bytes === null) throw new ConfigError(`${where}: "${text}" is not a size (expected e.g. "64MB", "128MB", "1GB", or a number of bytes)`);
+  if (bytes === null)
+    throw new ConfigError(`${where}: "${text}" is not a size (expected e.g. "64MB", "128MB", "1GB", or a number of bytes)`);
   return bytes;
 }
 
 // ─── The file's shape ───────────────────────────────────────────────────────────────────────────────
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PARTITION = /^\s*(?:(identity|years?|months?|days?|date|hours?|void)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)|([A-Za-z_][A-Za-z0-9_]*))\s*$/i;
+const PARTITION =
+  /^\s*(?:(identity|years?|months?|days?|date|hours?|void)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)|([A-Za-z_][A-Za-z0-9_]*))\s*$/i;
 
 function expected(what: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${what}` : `expected ${what}, got ${describe(issue.input)}`);
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? `required: ${what}` : `expected ${what}, got ${describe(issue.input)}`;
 }
 
 function describe(value: unknown): string {
@@ -112,7 +115,10 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-const columnName = z.string({ error: expected('a column name') }).trim().min(1, { error: 'expected a column name, got an empty string' });
+const columnName = z
+  .string({ error: expected('a column name') })
+  .trim()
+  .min(1, { error: 'expected a column name, got an empty string' });
 
 const duration = (example: string) =>
   z.string({ error: expected(`a duration like "${example}"`) }).refine((s) => durationMs(s) !== null, {
@@ -124,7 +130,9 @@ const tableSchema = z
     comment: z.string({ error: expected('a text') }).optional(),
     name: z
       .string({ error: expected('a table name') })
-      .regex(IDENT, { error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}` }),
+      .regex(IDENT, {
+        error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}`,
+      }),
     layer: z.enum(['bronze', 'silver', 'gold'], { error: expected('one of "bronze", "silver", "gold"') }),
     source: z
       .string({ error: expected('a ClickHouse table "database.table"') })
@@ -153,7 +161,8 @@ const tableSchema = z
     partitionBy: z
       .array(
         z.string({ error: expected('a partition expression like "day(col)"') }).regex(PARTITION, {
-          error: (issue) => `expected a partition expression: "day(col)", "month(col)", "year(col)", "hour(col)", "identity(col)" or a column name; got ${describe(issue.input)}`,
+          error: (issue) =>
+            `expected a partition expression: "day(col)", "month(col)", "year(col)", "hour(col)", "identity(col)" or a column name; got ${describe(issue.input)}`,
         }),
         { error: expected('a list of partition expressions, e.g. ["day(exchange_timestamp)"]') },
       )
@@ -241,7 +250,6 @@ function configError(file: string, problems: Problem[]): ConfigError {
 
 // ─── Loading ────────────────────────────────────────────────────────────────────────────────────────
 
-
 /**
  * The configuration file to read: `--config`, else OFFLOAD_CONFIG, else ./offload.config.json (or, when
  * only that is missing, ./offload.config.yaml / .yml).
@@ -273,7 +281,9 @@ function parseText(text: string, file: string, shown: string): unknown {
     const doc = parseDocument(text, { prettyErrors: false });
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
-      throw new ConfigError(`${shown}: not valid YAML (${e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]})`);
+      throw new ConfigError(
+        `${shown}: not valid YAML (${e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]})`,
+      );
     }
     return doc.toJS();
   }
@@ -282,7 +292,9 @@ function parseText(text: string, file: string, shown: string): unknown {
   } catch (err) {
     const message = (err as Error).message;
     const pos = /position (\d+)/.exec(message);
-    throw new ConfigError(`${shown}: not valid JSON (${pos ? `${lineColumn(text, Number(pos[1]))}: ` : ''}${message.replace(/\s*in JSON at position \d+.*$/, '')})`);
+    throw new ConfigError(
+      `${shown}: not valid JSON (${pos ? `${lineColumn(text, Number(pos[1]))}: ` : ''}${message.replace(/\s*in JSON at position \d+.*$/, '')})`,
+    );
   }
 }
 
@@ -301,19 +313,34 @@ export function validateTablesConfig(doc: unknown, file: string): OffloadConfig 
   parsed.data.tables.forEach((t, i) => {
     const at = (key: string) => ['tables', i, key];
     if (t.source === undefined && t.query === undefined) {
-      problems.push({ path: ['tables', i], message: 'expected "source" (a ClickHouse table "database.table") or "query" (a SELECT), got neither' });
+      problems.push({
+        path: ['tables', i],
+        message: 'expected "source" (a ClickHouse table "database.table") or "query" (a SELECT), got neither',
+      });
     }
     if (t.layer === 'gold' && t.closedWindow === undefined) {
-      problems.push({ path: at('closedWindow'), message: 'required for gold tables: the aggregate window (e.g. "1m", "1h", "1d"); only closed windows are offloaded' });
+      problems.push({
+        path: at('closedWindow'),
+        message: 'required for gold tables: the aggregate window (e.g. "1m", "1h", "1d"); only closed windows are offloaded',
+      });
     }
     const seenName = byName.get(t.name);
-    if (seenName !== undefined) problems.push({ path: at('name'), message: `"${t.name}" is already the name of tables[${seenName}] (names must be unique)` });
+    if (seenName !== undefined)
+      problems.push({ path: at('name'), message: `"${t.name}" is already the name of tables[${seenName}] (names must be unique)` });
     else byName.set(t.name, i);
     const seenTarget = byTarget.get(t.target);
-    if (seenTarget !== undefined) problems.push({ path: at('target'), message: `"${t.target}" is already the target of tables[${seenTarget}] (two tables cannot write one Iceberg table)` });
+    if (seenTarget !== undefined)
+      problems.push({
+        path: at('target'),
+        message: `"${t.target}" is already the target of tables[${seenTarget}] (two tables cannot write one Iceberg table)`,
+      });
     else byTarget.set(t.target, i);
     const tieBreak = Array.isArray(t.tieBreak) ? (t.tieBreak[0] ?? null) : (t.tieBreak ?? null);
-    if (tieBreak !== null && tieBreak === t.cursor) problems.push({ path: at('tieBreak'), message: `"${tieBreak}" is the cursor itself; a tie-break orders rows that share a cursor value` });
+    if (tieBreak !== null && tieBreak === t.cursor)
+      problems.push({
+        path: at('tieBreak'),
+        message: `"${tieBreak}" is the cursor itself; a tie-break orders rows that share a cursor value`,
+      });
     const lag = t.lag ?? DEFAULT_LAG;
     const size = String(t.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE);
     const targetParts = t.target.split('.');
@@ -418,7 +445,10 @@ export async function checkTablesAgainstClickHouse(config: OffloadConfig, source
     if (cursorType === undefined) {
       problems.push({ path: at('cursor'), message: `column "${t.cursor}" is not in ${what} (columns: ${listColumns(columns)})` });
     } else if (!/^(Nullable\()?(DateTime|DateTime64|Date|Date32)\b/.test(cursorType)) {
-      problems.push({ path: at('cursor'), message: `column "${t.cursor}" is ${cursorType}; a cursor must be a Date, DateTime or DateTime64 column` });
+      problems.push({
+        path: at('cursor'),
+        message: `column "${t.cursor}" is ${cursorType}; a cursor must be a Date, DateTime or DateTime64 column`,
+      });
     }
     if (t.tieBreak !== null && !byName.has(t.tieBreak)) {
       problems.push({ path: at('tieBreak'), message: `column "${t.tieBreak}" is not in ${what} (columns: ${listColumns(columns)})` });
@@ -427,7 +457,10 @@ export async function checkTablesAgainstClickHouse(config: OffloadConfig, source
       const m = PARTITION.exec(p);
       const column = m?.[2] ?? m?.[3];
       if (column && !byName.has(column)) {
-        problems.push({ path: ['tables', t.index, 'partitionBy', j], message: `column "${column}" is not in ${what} (columns: ${listColumns(columns)})` });
+        problems.push({
+          path: ['tables', t.index, 'partitionBy', j],
+          message: `column "${column}" is not in ${what} (columns: ${listColumns(columns)})`,
+        });
       }
     });
   }

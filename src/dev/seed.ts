@@ -6,7 +6,17 @@ import type { ClickHouseSource } from '../clickhouse/client.js';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql.js';
 import { UsageError } from '../core/errors.js';
 import { SEED_DATABASE } from './schema.js';
-import { BRONZE_COLUMNS, EXCHANGES, TradeFeed, initialPosition, splitRows, tradeTsv, type Exchange, type FeedPosition, type Trade } from './trades.js';
+import {
+  BRONZE_COLUMNS,
+  EXCHANGES,
+  TradeFeed,
+  initialPosition,
+  splitRows,
+  tradeTsv,
+  type Exchange,
+  type FeedPosition,
+  type Trade,
+} from './trades.js';
 
 export const DEFAULT_SEED = 'k2';
 /** Seeded history ends now and starts this long before (so the newest rows are still within the lag). */
@@ -62,7 +72,13 @@ export function tsvChunks(trades: Iterable<Trade>, onRows?: (n: number) => void)
 }
 
 /** Inserts a trade iterator into its bronze table in one INSERT. */
-export async function insertTrades(source: ClickHouseSource, exchange: Exchange, trades: Iterable<Trade>, database = SEED_DATABASE, onRows?: (n: number) => void): Promise<void> {
+export async function insertTrades(
+  source: ClickHouseSource,
+  exchange: Exchange,
+  trades: Iterable<Trade>,
+  database = SEED_DATABASE,
+  onRows?: (n: number) => void,
+): Promise<void> {
   const table = qualifiedName({ database, table: bronzeTable(exchange) });
   await source.run(
     (c) =>
@@ -105,7 +121,8 @@ export async function seedTrades(source: ClickHouseSource, options: SeedOptions)
   const database = options.database ?? SEED_DATABASE;
   const end = options.end ?? new Date();
   const start = options.start ?? new Date(end.getTime() - DEFAULT_HISTORY_MS);
-  if (!(end.getTime() > start.getTime())) throw new UsageError(`--start (${start.toISOString()}) must be before the end (${end.toISOString()})`);
+  if (!(end.getTime() > start.getTime()))
+    throw new UsageError(`--start (${start.toISOString()}) must be before the end (${end.toISOString()})`);
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const split = splitRows(options.rows);
   const began = performance.now();

@@ -74,7 +74,10 @@ export function splitRows(rows: number): Record<Exchange, number> {
 
 function hashSeed(text: string): [number, number, number, number] {
   // cyrb128
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -250,7 +253,7 @@ export class TradeFeed {
     // Order notional: log-normal around 250 quote units, heavy right tail, capped.
     const notional = Math.min(2_000_000, 250 * Math.exp(1.3 * this.random.gaussian()));
     const lot = s.instrument.lotUnits;
-    const units = Math.round((notional / (s.priceUnits / UNITS)) * UNITS / lot) * lot;
+    const units = Math.round(((notional / (s.priceUnits / UNITS)) * UNITS) / lot) * lot;
     return Math.max(lot, Math.min(units, 50_000 * UNITS));
   }
 
@@ -285,7 +288,8 @@ export class TradeFeed {
         const up = r.next() < 0.5; // a buy sweeps the asks upwards, a sell the bids downwards
         let levelUnits = s.priceUnits;
         for (let k = 0; k < f; k++) {
-          if (k > 0 && r.next() < 0.6) levelUnits = Math.max(s.instrument.tickUnits, levelUnits + (up ? 1 : -1) * s.instrument.tickUnits * (1 + r.int(2)));
+          if (k > 0 && r.next() < 0.6)
+            levelUnits = Math.max(s.instrument.tickUnits, levelUnits + (up ? 1 : -1) * s.instrument.tickUnits * (1 + r.int(2)));
           const qty = this.quantityUnits(s);
           const isBinance = this.exchange === 'binance';
           const eventTimeMs = isBinance ? t + r.int(6) : t;

@@ -17,14 +17,17 @@ export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
   'mid-extract': 'the process dies while rows stream from ClickHouse: a partial extract on local disk, nothing in the table',
   'after-data-upload': 'the process dies after its Parquet data files reached S3, before any manifest names them: orphan data files',
   'after-manifests': 'the process dies after writing manifests and the manifest list, before the metadata file: orphan data and manifests',
-  'after-metadata-file': 'the process dies after writing the next metadata.json, which the catalog does not point at: a complete but uncommitted version',
+  'after-metadata-file':
+    'the process dies after writing the next metadata.json, which the catalog does not point at: a complete but uncommitted version',
   'before-commit': 'the process dies with everything staged, just before the commit transaction begins',
-  'inside-commit': 'the process dies inside the commit transaction (catalog pointer and watermark updated, COMMIT not sent): PostgreSQL rolls it back',
+  'inside-commit':
+    'the process dies inside the commit transaction (catalog pointer and watermark updated, COMMIT not sent): PostgreSQL rolls it back',
   'after-commit': 'the process dies right after COMMIT, before anything that follows it: the commit stands, the run must not be repeated',
   's3-500': 'S3 answers the first 3 uploads of data files with 500 InternalError',
   's3-503': 'S3 answers the first 3 requests of the run (whatever they are) with 503 SlowDown (throttling)',
   's3-timeout': 'S3 holds the first 2 uploads of data files for 3 s and then drops the connection without an answer (a timeout)',
-  'pg-drop': 'the commit transaction\'s COMMIT reaches PostgreSQL and commits, but the connection drops before the answer: an ambiguous commit',
+  'pg-drop':
+    "the commit transaction's COMMIT reaches PostgreSQL and commits, but the connection drops before the answer: an ambiguous commit",
   'ch-reset': 'the ClickHouse connection is reset after 16 KiB of a response: the extract stream is cut mid-way',
 };
 
@@ -46,7 +49,8 @@ export function drillChoices(): DrillChoiceOption[] {
       id: 'concurrent',
       kind: 'concurrent' as const,
       label: 'two workers',
-      simulates: 'two workers on one table: the one holding it dies at mid-extract, the other must be turned away meanwhile, then two race to recover',
+      simulates:
+        'two workers on one table: the one holding it dies at mid-extract, the other must be turned away meanwhile, then two race to recover',
     },
     {
       id: 'random',

@@ -12,7 +12,8 @@ type Env = Record<string, string | undefined>;
 /** How to start this build's `offload`: the built dist/cli.js, or src/cli.ts through tsx when running from source. */
 export function defaultOffloadCommand(): string[] {
   const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.ts')) return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../cli.ts', import.meta.url))];
+  if (self.endsWith('.ts'))
+    return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../cli.ts', import.meta.url))];
   return [process.execPath, fileURLToPath(new URL('../cli.js', import.meta.url))];
 }
 
@@ -136,11 +137,17 @@ export function classifyChild(role: ChildRun['role'], table: string, fault: stri
   const statusValue = [...valuesOf(docs, 'status'), ...valuesOf(docs, 'outcome')].find((x) => typeof x === 'string') as string | undefined;
   // The error a person sees: the JSON document's, else the last `offload: …` line on stderr, else its last line.
   const jsonError = valuesOf(docs, 'error').find((x): x is string => typeof x === 'string');
-  const lines = r.stderr.trim().split('\n').filter((l) => l.trim() && !/fault point .* reached/.test(l));
-  const lastError = (jsonError ?? [...lines].reverse().find((l) => l.startsWith('offload:')) ?? lines[lines.length - 1] ?? '').split('\n')[0].replace(/^offload:\s*/, '');
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() && !/fault point .* reached/.test(l));
+  const lastError = (jsonError ?? [...lines].reverse().find((l) => l.startsWith('offload:')) ?? lines[lines.length - 1] ?? '')
+    .split('\n')[0]
+    .replace(/^offload:\s*/, '');
   let outcome: string;
   if (r.timedOut) outcome = `did not finish within the time limit (killed)`;
-  else if (r.signal === 'SIGKILL') outcome = fault ? `killed at ${fault}${r.stderr.includes(fault) ? '' : ' (no fault message seen)'}` : 'killed';
+  else if (r.signal === 'SIGKILL')
+    outcome = fault ? `killed at ${fault}${r.stderr.includes(fault) ? '' : ' (no fault message seen)'}` : 'killed';
   else if (r.signal) outcome = `ended by ${r.signal}`;
   else if (r.exitCode === 0) outcome = statusValue ?? 'ok';
   else if (r.exitCode === 5) outcome = 'busy';

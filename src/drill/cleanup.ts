@@ -37,7 +37,9 @@ export async function cleanLeftoverSandboxes(options: { env: Env; minAgeMs?: num
       if (!m || !isOld(m[1])) continue;
       for (const ident of await catalog.listTables(ns)) {
         const entry = await catalog.loadTable(ident);
-        const location = entry?.metadataLocation ? entry.metadataLocation.replace(/\/metadata\/[^/]+$/, '') : defaultTableLocation(warehouse, ident);
+        const location = entry?.metadataLocation
+          ? entry.metadataLocation.replace(/\/metadata\/[^/]+$/, '')
+          : defaultTableLocation(warehouse, ident);
         const files = await io.list(`${location}/`);
         await io.deleteMany(files.map((f) => f.uri));
         out.files += files.length;
@@ -50,10 +52,12 @@ export async function cleanLeftoverSandboxes(options: { env: Env; minAgeMs?: num
       await catalog.dropNamespace(ns).catch(() => false);
       out.namespaces.push(ns);
     }
-    const names = (await watermarks.list(pool)).map((w) => w.table).filter((t) => {
-      const m = /^drill_([0-9a-z]+)_/.exec(t);
-      return m !== null && isOld(m[1]);
-    });
+    const names = (await watermarks.list(pool))
+      .map((w) => w.table)
+      .filter((t) => {
+        const m = /^drill_([0-9a-z]+)_/.exec(t);
+        return m !== null && isOld(m[1]);
+      });
     out.runRows = await runs.removeForTables(pool, names);
     out.watermarkRows = await watermarks.remove(pool, names);
   } finally {

@@ -72,20 +72,45 @@ export async function runFaultDrill(plan: FaultDrillPlan, options: DrillOptions)
       const mine = steps.filter((p) => p.table === name);
       const cutoffs = await session.cutoffs(s.table, mine.length);
       if (cutoffs.length < mine.length) {
-        session.log('warn', `${name}: the source has too few distinct cursor values for ${mine.length} slices (${cutoffs.length}); later steps work on what is left`);
+        session.log(
+          'warn',
+          `${name}: the source has too few distinct cursor values for ${mine.length} slices (${cutoffs.length}); later steps work on what is left`,
+        );
       }
       for (const [i, p] of mine.entries()) {
         if (options.signal?.aborted) break;
         const cutoff = cutoffs[Math.min(i, cutoffs.length - 1)] ?? null;
-        session.emit({ kind: 'step-started', index: p.index, total: steps.length, table: name, fault: p.fault, step: p.kind, simulates: FAULT_SIMULATES[p.fault] });
+        session.emit({
+          kind: 'step-started',
+          index: p.index,
+          total: steps.length,
+          table: name,
+          fault: p.fault,
+          step: p.kind,
+          simulates: FAULT_SIMULATES[p.fault],
+        });
         let step: DrillStep;
         try {
           step =
-            p.kind === 'crash' ? await crashStep(session, p.index, s, p.fault as CrashFault, cutoff)
-            : p.kind === 'transient' ? await transientStep(session, p.index, s, p.fault as TransientFault, cutoff)
-            : await concurrentStep(session, p.index, s, p.fault as CrashFault, cutoff);
+            p.kind === 'crash'
+              ? await crashStep(session, p.index, s, p.fault as CrashFault, cutoff)
+              : p.kind === 'transient'
+                ? await transientStep(session, p.index, s, p.fault as TransientFault, cutoff)
+                : await concurrentStep(session, p.index, s, p.fault as CrashFault, cutoff);
         } catch (err) {
-          step = { index: p.index, kind: p.kind, table: name, fault: p.fault, simulates: FAULT_SIMULATES[p.fault], runs: [], injected: null, verification: null, outcome: 'broken', note: `the step could not run: ${session.scrub((err as Error).message)}`, elapsedMs: 0 };
+          step = {
+            index: p.index,
+            kind: p.kind,
+            table: name,
+            fault: p.fault,
+            simulates: FAULT_SIMULATES[p.fault],
+            runs: [],
+            injected: null,
+            verification: null,
+            outcome: 'broken',
+            note: `the step could not run: ${session.scrub((err as Error).message)}`,
+            elapsedMs: 0,
+          };
         }
         done.push(step);
         session.emit({ kind: 'step-finished', step });

@@ -116,7 +116,9 @@ export class FaultProxy {
   /** Starts a proxy for `options.target` on 127.0.0.1. */
   static async start(options: FaultProxyOptions): Promise<FaultProxy> {
     if (!isLoopback(options.target.host)) {
-      throw new OffloadError(`fault proxy: ${options.target.host} is not a loopback address; drills inject faults only in front of local services`);
+      throw new OffloadError(
+        `fault proxy: ${options.target.host} is not a loopback address; drills inject faults only in front of local services`,
+      );
     }
     let proxy!: FaultProxy;
     const server =

@@ -29,7 +29,8 @@ export const CLEAN_RUN = 'none (clean run)';
 /** The seed schema's database the sources read from (where generated trades go), or null. */
 async function seedDatabaseOf(session: DrillSession): Promise<string | null> {
   const candidates = new Set<string>();
-  for (const t of session.options.config.tables) if (t.sourceTable && /^bronze_trades_/.test(t.sourceTable.table)) candidates.add(t.sourceTable.database);
+  for (const t of session.options.config.tables)
+    if (t.sourceTable && /^bronze_trades_/.test(t.sourceTable.table)) candidates.add(t.sourceTable.database);
   for (const db of candidates) {
     if (await session.clickhouse.tableExists({ database: db, table: 'bronze_trades_binance' })) return db;
   }
@@ -55,20 +56,25 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
     await session.prepare();
     if (plan.tradesPerSec > 0) {
       const database = await seedDatabaseOf(session);
-      if (!database && !plan.isTradesOptional) throw new UsageError('drill --random: new trades go into the seed schema (bronze_trades_*), which the configured sources are not; use --trades-rate 0');
+      if (!database && !plan.isTradesOptional)
+        throw new UsageError(
+          'drill --random: new trades go into the seed schema (bronze_trades_*), which the configured sources are not; use --trades-rate 0',
+        );
       if (!database) session.log('warn', 'the sources are not the seed schema: no new trades arrive during this drill');
       else session.log('info', `inserting about ${plan.tradesPerSec} trades/s into ${database} while the drill runs`);
-      trades = !database ? null : followTrades(session.clickhouse, {
-        rate: plan.tradesPerSec,
-        database,
-        seed: `drill/${plan.seed}`,
-        intervalMs: 250,
-        signal: stopTrades.signal,
-        onBatch: (_n, total) => {
-          tradesInserted = total;
-          session.emit({ kind: 'trades', inserted: total });
-        },
-      });
+      trades = !database
+        ? null
+        : followTrades(session.clickhouse, {
+            rate: plan.tradesPerSec,
+            database,
+            seed: `drill/${plan.seed}`,
+            intervalMs: 250,
+            signal: stopTrades.signal,
+            onBatch: (_n, total) => {
+              tradesInserted = total;
+              session.emit({ kind: 'trades', inserted: total });
+            },
+          });
     }
     session.emit({ kind: 'drill-started', drill: 'random', steps: plan.kills, tables: plan.tables, sandbox: session.namespace });
     const maxAttempts = plan.maxAttempts ?? plan.kills * 4 + 10;
@@ -90,7 +96,9 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
         if (!isClean) inFlight++;
         const i = ++index;
         const label = fault ?? CLEAN_RUN;
-        const simulates = fault ? FAULT_SIMULATES[fault] : 'an offload without a fault: it recovers what the last kill left and commits what is pending';
+        const simulates = fault
+          ? FAULT_SIMULATES[fault]
+          : 'an offload without a fault: it recovers what the last kill left and commits what is pending';
         session.emit({ kind: 'step-started', index: i, total: plan.kills, table: name, fault: label, step: 'random', simulates });
         const began = performance.now();
         let run: ChildRun;
@@ -99,7 +107,19 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
         } finally {
           if (!isClean) inFlight--;
         }
-        const step: DrillStep = { index: i, kind: 'random', table: name, fault: label, simulates, runs: [run], injected: null, verification: null, outcome: 'held', note: '', elapsedMs: 0 };
+        const step: DrillStep = {
+          index: i,
+          kind: 'random',
+          table: name,
+          fault: label,
+          simulates,
+          runs: [run],
+          injected: null,
+          verification: null,
+          outcome: 'held',
+          note: '',
+          elapsedMs: 0,
+        };
         let rest = 0;
         if (isClean) {
           if (run.exitCode === 0) step.note = `clean run: ${run.outcome}`;
@@ -139,7 +159,12 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
       const run = await session.offload(index, 'recovery', s, { lagMs: plan.lagMs });
       const verification = await session.verify(index, s);
       if (run.exitCode !== 0) {
-        verification.checks.push({ name: 'no-run-left-running', status: 'broken', numbers: { exitCode: run.exitCode }, detail: `the final recovery run failed: ${run.outcome}` });
+        verification.checks.push({
+          name: 'no-run-left-running',
+          status: 'broken',
+          numbers: { exitCode: run.exitCode },
+          detail: `the final recovery run failed: ${run.outcome}`,
+        });
       }
       final.push({ table: name, verification });
     }

@@ -102,7 +102,10 @@ export function outcomeOfChecks(v: StepVerification | null): DrillOutcome {
 
 /** The broken checks in one sentence: `name: detail; …`. */
 export function brokenChecks(v: StepVerification | null): string {
-  return (v?.checks ?? []).filter((c) => c.status === 'broken').map((c) => `${c.name}: ${c.detail}`).join('; ');
+  return (v?.checks ?? [])
+    .filter((c) => c.status === 'broken')
+    .map((c) => `${c.name}: ${c.detail}`)
+    .join('; ');
 }
 
 /** The report of a finished drill: its steps, final checks, totals and verdict. */
@@ -179,7 +182,15 @@ function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-const COLUMN_ORDER: CheckName[] = ['rows-lost', 'rows-duplicated', 'watermark-matches-snapshot', 'no-run-left-running', 'metadata-readable', 'pyiceberg-loads', 'orphans-collected'];
+const COLUMN_ORDER: CheckName[] = [
+  'rows-lost',
+  'rows-duplicated',
+  'watermark-matches-snapshot',
+  'no-run-left-running',
+  'metadata-readable',
+  'pyiceberg-loads',
+  'orphans-collected',
+];
 
 function runText(r: ChildRun): string {
   const how = r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
@@ -202,7 +213,9 @@ export function renderMarkdown(report: DrillReport): string {
   lines.push('', '## Where', '');
   const e = report.environment;
   lines.push(`- ClickHouse ${e.clickhouse}; PostgreSQL ${e.postgres}; warehouse ${e.warehouse}`);
-  lines.push(`- sandbox ${e.sandbox.id}: Iceberg namespace \`${e.sandbox.namespace}\` (${e.sandbox.kept ? 'kept for inspection' : 'removed after the drill'})`);
+  lines.push(
+    `- sandbox ${e.sandbox.id}: Iceberg namespace \`${e.sandbox.namespace}\` (${e.sandbox.kept ? 'kept for inspection' : 'removed after the drill'})`,
+  );
   for (const x of e.tables) lines.push(`- ${x.table}: ${x.source} → ${x.target} (as ${x.sandbox})`);
   const opts = Object.entries(report.options).filter(([, v]) => v !== null && v !== false && !(Array.isArray(v) && v.length === 0));
   if (opts.length > 0) lines.push(`- options: ${opts.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}`);
@@ -215,7 +228,14 @@ export function renderMarkdown(report: DrillReport): string {
     const cells = COLUMN_ORDER.map((name) => {
       const c = by.get(name);
       if (!c) return '';
-      const key = name === 'rows-lost' ? c.numbers.lost : name === 'rows-duplicated' ? c.numbers.duplicated : name === 'orphans-collected' ? c.numbers.found : null;
+      const key =
+        name === 'rows-lost'
+          ? c.numbers.lost
+          : name === 'rows-duplicated'
+            ? c.numbers.duplicated
+            : name === 'orphans-collected'
+              ? c.numbers.found
+              : null;
       return `${MARK[c.status]}${key !== null && key !== undefined ? ` ${key}` : ''}`;
     });
     lines.push(`| ${s.index} | ${s.table} | ${s.fault} | ${s.outcome} | ${cells.join(' | ')} |`);
@@ -229,7 +249,8 @@ export function renderMarkdown(report: DrillReport): string {
     if (s.note) lines.push(`- ${escapeCell(s.note)}`);
     if (s.verification) {
       lines.push('');
-      for (const c of s.verification.checks) lines.push(`  - ${escapeCell(checkLine(c))}${c.status === 'held' ? '' : ` (${escapeCell(c.detail)})`}`);
+      for (const c of s.verification.checks)
+        lines.push(`  - ${escapeCell(checkLine(c))}${c.status === 'held' ? '' : ` (${escapeCell(c.detail)})`}`);
     }
   }
 
@@ -237,7 +258,8 @@ export function renderMarkdown(report: DrillReport): string {
     lines.push('', '## Final checks', '');
     for (const f of report.final) {
       lines.push(`### ${f.table}`, '');
-      for (const c of f.verification.checks) lines.push(`- ${escapeCell(checkLine(c))}${c.status === 'held' ? '' : ` (${escapeCell(c.detail)})`}`);
+      for (const c of f.verification.checks)
+        lines.push(`- ${escapeCell(checkLine(c))}${c.status === 'held' ? '' : ` (${escapeCell(c.detail)})`}`);
       lines.push('');
     }
   }

@@ -121,7 +121,10 @@ export class DrillSession {
   private readonly command: string[];
   private configCount = 0;
 
-  constructor(readonly options: DrillOptions, tableNames: string[]) {
+  constructor(
+    readonly options: DrillOptions,
+    tableNames: string[],
+  ) {
     const env = options.env;
     this.namespace = `drill_${this.id}`;
     this.dir = join(tmpdir(), `offload-drill-${this.id}`);
@@ -167,14 +170,20 @@ export class DrillSession {
   async prepare(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await migrate(this.pool);
-    await watermarks.ensure(this.pool, [...this.tables.values()].map((s) => ({ table: s.table.name, icebergTable: s.table.target })));
+    await watermarks.ensure(
+      this.pool,
+      [...this.tables.values()].map((s) => ({ table: s.table.name, icebergTable: s.table.target })),
+    );
   }
 
   /** Writes a configuration file holding just `t` with `lagMs` as its lag; returns its path. */
   async writeConfig(t: TableConfig, lagMs: number | null): Promise<string> {
     const path = join(this.dir, `offload.config.${++this.configCount}.json`);
     const lag = lagMs === null ? t.lag : `${Math.max(0, Math.round(lagMs))}ms`;
-    await writeFile(path, `${JSON.stringify({ comment: `drill ${this.id}: sandbox copy of a configured table`, tables: [tableJson(t, { lag })] }, null, 2)}\n`);
+    await writeFile(
+      path,
+      `${JSON.stringify({ comment: `drill ${this.id}: sandbox copy of a configured table`, tables: [tableJson(t, { lag })] }, null, 2)}\n`,
+    );
     return path;
   }
 
@@ -228,13 +237,26 @@ export class DrillSession {
   /** Removes the sandbox table's orphans with `offload gc`, with no safety age: no run of it is alive when a drill checks it. */
   async collectOrphans(s: SandboxTable): Promise<{ deleted: number; detail?: string }> {
     const r = await gcTable(s.table, { state: new PostgresStateStore(this.pool), catalog: this.catalog, io: this.io }, { minAgeMs: 0 });
-    return { deleted: r.deleted.length, detail: r.status === 'collected' || r.status === 'no-table' ? undefined : `gc: ${r.status}${r.tooYoung ? `, ${r.tooYoung} too young` : ''}` };
+    return {
+      deleted: r.deleted.length,
+      detail:
+        r.status === 'collected' || r.status === 'no-table' ? undefined : `gc: ${r.status}${r.tooYoung ? `, ${r.tooYoung} too young` : ''}`,
+    };
   }
 
   verifyServices(): VerifyServices {
     // One pyiceberg process for the whole drill, started on the first check.
-    if (this.python && !this.pyiceberg) this.pyiceberg = new PyIcebergReader(this.python, this.options.env, this.warehouse, this.catalogName);
-    return { clickhouse: this.clickhouse, pool: this.pool, io: this.io, catalog: this.catalog, warehouse: this.warehouse, env: this.options.env, pyiceberg: this.pyiceberg };
+    if (this.python && !this.pyiceberg)
+      this.pyiceberg = new PyIcebergReader(this.python, this.options.env, this.warehouse, this.catalogName);
+    return {
+      clickhouse: this.clickhouse,
+      pool: this.pool,
+      io: this.io,
+      catalog: this.catalog,
+      warehouse: this.warehouse,
+      env: this.options.env,
+      pyiceberg: this.pyiceberg,
+    };
   }
 
   /** Every invariant of a sandbox table, streamed as events, gc included. */
@@ -293,7 +315,12 @@ export class DrillSession {
       postgres: describePostgres(postgresFromEnv(this.options.env), this.options.env),
       warehouse: redactUrl(this.warehouse),
       sandbox: { id: this.id, namespace: this.namespace, kept: this.options.keepSandbox === true },
-      tables: [...this.tables.values()].map((s) => ({ table: s.original.name, sandbox: s.table.name, source: s.original.source ?? `query of ${s.original.name}`, target: s.table.target })),
+      tables: [...this.tables.values()].map((s) => ({
+        table: s.original.name,
+        sandbox: s.table.name,
+        source: s.original.source ?? `query of ${s.original.name}`,
+        target: s.table.target,
+      })),
     };
   }
 }

@@ -49,7 +49,14 @@ export function avroSchemaFromStruct(struct: StructType, recordName: string): Av
       const dec = parseDecimalType(t);
       if (dec) {
         const name = `decimal_${dec.precision}_${dec.scale}`;
-        return named(name, { type: 'fixed', name, size: decimalRequiredBytes(dec.precision), logicalType: 'decimal', precision: dec.precision, scale: dec.scale });
+        return named(name, {
+          type: 'fixed',
+          name,
+          size: decimalRequiredBytes(dec.precision),
+          logicalType: 'decimal',
+          precision: dec.precision,
+          scale: dec.scale,
+        });
       }
       const fixed = /^fixed\[(\d+)\]$/.exec(t);
       if (fixed) return named(`fixed_${fixed[1]}`, { type: 'fixed', name: `fixed_${fixed[1]}`, size: Number(fixed[1]) });

@@ -17,7 +17,13 @@ export interface CatalogConnection {
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
-export type CatalogErrorReason = 'no-such-namespace' | 'namespace-exists' | 'namespace-not-empty' | 'no-such-table' | 'table-exists' | 'invalid';
+export type CatalogErrorReason =
+  | 'no-such-namespace'
+  | 'namespace-exists'
+  | 'namespace-not-empty'
+  | 'no-such-table'
+  | 'table-exists'
+  | 'invalid';
 
 /** A catalog operation that cannot be done as asked (names the namespace or table). */
 export class CatalogError extends OffloadError {
@@ -65,7 +71,11 @@ export interface Catalog {
   loadTable(id: TableIdentifier): Promise<CatalogTable | null>;
   ensureNamespace(namespace: string): Promise<boolean>;
   createTable(id: TableIdentifier, metadataLocation: string): Promise<void>;
-  compareAndSetMetadataLocation(tx: CatalogConnection, id: TableIdentifier, change: { expected: string | null; next: string }): Promise<void>;
+  compareAndSetMetadataLocation(
+    tx: CatalogConnection,
+    id: TableIdentifier,
+    change: { expected: string | null; next: string },
+  ): Promise<void>;
 }
 
 export class JdbcCatalog implements Catalog {
@@ -78,7 +88,10 @@ export class JdbcCatalog implements Catalog {
 
   private checkNamespace(namespace: string): void {
     if (!namespace || namespace.length > MAX_NAME || namespace.split('.').some((level) => level === '')) {
-      throw new CatalogError('invalid', `namespace "${namespace}" is not valid (1–${MAX_NAME} characters, levels separated by single dots)`);
+      throw new CatalogError(
+        'invalid',
+        `namespace "${namespace}" is not valid (1–${MAX_NAME} characters, levels separated by single dots)`,
+      );
     }
   }
 
@@ -91,7 +104,10 @@ export class JdbcCatalog implements Catalog {
 
   private checkLocation(id: TableIdentifier, location: string): void {
     if (!location || location.length > MAX_LOCATION) {
-      throw new CatalogError('invalid', `${formatIdentifier(id)}: metadata location must be 1–${MAX_LOCATION} characters (got ${location.length})`);
+      throw new CatalogError(
+        'invalid',
+        `${formatIdentifier(id)}: metadata location must be 1–${MAX_LOCATION} characters (got ${location.length})`,
+      );
     }
   }
 
@@ -209,7 +225,10 @@ export class JdbcCatalog implements Catalog {
         `namespace ${namespace} is not empty (${tables} table(s) or view(s), ${children} child namespace(s)); drop them first`,
       );
     }
-    const d = await this.db.query(`DELETE FROM iceberg_namespace_properties WHERE catalog_name = $1 AND namespace = $2`, [this.name, namespace]);
+    const d = await this.db.query(`DELETE FROM iceberg_namespace_properties WHERE catalog_name = $1 AND namespace = $2`, [
+      this.name,
+      namespace,
+    ]);
     return (d.rowCount ?? 0) > 0;
   }
 
@@ -303,7 +322,11 @@ export class JdbcCatalog implements Catalog {
    * null means "the table does not exist yet" and registers it. Losing the race throws CommitConflict
    * with the location actually found.
    */
-  async compareAndSetMetadataLocation(tx: CatalogConnection, id: TableIdentifier, change: { expected: string | null; next: string }): Promise<void> {
+  async compareAndSetMetadataLocation(
+    tx: CatalogConnection,
+    id: TableIdentifier,
+    change: { expected: string | null; next: string },
+  ): Promise<void> {
     this.checkIdentifier(id);
     this.checkLocation(id, change.next);
     let changed: number;

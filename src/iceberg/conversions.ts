@@ -103,7 +103,8 @@ function toBigInt(value: PrimitiveValue, type: string): bigint {
 
 function toInt32(value: PrimitiveValue, type: string): number {
   const n = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new SchemaError(`${String(value)} is not an ${type} value`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
+    throw new SchemaError(`${String(value)} is not an ${type} value`);
   return n;
 }
 
@@ -160,7 +161,8 @@ export function toBytes(type: PrimitiveType, value: PrimitiveValue): Uint8Array 
   const dec = parseDecimalType(type);
   if (dec) {
     const unscaled = typeof value === 'bigint' ? value : typeof value === 'string' ? decimalToUnscaled(value, dec.scale) : null;
-    if (unscaled === null) throw new SchemaError(`decimal values are decimal text or unscaled bigints, never JS numbers (${String(value)})`);
+    if (unscaled === null)
+      throw new SchemaError(`decimal values are decimal text or unscaled bigints, never JS numbers (${String(value)})`);
     return unscaledToBytes(unscaled);
   }
   const fixed = /^fixed\[(\d+)\]$/.exec(type);

@@ -111,8 +111,16 @@ export function isRetryable(err: unknown): boolean {
 }
 
 const TRANSPORT_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
 ]);
 
 function isTransportFailure(e: SdkError, depth = 0): boolean {
@@ -188,9 +196,7 @@ export class S3FileIO implements FileIO {
       region: conn.region,
       forcePathStyle: conn.forcePathStyle,
       credentials:
-        conn.accessKeyId && conn.secretAccessKey
-          ? { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey }
-          : undefined,
+        conn.accessKeyId && conn.secretAccessKey ? { accessKeyId: conn.accessKeyId, secretAccessKey: conn.secretAccessKey } : undefined,
       maxAttempts: policy.maxAttempts,
       retryStrategy: new BackoffRetryStrategy(policy),
       requestHandler: {
@@ -294,9 +300,7 @@ export class S3FileIO implements FileIO {
         const batch = keys.slice(i, i + 1000);
         const where = `s3://${bucket}/ (${batch.length} keys from ${batch[0]})`;
         const out = await this.call('deleteMany', where, () =>
-          this.client.send(
-            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-          ),
+          this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
         );
         const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length > 0) {

@@ -1,7 +1,14 @@
 // Iceberg v2 manifests and manifest lists (spec "Manifests", "Manifest Lists"): their exact schemas
 // with field ids, the Avro files, and the manifest-list summary of a manifest.
 import { SchemaError } from '../core/errors.js';
-import { avroCompatibleName, avroSchemaFromStruct, readAvroContainer, writeAvroContainer, type AvroCodec, type AvroSchema } from './avro.js';
+import {
+  avroCompatibleName,
+  avroSchemaFromStruct,
+  readAvroContainer,
+  writeAvroContainer,
+  type AvroCodec,
+  type AvroSchema,
+} from './avro.js';
 import {
   bytesToUnscaled,
   bytesToUuid,
@@ -88,7 +95,12 @@ export function manifestEntryType(partition: StructType): StructType {
 /** field_summary (element 508 of manifest_file.partitions). */
 export const FIELD_SUMMARY_TYPE: StructType = {
   type: 'struct',
-  fields: [req(509, 'contains_null', 'boolean'), opt(518, 'contains_nan', 'boolean'), opt(510, 'lower_bound', 'binary'), opt(511, 'upper_bound', 'binary')],
+  fields: [
+    req(509, 'contains_null', 'boolean'),
+    opt(518, 'contains_nan', 'boolean'),
+    opt(510, 'lower_bound', 'binary'),
+    opt(511, 'upper_bound', 'binary'),
+  ],
 };
 
 /** manifest_file (v2). */
@@ -156,7 +168,15 @@ function primitiveFromAvro(schema: AvroSchema, named: Map<string, AvroSchema>): 
   if (typeof schema === 'string') {
     const ref = named.get(schema);
     if (ref) return primitiveFromAvro(ref, named);
-    const simple: Record<string, PrimitiveType> = { boolean: 'boolean', int: 'int', long: 'long', float: 'float', double: 'double', string: 'string', bytes: 'binary' };
+    const simple: Record<string, PrimitiveType> = {
+      boolean: 'boolean',
+      int: 'int',
+      long: 'long',
+      float: 'float',
+      double: 'double',
+      string: 'string',
+      bytes: 'binary',
+    };
     const t = simple[schema];
     if (!t) throw new SchemaError(`unexpected Avro type ${schema} in a manifest partition`);
     return t;
@@ -228,9 +248,11 @@ function entryDatum(entry: ManifestEntry, partition: StructType, opts: ManifestW
   if (entry.status !== 1 && (entry.sequenceNumber === null || entry.fileSequenceNumber === null))
     throw new SchemaError(`manifest entry for ${f.filePath}: EXISTING and DELETED entries must carry their sequence numbers`);
   const partitionRecord: Record<string, unknown> = {};
-  for (const pf of partition.fields) partitionRecord[avroCompatibleName(pf.name)] = partitionValueToAvro(pf.type as PrimitiveType, f.partition[pf.name] ?? null);
+  for (const pf of partition.fields)
+    partitionRecord[avroCompatibleName(pf.name)] = partitionValueToAvro(pf.type as PrimitiveType, f.partition[pf.name] ?? null);
   const extra = Object.keys(f.partition).filter((k) => !partition.fields.some((pf) => pf.name === k));
-  if (extra.length > 0) throw new SchemaError(`data file ${f.filePath} has partition values ${extra.join(', ')} that are not in spec ${opts.spec['spec-id']}`);
+  if (extra.length > 0)
+    throw new SchemaError(`data file ${f.filePath} has partition values ${extra.join(', ')} that are not in spec ${opts.spec['spec-id']}`);
   return {
     status: entry.status,
     snapshot_id: entry.snapshotId ?? (entry.status === 1 ? (opts.snapshotId ?? null) : null),
@@ -292,7 +314,8 @@ export interface ManifestContents {
 export function readManifestFile(bytes: Uint8Array): ManifestContents {
   const { schema: avroSchema, metadata, records } = readAvroContainer(bytes);
   const formatVersion = Number(metadata['format-version'] ?? '1');
-  if (formatVersion !== 2) throw new SchemaError(`manifest format-version ${metadata['format-version'] ?? '(none)'} is not supported (only 2)`);
+  if (formatVersion !== 2)
+    throw new SchemaError(`manifest format-version ${metadata['format-version'] ?? '(none)'} is not supported (only 2)`);
   if ((metadata.content ?? 'data') !== 'data') throw new SchemaError(`manifest content "${metadata.content}" is not supported (only data)`);
   const partitionFields = manifestPartitionFields(avroSchema);
   const entries = records.map((raw): ManifestEntry => {
@@ -485,7 +508,8 @@ export function writeManifestList(files: ManifestFile[], opts: ManifestListWrite
 
 export function readManifestList(bytes: Uint8Array): ManifestFile[] {
   const { metadata, records } = readAvroContainer(bytes);
-  if (metadata['format-version'] !== '2') throw new SchemaError(`manifest list format-version ${metadata['format-version'] ?? '(none)'} is not supported (only 2)`);
+  if (metadata['format-version'] !== '2')
+    throw new SchemaError(`manifest list format-version ${metadata['format-version'] ?? '(none)'} is not supported (only 2)`);
   return records.map((raw): ManifestFile => {
     const r = raw as Record<string, unknown>;
     const m: ManifestFile = {

@@ -220,7 +220,8 @@ export function defaultSpec(m: TableMetadata): PartitionSpec {
 export function removeSnapshots(m: TableMetadata, ids: Iterable<bigint>, timestampMs = Date.now()): TableMetadata {
   const remove = new Set(ids);
   const current = currentSnapshot(m);
-  if (current && remove.has(current['snapshot-id'])) throw new SchemaError(`snapshot ${current['snapshot-id']} is the current snapshot and cannot be removed`);
+  if (current && remove.has(current['snapshot-id']))
+    throw new SchemaError(`snapshot ${current['snapshot-id']} is the current snapshot and cannot be removed`);
   const snapshots = m.snapshots.filter((s) => !remove.has(s['snapshot-id']));
   const kept = new Set(snapshots.map((s) => s['snapshot-id']));
   const refs = Object.fromEntries(Object.entries(m.refs).filter(([, r]) => kept.has(r['snapshot-id'])));
@@ -284,7 +285,8 @@ export function parseMetadataFileVersion(location: string): number | null {
 /** Where metadata files go: `write.metadata.path` if set, else `<location>/metadata`. */
 export function metadataDirectory(m: TableMetadata): string {
   const custom = m.properties['write.metadata.path'];
-  if (custom) return /^[a-z][a-z0-9+.-]*:\/\//i.test(custom) ? custom.replace(/\/+$/, '') : `${m.location}/${custom.replace(/^\/+|\/+$/g, '')}`;
+  if (custom)
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(custom) ? custom.replace(/\/+$/, '') : `${m.location}/${custom.replace(/^\/+|\/+$/g, '')}`;
   return `${m.location}/metadata`;
 }
 
@@ -327,7 +329,8 @@ function writeJson(v: unknown): string {
     case 'object': {
       if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : writeJson(x))).join(',')}]`;
       const parts: string[] = [];
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) parts.push(`${JSON.stringify(k)}:${writeJson(x)}`);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>))
+        if (x !== undefined) parts.push(`${JSON.stringify(k)}:${writeJson(x)}`);
       return `{${parts.join(',')}}`;
     }
   }
@@ -391,7 +394,11 @@ function readJson(text: string, source: string): unknown {
       }
     }
     if (c === '"') return string();
-    for (const [word, literal] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, literal] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, i)) {
         i += word.length;
         return literal;
@@ -436,7 +443,8 @@ const REQUIRED_V2 = [
 export function parseMetadata(text: string, source = 'table metadata'): TableMetadata {
   const raw = readJson(text, source) as Record<string, unknown>;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new MetadataJsonError(`${source}: not a JSON object`);
-  if (raw['format-version'] !== 2) throw new MetadataJsonError(`${source}: format-version ${String(raw['format-version'])} is not supported (only 2)`);
+  if (raw['format-version'] !== 2)
+    throw new MetadataJsonError(`${source}: format-version ${String(raw['format-version'])} is not supported (only 2)`);
   for (const k of REQUIRED_V2) if (raw[k] === undefined) throw new MetadataJsonError(`${source}: required field "${k}" is missing`);
   const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
   const m = raw as unknown as TableMetadata;

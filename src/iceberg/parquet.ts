@@ -145,7 +145,9 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
         `CREATE TEMP TABLE ${partsTable} AS SELECT row_number() OVER () - 1 AS __k, * FROM (SELECT DISTINCT ${keys} FROM ${rows})`,
       );
       const found = (await connection.runAndReadAll(`SELECT * FROM ${partsTable} ORDER BY __k`)).getRowObjectsJS();
-      partitions = found.map((r) => Object.fromEntries(partitionExprs.map((p, i) => [p.field.name, partitionValue(p.field.name, r[`__p${i}`])])));
+      partitions = found.map((r) =>
+        Object.fromEntries(partitionExprs.map((p, i) => [p.field.name, partitionValue(p.field.name, r[`__p${i}`])])),
+      );
     }
 
     // Staged files by partition ordinal.
@@ -366,7 +368,10 @@ export async function readDataFile(
   ).getRowObjectsJS();
 
   // Leaves of the file schema, in column order, carry the field ids DuckDB wrote.
-  const fileLeafIds = fileSchema.slice(1).filter((r) => r.num_children === null || Number(r.num_children) === 0).map((r) => r.field_id);
+  const fileLeafIds = fileSchema
+    .slice(1)
+    .filter((r) => r.num_children === null || Number(r.num_children) === 0)
+    .map((r) => r.field_id);
   const leafById = new Map(leavesOf(schema).map((l) => [l.fieldId, l]));
 
   const dataFile = emptyDataFile(opts.filePath ?? `file://${localPath}`, opts.partition ?? {});
@@ -383,7 +388,8 @@ export async function readDataFile(
 
   for (const c of chunks) {
     const fieldIdRaw = fileLeafIds[Number(c.column_id)];
-    if (fieldIdRaw === null || fieldIdRaw === undefined) throw new SchemaError(`${localPath}: column ${String(c.column_id)} has no field id`);
+    if (fieldIdRaw === null || fieldIdRaw === undefined)
+      throw new SchemaError(`${localPath}: column ${String(c.column_id)} has no field id`);
     const id = Number(fieldIdRaw);
     const leaf = leafById.get(id);
     if (!leaf) throw new SchemaError(`${localPath}: field id ${id} is not in the Iceberg schema`);

@@ -4,7 +4,17 @@
 import { ConfigError, SchemaError } from '../core/errors.js';
 import { decimalToUnscaled, parseDecimalType, unscaledToDecimal } from './conversions.js';
 import { findField, formatIcebergType } from './schema.js';
-import type { DataFile, IcebergType, NestedField, PartitionField, PartitionSpec, PrimitiveType, Schema, StructType, Transform } from './types.js';
+import type {
+  DataFile,
+  IcebergType,
+  NestedField,
+  PartitionField,
+  PartitionSpec,
+  PrimitiveType,
+  Schema,
+  StructType,
+  Transform,
+} from './types.js';
 
 /** A partition value: int-like results and dates as number (days), timestamps as bigint µs, decimals/uuids as text. */
 export type PartitionValue = DataFile['partition'][string];
@@ -62,7 +72,7 @@ export function transformResultType(transform: Transform, source: PrimitiveType)
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 function toMicros(value: PartitionValue): bigint {
@@ -152,19 +162,30 @@ export function partitionSpecFromConfig(
     const { transform: spelled, column } = parseExpression(text);
     const transform = TRANSFORM_ALIASES[spelled];
     if (!transform)
-      throw new ConfigError(`${where}partition "${text}": transform "${spelled}" is not supported (supported: ${SUPPORTED_TRANSFORMS.join(', ')}; e.g. "day(ts)" or "exchange")`);
+      throw new ConfigError(
+        `${where}partition "${text}": transform "${spelled}" is not supported (supported: ${SUPPORTED_TRANSFORMS.join(', ')}; e.g. "day(ts)" or "exchange")`,
+      );
     const source = findField(schema, column);
-    if (!source) throw new ConfigError(`${where}partition "${text}": column "${column}" is not in the table (columns: ${columns.join(', ')})`);
+    if (!source)
+      throw new ConfigError(`${where}partition "${text}": column "${column}" is not in the table (columns: ${columns.join(', ')})`);
     if (!canTransform(transform, source.type))
       throw new ConfigError(
         `${where}partition "${text}": ${transform} cannot be applied to column "${column}" of type ${formatIcebergType(source.type)}` +
-          (transform === 'identity' ? ' (partition sources must be primitive columns)' : transform === 'hour' ? ' (hour needs a timestamp)' : ' (needs a date or timestamp)'),
+          (transform === 'identity'
+            ? ' (partition sources must be primitive columns)'
+            : transform === 'hour'
+              ? ' (hour needs a timestamp)'
+              : ' (needs a date or timestamp)'),
       );
     const name = partitionFieldName(transform, column);
-    if (fields.some((f) => f.name === name)) throw new ConfigError(`${where}partition "${text}": partition field "${name}" is listed twice`);
+    if (fields.some((f) => f.name === name))
+      throw new ConfigError(`${where}partition "${text}": partition field "${name}" is listed twice`);
     const isTime = (t: Transform): boolean => t === 'year' || t === 'month' || t === 'day' || t === 'hour';
     const redundant = fields.find((f) => f['source-id'] === source.id && isTime(f.transform) && isTime(transform));
-    if (redundant) throw new ConfigError(`${where}partition "${text}": column "${column}" is already partitioned by ${redundant.transform}; use one time transform per column`);
+    if (redundant)
+      throw new ConfigError(
+        `${where}partition "${text}": column "${column}" is already partitioned by ${redundant.transform}; use one time transform per column`,
+      );
     if (transform !== 'identity' && findField(schema, name))
       throw new ConfigError(`${where}partition "${text}": partition field name "${name}" collides with a column of the table`);
     fields.push({ 'source-id': source.id, 'field-id': nextId++, name, transform });
@@ -189,7 +210,8 @@ function sourceOf(schema: Schema, field: PartitionField): NestedField {
     return undefined;
   };
   const source = search(schema.fields);
-  if (!source) throw new SchemaError(`partition field "${field.name}" refers to column id ${field['source-id']}, which is not in the schema`);
+  if (!source)
+    throw new SchemaError(`partition field "${field.name}" refers to column id ${field['source-id']}, which is not in the schema`);
   if (typeof source.type !== 'string') throw new SchemaError(`partition field "${field.name}" has a non-primitive source "${source.name}"`);
   return source;
 }

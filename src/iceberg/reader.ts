@@ -23,7 +23,8 @@ export async function readSnapshotManifests(io: FileIO, snapshot: Snapshot): Pro
 
 /** A manifest's entries with snapshot ids and sequence numbers filled in from its manifest-list record. */
 export async function readManifestEntries(io: FileIO, manifest: ManifestFile): Promise<ManifestEntry[]> {
-  if (manifest.content !== 0) throw new SchemaError(`${manifest.manifestPath}: delete manifests are not supported (this table has row-level deletes)`);
+  if (manifest.content !== 0)
+    throw new SchemaError(`${manifest.manifestPath}: delete manifests are not supported (this table has row-level deletes)`);
   const { entries } = readManifestFile(await io.read(manifest.manifestPath));
   return entries.map((e) => inheritFromManifest(e, manifest));
 }
@@ -52,9 +53,16 @@ export async function readDataFiles(io: FileIO, metadata: TableMetadata, snapsho
   if (!snapshot) return [];
   const manifests = await readSnapshotManifests(io, snapshot);
   const perManifest = await mapLimit(manifests, READ_CONCURRENCY, async (m) =>
-    (await readManifestEntries(io, m)).filter(isLive).map(
-      (e): LiveDataFile => ({ ...e.dataFile, specId: m.partitionSpecId, addedSnapshotId: e.snapshotId!, sequenceNumber: e.sequenceNumber! }),
-    ),
+    (await readManifestEntries(io, m))
+      .filter(isLive)
+      .map(
+        (e): LiveDataFile => ({
+          ...e.dataFile,
+          specId: m.partitionSpecId,
+          addedSnapshotId: e.snapshotId!,
+          sequenceNumber: e.sequenceNumber!,
+        }),
+      ),
   );
   return perManifest.flat();
 }
@@ -94,7 +102,13 @@ function snapshotInfo(s: Snapshot, currentId: bigint | undefined): SnapshotInfo 
 export function snapshotHistory(metadata: TableMetadata): SnapshotInfo[] {
   const currentId = currentSnapshot(metadata)?.['snapshot-id'];
   return [...metadata.snapshots]
-    .sort((a, b) => (a['sequence-number'] < b['sequence-number'] ? -1 : a['sequence-number'] > b['sequence-number'] ? 1 : a['timestamp-ms'] - b['timestamp-ms']))
+    .sort((a, b) =>
+      a['sequence-number'] < b['sequence-number']
+        ? -1
+        : a['sequence-number'] > b['sequence-number']
+          ? 1
+          : a['timestamp-ms'] - b['timestamp-ms'],
+    )
     .map((s) => snapshotInfo(s, currentId));
 }
 
@@ -165,7 +179,9 @@ function specById(metadata: TableMetadata, specId: number): PartitionSpec {
 
 function schemaFor(metadata: TableMetadata, schemaId: number | undefined): Schema {
   const id = schemaId ?? metadata['current-schema-id'];
-  return metadata.schemas.find((s) => s['schema-id'] === id) ?? metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id'])!;
+  return (
+    metadata.schemas.find((s) => s['schema-id'] === id) ?? metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id'])!
+  );
 }
 
 /** Record, file and byte counts per partition of a snapshot (the current one by default), from its manifests; sorted by path. */

@@ -59,13 +59,16 @@ export function sameIcebergType(a: IcebergType, b: IcebergType): boolean {
   if (typeof a === 'string' || typeof b === 'string') {
     return typeof a === 'string' && typeof b === 'string' && a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
   }
-  if (a.type === 'list' && b.type === 'list') return a['element-required'] === b['element-required'] && sameIcebergType(a.element, b.element);
+  if (a.type === 'list' && b.type === 'list')
+    return a['element-required'] === b['element-required'] && sameIcebergType(a.element, b.element);
   if (a.type === 'map' && b.type === 'map')
     return a['value-required'] === b['value-required'] && sameIcebergType(a.key, b.key) && sameIcebergType(a.value, b.value);
   if (a.type === 'struct' && b.type === 'struct')
     return (
       a.fields.length === b.fields.length &&
-      a.fields.every((f, i) => f.name === b.fields[i].name && f.required === b.fields[i].required && sameIcebergType(f.type, b.fields[i].type))
+      a.fields.every(
+        (f, i) => f.name === b.fields[i].name && f.required === b.fields[i].required && sameIcebergType(f.type, b.fields[i].type),
+      )
     );
   return false;
 }

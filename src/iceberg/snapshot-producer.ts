@@ -196,7 +196,11 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
       }
 
       const listPath = `${metadataDirectory(base.metadata)}/${manifestListFileName(change.snapshotId, change.commitUuid, attempt)}`;
-      const listBytes = writeManifestList(manifests, { snapshotId: change.snapshotId, parentSnapshotId: parent?.['snapshot-id'] ?? null, sequenceNumber });
+      const listBytes = writeManifestList(manifests, {
+        snapshotId: change.snapshotId,
+        parentSnapshotId: parent?.['snapshot-id'] ?? null,
+        sequenceNumber,
+      });
       await io.createExclusive(listPath, listBytes);
       written.push(listPath);
 
@@ -207,7 +211,9 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
         addedDataFiles: added.files,
         addedRecords: added.records,
         addedFilesSize: added.bytes,
-        ...(operation === 'overwrite' ? { deletedDataFiles: deleted.files, deletedRecords: deleted.records, removedFilesSize: deleted.bytes } : {}),
+        ...(operation === 'overwrite'
+          ? { deletedDataFiles: deleted.files, deletedRecords: deleted.records, removedFilesSize: deleted.bytes }
+          : {}),
         changedPartitionCount: changedPartitions.size,
         properties,
         // Snapshot times never go backwards along the log, even when this clock is behind the last writer's.

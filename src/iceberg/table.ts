@@ -78,7 +78,12 @@ export async function createTable(catalog: Catalog, io: FileIO, ident: TableIden
   }
   const location = options.location ?? (options.warehouse ? defaultTableLocation(options.warehouse, ident) : undefined);
   if (!location) throw new SchemaError(`cannot create ${name}: give its location or the warehouse it goes in`);
-  const metadata = newTableMetadata({ location, schema: options.schema, spec: options.spec ?? UNPARTITIONED, properties: options.properties });
+  const metadata = newTableMetadata({
+    location,
+    schema: options.schema,
+    spec: options.spec ?? UNPARTITIONED,
+    properties: options.properties,
+  });
   const metadataLocation = nextMetadataFileLocation(metadata, null);
   await io.createExclusive(metadataLocation, stringifyMetadata(metadata));
   try {
@@ -106,7 +111,11 @@ export async function loadTable(catalog: Catalog, io: FileIO, ident: TableIdenti
   const row = await catalog.loadTable(ident);
   const name = formatIdentifier(ident);
   if (!row) throw new CatalogError('no-such-table', `table ${name} does not exist in catalog ${catalog.name}`);
-  if (!row.metadataLocation) throw new CatalogError('invalid', `table ${name} has no metadata location in catalog ${catalog.name} (left half-made by another engine?)`);
+  if (!row.metadataLocation)
+    throw new CatalogError(
+      'invalid',
+      `table ${name} has no metadata location in catalog ${catalog.name} (left half-made by another engine?)`,
+    );
   return readTableAt(io, ident, row.metadataLocation);
 }
 
@@ -150,7 +159,12 @@ async function stageDataChange(
  * manifest list with it and the current snapshot's manifests, and the next metadata file with an
  * `append` snapshot. Nothing is committed.
  */
-export function stageAppend(table: Table, io: FileIO, dataFiles: readonly DataFile[], options: StageSnapshotOptions = {}): Promise<StagedCommit> {
+export function stageAppend(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  options: StageSnapshotOptions = {},
+): Promise<StagedCommit> {
   return stageDataChange('append', table, io, dataFiles, options);
 }
 
@@ -158,13 +172,27 @@ export function stageAppend(table: Table, io: FileIO, dataFiles: readonly DataFi
  * Replace partitions: one `overwrite` snapshot in which every file of the partitions `dataFiles` fall
  * in is DELETED and `dataFiles` are ADDED (an unpartitioned table: every file). Nothing is committed.
  */
-export function stageReplacePartitions(table: Table, io: FileIO, dataFiles: readonly DataFile[], options: StageSnapshotOptions = {}): Promise<StagedCommit> {
+export function stageReplacePartitions(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  options: StageSnapshotOptions = {},
+): Promise<StagedCommit> {
   return stageDataChange('replace-partitions', table, io, dataFiles, options);
 }
 
 /** Schema evolution: a new schema (new id) with `columns` appended as optional fields with ids above last-column-id, and the named columns made optional. */
-export function stageSchemaChange(table: Table, io: FileIO, change: { addColumns?: NewColumn[]; makeOptional?: string[] }): Promise<StagedCommit> {
-  return buildOnBase(table, io, { kind: 'schema', addColumns: [...(change.addColumns ?? [])], makeOptional: [...(change.makeOptional ?? [])] }, 1);
+export function stageSchemaChange(
+  table: Table,
+  io: FileIO,
+  change: { addColumns?: NewColumn[]; makeOptional?: string[] },
+): Promise<StagedCommit> {
+  return buildOnBase(
+    table,
+    io,
+    { kind: 'schema', addColumns: [...(change.addColumns ?? [])], makeOptional: [...(change.makeOptional ?? [])] },
+    1,
+  );
 }
 
 /** Adds optional columns (new schema id, new field ids above last-column-id); data files written before read them as null. */
@@ -179,7 +207,12 @@ export function stageAddColumns(table: Table, io: FileIO, columns: NewColumn[]):
  * deleted (nothing references them). Throws StagedAlreadyCommitted when the current version already
  * holds the change (an ambiguous commit that went through).
  */
-export async function restage(catalog: Catalog, io: FileIO, staged: StagedCommit, options: { current?: Table } = {}): Promise<StagedCommit> {
+export async function restage(
+  catalog: Catalog,
+  io: FileIO,
+  staged: StagedCommit,
+  options: { current?: Table } = {},
+): Promise<StagedCommit> {
   const current = options.current ?? (await loadTable(catalog, io, staged.ident));
   const name = formatIdentifier(staged.ident);
   if (current.metadataLocation === staged.next || current.metadata['metadata-log'].some((e) => e['metadata-file'] === staged.next))

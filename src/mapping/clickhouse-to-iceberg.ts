@@ -97,7 +97,8 @@ function mapClickHouseType(t: ClickHouseType): Mapped {
       arity(t, 0);
       return primitive('date');
     case 'DateTime':
-      if (t.args.length > 1 || (t.args.length === 1 && t.args[0].kind !== 'string')) throw new Unsupported("DateTime takes an optional 'time zone'");
+      if (t.args.length > 1 || (t.args.length === 1 && t.args[0].kind !== 'string'))
+        throw new Unsupported("DateTime takes an optional 'time zone'");
       return primitive('timestamptz');
     case 'DateTime64': {
       if (t.args.length < 1 || t.args.length > 2 || (t.args.length === 2 && t.args[1].kind !== 'string'))
@@ -105,7 +106,11 @@ function mapClickHouseType(t: ClickHouseType): Mapped {
       const precision = numberArg(t, 0);
       if (precision < 0 || precision > 9) throw new Unsupported(`DateTime64 precision ${precision} is outside 0..9`);
       const notes =
-        precision > 6 ? [`ClickHouse DateTime64(${precision}): stored in microseconds, the last ${precision - 6} digit(s) of sub-second precision are truncated`] : [];
+        precision > 6
+          ? [
+              `ClickHouse DateTime64(${precision}): stored in microseconds, the last ${precision - 6} digit(s) of sub-second precision are truncated`,
+            ]
+          : [];
       return primitive('timestamptz', notes);
     }
     case 'UUID':

@@ -19,7 +19,10 @@ export async function claimTable(cfg: TableConfig, state: StateStore, events: Of
 /** The table's watermark row (created at 1970-01-01 on its first offload); a clear error before `offload init`. */
 export async function ensureWatermarkRow(cfg: TableConfig, state: StateStore): Promise<void> {
   await state.ensureWatermarks([{ table: cfg.name, icebergTable: cfg.target }]).catch((err: { code?: string }) => {
-    if (err.code === '42P01') throw new ConfigError('PostgreSQL has no offload tables (offload_watermarks, offload_runs, iceberg_tables) yet: run `offload init` first');
+    if (err.code === '42P01')
+      throw new ConfigError(
+        'PostgreSQL has no offload tables (offload_watermarks, offload_runs, iceberg_tables) yet: run `offload init` first',
+      );
     throw err;
   });
 }

@@ -36,7 +36,12 @@ export async function commitRun(state: StateStore, catalog: Catalog, staged: Sta
   await state.transaction(
     async (tx) => {
       await catalog.compareAndSetMetadataLocation(tx.connection, staged.ident, { expected: staged.base, next: staged.next });
-      await tx.advanceWatermark(o.tableName, o.watermark, { rowCount: o.rows, runId: o.runId, durationSeconds: o.durationSeconds, expected: o.expected });
+      await tx.advanceWatermark(o.tableName, o.watermark, {
+        rowCount: o.rows,
+        runId: o.runId,
+        durationSeconds: o.durationSeconds,
+        expected: o.expected,
+      });
       await tx.markRunCommitted(o.runId, {
         snapshotId: staged.snapshotId ?? 0n,
         metadataLocation: staged.next,
@@ -80,25 +85,48 @@ export async function commitBatch(
   o: CommitBatchOptions,
 ): Promise<'committed' | 'replan'> {
   const maxAttempts = o.maxAttempts ?? 4;
-  const run = { tableName: o.tableName, runId: o.runId, expected: o.expected, watermark: o.watermark, rows: o.rows, bytes: o.bytes, files: o.files };
+  const run = {
+    tableName: o.tableName,
+    runId: o.runId,
+    expected: o.expected,
+    watermark: o.watermark,
+    rows: o.rows,
+    bytes: o.bytes,
+    files: o.files,
+  };
   for (let attempt = 1; ; attempt++) {
-    if (o.lockLost.aborted) throw new OffloadError(`${o.tableName}: the table's lock was lost (its PostgreSQL connection dropped); not committing`);
+    if (o.lockLost.aborted)
+      throw new OffloadError(`${o.tableName}: the table's lock was lost (its PostgreSQL connection dropped); not committing`);
     try {
-      await commitRun(deps.state, deps.catalog, pending.staged, { ...run, durationSeconds: (Date.now() - o.started) / 1000, onCommitSent: () => (pending.commitSent = true) });
+      await commitRun(deps.state, deps.catalog, pending.staged, {
+        ...run,
+        durationSeconds: (Date.now() - o.started) / 1000,
+        onCommitSent: () => (pending.commitSent = true),
+      });
       break;
     } catch (err) {
       if (!(err instanceof CommitConflict) || pending.commitSent) throw err;
       const state = await deps.state.readWatermark(o.tableName);
       if (!state || !sameWatermark(state.watermark, o.expected)) {
         // Someone else offloaded this table meanwhile: our rows may overlap theirs. Drop them and plan again.
-        o.events.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `the watermark moved during run ${o.runId}; discarding it and planning again` });
+        o.events.emit({
+          kind: 'log',
+          table: o.tableName,
+          level: 'warn',
+          message: `the watermark moved during run ${o.runId}; discarding it and planning again`,
+        });
         await discardStaged(deps.io, pending.staged, { dataFiles: true }).catch(() => undefined);
         await deps.state.markRunAborted(o.runId, 'superseded: the watermark moved before this run could commit; re-planned');
         return 'replan';
       }
       if (attempt >= maxAttempts) throw err;
       // Another writer moved the Iceberg table (not the watermark): build the same change on its new version.
-      o.events.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `commit conflict on ${o.target} (attempt ${attempt}); restaging on the new version` });
+      o.events.emit({
+        kind: 'log',
+        table: o.tableName,
+        level: 'warn',
+        message: `commit conflict on ${o.target} (attempt ${attempt}); restaging on the new version`,
+      });
       pending.staged = await restage(deps.catalog, deps.io, pending.staged);
     }
   }

@@ -7,9 +7,36 @@ export type OffloadPhase = 'claim' | 'recover' | 'plan' | 'extract' | 'write' | 
 
 export type OffloadEvent =
   | { kind: 'phase'; table: string; runId: string; phase: OffloadPhase }
-  | { kind: 'planned'; table: string; runId: string; window: { lower: Watermark; upper: Watermark }; estimatedRows: number; batches: number }
-  | { kind: 'progress'; table: string; runId: string; rows: number; bytes: number; files: number; rowsPerSec: number; totalRows?: number; etaSec?: number }
-  | { kind: 'committed'; table: string; runId: string; snapshotId: string; watermark: Watermark; rows: number; files: number; bytes: number; durationMs: number }
+  | {
+      kind: 'planned';
+      table: string;
+      runId: string;
+      window: { lower: Watermark; upper: Watermark };
+      estimatedRows: number;
+      batches: number;
+    }
+  | {
+      kind: 'progress';
+      table: string;
+      runId: string;
+      rows: number;
+      bytes: number;
+      files: number;
+      rowsPerSec: number;
+      totalRows?: number;
+      etaSec?: number;
+    }
+  | {
+      kind: 'committed';
+      table: string;
+      runId: string;
+      snapshotId: string;
+      watermark: Watermark;
+      rows: number;
+      files: number;
+      bytes: number;
+      durationMs: number;
+    }
   | { kind: 'up-to-date'; table: string; watermark: Watermark }
   | { kind: 'busy'; table: string }
   | { kind: 'failed'; table: string; runId?: string; error: string }

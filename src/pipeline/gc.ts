@@ -49,7 +49,16 @@ export interface GcTableResult {
 /** Collects one table's orphan files. */
 export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions = {}): Promise<GcTableResult> {
   const minAgeMs = options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS;
-  const base: GcTableResult = { table: cfg.name, target: cfg.target, status: 'no-table', listed: 0, referenced: 0, orphans: [], tooYoung: 0, deleted: [] };
+  const base: GcTableResult = {
+    table: cfg.name,
+    target: cfg.target,
+    status: 'no-table',
+    listed: 0,
+    referenced: 0,
+    orphans: [],
+    tooYoung: 0,
+    deleted: [],
+  };
   const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {

@@ -85,10 +85,26 @@ export interface CommittedBatch {
 }
 
 export type OffloadResult =
-  | { table: string; status: 'committed'; batches: CommittedBatch[]; rows: number; files: number; bytes: number; watermark: Watermark; durationMs: number }
+  | {
+      table: string;
+      status: 'committed';
+      batches: CommittedBatch[];
+      rows: number;
+      files: number;
+      bytes: number;
+      watermark: Watermark;
+      durationMs: number;
+    }
   | { table: string; status: 'up-to-date'; watermark: Watermark; durationMs: number }
   | { table: string; status: 'busy'; durationMs: number }
-  | { table: string; status: 'dry-run'; window: { lower: Watermark; upper: Watermark } | null; estimatedRows: number; batches: number; durationMs: number };
+  | {
+      table: string;
+      status: 'dry-run';
+      window: { lower: Watermark; upper: Watermark } | null;
+      estimatedRows: number;
+      batches: number;
+      durationMs: number;
+    };
 
 /** Offloads one table until it is up to date (or `maxBatches` commits). Throws on failure (after a `failed` event). */
 export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options: OffloadOptions = {}): Promise<OffloadResult> {
@@ -129,12 +145,20 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       if (options.dryRun) {
         const window = { lower: next.from, upper: watermarkOf(next.plan.upper, null) };
         emit({ kind: 'planned', table: cfg.name, runId: '', window, estimatedRows: next.plan.windowRows, batches: next.plan.batches });
-        return { table: cfg.name, status: 'dry-run', window, estimatedRows: next.plan.windowRows, batches: next.plan.batches, durationMs: Date.now() - started };
+        return {
+          table: cfg.name,
+          status: 'dry-run',
+          window,
+          estimatedRows: next.plan.windowRows,
+          batches: next.plan.batches,
+          durationMs: Date.now() - started,
+        };
       }
       duck ??= await openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
       const outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal);
       if (outcome.kind === 'replan') {
-        if (++replans > (options.maxReplans ?? 2)) throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
+        if (++replans > (options.maxReplans ?? 2))
+          throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
         table = (await currentTable(deps.catalog, deps.io, ident)) ?? table;
         continue;
       }
@@ -191,13 +215,34 @@ async function runBatch(
 
     phase('extract');
     const moved = await moveSlices({
-      cfg, source: deps.source, shape, schema, spec, table, slices, lower: next.lower, upper: plan.upper, duck, workDir, runId, events,
-      extractStreams: options.extractStreams, signal: options.signal, uploads, estimatedRows: plan.rows, lockLost,
+      cfg,
+      source: deps.source,
+      shape,
+      schema,
+      spec,
+      table,
+      slices,
+      lower: next.lower,
+      upper: plan.upper,
+      duck,
+      workDir,
+      runId,
+      events,
+      extractStreams: options.extractStreams,
+      signal: options.signal,
+      uploads,
+      estimatedRows: plan.rows,
+      lockLost,
     });
     if (moved.files.length === 0) {
       await deps.state.markRunUpToDate(runId);
       await deps.state.markTableUpToDate(cfg.name);
-      events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `no rows found in the planned window (they vanished since planning); nothing committed` });
+      events.emit({
+        kind: 'log',
+        table: cfg.name,
+        level: 'warn',
+        message: `no rows found in the planned window (they vanished since planning); nothing committed`,
+      });
       return { kind: 'empty' };
     }
     const watermark = await watermarkFromFiles(duck, moved.files, cfg, shape, schema);
@@ -206,13 +251,26 @@ async function runBatch(
     const bytes = dataFiles.reduce((s, f) => s + Number(f.fileSizeInBytes), 0);
 
     phase('stage');
-    pending = { staged: await stageRun(table, deps.io, dataFiles, { tableName: cfg.name, runId, watermark, windowStart }), commitSent: false };
+    pending = {
+      staged: await stageRun(table, deps.io, dataFiles, { tableName: cfg.name, runId, watermark, windowStart }),
+      commitSent: false,
+    };
 
     throwIfStopped(options.signal, cfg.name, 'before its commit');
     phase('commit');
     const committed = await commitBatch(deps, pending, {
-      tableName: cfg.name, target: cfg.target, runId, expected: next.from, watermark, rows, bytes, files: dataFiles.length, started, lockLost,
-      maxAttempts: options.maxCommitAttempts, events,
+      tableName: cfg.name,
+      target: cfg.target,
+      runId,
+      expected: next.from,
+      watermark,
+      rows,
+      bytes,
+      files: dataFiles.length,
+      started,
+      lockLost,
+      maxAttempts: options.maxCommitAttempts,
+      events,
     });
     if (committed === 'replan') return { kind: 'replan' };
     const durationMs = Date.now() - started;
@@ -226,8 +284,22 @@ async function runBatch(
       window: { lower: windowStart, upper: watermark },
       durationMs,
     };
-    events.emit({ kind: 'committed', table: cfg.name, runId, snapshotId: batch.snapshotId, watermark, rows, files: batch.files, bytes, durationMs });
-    return { kind: 'committed', batch, table: { ident: table.ident, metadataLocation: pending.staged.next, metadata: pending.staged.metadata } };
+    events.emit({
+      kind: 'committed',
+      table: cfg.name,
+      runId,
+      snapshotId: batch.snapshotId,
+      watermark,
+      rows,
+      files: batch.files,
+      bytes,
+      durationMs,
+    });
+    return {
+      kind: 'committed',
+      batch,
+      table: { ident: table.ident, metadataLocation: pending.staged.next, metadata: pending.staged.metadata },
+    };
   } catch (err) {
     await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
     throw err;
@@ -237,7 +309,15 @@ async function runBatch(
 }
 
 /** A run that failed: recorded as failed, and what it wrote removed — unless its COMMIT may have gone through. */
-async function failRun(cfg: TableConfig, deps: OffloadDeps, runId: string, staged: StagedCommit | undefined, uploaded: string[], commitSent: boolean, err: Error): Promise<void> {
+async function failRun(
+  cfg: TableConfig,
+  deps: OffloadDeps,
+  runId: string,
+  staged: StagedCommit | undefined,
+  uploaded: string[],
+  commitSent: boolean,
+  err: Error,
+): Promise<void> {
   try {
     if (commitSent) {
       // The outcome of COMMIT is unknown: the catalog says what happened. If it committed, the run row says so too (same transaction).

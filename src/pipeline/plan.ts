@@ -260,7 +260,11 @@ export function sliceBatch(
 }
 
 /** The time transform the spec applies to the cursor column (the finest, if several), and whether other fields partition too. */
-export function cursorPartitioning(spec: PartitionSpec, schema: Schema, cursor: string): { transform: TimeTransform | null; hasOtherFields: boolean } {
+export function cursorPartitioning(
+  spec: PartitionSpec,
+  schema: Schema,
+  cursor: string,
+): { transform: TimeTransform | null; hasOtherFields: boolean } {
   const cursorField = schema.fields.find((f) => f.name === cursor);
   const order: TimeTransform[] = ['hour', 'day', 'month', 'year'];
   let transform: TimeTransform | null = null;
@@ -322,7 +326,13 @@ function cursorGranularity(shape: SourceShape): bigint {
 }
 
 /** The first batch of a large window: counts per day, hour, minute, second … narrowing to the crossing bucket, then whole cursor values. */
-async function firstBatch(source: RowSource, shape: SourceShape, lower: LowerBound | null, upper: Micros, maxRows: number): Promise<{ upper: Micros; rows: number }> {
+async function firstBatch(
+  source: RowSource,
+  shape: SourceShape,
+  lower: LowerBound | null,
+  upper: Micros,
+  maxRows: number,
+): Promise<{ upper: Micros; rows: number }> {
   const exact = cursorGranularity(shape);
   const levels = [86_400_000_000n, 3_600_000_000n, 60_000_000n, 1_000_000n, 1_000n, 1n].filter((s) => s > exact);
   levels.push(exact);

@@ -67,12 +67,25 @@ export async function recoverTable(o: RecoverOptions): Promise<RecoveredRun[]> {
         }
       });
       out.push({ runId: run.runId, outcome: 'committed' });
-      o.events?.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `recovered run ${run.runId}: it committed snapshot ${snapshot['snapshot-id']} before its process died` });
+      o.events?.emit({
+        kind: 'log',
+        table: o.tableName,
+        level: 'warn',
+        message: `recovered run ${run.runId}: it committed snapshot ${snapshot['snapshot-id']} before its process died`,
+      });
     } else {
-      await o.state.markRunAborted(run.runId, `aborted by recovery: its process (${run.worker}) died and no snapshot of ${formatIdentifier(o.ident)} carries its run id`);
+      await o.state.markRunAborted(
+        run.runId,
+        `aborted by recovery: its process (${run.worker}) died and no snapshot of ${formatIdentifier(o.ident)} carries its run id`,
+      );
       await o.state.markTableFailed(o.tableName, `run ${run.runId} did not finish (its process died); nothing of it was committed`);
       out.push({ runId: run.runId, outcome: 'aborted' });
-      o.events?.emit({ kind: 'log', table: o.tableName, level: 'warn', message: `recovered run ${run.runId}: it never committed (aborted; its files are left for offload gc)` });
+      o.events?.emit({
+        kind: 'log',
+        table: o.tableName,
+        level: 'warn',
+        message: `recovered run ${run.runId}: it never committed (aborted; its files are left for offload gc)`,
+      });
     }
     table = await currentTable(o.catalog, o.io, o.ident);
   }

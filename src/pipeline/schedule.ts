@@ -37,7 +37,16 @@ export type ScheduleLogLine =
       reason?: string;
     }
   | { event: 'tick-skipped'; time: string; tick: number; runningTick: number; runningForMs: number }
-  | { event: 'tick-finished'; time: string; tick: number; durationMs: number; committed: number; rows: number; failed: number; error?: string }
+  | {
+      event: 'tick-finished';
+      time: string;
+      tick: number;
+      durationMs: number;
+      committed: number;
+      rows: number;
+      failed: number;
+      error?: string;
+    }
   | { event: 'log'; time: string; tick: number; table?: string; level: 'warn' | 'error'; message: string }
   | { event: 'stopping'; time: string; reason: string; runningTick: number | null }
   | { event: 'stopped'; time: string; ticks: number; skipped: number; failedTicks: number };
@@ -131,11 +140,26 @@ export async function runOnSchedule(options: ScheduleOptions): Promise<ScheduleS
       const status = TERMINAL[e.kind];
       if (status === undefined || !('table' in e) || reported.has(e.table)) return;
       reported.add(e.table);
-      const line: Extract<ScheduleLogLine, { event: 'table' }> = { event: 'table', time: time(), tick, table: e.table, layer: layerOf.get(e.table) ?? null, status };
+      const line: Extract<ScheduleLogLine, { event: 'table' }> = {
+        event: 'table',
+        time: time(),
+        tick,
+        table: e.table,
+        layer: layerOf.get(e.table) ?? null,
+        status,
+      };
       if (e.kind === 'committed') {
         committed++;
         rows += e.rows;
-        Object.assign(line, { rows: e.rows, files: e.files, bytes: e.bytes, snapshotId: e.snapshotId, watermark: e.watermark, durationMs: e.durationMs, runId: e.runId });
+        Object.assign(line, {
+          rows: e.rows,
+          files: e.files,
+          bytes: e.bytes,
+          snapshotId: e.snapshotId,
+          watermark: e.watermark,
+          durationMs: e.durationMs,
+          runId: e.runId,
+        });
       } else if (e.kind === 'up-to-date') {
         line.watermark = e.watermark;
       } else if (e.kind === 'failed') {
@@ -156,11 +180,24 @@ export async function runOnSchedule(options: ScheduleOptions): Promise<ScheduleS
     // Every table gets its line, even when the tick was stopped or crashed before reaching it.
     for (const t of tables) {
       if (reported.has(t.name)) continue;
-      const reason = tickStop.signal.aborted ? 'stopped before this table was offloaded' : error ? `the tick failed: ${error}` : 'no outcome reported';
+      const reason = tickStop.signal.aborted
+        ? 'stopped before this table was offloaded'
+        : error
+          ? `the tick failed: ${error}`
+          : 'no outcome reported';
       log({ event: 'table', time: time(), tick, table: t.name, layer: t.layer, status: 'not-run', reason });
     }
     if (failed > 0 || error !== undefined) summary.failedTicks++;
-    log({ event: 'tick-finished', time: time(), tick, durationMs: now() - startedAt, committed, rows, failed, ...(error !== undefined ? { error } : {}) });
+    log({
+      event: 'tick-finished',
+      time: time(),
+      tick,
+      durationMs: now() - startedAt,
+      committed,
+      rows,
+      failed,
+      ...(error !== undefined ? { error } : {}),
+    });
   };
 
   const start = now();
@@ -226,7 +263,12 @@ function seconds(ms: number): string {
 export function durationText(ms: number): string {
   const parts: string[] = [];
   let rest = Math.round(ms);
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

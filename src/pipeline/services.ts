@@ -13,7 +13,19 @@ import type { OffloadDeps } from './offload.js';
 import { ClickHouseRows } from './source.js';
 
 /** What the connections are for; each has its settings, and its name in pg_stat_activity (`offload <purpose>`). */
-export type ServicePurpose = 'run' | 'run --every' | 'gc' | 'tui' | 'tui offloads' | 'status' | 'init' | 'runs' | 'seed' | 'drill' | 'drill --clean' | 'bench';
+export type ServicePurpose =
+  | 'run'
+  | 'run --every'
+  | 'gc'
+  | 'tui'
+  | 'tui offloads'
+  | 'status'
+  | 'init'
+  | 'runs'
+  | 'seed'
+  | 'drill'
+  | 'drill --clean'
+  | 'bench';
 
 interface Settings {
   /** Most PostgreSQL connections: each table an offload holds keeps one checked out for its lock. */
@@ -64,7 +76,10 @@ export class Services {
   }
 
   get clickhouse(): ClickHouseSource {
-    this.openedClickhouse ??= new ClickHouseSource(clickhouseFromEnv(this.env), { env: this.env, requestTimeoutMs: this.settings.clickhouseTimeoutMs });
+    this.openedClickhouse ??= new ClickHouseSource(clickhouseFromEnv(this.env), {
+      env: this.env,
+      requestTimeoutMs: this.settings.clickhouseTimeoutMs,
+    });
     return this.openedClickhouse;
   }
 
@@ -95,7 +110,14 @@ export class Services {
 
   /** What an offload (or gc) is handed: these connections behind the interfaces the pipeline takes. */
   offloadDeps(): OffloadDeps {
-    return offloadDepsOn({ clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io, warehouse: this.warehouse, workDir: workDirFromEnv(this.env) });
+    return offloadDepsOn({
+      clickhouse: this.clickhouse,
+      pool: this.pool,
+      catalog: this.catalog,
+      io: this.io,
+      warehouse: this.warehouse,
+      workDir: workDirFromEnv(this.env),
+    });
   }
 
   async close(): Promise<void> {
@@ -110,7 +132,14 @@ export function openServices(env: Env, purpose: ServicePurpose): Services {
 }
 
 /** An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases). */
-export function offloadDepsOn(c: { clickhouse: ClickHouseSource; pool: pg.Pool; catalog?: Catalog; io: FileIO; warehouse: string; workDir?: string }): OffloadDeps {
+export function offloadDepsOn(c: {
+  clickhouse: ClickHouseSource;
+  pool: pg.Pool;
+  catalog?: Catalog;
+  io: FileIO;
+  warehouse: string;
+  workDir?: string;
+}): OffloadDeps {
   return {
     source: new ClickHouseRows(c.clickhouse),
     state: new PostgresStateStore(c.pool),

@@ -43,9 +43,21 @@ export interface RowSource {
   /** Rows in the window (lower, cutoff] and the newest cursor value among them. */
   windowStats(window: WindowSource, lower: Lower | null, cutoff: Micros): Promise<{ rows: number; newest: Micros | null }>;
   /** Rows per bucket of `bucketMicros` (bucket = floor(cursor / size) * size) in (lower, upper] ∩ [from, to), ascending. */
-  bucketCounts(window: WindowSource, lower: Lower | null, upper: Micros, bucketMicros: Micros, range?: { from: Micros; to: Micros }): Promise<CursorCount[]>;
+  bucketCounts(
+    window: WindowSource,
+    lower: Lower | null,
+    upper: Micros,
+    bucketMicros: Micros,
+    range?: { from: Micros; to: Micros },
+  ): Promise<CursorCount[]>;
   /** One slice of a batch into `<workDir>/slice-N[-k].<extension>`: one file per stream. */
-  extractSlice(shape: SourceShape, lower: Lower | null, upper: Micros, slice: Slice, options: ExtractSliceOptions): Promise<ExtractedFile[]>;
+  extractSlice(
+    shape: SourceShape,
+    lower: Lower | null,
+    upper: Micros,
+    slice: Slice,
+    options: ExtractSliceOptions,
+  ): Promise<ExtractedFile[]>;
 }
 
 /** The columns of what a table reads (its query's output, or the source table's columns), in order. */
@@ -77,7 +89,13 @@ export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: Click
 }
 
 /** The predicate of one slice: the batch's window and the slice's [from, to) range. */
-export function slicePredicate(src: WindowSource, lower: Lower | null, upper: bigint, slice: Slice, values: SqlValues = literalValues()): string {
+export function slicePredicate(
+  src: WindowSource,
+  lower: Lower | null,
+  upper: bigint,
+  slice: Slice,
+  values: SqlValues = literalValues(),
+): string {
   const parts = [windowPredicate(src, lower, upper, values)];
   if (slice.from !== null) parts.push(cursorCondition(src, '>=', slice.from, values));
   if (slice.to !== null) parts.push(cursorCondition(src, '<', slice.to, values));
@@ -114,11 +132,23 @@ export class ClickHouseRows implements RowSource {
     return readWindowStats(this.clickhouse, window, lower, cutoff);
   }
 
-  bucketCounts(window: WindowSource, lower: Lower | null, upper: Micros, bucketMicros: Micros, range?: { from: Micros; to: Micros }): Promise<CursorCount[]> {
+  bucketCounts(
+    window: WindowSource,
+    lower: Lower | null,
+    upper: Micros,
+    bucketMicros: Micros,
+    range?: { from: Micros; to: Micros },
+  ): Promise<CursorCount[]> {
     return readBucketCounts(this.clickhouse, window, lower, upper, bucketMicros, range);
   }
 
-  async extractSlice(shape: SourceShape, lower: Lower | null, upper: Micros, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile[]> {
+  async extractSlice(
+    shape: SourceShape,
+    lower: Lower | null,
+    upper: Micros,
+    slice: Slice,
+    o: ExtractSliceOptions,
+  ): Promise<ExtractedFile[]> {
     const values = await this.clickhouse.values();
     const where = slicePredicate(shape.window, lower, upper, slice, values);
     const streams = Math.max(1, Math.trunc(o.streams ?? 1));

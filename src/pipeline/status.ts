@@ -53,7 +53,13 @@ async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string>
  * (clickhouse/window.ts), with its values as literals or, given the server's SqlValues, query parameters.
  */
 export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Watermark, values: SqlValues = literalValues()): string {
-  const src = { from: readFrom(t), isQuery: t.query !== null, cursor: t.cursor, cursorType: cursorTypeOf(cursorColumnType, `${t.name}: cursor column "${t.cursor}"`), tieBreak: t.tieBreak };
+  const src = {
+    from: readFrom(t),
+    isQuery: t.query !== null,
+    cursor: t.cursor,
+    cursorType: cursorTypeOf(cursorColumnType, `${t.name}: cursor column "${t.cursor}"`),
+    tieBreak: t.tieBreak,
+  };
   return upToWatermarkPredicate(src, { cursor: microsFromIso(w.timestamp), tieBreak: w.tieBreak }, values);
 }
 
@@ -61,16 +67,22 @@ export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Wa
  * Total rows (from part metadata for plain tables; for query tables the rows the query returns, which is
  * what an offload copies) and rows up to the watermark.
  */
-async function clickhouseCounts(ch: ClickHouseSource, t: TableConfig, w: Watermark | null): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
+async function clickhouseCounts(
+  ch: ClickHouseSource,
+  t: TableConfig,
+  w: Watermark | null,
+): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
   const count = async (where?: string, params?: Record<string, string>) => {
     const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`, { params });
     return Number(rows[0]?.n ?? 0);
   };
   const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
-  if (w === null) throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
+  if (w === null)
+    throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
   const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
   const values = await ch.values();
-  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w, values), values.params);
+  const rowsUpToWatermark =
+    totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w, values), values.params);
   return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
 }
 
@@ -97,7 +109,8 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
     const table = await readTableAt(io, ident, row.metadataLocation);
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
-    if (snap && (total === undefined || !/^\d+$/.test(total))) throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
+    if (snap && (total === undefined || !/^\d+$/.test(total)))
+      throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
     return {
       ok: true,
       value: {

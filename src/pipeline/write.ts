@@ -23,7 +23,10 @@ import type { SourceShape } from './source.js';
  * DuckDB for one offload: bounded threads and memory, and an allocator that gives memory back after each
  * statement — without that, RSS grows slice after slice (measured: +50 MB a slice on 5M rows; flat with it).
  */
-export async function openWriterDuckDB(options: { threads?: number; memoryLimit?: string }, workDir: string | undefined): Promise<DuckDBSession> {
+export async function openWriterDuckDB(
+  options: { threads?: number; memoryLimit?: string },
+  workDir: string | undefined,
+): Promise<DuckDBSession> {
   const duck = await openDuckDB({
     threads: options.threads ?? 2,
     memoryLimit: options.memoryLimit ?? '128MB',
@@ -174,7 +177,9 @@ async function partitionOfFile(
 ): Promise<Record<string, PartitionValue> | 'mixed' | 'empty'> {
   if (exprs.length === 0) return {};
   const keys = exprs.map((p, i) => `${p.sql} AS p${i}`).join(', ');
-  const rows = (await connection.runAndReadAll(`SELECT DISTINCT ${keys} FROM read_parquet(${sqlString(file)}, hive_partitioning = false) LIMIT 2`)).getRowObjectsJS();
+  const rows = (
+    await connection.runAndReadAll(`SELECT DISTINCT ${keys} FROM read_parquet(${sqlString(file)}, hive_partitioning = false) LIMIT 2`)
+  ).getRowObjectsJS();
   if (rows.length === 0) return 'empty';
   if (rows.length > 1) return 'mixed';
   return Object.fromEntries(exprs.map((p, i) => [p.field.name, rows[0][`p${i}`] as PartitionValue]));
@@ -187,18 +192,25 @@ async function partitionOfFile(
  * the files' own column statistics (exact for dates and timestamps); only the files holding it are read,
  * and of those only the row groups whose statistics contain it.
  */
-export async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile[], cfg: TableConfig, shape: SourceShape, schema: Schema): Promise<Watermark> {
+export async function watermarkFromFiles(
+  duck: DuckDBSession,
+  files: WrittenFile[],
+  cfg: TableConfig,
+  shape: SourceShape,
+  schema: Schema,
+): Promise<Watermark> {
   const c = `"${cfg.cursor.replace(/"/g, '""')}"`;
   const isDate = shape.window.cursorType.kind === 'Date';
   const field = schema.fields.find((f) => f.name === cfg.cursor);
-  const fromStats = field && (field.type === 'timestamptz' || field.type === 'date')
-    ? files.map((f) => {
-        const b = f.dataFile.upperBounds.get(field.id);
-        if (!b) return null;
-        const v = fromBytes(field.type as 'timestamptz' | 'date', b);
-        return field.type === 'date' ? BigInt(v as number) * 86_400_000_000n : (v as bigint);
-      })
-    : [];
+  const fromStats =
+    field && (field.type === 'timestamptz' || field.type === 'date')
+      ? files.map((f) => {
+          const b = f.dataFile.upperBounds.get(field.id);
+          if (!b) return null;
+          const v = fromBytes(field.type as 'timestamptz' | 'date', b);
+          return field.type === 'date' ? BigInt(v as number) * 86_400_000_000n : (v as bigint);
+        })
+      : [];
   let cursor: bigint;
   let holding: WrittenFile[];
   if (fromStats.length === files.length && fromStats.every((v) => v !== null)) {
@@ -207,7 +219,11 @@ export async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile
   } else {
     const all = `[${files.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
     const cursorUs = isDate ? `(CAST(${c} - DATE '1970-01-01' AS BIGINT) * 86400000000)` : `epoch_us(${c})`;
-    const [top] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${cursorUs}) AS VARCHAR) AS m FROM read_parquet(${all}, hive_partitioning = false)`)).getRowObjectsJS();
+    const [top] = (
+      await duck.connection.runAndReadAll(
+        `SELECT CAST(max(${cursorUs}) AS VARCHAR) AS m FROM read_parquet(${all}, hive_partitioning = false)`,
+      )
+    ).getRowObjectsJS();
     if (top.m === null) throw new OffloadError(`${cfg.name}: the written files hold no cursor values`);
     cursor = BigInt(String(top.m));
     holding = files;
@@ -217,7 +233,11 @@ export async function watermarkFromFiles(duck: DuckDBSession, files: WrittenFile
     const t = `"${cfg.tieBreak.replace(/"/g, '""')}"`;
     const list = `[${holding.map((f) => `'${f.localPath.replace(/'/g, "''")}'`).join(', ')}]`;
     const at = isDate ? `(DATE '1970-01-01' + ${(cursor / 86_400_000_000n).toString()})` : `make_timestamptz(${cursor.toString()}::BIGINT)`;
-    const [r] = (await duck.connection.runAndReadAll(`SELECT CAST(max(${t}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false) WHERE ${c} = ${at}`)).getRowObjectsJS();
+    const [r] = (
+      await duck.connection.runAndReadAll(
+        `SELECT CAST(max(${t}) AS VARCHAR) AS m FROM read_parquet(${list}, hive_partitioning = false) WHERE ${c} = ${at}`,
+      )
+    ).getRowObjectsJS();
     tieBreak = r.m === null ? null : String(r.m).replace(/\.0+$/, '');
   }
   return { timestamp: isoFromMicros(cursor), tieBreak };

@@ -115,7 +115,11 @@ export async function migrationStatus(
     const applied = await readApplied(client);
     checkCompatible(await databaseName(client), known, applied);
     const done = new Set(applied.map((a) => a.version));
-    return { applied, pending: known.filter((m) => !done.has(m.version)), version: applied.length ? applied[applied.length - 1].version : 0 };
+    return {
+      applied,
+      pending: known.filter((m) => !done.has(m.version)),
+      version: applied.length ? applied[applied.length - 1].version : 0,
+    };
   } finally {
     client.release();
   }
@@ -152,7 +156,9 @@ export async function migrate(pool: pg.Pool, options: { dir?: string } = {}): Pr
         await client.query('ROLLBACK').catch(() => {});
         throw (
           asPostgresUnavailable(err, pool) ??
-          new OffloadError(`database "${dbName}": migration ${m.file} failed: ${(err as Error).message}; nothing of it was applied`, { cause: err })
+          new OffloadError(`database "${dbName}": migration ${m.file} failed: ${(err as Error).message}; nothing of it was applied`, {
+            cause: err,
+          })
         );
       }
       ran.push(m);

@@ -178,10 +178,11 @@ export async function markCommitted(tx: Queryable, runId: string, result: Commit
 }
 
 async function finish(db: Queryable, runId: string, status: RunStatus, error: string | null): Promise<boolean> {
-  const r = await db.query(
-    `UPDATE offload_runs SET status = $2, error = $3, ${FINISH} WHERE run_id = $1::uuid AND status = 'running'`,
-    [runId, status, error === null ? null : error.slice(0, MAX_ERROR_CHARS)],
-  );
+  const r = await db.query(`UPDATE offload_runs SET status = $2, error = $3, ${FINISH} WHERE run_id = $1::uuid AND status = 'running'`, [
+    runId,
+    status,
+    error === null ? null : error.slice(0, MAX_ERROR_CHARS),
+  ]);
   return r.rowCount === 1;
 }
 

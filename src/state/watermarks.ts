@@ -102,7 +102,7 @@ export interface EnsureTable {
 export async function ensure(db: Queryable, tables: Array<string | EnsureTable>): Promise<string[]> {
   if (tables.length === 0) return [];
   const names = tables.map((t) => (typeof t === 'string' ? t : t.table));
-  const targets = tables.map((t) => (typeof t === 'string' ? null : t.icebergTable ?? null));
+  const targets = tables.map((t) => (typeof t === 'string' ? null : (t.icebergTable ?? null)));
   const r = await db.query<{ table_name: string; created: boolean }>(
     `INSERT INTO offload_watermarks AS w
             (table_name, last_offload_timestamp, last_offload_max_sequence, status, watermark_timestamp, iceberg_table)
@@ -170,7 +170,11 @@ export async function advance(tx: Queryable, table: string, watermark: Watermark
   if (r.rowCount === 1) return;
   const current = await read(tx, table);
   if (!current) throw new OffloadError(`${table}: no watermark row (run \`offload init\` to create it)`);
-  throw new CommitConflict(`${table} (watermark)`, options.expected ? formatWatermark(options.expected) : null, formatWatermark(current.watermark));
+  throw new CommitConflict(
+    `${table} (watermark)`,
+    options.expected ? formatWatermark(options.expected) : null,
+    formatWatermark(current.watermark),
+  );
 }
 
 /** status = 'running' (the seed's readers see a run in progress); the watermark itself is untouched. */

@@ -27,7 +27,10 @@ async function open(size: { columns: number; rows: number } = { columns: 100, ro
     }
   };
   const frame = () => plain(ui.lastFrame());
-  const rowOf = (table: string) => frame().split('\n').find((l) => l.includes(` ${table} `)) ?? '';
+  const rowOf = (table: string) =>
+    frame()
+      .split('\n')
+      .find((l) => l.includes(` ${table} `)) ?? '';
   return { backend, session, ui, press, frame, rowOf };
 }
 
@@ -43,10 +46,26 @@ describe('main screen', () => {
     assert.match(f, /offload · 9 tables · sort: layer · updated just now, every 5s/);
     assert.match(f, /✓ ClickHouse http:\/\/default:\*\*\*@127\.0\.0\.1:18123\//);
     assert.match(f, /✓ PostgreSQL postgres:\/\/offload:\*\*\*@127\.0\.0\.1:15432\/offload/);
-    for (const title of ['TABLE', 'LAYER', 'WATERMARK', 'TIE-BREAK', 'LAG', 'CH ROWS', 'CH ≤WM', 'PENDING', 'ICEBERG', 'Δ', 'STATE', 'LAST RUN']) {
+    for (const title of [
+      'TABLE',
+      'LAYER',
+      'WATERMARK',
+      'TIE-BREAK',
+      'LAG',
+      'CH ROWS',
+      'CH ≤WM',
+      'PENDING',
+      'ICEBERG',
+      'Δ',
+      'STATE',
+      'LAST RUN',
+    ]) {
       assert.ok(f.includes(title), `column ${title}`);
     }
-    assert.match(rowOf('bronze_trades_kraken'), /• bronze_trades_kraken\s+bronze 2026-02-11 12:04:59 0\s+5m\s+812,345\s+800,000\s+12,345\s+800,000\s+0 pending\s+✓ 9m ago 4\.2s/);
+    assert.match(
+      rowOf('bronze_trades_kraken'),
+      /• bronze_trades_kraken\s+bronze 2026-02-11 12:04:59 0\s+5m\s+812,345\s+800,000\s+12,345\s+800,000\s+0 pending\s+✓ 9m ago 4\.2s/,
+    );
     assert.match(rowOf('bronze_trades_binance'), /✓ bronze_trades_binance .* up to date/);
     assert.match(rowOf('silver_trades'), /✗ silver_trades .* failed\s+✗ failed 2m ago/);
     assert.match(rowOf('ohlcv_1m'), /⊘ ohlcv_1m .* busy/);
@@ -86,7 +105,9 @@ describe('main screen', () => {
           await loading;
         }
         const isResized = (x: string) => x.split('\n').length === rows - 1 && x.split('\n').every((l) => l.length <= columns);
-        const f = await waitForFrame(ui, (x) => x.includes(isLoaded ? 'ohlcv_1d' : 'loading status…') && isResized(x)).catch(() => plain(ui.lastFrame()));
+        const f = await waitForFrame(ui, (x) => x.includes(isLoaded ? 'ohlcv_1d' : 'loading status…') && isResized(x)).catch(() =>
+          plain(ui.lastFrame()),
+        );
         const lines = f.split('\n');
         const at = `${columns}×${rows} ${isLoaded ? 'loaded' : 'loading'}`;
         assert.equal(lines.length, rows - 1, `${at}: one line short of the terminal`);
@@ -127,7 +148,26 @@ describe('main screen', () => {
     const { press, frame, ui } = await open({ columns: 100, rows: 60 });
     await press('?');
     const f = frame();
-    for (const key of ['j / ↓', 'k / ↑', 'g / G', 'enter', 'o ', 'A ', '/ ', 's ', 'r ', '? ', 'q / ctrl-c', 'tab', '1 2 3 4', 'esc', 'y / enter', 'n / esc', 'w ', 'stop safely']) {
+    for (const key of [
+      'j / ↓',
+      'k / ↑',
+      'g / G',
+      'enter',
+      'o ',
+      'A ',
+      '/ ',
+      's ',
+      'r ',
+      '? ',
+      'q / ctrl-c',
+      'tab',
+      '1 2 3 4',
+      'esc',
+      'y / enter',
+      'n / esc',
+      'w ',
+      'stop safely',
+    ]) {
       assert.ok(f.includes(key), `help lists ${key}`);
     }
     await press(KEY.escape);
@@ -223,7 +263,14 @@ describe('offloading from the main screen', () => {
     const b = 'bronze_trades_binance';
     const k = 'bronze_trades_kraken';
     run.emit({ kind: 'phase', table: b, runId: 'r1', phase: 'extract' });
-    run.emit({ kind: 'planned', table: b, runId: 'r1', window: { lower: WATERMARK, upper: WATERMARK }, estimatedRows: 200_000, batches: 1 });
+    run.emit({
+      kind: 'planned',
+      table: b,
+      runId: 'r1',
+      window: { lower: WATERMARK, upper: WATERMARK },
+      estimatedRows: 200_000,
+      batches: 1,
+    });
     run.emit({ kind: 'progress', table: b, runId: 'r1', rows: 100_000, bytes: 5_242_880, files: 1, rowsPerSec: 50_000, etaSec: 2 });
     run.emit({ kind: 'phase', table: k, runId: 'r2', phase: 'write' });
     run.emit({ kind: 'progress', table: k, runId: 'r2', rows: 3000, bytes: 1000, files: 0, rowsPerSec: 1500, totalRows: 12_345 });
@@ -235,7 +282,17 @@ describe('offloading from the main screen', () => {
     assert.equal(f.split('\n').filter((l) => l.includes('└')).length, 2, 'a progress line for each running table, none for queued ones');
 
     backend.statusGate = new Promise(() => undefined); // the refresh after the commit is slow
-    run.emit({ kind: 'committed', table: b, runId: 'r1', snapshotId: '8888', watermark: WATERMARK, rows: 200_000, files: 2, bytes: 9_000_000, durationMs: 4000 });
+    run.emit({
+      kind: 'committed',
+      table: b,
+      runId: 'r1',
+      snapshotId: '8888',
+      watermark: WATERMARK,
+      rows: 200_000,
+      files: 2,
+      bytes: 9_000_000,
+      durationMs: 4000,
+    });
     await waitForFrame(ui, (x) => x.includes('committed 200,000 rows, 2 files'));
     assert.match(rowOf(b), /02-11 12:09:00 .*2.60M .*✓ \+200k rows/, 'new watermark and Iceberg rows without a refresh');
     assert.doesNotMatch(frame(), /50% · extract/);
@@ -299,8 +356,16 @@ describe('text from outside', () => {
   it('keeps messages with line breaks and escape codes on one line each', async () => {
     const { session, backend, ui, frame } = await open({ columns: 100, rows: 30 });
     session.execute({ kind: 'offload', table: 'ohlcv_1d' });
-    backend.runs[0].emit({ kind: 'log', level: 'warn', message: 'Warning: NodeVersionSupportWarning: The AWS SDK\nwill require node >=22.\n\nTo continue \x1b[31mreceiving\x1b[39m updates' });
-    backend.runs[0].emit({ kind: 'failed', table: 'ohlcv_1d', error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (ECONNREFUSED).\n  Is the server running?' });
+    backend.runs[0].emit({
+      kind: 'log',
+      level: 'warn',
+      message: 'Warning: NodeVersionSupportWarning: The AWS SDK\nwill require node >=22.\n\nTo continue \x1b[31mreceiving\x1b[39m updates',
+    });
+    backend.runs[0].emit({
+      kind: 'failed',
+      table: 'ohlcv_1d',
+      error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (ECONNREFUSED).\n  Is the server running?',
+    });
     const f = await waitForFrame(ui, (x) => x.includes('will require node'));
     assert.match(f, /^12:10:00 Warning: NodeVersionSupportWarning: The AWS SDK will require node >=22\. To continue receiv…$/m);
     assert.equal(f.split('\n').length, 29);
@@ -314,7 +379,10 @@ describe('refresh trouble', () => {
     const { session, backend, ui, rowOf } = await open({ columns: 100, rows: 30 });
     const good = structuredClone(backend.report);
     for (const t of backend.report.tables) {
-      t.clickhouse = { ok: false, error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (connection refused).\n  Is the server running?' };
+      t.clickhouse = {
+        ok: false,
+        error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (connection refused).\n  Is the server running?',
+      };
       t.delta = null;
     }
     await session.refresh();

@@ -11,7 +11,17 @@ import { firstLine, formatSpan, formatTimestamp, truncate } from './format.js';
 import { useKeys } from './hooks/useKeys.js';
 import { useNow } from './hooks/useNow.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
-import { CONFIRM_HINTS, DETAILS_KEYS, DRILL_KEYS, HELP_HINTS, QUIT_HINTS, TABLE_KEYS, WAITING_HINTS, handleKey, type KeyBinding } from './keys.js';
+import {
+  CONFIRM_HINTS,
+  DETAILS_KEYS,
+  DRILL_KEYS,
+  HELP_HINTS,
+  QUIT_HINTS,
+  TABLE_KEYS,
+  WAITING_HINTS,
+  handleKey,
+  type KeyBinding,
+} from './keys.js';
 import { DetailsScreen } from './screens/DetailsScreen.js';
 import { DrillScreen } from './screens/DrillScreen.js';
 import { HelpOverlay, helpLines, helpPageSize } from './screens/HelpOverlay.js';
@@ -43,7 +53,10 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
   // The list takes what it needs; the log pane (or a dialog) takes the rest, at least MIN_LOG_LINES.
   const selectionLines = state.screen === 'tables' ? 1 : 0;
   const room = height - HEADER_LINES - HINT_LINES - selectionLines;
-  const wanted = Math.max(3, state.screen === 'drill' ? room : state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)));
+  const wanted = Math.max(
+    3,
+    state.screen === 'drill' ? room : state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)),
+  );
   const logLines = Math.max(MIN_LOG_LINES, room - 1 - wanted);
   const bottom = bottomPanel(state, width, logLines);
   const bodyHeight = Math.max(3, room - bottom.height);
@@ -144,7 +157,11 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
   const plural = (n: number) => `${n} offload${n === 1 ? '' : 's'}`;
   const started = running - queued;
   const counted =
-    started > 0 && queued > 0 ? `${plural(started)} running, ${queued} queued` : started > 0 ? `${plural(started)} running` : `${plural(queued)} queued`;
+    started > 0 && queued > 0
+      ? `${plural(started)} running, ${queued} queued`
+      : started > 0
+        ? `${plural(started)} running`
+        : `${plural(queued)} queued`;
   const box = (title: string, lines: string[], tone: 'accent' | 'warn') => ({
     element: <Dialog title={title} lines={lines} width={width} tone={tone} />,
     height: lines.length + 3,
@@ -153,7 +170,11 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
     return box('Quitting', [`waiting for ${counted} to finish, then quitting`, 's: stop safely instead'], 'warn');
   }
   if (state.quitting === 'stopping') {
-    return box('Quitting', [`stopping ${counted} safely: work before its commit is abandoned,`, 'a commit already under way completes; then quitting'], 'warn');
+    return box(
+      'Quitting',
+      [`stopping ${counted} safely: work before its commit is abandoned,`, 'a commit already under way completes; then quitting'],
+      'warn',
+    );
   }
   if (state.overlay === 'quit') {
     return box(
@@ -169,7 +190,11 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
   }
   if (state.overlay === 'confirm-all') {
     const n = state.report?.tables.length ?? 0;
-    return box('Offload all', [`Offload all ${n} tables in layers: bronze, then silver, then gold?`, 'y / enter  yes · n / esc  no'], 'accent');
+    return box(
+      'Offload all',
+      [`Offload all ${n} tables in layers: bronze, then silver, then gold?`, 'y / enter  yes · n / esc  no'],
+      'accent',
+    );
   }
   return null;
 }
@@ -190,7 +215,8 @@ function SelectionLine({ state, width }: { state: TuiState; width: number }) {
     !state.live[t.name] && t.lastRun?.status === 'failed' && t.lastRun.error ? `last run: ${firstLine(t.lastRun.error)}` : null,
   ].filter((e): e is string => e !== null);
   // A run aborted (stopped on request, or a crash that recovery resolved) broke nothing: a note, not an error.
-  const note = !state.live[t.name] && t.lastRun?.status === 'aborted' && t.lastRun.error ? `last run aborted: ${firstLine(t.lastRun.error)}` : null;
+  const note =
+    !state.live[t.name] && t.lastRun?.status === 'aborted' && t.lastRun.error ? `last run aborted: ${firstLine(t.lastRun.error)}` : null;
   const wm = t.watermark.ok
     ? `wm ${formatTimestamp(t.watermark.value.timestamp)}${t.watermark.value.tieBreak !== null ? ` #${t.watermark.value.tieBreak}` : ''}`
     : '';
@@ -199,7 +225,9 @@ function SelectionLine({ state, width }: { state: TuiState; width: number }) {
     return (
       <Text wrap="truncate-end">
         <Text color={theme.muted}>{position} </Text>
-        <Text color={errors.length > 0 ? theme.error : theme.warn}>{truncate(errors.length > 0 ? errors.join(' · ') : (note ?? ''), width - position.length - 1)}</Text>
+        <Text color={errors.length > 0 ? theme.error : theme.warn}>
+          {truncate(errors.length > 0 ? errors.join(' · ') : (note ?? ''), width - position.length - 1)}
+        </Text>
       </Text>
     );
   }

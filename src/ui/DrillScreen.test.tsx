@@ -68,14 +68,23 @@ async function open(size = { columns: 100, rows: 34 }) {
   return { backend, session, ui, press, frame, until };
 }
 
-function check(name: InvariantCheck['name'], numbers: InvariantCheck['numbers'], status: InvariantCheck['status'] = 'held', detail = ''): InvariantCheck {
+function check(
+  name: InvariantCheck['name'],
+  numbers: InvariantCheck['numbers'],
+  status: InvariantCheck['status'] = 'held',
+  detail = '',
+): InvariantCheck {
   return { name, status, numbers, detail };
 }
 
 const HELD: InvariantCheck[] = [
   check('rows-lost', { lost: 0, clickhouseRowsUpToWatermark: 12345, icebergRows: 12345 }),
   check('rows-duplicated', { duplicated: 0, unexpected: 0, clickhouseRowsUpToWatermark: 12345, icebergRows: 12345 }),
-  check('watermark-matches-snapshot', { watermark: '2026-02-11T12:00:00.000000Z #77', snapshotWatermark: '2026-02-11T12:00:00.000000Z #77', snapshotId: '8123' }),
+  check('watermark-matches-snapshot', {
+    watermark: '2026-02-11T12:00:00.000000Z #77',
+    snapshotWatermark: '2026-02-11T12:00:00.000000Z #77',
+    snapshotId: '8123',
+  }),
   check('no-run-left-running', { running: 0, committed: 1, aborted: 1, failed: 0, upToDate: 0 }),
   check('metadata-readable', { snapshots: 1, dataFiles: 3, manifestRecords: 12345, summaryTotalRecords: 12345, missingFiles: 0 }),
   check('pyiceberg-loads', { rows: 12345, files: 3, snapshotId: '8123' }),
@@ -83,7 +92,19 @@ const HELD: InvariantCheck[] = [
 ];
 
 function run(role: ChildRun['role'], over: Partial<ChildRun>): ChildRun {
-  return { role, table: 'silver_trades', fault: null, pid: 101, exitCode: 0, signal: null, durationMs: 2100, outcome: 'committed', runIds: [], rows: null, ...over };
+  return {
+    role,
+    table: 'silver_trades',
+    fault: null,
+    pid: 101,
+    exitCode: 0,
+    signal: null,
+    durationMs: 2100,
+    outcome: 'committed',
+    runIds: [],
+    rows: null,
+    ...over,
+  };
 }
 
 function reportOf(steps: DrillStep[], outcome: DrillReport['outcome']): DrillReport {
@@ -96,7 +117,21 @@ function reportOf(steps: DrillStep[], outcome: DrillReport['outcome']): DrillRep
     options: {},
     steps,
     final: [],
-    totals: { steps: 1, kills: 1, transientInjected: 0, offloadProcesses: 2, rowsChecked: 12345, invariantsChecked: 7, invariantsHeld: 7, invariantsBroken: 0, invariantsSkipped: 0, stepsHeld: 1, stepsBroken: 0, stepsInconclusive: 0, tradesInserted: 0 },
+    totals: {
+      steps: 1,
+      kills: 1,
+      transientInjected: 0,
+      offloadProcesses: 2,
+      rowsChecked: 12345,
+      invariantsChecked: 7,
+      invariantsHeld: 7,
+      invariantsBroken: 0,
+      invariantsSkipped: 0,
+      stepsHeld: 1,
+      stepsBroken: 0,
+      stepsInconclusive: 0,
+      tradesInserted: 0,
+    },
     outcome,
   };
 }
@@ -107,7 +142,13 @@ function playCrash(d: ScriptedDrill, checks: InvariantCheck[]): DrillStep {
   d.emit({ kind: 'drill-started', drill: 'faults', steps: 1, tables: [d.choice.table], sandbox: 'drill_a' });
   d.emit({ kind: 'step-started', index: 1, total: 1, table: d.choice.table, fault, step: 'crash', simulates: d.choice.fault.simulates });
   d.emit({ kind: 'child-started', index: 1, role: 'killed', table: d.choice.table, fault, pid: 101 });
-  d.emit({ kind: 'child-line', index: 1, role: 'killed', stream: 'stderr', line: `offload: fault point ${fault} reached: killing this process (SIGKILL)` });
+  d.emit({
+    kind: 'child-line',
+    index: 1,
+    role: 'killed',
+    stream: 'stderr',
+    line: `offload: fault point ${fault} reached: killing this process (SIGKILL)`,
+  });
   const killed = run('killed', { fault, exitCode: null, signal: 'SIGKILL', outcome: `killed at ${fault}` });
   d.emit({ kind: 'child-exited', index: 1, run: killed });
   d.emit({ kind: 'child-started', index: 1, role: 'recovery', table: d.choice.table, fault: null, pid: 102 });
@@ -165,7 +206,15 @@ describe('drill mode', () => {
     await until((x) => x.includes('Drill  bronze_trades_kraken · inside-commit'));
     assert.match(frame(), /running/);
 
-    d.emit({ kind: 'step-started', index: 1, total: 1, table: 'bronze_trades_kraken', fault: 'inside-commit', step: 'crash', simulates: d.choice.fault.simulates });
+    d.emit({
+      kind: 'step-started',
+      index: 1,
+      total: 1,
+      table: 'bronze_trades_kraken',
+      fault: 'inside-commit',
+      step: 'crash',
+      simulates: d.choice.fault.simulates,
+    });
     d.emit({ kind: 'child-started', index: 1, role: 'killed', table: 'bronze_trades_kraken', fault: 'inside-commit', pid: 101 });
     let f = await until((x) => x.includes('pid 101'));
     assert.match(f, /▶ killed\s+pid 101\s+running — fault inside-commit armed/);
@@ -181,7 +230,7 @@ describe('drill mode', () => {
     assert.match(f, /✓ metadata readable\s+1 snapshot\(s\) · 3 data file\(s\) · 12,345 records/);
     assert.match(f, /✓ loads in pyiceberg\s+12,345 rows · snapshot 8123/);
     assert.match(f, /✓ orphans collected by gc\s+found 5 · removed 5 · left 0/);
-    assert.match(f, /killed: offload: fault point inside-commit reached/, 'the processes\' output');
+    assert.match(f, /killed: offload: fault point inside-commit reached/, "the processes' output");
 
     d.finish(reportOf([step], 'held'));
     f = await until((x) => x.includes('every invariant held'));
@@ -202,7 +251,9 @@ describe('drill mode', () => {
     await press(KEY.enter);
     const d = backend.drills[0];
     const broken = HELD.map((c) =>
-      c.name === 'rows-duplicated' ? check('rows-duplicated', { duplicated: 812, unexpected: 0 }, 'broken', '812 duplicated and 0 unexpected Iceberg rows') : c,
+      c.name === 'rows-duplicated'
+        ? check('rows-duplicated', { duplicated: 812, unexpected: 0 }, 'broken', '812 duplicated and 0 unexpected Iceberg rows')
+        : c,
     );
     const step = playCrash(d, broken);
     d.finish(reportOf([{ ...step, outcome: 'broken' }], 'broken'));
@@ -237,10 +288,33 @@ describe('drill mode', () => {
     const d = backend.drills[0];
     assert.equal(d.choice.fault.kind, 'random');
     for (let i = 1; i <= 3; i++) {
-      d.emit({ kind: 'step-started', index: i, total: 10, table: d.choice.table, fault: 'after-manifests', step: 'random', simulates: 'x' });
+      d.emit({
+        kind: 'step-started',
+        index: i,
+        total: 10,
+        table: d.choice.table,
+        fault: 'after-manifests',
+        step: 'random',
+        simulates: 'x',
+      });
       const killed = run('killed', { fault: 'after-manifests', exitCode: null, signal: 'SIGKILL', outcome: 'killed at after-manifests' });
       d.emit({ kind: 'child-exited', index: i, run: killed });
-      d.emit({ kind: 'step-finished', step: { index: i, kind: 'random', table: d.choice.table, fault: 'after-manifests', simulates: 'x', runs: [killed], injected: null, verification: null, outcome: 'held', note: '', elapsedMs: 1 } });
+      d.emit({
+        kind: 'step-finished',
+        step: {
+          index: i,
+          kind: 'random',
+          table: d.choice.table,
+          fault: 'after-manifests',
+          simulates: 'x',
+          runs: [killed],
+          injected: null,
+          verification: null,
+          outcome: 'held',
+          note: '',
+          elapsedMs: 1,
+        },
+      });
     }
     d.emit({ kind: 'trades', inserted: 1234 });
     const f = await until((x) => x.includes('kills 3/10'));

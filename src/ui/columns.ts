@@ -50,7 +50,9 @@ export function fitColumns<Id extends string>(specs: ColumnSpec<Id>[], totalWidt
     const grow = s.preferred !== undefined ? Math.min(spare, s.preferred - s.min) : spare;
     chosen.set(flexible, s.min + Math.max(0, grow));
   }
-  return specs.flatMap((s, i) => (chosen.has(i) ? [{ id: s.id, title: s.title, width: chosen.get(i) ?? s.min, align: s.align ?? 'left' }] : []));
+  return specs.flatMap((s, i) =>
+    chosen.has(i) ? [{ id: s.id, title: s.title, width: chosen.get(i) ?? s.min, align: s.align ?? 'left' }] : [],
+  );
 }
 
 /** One line of cells, each padded or cut to its column's width. */

@@ -78,7 +78,9 @@ export function chosenFault(v: DrillView): DrillFault | undefined {
 export function reduceMoveChoice(v: DrillView, delta: number): DrillView {
   if (v.phase !== 'choose') return v;
   const clamp = (i: number, n: number) => Math.max(0, Math.min(n - 1, i));
-  return v.focus === 'table' ? { ...v, tableIndex: clamp(v.tableIndex + delta, v.tables.length) } : { ...v, faultIndex: clamp(v.faultIndex + delta, v.faults.length) };
+  return v.focus === 'table'
+    ? { ...v, tableIndex: clamp(v.tableIndex + delta, v.tables.length) }
+    : { ...v, faultIndex: clamp(v.faultIndex + delta, v.faults.length) };
 }
 
 export function reduceFocus(v: DrillView, focus?: 'table' | 'fault'): DrillView {
@@ -87,7 +89,14 @@ export function reduceFocus(v: DrillView, focus?: 'table' | 'fault'): DrillView 
 }
 
 export function reduceStarted(v: DrillView, now: number): DrillView {
-  return { ...initialDrillView(v.tables, v.faults, null), tableIndex: v.tableIndex, faultIndex: v.faultIndex, focus: v.focus, phase: 'running', startedAt: now };
+  return {
+    ...initialDrillView(v.tables, v.faults, null),
+    tableIndex: v.tableIndex,
+    faultIndex: v.faultIndex,
+    focus: v.focus,
+    phase: 'running',
+    startedAt: now,
+  };
 }
 
 export function reduceStopping(v: DrillView): DrillView {
@@ -102,9 +111,19 @@ function withOutput(v: DrillView, line: string): DrillView {
 export function reduceDrillEvent(v: DrillView, e: DrillEvent): DrillView {
   switch (e.kind) {
     case 'step-started':
-      return { ...v, step: { index: e.index, total: e.total, table: e.table, fault: e.fault, simulates: e.simulates }, processes: [], injected: [], checks: [], isChecking: false };
+      return {
+        ...v,
+        step: { index: e.index, total: e.total, table: e.table, fault: e.fault, simulates: e.simulates },
+        processes: [],
+        injected: [],
+        checks: [],
+        isChecking: false,
+      };
     case 'child-started':
-      return withOutput({ ...v, processes: [...v.processes, { role: e.role, pid: e.pid, fault: e.fault, run: null }] }, `— ${e.role} started (pid ${e.pid ?? '?'})${e.fault ? `, fault ${e.fault} armed` : ''}`);
+      return withOutput(
+        { ...v, processes: [...v.processes, { role: e.role, pid: e.pid, fault: e.fault, run: null }] },
+        `— ${e.role} started (pid ${e.pid ?? '?'})${e.fault ? `, fault ${e.fault} armed` : ''}`,
+      );
     case 'child-line':
       return withOutput(v, `${e.role}: ${e.line}`);
     case 'child-exited': {
@@ -112,7 +131,10 @@ export function reduceDrillEvent(v: DrillView, e: DrillEvent): DrillView {
       const i = processes.findIndex((p) => p.run === null && p.role === e.run.role && (p.pid === e.run.pid || p.pid === null));
       if (i >= 0) processes[i] = { ...processes[i], run: e.run };
       else processes.push({ role: e.run.role, pid: e.run.pid, fault: e.run.fault, run: e.run });
-      return withOutput({ ...v, processes }, `— ${e.run.role} ${e.run.signal ? `killed by ${e.run.signal}` : `exited ${e.run.exitCode}`}: ${e.run.outcome}`);
+      return withOutput(
+        { ...v, processes },
+        `— ${e.run.role} ${e.run.signal ? `killed by ${e.run.signal}` : `exited ${e.run.exitCode}`}: ${e.run.outcome}`,
+      );
     }
     case 'fault-injected':
       return withOutput({ ...v, injected: [...v.injected, e.detail] }, `— injected: ${e.detail}`);

@@ -1,6 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAgo, formatBytes, formatCompact, formatCount, formatDelta, formatDuration, formatTimestamp, fitWatermark, oneLine, padCell } from './format.js';
+import {
+  formatAgo,
+  formatBytes,
+  formatCompact,
+  formatCount,
+  formatDelta,
+  formatDuration,
+  formatTimestamp,
+  fitWatermark,
+  oneLine,
+  padCell,
+} from './format.js';
 
 describe('format', () => {
   it('writes counts in full while they fit, compact after', () => {

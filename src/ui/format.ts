@@ -117,7 +117,10 @@ export function fitWatermark(w: Watermark, width = 30): string {
  */
 export function oneLine(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\s*[\r\n\t]+\s*/g, ' ').replace(/[\x00-\x1f\x7f]/g, '');
+  return s
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(/\s*[\r\n\t]+\s*/g, ' ')
+    .replace(/[\x00-\x1f\x7f]/g, '');
 }
 
 /** Cuts `s` to `width` characters on one line, marking the cut with an ellipsis. */

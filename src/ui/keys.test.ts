@@ -50,7 +50,10 @@ const loaded = () => reduceStatus(initialState(), sampleReport(), NOW, NOW);
 describe('keys on the tables screen', () => {
   it('j/k and the arrows move, g/G jump to the ends', () => {
     assert.equal(type(loaded(), 'j', 'j').state.selected, 'silver_trades');
-    assert.equal(type(loaded(), ['', { downArrow: true }], ['', { downArrow: true }], ['', { upArrow: true }]).state.selected, 'bronze_trades_kraken');
+    assert.equal(
+      type(loaded(), ['', { downArrow: true }], ['', { downArrow: true }], ['', { upArrow: true }]).state.selected,
+      'bronze_trades_kraken',
+    );
     assert.equal(type(loaded(), 'G').state.selected, 'ohlcv_1d');
     assert.equal(type(loaded(), 'G', 'g').state.selected, 'bronze_trades_binance');
     assert.equal(type(loaded(), ['', { pageDown: true }]).state.selected, 'ohlcv_15m');

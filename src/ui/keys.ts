@@ -38,7 +38,11 @@ export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'enter', action: 'details of the table (snapshots, runs, partitions, config)', hint: { label: '⏎ details', rank: 3 } },
   { keys: 'o', action: 'offload the selected table now', hint: { label: 'o offload', rank: 1 } },
   { keys: 'A', action: 'offload all tables in layers: bronze → silver → gold (asks first)', hint: { label: 'A all', rank: 2 } },
-  { keys: 'd', action: 'drill mode: kill an offload on purpose (a sandbox copy), watch it recover, check every invariant', hint: { label: 'd drill', rank: 4 } },
+  {
+    keys: 'd',
+    action: 'drill mode: kill an offload on purpose (a sandbox copy), watch it recover, check every invariant',
+    hint: { label: 'd drill', rank: 4 },
+  },
   { keys: '/', action: 'filter by name, layer, source or target (enter keeps, esc clears)', hint: { label: '/ filter', rank: 6 } },
   { keys: 's', action: 'cycle sort: layer, name, pending, watermark, state', hint: { label: 's sort', rank: 7 } },
   { keys: 'r', action: 'refresh now (also every --refresh seconds)', hint: { label: 'r refresh', rank: 8 } },
@@ -80,7 +84,11 @@ export const DRILL_KEYS: KeyBinding[] = [
   { keys: 'tab / ← / →', action: 'switch between the table and the fault lists', hint: { label: 'tab switch', rank: 3 } },
   { keys: 'enter', action: 'start the drill (after one: a new drill)', hint: { label: '⏎ start', rank: 1 } },
   { keys: 's', action: 'save the drill report (JSON + Markdown under ./drill-reports/)', hint: { label: 's save', rank: 1 } },
-  { keys: 'esc / q', action: 'back to the tables (while a drill runs: stop after the step under way)', hint: { label: 'esc back/stop', rank: 0 } },
+  {
+    keys: 'esc / q',
+    action: 'back to the tables (while a drill runs: stop after the step under way)',
+    hint: { label: 'esc back/stop', rank: 0 },
+  },
 ];
 
 export const DIALOG_KEYS: KeyBinding[] = [
@@ -121,7 +129,8 @@ export function handleKey(state: TuiState, input: string, key: Key, ctx: KeyCont
 
   if (state.overlay === 'quit') {
     if (input === 'w') return { state: { ...state, overlay: null, quitting: 'waiting' }, commands: [{ kind: 'wait-then-exit' }] };
-    if (input === 's' || isCtrlC) return { state: { ...state, overlay: null, quitting: 'stopping' }, commands: [{ kind: 'stop-then-exit' }] };
+    if (input === 's' || isCtrlC)
+      return { state: { ...state, overlay: null, quitting: 'stopping' }, commands: [{ kind: 'stop-then-exit' }] };
     if (key.escape || input === 'n' || input === 'c') return none({ ...state, overlay: null });
     return none();
   }
@@ -205,7 +214,8 @@ function detailsKey(state: TuiState, input: string, key: Key, ctx: KeyContext): 
   if (input === 'g' || key.home) return none(reduceDetailsScroll(state, 'first', ctx.detailsPageSize));
   if (input === 'G' || key.end) return none(reduceDetailsScroll(state, 'last', ctx.detailsPageSize));
   if (input === '?') return none({ ...state, overlay: 'help', helpScroll: 0 });
-  if (input === 'r') return { state: { ...state, details: { ...d, isLoading: true } }, commands: [{ kind: 'load-details', table: d.table }] };
+  if (input === 'r')
+    return { state: { ...state, details: { ...d, isLoading: true } }, commands: [{ kind: 'load-details', table: d.table }] };
   if (input === 'o') return { state, commands: [{ kind: 'offload', table: d.table }] };
   return none();
 }

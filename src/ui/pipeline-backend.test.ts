@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as runs from '../state/runs.js';
 import { commitStaged, createTable, stageAppend, type Table } from '../iceberg/table.js';
-import { openCatalog, openDuck, openWarehouse, tradesSchema, tradesSpec, tradesSql, writeRows, type CatalogDatabase, type Warehouse } from '../../test/support/iceberg-tables.js';
+import {
+  openCatalog,
+  openDuck,
+  openWarehouse,
+  tradesSchema,
+  tradesSpec,
+  tradesSql,
+  writeRows,
+  type CatalogDatabase,
+  type Warehouse,
+} from '../../test/support/iceberg-tables.js';
 import { stackEnv } from '../../test/support/stack.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
 import { PipelineBackend } from './pipeline-backend.js';
@@ -37,10 +47,19 @@ describe('pipeline backend: table details on the real stack', () => {
     });
 
     const schema = tradesSchema();
-    let t: Table = await createTable(db.catalog, warehouse.io, { namespace: 'cold', name: 'trades' }, { schema, spec: tradesSpec(schema), warehouse: warehouse.url });
+    let t: Table = await createTable(
+      db.catalog,
+      warehouse.io,
+      { namespace: 'cold', name: 'trades' },
+      { schema, spec: tradesSpec(schema), warehouse: warehouse.url },
+    );
     const append = async (firstId: number, count: number, runId: string, watermark: string) => {
       const files = await writeRows(duck, t, warehouse.io, tradesSql(firstId, count), { prefix: runId });
-      t = await commitStaged(db.pool, db.catalog, await stageAppend(t, warehouse.io, files, { summaryProperties: { 'offload.run-id': runId, 'offload.watermark': watermark } }));
+      t = await commitStaged(
+        db.pool,
+        db.catalog,
+        await stageAppend(t, warehouse.io, files, { summaryProperties: { 'offload.run-id': runId, 'offload.watermark': watermark } }),
+      );
     };
     await append(1, 200, 'run-one', '2026-02-11T00:00:00.000000Z#200');
     await append(201, 50, 'run-two', '2026-02-12T00:00:00.000000Z#250');
@@ -75,8 +94,14 @@ describe('pipeline backend: table details on the real stack', () => {
   it('counts the records of every partition from the manifests: 250 in all', async () => {
     const d = await backend.loadDetails('trades');
     assert.ok(d.partitions.ok, d.partitions.ok ? '' : d.partitions.error);
-    assert.equal(d.partitions.value.reduce((sum, p) => sum + p.records, 0), 250);
-    assert.ok(d.partitions.value.every((p) => /^exchange_timestamp_day=2026-02-1[012]\/exchange=(binance|kraken|coinbase)$/.test(p.partition)), JSON.stringify(d.partitions.value.map((p) => p.partition)));
+    assert.equal(
+      d.partitions.value.reduce((sum, p) => sum + p.records, 0),
+      250,
+    );
+    assert.ok(
+      d.partitions.value.every((p) => /^exchange_timestamp_day=2026-02-1[012]\/exchange=(binance|kraken|coinbase)$/.test(p.partition)),
+      JSON.stringify(d.partitions.value.map((p) => p.partition)),
+    );
   });
 
   it('shows the run history and the configuration', async () => {

@@ -12,7 +12,17 @@ import { openServices, type Services } from '../pipeline/services.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
-import type { ConfigEntry, DrillChoice, DrillFault, OffloadBackend, PartitionRow, RunRecord, RunScope, SnapshotRow, TableDetails } from './backend.js';
+import type {
+  ConfigEntry,
+  DrillChoice,
+  DrillFault,
+  OffloadBackend,
+  PartitionRow,
+  RunRecord,
+  RunScope,
+  SnapshotRow,
+  TableDetails,
+} from './backend.js';
 import { drillChoices, isCrashFault, isTransientFault, RANDOM_KILLS_IN_TUI } from '../drill/catalogue.js';
 import type { DrillEvent } from '../drill/events.js';
 import { runFaultDrill } from '../drill/fault-drill.js';
@@ -171,7 +181,10 @@ export class PipelineBackend implements OffloadBackend {
     const options = { config: this.config, env: this.env, onEvent, signal };
     const { table, fault } = choice;
     if (fault.kind === 'random') {
-      return runRandomDrill({ kills: RANDOM_KILLS_IN_TUI, seed: String(Date.now()), tables: [table], tradesPerSec: 50, isTradesOptional: true, lagMs: 5000 }, options);
+      return runRandomDrill(
+        { kills: RANDOM_KILLS_IN_TUI, seed: String(Date.now()), tables: [table], tradesPerSec: 50, isTradesOptional: true, lagMs: 5000 },
+        options,
+      );
     }
     return runFaultDrill(
       {

@@ -40,7 +40,8 @@ export async function runTui({ backend, refreshSec }: RunTuiOptions): Promise<nu
 
   // Anything the libraries print would tear the screen: it goes to the log pane instead.
   const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-  const asText = (args: unknown[]) => args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+  const asText = (args: unknown[]) =>
+    args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
   console.log = console.info = console.debug = (...args: unknown[]) => log('info', asText(args));
   console.warn = (...args: unknown[]) => log('warn', asText(args));
   console.error = (...args: unknown[]) => log('error', asText(args));

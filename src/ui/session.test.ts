@@ -56,7 +56,17 @@ describe('session', () => {
     assert.deepEqual(run.scope, { kind: 'table', table: 'bronze_trades_kraken' });
     run.emit({ kind: 'progress', table: 'bronze_trades_kraken', runId: 'r', rows: 10, bytes: 10, files: 0, rowsPerSec: 5 });
     assert.equal(store.getState().live.bronze_trades_kraken.rows, 10);
-    run.emit({ kind: 'committed', table: 'bronze_trades_kraken', runId: 'r', snapshotId: '1', watermark: WATERMARK, rows: 12_345, files: 1, bytes: 1, durationMs: 10 });
+    run.emit({
+      kind: 'committed',
+      table: 'bronze_trades_kraken',
+      runId: 'r',
+      snapshotId: '1',
+      watermark: WATERMARK,
+      rows: 12_345,
+      files: 1,
+      bytes: 1,
+      durationMs: 10,
+    });
     run.finish();
     await session.waitForOffloads();
     await until(() => backend.statusLoads > loadsBefore);
@@ -95,11 +105,24 @@ describe('session', () => {
     assert.equal(hasExited, false, 'the commit under way is waited for');
     assert.equal(store.getState().live.bronze_trades_kraken.status, 'running');
 
-    committing.emit({ kind: 'committed', table: 'bronze_trades_kraken', runId: 'b', snapshotId: '2', watermark: WATERMARK, rows: 5, files: 1, bytes: 1, durationMs: 1 });
+    committing.emit({
+      kind: 'committed',
+      table: 'bronze_trades_kraken',
+      runId: 'b',
+      snapshotId: '2',
+      watermark: WATERMARK,
+      rows: 5,
+      files: 1,
+      bytes: 1,
+      durationMs: 1,
+    });
     committing.finish();
     await session.exited;
     assert.equal(committing.signal.aborted, true, 'asked to stop, but it was committing');
-    assert.ok(store.getState().log.some((l) => l.table === 'bronze_trades_kraken' && /^committed 5 rows/.test(l.message)), 'and its commit completed');
+    assert.ok(
+      store.getState().log.some((l) => l.table === 'bronze_trades_kraken' && /^committed 5 rows/.test(l.message)),
+      'and its commit completed',
+    );
   });
 
   it('wait-then-exit leaves only when every offload has ended', async () => {

@@ -136,7 +136,10 @@ export class TuiSession {
   offload(scope: RunScope): void {
     const state = this.store.getState();
     const say = (message: string) =>
-      this.store.setState((s) => ({ ...s, log: appendLog(s.log, { at: this.now(), level: 'warn', table: scope.kind === 'table' ? scope.table : undefined, message }) }));
+      this.store.setState((s) => ({
+        ...s,
+        log: appendLog(s.log, { at: this.now(), level: 'warn', table: scope.kind === 'table' ? scope.table : undefined, message }),
+      }));
     if (state.quitting) return;
     // One table is never offloaded twice at once from here: the second would only report "busy"
     // and its events would mix with the first's on the same row.

@@ -40,8 +40,16 @@ describe('store: status snapshots', () => {
 
   it('keeps the previous report on screen when a refresh fails, and logs the error once', () => {
     let s = loaded();
-    s = reduceStatusFailed(s, 'cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED).\n  hint', NOW + 5000);
-    s = reduceStatusFailed(s, 'cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED).\n  hint', NOW + 10000);
+    s = reduceStatusFailed(
+      s,
+      'cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED).\n  hint',
+      NOW + 5000,
+    );
+    s = reduceStatusFailed(
+      s,
+      'cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED).\n  hint',
+      NOW + 10000,
+    );
     assert.equal(s.report?.tables.length, 9);
     assert.match(s.statusError ?? '', /cannot reach PostgreSQL/);
     assert.equal(s.log.filter((l) => l.level === 'error').length, 1);
@@ -69,15 +77,27 @@ describe('store: status snapshots', () => {
     s = { ...s, sort: 'watermark' };
     assert.equal(visibleTables(s)[0].name, 'ohlcv_1h', 'oldest watermark first (never offloaded)');
     s = { ...s, sort: 'state' };
-    assert.deepEqual(visibleTables(s).slice(0, 2).map((t) => t.name), ['silver_trades', 'ohlcv_1m'], 'failed, then busy');
+    assert.deepEqual(
+      visibleTables(s)
+        .slice(0, 2)
+        .map((t) => t.name),
+      ['silver_trades', 'ohlcv_1m'],
+      'failed, then busy',
+    );
   });
 
   it('filters by name, layer, source or target and moves the selection into the result', () => {
     let s = reduceFilter(loaded(), 'ohlcv_1', true);
-    assert.deepEqual(visibleTables(s).map((t) => t.name), ['ohlcv_1m', 'ohlcv_15m', 'ohlcv_1h', 'ohlcv_1d']);
+    assert.deepEqual(
+      visibleTables(s).map((t) => t.name),
+      ['ohlcv_1m', 'ohlcv_15m', 'ohlcv_1h', 'ohlcv_1d'],
+    );
     assert.equal(s.selected, 'ohlcv_1m');
     s = reduceFilter(s, 'SILVER', false);
-    assert.deepEqual(visibleTables(s).map((t) => t.name), ['silver_trades']);
+    assert.deepEqual(
+      visibleTables(s).map((t) => t.name),
+      ['silver_trades'],
+    );
     s = reduceFilter(s, 'nothing-matches', false);
     assert.equal(visibleTables(s).length, 0);
   });
@@ -144,7 +164,23 @@ describe('store: offload events', () => {
     assert.equal(s.live[T].totalRows, 12_345, 'the plan estimate is the total until progress says otherwise');
     assert.equal(s.live[T].etaSec, 2);
 
-    s = play(s, [{ kind: 'committed', table: T, runId, snapshotId: '99', watermark: WATERMARK, rows: 12_345, files: 1, bytes: 600_000, durationMs: 4100 }], NOW + 5000);
+    s = play(
+      s,
+      [
+        {
+          kind: 'committed',
+          table: T,
+          runId,
+          snapshotId: '99',
+          watermark: WATERMARK,
+          rows: 12_345,
+          files: 1,
+          bytes: 600_000,
+          durationMs: 4100,
+        },
+      ],
+      NOW + 5000,
+    );
     assert.equal(s.live[T].status, 'committed');
     const row = s.report?.tables.find((t) => t.name === T);
     assert.ok(row?.watermark.ok && row.iceberg.ok);
@@ -222,7 +258,23 @@ describe('store: offload events', () => {
 
   it('a lock seen on a table our own offload still holds is not shown as another worker', () => {
     let s = reduceRunRequested(loaded(), ['ohlcv_1m'], NOW);
-    s = play(s, [{ kind: 'committed', table: 'ohlcv_1m', runId: 'r', snapshotId: '1', watermark: WATERMARK, rows: 300, files: 1, bytes: 1, durationMs: 1 }], NOW);
+    s = play(
+      s,
+      [
+        {
+          kind: 'committed',
+          table: 'ohlcv_1m',
+          runId: 'r',
+          snapshotId: '1',
+          watermark: WATERMARK,
+          rows: 300,
+          files: 1,
+          bytes: 1,
+          durationMs: 1,
+        },
+      ],
+      NOW,
+    );
     s = reduceStatus(s, sampleReport(), NOW + 10, NOW + 10); // ohlcv_1m is locked (isBusy) in the report
     const row = s.report?.tables.find((t) => t.name === 'ohlcv_1m');
     assert.ok(row?.isBusy);

@@ -149,7 +149,14 @@ function isSettledBy(run: LiveRun, table: TableStatus | undefined, requestedAt: 
 export function reduceStatus(state: TuiState, report: StatusReport, requestedAt: number, now: number): TuiState {
   const live: Record<string, LiveRun> = {};
   for (const [name, run] of Object.entries(state.live)) {
-    if (!isSettledBy(run, report.tables.find((t) => t.name === name), requestedAt)) live[name] = run;
+    if (
+      !isSettledBy(
+        run,
+        report.tables.find((t) => t.name === name),
+        requestedAt,
+      )
+    )
+      live[name] = run;
   }
   const next: TuiState = {
     ...state,
@@ -165,7 +172,8 @@ export function reduceStatus(state: TuiState, report: StatusReport, requestedAt:
 
 export function reduceStatusFailed(state: TuiState, message: string, now: number): TuiState {
   const line = firstLine(message);
-  const log = state.statusError === line ? state.log : appendLog(state.log, { at: now, level: 'error', message: `refresh failed: ${line}` });
+  const log =
+    state.statusError === line ? state.log : appendLog(state.log, { at: now, level: 'error', message: `refresh failed: ${line}` });
   return { ...state, statusError: line, isRefreshing: false, refreshStartedAt: null, log };
 }
 
@@ -316,7 +324,16 @@ function patchCommitted(report: StatusReport | null, e: Extract<OffloadEvent, { 
       ...t,
       watermark: { ok: true, value: { ...e.watermark, status } },
       iceberg: t.iceberg.ok
-        ? { ok: true, value: { ...t.iceberg.value, exists: true, rows: t.iceberg.value.rows + e.rows, snapshotId: e.snapshotId, snapshotAt: new Date(now).toISOString() } }
+        ? {
+            ok: true,
+            value: {
+              ...t.iceberg.value,
+              exists: true,
+              rows: t.iceberg.value.rows + e.rows,
+              snapshotId: e.snapshotId,
+              snapshotAt: new Date(now).toISOString(),
+            },
+          }
         : t.iceberg,
       lastRun: {
         runId: e.runId,

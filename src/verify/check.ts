@@ -54,5 +54,10 @@ export function check(name: CheckName, held: boolean, numbers: InvariantCheck['n
 
 /** An invariant that could not be checked counts as broken: nothing proves it held. */
 export function failedCheck(name: CheckName, err: unknown): InvariantCheck {
-  return { name, status: 'broken', numbers: {}, detail: `could not be checked: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+  return {
+    name,
+    status: 'broken',
+    numbers: {},
+    detail: `could not be checked: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+  };
 }

@@ -19,7 +19,15 @@ export async function checkMetadataReadable(
     inventory = await inventoryFiles(s, table);
     const { metadata } = state;
     if (!metadata) {
-      return { check: check('metadata-readable', true, { metadataFiles: 0, dataFiles: 0 }, 'the table does not exist yet (nothing committed): nothing to read'), inventory };
+      return {
+        check: check(
+          'metadata-readable',
+          true,
+          { metadataFiles: 0, dataFiles: 0 },
+          'the table does not exist yet (nothing committed): nothing to read',
+        ),
+        inventory,
+      };
     }
     const snapshot = currentSnapshot(metadata);
     const files = await readDataFiles(s.io, metadata);
@@ -28,11 +36,22 @@ export async function checkMetadataReadable(
     const missing = inventory.missing;
     const held = missing.length === 0 && counted.toString() === summaryTotal;
     return {
-      check: check('metadata-readable', held,
-        { snapshots: metadata.snapshots.length, dataFiles: files.length, manifestRecords: Number(counted), summaryTotalRecords: Number(summaryTotal), missingFiles: missing.length },
-        held ? `${state.metadataLocation}: ${metadata.snapshots.length} snapshot(s), ${files.length} data file(s), manifests count ${counted} records = summary total-records`
-          : missing.length > 0 ? `${missing.length} referenced file(s) missing, e.g. ${missing[0]}`
-          : `manifests count ${counted} records, the summary says ${summaryTotal}`),
+      check: check(
+        'metadata-readable',
+        held,
+        {
+          snapshots: metadata.snapshots.length,
+          dataFiles: files.length,
+          manifestRecords: Number(counted),
+          summaryTotalRecords: Number(summaryTotal),
+          missingFiles: missing.length,
+        },
+        held
+          ? `${state.metadataLocation}: ${metadata.snapshots.length} snapshot(s), ${files.length} data file(s), manifests count ${counted} records = summary total-records`
+          : missing.length > 0
+            ? `${missing.length} referenced file(s) missing, e.g. ${missing[0]}`
+            : `manifests count ${counted} records, the summary says ${summaryTotal}`,
+      ),
       inventory,
     };
   } catch (err) {

@@ -9,9 +9,14 @@ export async function checkNoRunLeftRunning(pool: pg.Pool, tableName: string): P
     const running = await runs.findRunning(pool, tableName);
     const all = await runs.list(pool, { table: tableName, limit: 100_000 });
     const by = (st: runs.RunStatus) => all.filter((r) => r.status === st).length;
-    return check('no-run-left-running', running.length === 0,
+    return check(
+      'no-run-left-running',
+      running.length === 0,
       { running: running.length, committed: by('committed'), aborted: by('aborted'), failed: by('failed'), upToDate: by('up_to_date') },
-      running.length === 0 ? `${all.length} runs recorded, none left running` : `${running.length} run(s) still marked running: ${running.map((r) => r.runId).join(', ')}`);
+      running.length === 0
+        ? `${all.length} runs recorded, none left running`
+        : `${running.length} run(s) still marked running: ${running.map((r) => r.runId).join(', ')}`,
+    );
   } catch (err) {
     return failedCheck('no-run-left-running', err);
   }

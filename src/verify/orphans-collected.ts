@@ -21,17 +21,30 @@ export async function checkOrphansCollected(
   try {
     if (!before) throw new Error('the table files could not be listed');
     if (!collectOrphans) {
-      return { check: { name: 'orphans-collected', status: 'skipped', numbers: { found: before.orphans.length }, detail: `${before.orphans.length} orphan file(s) found; gc not run` }, after };
+      return {
+        check: {
+          name: 'orphans-collected',
+          status: 'skipped',
+          numbers: { found: before.orphans.length },
+          detail: `${before.orphans.length} orphan file(s) found; gc not run`,
+        },
+        after,
+      };
     }
     const gc = await collectOrphans();
     after = await inventoryFiles(s, table);
     const held = after.orphans.length === 0 && after.missing.length === 0;
     return {
-      check: check('orphans-collected', held,
+      check: check(
+        'orphans-collected',
+        held,
         { found: before.orphans.length, removedByGc: gc.deleted, left: after.orphans.length, referencedMissing: after.missing.length },
-        held ? `${before.orphans.length} orphan file(s) found, gc removed ${gc.deleted}; every referenced file is still there`
-          : after.missing.length > 0 ? `gc removed ${after.missing.length} referenced file(s), e.g. ${after.missing[0]}`
-          : `${after.orphans.length} orphan file(s) left after gc, e.g. ${after.orphans[0]}${gc.detail ? ` (${gc.detail})` : ''}`),
+        held
+          ? `${before.orphans.length} orphan file(s) found, gc removed ${gc.deleted}; every referenced file is still there`
+          : after.missing.length > 0
+            ? `gc removed ${after.missing.length} referenced file(s), e.g. ${after.missing[0]}`
+            : `${after.orphans.length} orphan file(s) left after gc, e.g. ${after.orphans[0]}${gc.detail ? ` (${gc.detail})` : ''}`,
+      ),
       after,
     };
   } catch (err) {

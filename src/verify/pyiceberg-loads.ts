@@ -14,16 +14,26 @@ export async function checkPyIcebergLoads(
   expectedRows: number | null,
 ): Promise<InvariantCheck> {
   if (reader === null) {
-    return { name: 'pyiceberg-loads', status: 'skipped', numbers: {}, detail: 'the Python venv with pyiceberg is not installed (dev/python-env.sh)' };
+    return {
+      name: 'pyiceberg-loads',
+      status: 'skipped',
+      numbers: {},
+      detail: 'the Python venv with pyiceberg is not installed (dev/python-env.sh)',
+    };
   }
   if (!metadata) return { name: 'pyiceberg-loads', status: 'skipped', numbers: {}, detail: 'the table does not exist yet' };
   try {
     const py = await reader.read(table.target);
     const snap = currentSnapshot(metadata)?.['snapshot-id'].toString() ?? null;
     const held = py.snapshotId === snap && (expectedRows === null || py.rows === expectedRows);
-    return check('pyiceberg-loads', held, { rows: py.rows, files: py.files, snapshotId: py.snapshotId },
-      held ? `pyiceberg loads ${formatIdentifier(parseIdentifier(table.target))} at snapshot ${py.snapshotId} and counts ${py.rows} rows`
-        : `pyiceberg sees snapshot ${py.snapshotId} with ${py.rows} rows; expected ${snap} with ${expectedRows}`);
+    return check(
+      'pyiceberg-loads',
+      held,
+      { rows: py.rows, files: py.files, snapshotId: py.snapshotId },
+      held
+        ? `pyiceberg loads ${formatIdentifier(parseIdentifier(table.target))} at snapshot ${py.snapshotId} and counts ${py.rows} rows`
+        : `pyiceberg sees snapshot ${py.snapshotId} with ${py.rows} rows; expected ${snap} with ${expectedRows}`,
+    );
   } catch (err) {
     return failedCheck('pyiceberg-loads', err);
   }

@@ -34,14 +34,20 @@ function scalarCodec(expr: string, clickhouseType: string, icebergType: IcebergT
   if (typeof icebergType !== 'string') return null;
   const type = duckdbType(icebergType);
   const same = (r: string) => r;
-  if (icebergType === 'string') return { select: `hex(toString(${expr}))`, type, fromText: (r) => `decode(unhex(${r}))`, fromIceberg: same };
-  if (/^DateTime64/.test(clickhouseType)) return { select: `toUnixTimestamp64Micro(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT)`, fromIceberg: same };
-  if (/^DateTime\b/.test(clickhouseType)) return { select: `toUInt32(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT * 1000000)`, fromIceberg: same };
-  if (icebergType === 'uuid' || icebergType === 'date') return { select: `toString(${expr})`, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
+  if (icebergType === 'string')
+    return { select: `hex(toString(${expr}))`, type, fromText: (r) => `decode(unhex(${r}))`, fromIceberg: same };
+  if (/^DateTime64/.test(clickhouseType))
+    return { select: `toUnixTimestamp64Micro(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT)`, fromIceberg: same };
+  if (/^DateTime\b/.test(clickhouseType))
+    return { select: `toUInt32(${expr})`, type, fromText: (r) => `make_timestamptz(${r}::BIGINT * 1000000)`, fromIceberg: same };
+  if (icebergType === 'uuid' || icebergType === 'date')
+    return { select: `toString(${expr})`, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
   if (icebergType === 'boolean') return { select: `toUInt8(${expr})`, type, fromText: (r) => `(${r} <> '0')`, fromIceberg: same };
   const decimal = /^decimal\((\d+),\s*(\d+)\)$/.exec(icebergType);
-  if (decimal && Number(decimal[1]) > 18) return { select: expr, type: 'VARCHAR', fromText: same, fromIceberg: (r) => `CAST(${r} AS VARCHAR)` };
-  if (/^(decimal|int|long|float|double)/.test(icebergType)) return { select: expr, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
+  if (decimal && Number(decimal[1]) > 18)
+    return { select: expr, type: 'VARCHAR', fromText: same, fromIceberg: (r) => `CAST(${r} AS VARCHAR)` };
+  if (/^(decimal|int|long|float|double)/.test(icebergType))
+    return { select: expr, type, fromText: (r) => `${r}::${type}`, fromIceberg: same };
   return null;
 }
 

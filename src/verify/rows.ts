@@ -62,7 +62,12 @@ export function readFrom(t: TableConfig): string {
  * ClickHouse rows with cursor ≤ `watermark` against every row of the table's current snapshot, as
  * multisets of whole rows over the columns both sides have.
  */
-export async function compareRows(s: VerifyServices, table: TableConfig, watermark: Watermark, metadata: TableMetadata | null): Promise<RowComparison> {
+export async function compareRows(
+  s: VerifyServices,
+  table: TableConfig,
+  watermark: Watermark,
+  metadata: TableMetadata | null,
+): Promise<RowComparison> {
   const began = performance.now();
   const isAtEpoch = Date.parse(watermark.timestamp) <= 0 && watermark.tieBreak === null;
   if (!metadata) {
@@ -71,9 +76,26 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
     const cursorType = chColumns.find((c) => c.name === table.cursor)?.type ?? 'DateTime';
     const n = isAtEpoch
       ? 0
-      : Number((await s.clickhouse.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(table)} WHERE ${upToWatermarkSql(table, cursorType, watermark)}`))[0]?.n ?? 0);
+      : Number(
+          (
+            await s.clickhouse.query<{ n: string }>(
+              `SELECT count() AS n FROM ${readFrom(table)} WHERE ${upToWatermarkSql(table, cursorType, watermark)}`,
+            )
+          )[0]?.n ?? 0,
+        );
     const none = { lost: [], duplicated: [], unexpected: [] };
-    return { watermark, columns: [], skippedColumns: [], clickhouseRows: n, icebergRows: 0, lost: n, duplicated: 0, unexpected: 0, samples: none, elapsedMs: Math.round(performance.now() - began) };
+    return {
+      watermark,
+      columns: [],
+      skippedColumns: [],
+      clickhouseRows: n,
+      icebergRows: 0,
+      lost: n,
+      duplicated: 0,
+      unexpected: 0,
+      samples: none,
+      elapsedMs: Math.round(performance.now() - began),
+    };
   }
   const dir = await scratchDir();
   const duck = await openDuckDB({ threads: 2, memoryLimit: '1GB', tempDirectory: join(dir, 'spill') });
@@ -170,19 +192,32 @@ export async function compareRows(s: VerifyServices, table: TableConfig, waterma
 }
 
 /** rows-lost and rows-duplicated, from one comparison of the rows up to the table's watermark. */
-export async function checkRows(s: VerifyServices, table: TableConfig, state: TableState): Promise<{ checks: InvariantCheck[]; rows: RowComparison | null }> {
+export async function checkRows(
+  s: VerifyServices,
+  table: TableConfig,
+  state: TableState,
+): Promise<{ checks: InvariantCheck[]; rows: RowComparison | null }> {
   try {
     if (state.metadataError) throw state.metadataError;
     const rows = await compareRows(s, table, state.watermark, state.metadata);
     const n = { clickhouseRowsUpToWatermark: rows.clickhouseRows, icebergRows: rows.icebergRows };
     const checks = [
-      check('rows-lost', rows.lost === 0, { lost: rows.lost, ...n }, rows.lost === 0
-        ? `all ${rows.clickhouseRows} ClickHouse rows up to ${formatWatermark(state.watermark)} are in Iceberg`
-        : `${rows.lost} of ${rows.clickhouseRows} ClickHouse rows up to the watermark are not in Iceberg (e.g. ${rows.samples.lost[0] ?? '?'})`),
-      check('rows-duplicated', rows.duplicated === 0 && rows.unexpected === 0, { duplicated: rows.duplicated, unexpected: rows.unexpected, ...n },
+      check(
+        'rows-lost',
+        rows.lost === 0,
+        { lost: rows.lost, ...n },
+        rows.lost === 0
+          ? `all ${rows.clickhouseRows} ClickHouse rows up to ${formatWatermark(state.watermark)} are in Iceberg`
+          : `${rows.lost} of ${rows.clickhouseRows} ClickHouse rows up to the watermark are not in Iceberg (e.g. ${rows.samples.lost[0] ?? '?'})`,
+      ),
+      check(
+        'rows-duplicated',
+        rows.duplicated === 0 && rows.unexpected === 0,
+        { duplicated: rows.duplicated, unexpected: rows.unexpected, ...n },
         rows.duplicated === 0 && rows.unexpected === 0
           ? `no Iceberg row appears more often than in ClickHouse (${rows.icebergRows} rows, ${rows.columns.length} columns compared)`
-          : `${rows.duplicated} duplicated and ${rows.unexpected} unexpected Iceberg rows (e.g. ${rows.samples.duplicated[0] ?? rows.samples.unexpected[0] ?? '?'})`),
+          : `${rows.duplicated} duplicated and ${rows.unexpected} unexpected Iceberg rows (e.g. ${rows.samples.duplicated[0] ?? rows.samples.unexpected[0] ?? '?'})`,
+      ),
     ];
     return { checks, rows };
   } catch (err) {

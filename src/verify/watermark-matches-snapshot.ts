@@ -14,19 +14,34 @@ export function checkWatermarkMatchesSnapshot(state: TableState): InvariantCheck
     const pgText = formatWatermark(watermark);
     if (!snapshot) {
       const isEpoch = sameWatermark(watermark, EPOCH);
-      return check('watermark-matches-snapshot', isEpoch, { watermark: pgText, snapshotWatermark: null, snapshotId: null },
-        isEpoch ? 'no snapshot yet and the watermark is still at the start' : `the watermark moved to ${pgText} but the table has no snapshot`);
+      return check(
+        'watermark-matches-snapshot',
+        isEpoch,
+        { watermark: pgText, snapshotWatermark: null, snapshotId: null },
+        isEpoch
+          ? 'no snapshot yet and the watermark is still at the start'
+          : `the watermark moved to ${pgText} but the table has no snapshot`,
+      );
     }
     const summaryText = snapshot.summary[SUMMARY.watermark] ?? null;
     const summaryWatermark = decodeWatermark(summaryText ?? undefined);
     const runId = snapshot.summary[SUMMARY.runId] ?? null;
     const sameRun = mark?.committedRunId === null || mark?.committedRunId === undefined || runId === null || mark.committedRunId === runId;
     const held = summaryWatermark !== null && sameWatermark(summaryWatermark, watermark) && sameRun;
-    return check('watermark-matches-snapshot', held,
-      { watermark: pgText, snapshotWatermark: summaryWatermark ? formatWatermark(summaryWatermark) : summaryText, snapshotId: snapshot['snapshot-id'].toString() },
-      held ? `PostgreSQL and snapshot ${snapshot['snapshot-id']} agree on ${pgText} (run ${runId ?? '?'})`
-        : !sameRun ? `the watermark was moved by run ${mark?.committedRunId} but the current snapshot was made by run ${runId}`
-        : `PostgreSQL says ${pgText}, snapshot ${snapshot['snapshot-id']} says ${summaryText ?? '(no offload.watermark)'}`);
+    return check(
+      'watermark-matches-snapshot',
+      held,
+      {
+        watermark: pgText,
+        snapshotWatermark: summaryWatermark ? formatWatermark(summaryWatermark) : summaryText,
+        snapshotId: snapshot['snapshot-id'].toString(),
+      },
+      held
+        ? `PostgreSQL and snapshot ${snapshot['snapshot-id']} agree on ${pgText} (run ${runId ?? '?'})`
+        : !sameRun
+          ? `the watermark was moved by run ${mark?.committedRunId} but the current snapshot was made by run ${runId}`
+          : `PostgreSQL says ${pgText}, snapshot ${snapshot['snapshot-id']} says ${summaryText ?? '(no offload.watermark)'}`,
+    );
   } catch (err) {
     return failedCheck('watermark-matches-snapshot', err);
   }

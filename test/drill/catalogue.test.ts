@@ -2,7 +2,15 @@
 // the drill screen's choices.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS, FAULT_SIMULATES, TRANSIENT_FAULTS, defaultDrillTables, drillChoices, isCrashFault, isTransientFault } from '../../src/drill/catalogue.js';
+import {
+  CRASH_FAULTS,
+  FAULT_SIMULATES,
+  TRANSIENT_FAULTS,
+  defaultDrillTables,
+  drillChoices,
+  isCrashFault,
+  isTransientFault,
+} from '../../src/drill/catalogue.js';
 import { validateTablesConfig } from '../../src/config/tables.js';
 import { FAULT_POINTS } from '../../src/pipeline/faults.js';
 
@@ -15,7 +23,10 @@ describe('drill catalogue', () => {
   it('offers every fault, two workers and random on the drill screen', () => {
     const choices = drillChoices();
     assert.equal(choices.length, CRASH_FAULTS.length + TRANSIENT_FAULTS.length + 2);
-    assert.deepEqual(choices.slice(-2).map((c) => c.kind), ['concurrent', 'random']);
+    assert.deepEqual(
+      choices.slice(-2).map((c) => c.kind),
+      ['concurrent', 'random'],
+    );
   });
 
   it('tells crash faults from transient ones', () => {
@@ -24,8 +35,19 @@ describe('drill catalogue', () => {
   });
 
   it('drills the first table of each layer by default', () => {
-    const table = (name: string, layer: string) => ({ name, layer, source: `k2.${name}`, cursor: 'ts', target: `cold.${name}`, partitionBy: [], ...(layer === 'gold' ? { closedWindow: '1m' } : {}) });
-    const config = validateTablesConfig({ tables: [table('g1', 'gold'), table('b1', 'bronze'), table('b2', 'bronze'), table('s1', 'silver')] }, 'test');
+    const table = (name: string, layer: string) => ({
+      name,
+      layer,
+      source: `k2.${name}`,
+      cursor: 'ts',
+      target: `cold.${name}`,
+      partitionBy: [],
+      ...(layer === 'gold' ? { closedWindow: '1m' } : {}),
+    });
+    const config = validateTablesConfig(
+      { tables: [table('g1', 'gold'), table('b1', 'bronze'), table('b2', 'bronze'), table('s1', 'silver')] },
+      'test',
+    );
     assert.deepEqual(defaultDrillTables(config), ['b1', 's1', 'g1']);
   });
 });

@@ -8,13 +8,29 @@ import { sandboxCreatedAt, sandboxTableConfig } from '../../src/drill/sandbox.js
 describe('drill sandbox', () => {
   it('copies a configured table under its own name and Iceberg namespace, same source and settings', () => {
     const [t] = validateTablesConfig(
-      { tables: [{ name: 'bronze_trades_binance', layer: 'bronze', source: 'k2.bronze_trades_binance', cursor: 'exchange_timestamp', tieBreak: 'kafka_offset', lag: '1m', target: 'cold.trades', partitionBy: ['day(exchange_timestamp)'] }] },
+      {
+        tables: [
+          {
+            name: 'bronze_trades_binance',
+            layer: 'bronze',
+            source: 'k2.bronze_trades_binance',
+            cursor: 'exchange_timestamp',
+            tieBreak: 'kafka_offset',
+            lag: '1m',
+            target: 'cold.trades',
+            partitionBy: ['day(exchange_timestamp)'],
+          },
+        ],
+      },
       'test',
     ).tables;
     const copy = sandboxTableConfig(t, 'abc1230f0f', 'test');
     assert.equal(copy.name, 'drill_abc1230f0f_bronze_trades_binance');
     assert.equal(copy.target, 'drill_abc1230f0f.trades');
-    assert.deepEqual([copy.source, copy.cursor, copy.tieBreak, copy.lag, copy.partitionBy], [t.source, t.cursor, t.tieBreak, t.lag, t.partitionBy]);
+    assert.deepEqual(
+      [copy.source, copy.cursor, copy.tieBreak, copy.lag, copy.partitionBy],
+      [t.source, t.cursor, t.tieBreak, t.lag, t.partitionBy],
+    );
   });
 
   it('reads when a sandbox was made from its id, and refuses what is not one', () => {

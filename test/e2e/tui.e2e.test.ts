@@ -132,7 +132,10 @@ function countsOf(screen: string, table: string): { upToWatermark: number; pendi
   const row = rowOf(screen, table) ?? '';
   const titles = ['CH ≤WM', 'PENDING', 'ICEBERG', 'Δ'];
   const ends = titles.map((t) => header.indexOf(` ${t} `) + 1 + t.length);
-  assert.ok(ends.every((e) => e > 1), `the header has the count columns: ${header}`);
+  assert.ok(
+    ends.every((e) => e > 1),
+    `the header has the count columns: ${header}`,
+  );
   // A right-aligned cell is the last word before its title's end ("no table" is two).
   const cell = (i: number) => {
     const words = row.slice(0, ends[i]).trim().split(/\s+/);
@@ -169,7 +172,17 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     // As on CI: the TUI must draw live frames in a terminal even when CI is set.
     env.CI = 'true';
     await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name]);
-    await offload(['seed', '--rows', String(TRADES), '--database', ch.name, '--end', new Date(Date.now() - 3_600_000).toISOString(), '--seed', 'tui-e2e']);
+    await offload([
+      'seed',
+      '--rows',
+      String(TRADES),
+      '--database',
+      ch.name,
+      '--end',
+      new Date(Date.now() - 3_600_000).toISOString(),
+      '--seed',
+      'tui-e2e',
+    ]);
     isEngineIn = /^\s+run\b/m.test((await offload(['--help'])).stdout);
   });
 
@@ -187,7 +200,10 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
       .filter(([k]) => /^[A-Z_][A-Z0-9_]*$/.test(k))
       .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
       .join('\n');
-    writeFileSync(file, `${exports}\ncd ${shellQuote(ROOT)}\nnode ${shellQuote(CLI)} ${args.map(shellQuote).join(' ')}\necho "offload exited with $?"\nexec sleep 3600\n`);
+    writeFileSync(
+      file,
+      `${exports}\ncd ${shellQuote(ROOT)}\nnode ${shellQuote(CLI)} ${args.map(shellQuote).join(' ')}\necho "offload exited with $?"\nexec sleep 3600\n`,
+    );
     return file;
   }
 
@@ -248,7 +264,8 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     const added = committedRows.toLocaleString('en-US');
     screen = await term.waitFor(
       `the details with a snapshot adding ${added} rows`,
-      (s) => /SNAPSHOT ID/.test(s) && new RegExp(`\\n\\d{6,}\\s+(\\d{4}-)?\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+append\\s+${added}\\s`).test(s),
+      (s) =>
+        /SNAPSHOT ID/.test(s) && new RegExp(`\\n\\d{6,}\\s+(\\d{4}-)?\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+append\\s+${added}\\s`).test(s),
     );
     assert.match(screen, new RegExp(`${TABLE} {2}\\S+\\.${TABLE} → cold\\.${TABLE}`));
     await term.keys('2');

@@ -49,13 +49,38 @@ after(async () => {
 });
 
 // Rows in canonical TSV output form, so that TSV in == TSV out byte for byte.
-const TSV_ROWS =
+const TSV_ROWS = [
   [
-    ['3', '2024-03-01 00:00:00.001', '2024-03-01 00:00:00.000001', '-0.00000001', "{'k':'v\\ttab','q':'it\\'s'}", "['x','y\\\\z']", 'false', '00000000-0000-0000-0000-000000000003', 'sell', 'XLON', '\\N', 'tab\\there\\nnewline'],
-    ['4', '1970-01-01 00:00:00.000', '2262-04-11 23:47:16.854775', '99999999999999999999999999999.99999999', '{}', '[]', 'true', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'buy', 'XNAS', '18446744073709551615', 'back\\\\slash'],
-  ]
-    .map((r) => r.join('\t') + '\n')
-    .join('');
+    '3',
+    '2024-03-01 00:00:00.001',
+    '2024-03-01 00:00:00.000001',
+    '-0.00000001',
+    "{'k':'v\\ttab','q':'it\\'s'}",
+    "['x','y\\\\z']",
+    'false',
+    '00000000-0000-0000-0000-000000000003',
+    'sell',
+    'XLON',
+    '\\N',
+    'tab\\there\\nnewline',
+  ],
+  [
+    '4',
+    '1970-01-01 00:00:00.000',
+    '2262-04-11 23:47:16.854775',
+    '99999999999999999999999999999.99999999',
+    '{}',
+    '[]',
+    'true',
+    'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    'buy',
+    'XNAS',
+    '18446744073709551615',
+    'back\\\\slash',
+  ],
+]
+  .map((r) => r.join('\t') + '\n')
+  .join('');
 
 describe('chdb ClickHouse HTTP server', () => {
   test('ping, version is a current ClickHouse, UTC', async () => {
@@ -95,7 +120,20 @@ describe('chdb ClickHouse HTTP server', () => {
     const cols = await rs.json<{ name: string; type: string }>();
     assert.deepEqual(
       cols.map((c) => c.type),
-      ['UInt64', 'DateTime64(3)', "DateTime64(6, 'UTC')", 'Decimal(38, 8)', 'Map(String, String)', 'Array(String)', 'Bool', 'UUID', "Enum8('buy' = 1, 'sell' = 2)", 'LowCardinality(String)', 'Nullable(UInt64)', 'String'],
+      [
+        'UInt64',
+        'DateTime64(3)',
+        "DateTime64(6, 'UTC')",
+        'Decimal(38, 8)',
+        'Map(String, String)',
+        'Array(String)',
+        'Bool',
+        'UUID',
+        "Enum8('buy' = 1, 'sell' = 2)",
+        'LowCardinality(String)',
+        'Nullable(UInt64)',
+        'String',
+      ],
     );
   });
 
@@ -104,8 +142,34 @@ describe('chdb ClickHouse HTTP server', () => {
       table: T,
       format: 'JSONEachRow',
       values: [
-        { id: 1, ts: '2024-01-02 03:04:05.678', ts_utc: '2024-01-02 03:04:05.123456', amount: '123456789012345678901234567890.12345678', attrs: { a: 'b', 'quote\'s': 'back\\slash' }, tags: ['t1', 't2'], flag: true, uid: '6f1c5a0e-8a43-4a57-9d4b-1c2f3e4d5a6b', side: 'buy', venue: 'XNAS', qty: 42, note: 'first' },
-        { id: 2, ts: '2024-01-02 03:04:06.000', ts_utc: '2024-01-02 03:04:06.000001', amount: '0.5', attrs: {}, tags: [], flag: false, uid: '00000000-0000-0000-0000-000000000002', side: 'sell', venue: 'XNYS', qty: null, note: 'ünïcødé ✓' },
+        {
+          id: 1,
+          ts: '2024-01-02 03:04:05.678',
+          ts_utc: '2024-01-02 03:04:05.123456',
+          amount: '123456789012345678901234567890.12345678',
+          attrs: { a: 'b', "quote's": 'back\\slash' },
+          tags: ['t1', 't2'],
+          flag: true,
+          uid: '6f1c5a0e-8a43-4a57-9d4b-1c2f3e4d5a6b',
+          side: 'buy',
+          venue: 'XNAS',
+          qty: 42,
+          note: 'first',
+        },
+        {
+          id: 2,
+          ts: '2024-01-02 03:04:06.000',
+          ts_utc: '2024-01-02 03:04:06.000001',
+          amount: '0.5',
+          attrs: {},
+          tags: [],
+          flag: false,
+          uid: '00000000-0000-0000-0000-000000000002',
+          side: 'sell',
+          venue: 'XNYS',
+          qty: null,
+          note: 'ünïcødé ✓',
+        },
       ],
     });
     assert.equal(ins.summary?.written_rows, '2');
@@ -124,8 +188,34 @@ describe('chdb ClickHouse HTTP server', () => {
       format: 'JSONEachRow',
     });
     assert.deepEqual(await rs.json(), [
-      { id: '1', ts: '2024-01-02 03:04:05.678', ts_utc: '2024-01-02 03:04:05.123456', amount: '123456789012345678901234567890.12345678', attrs: { a: 'b', "quote's": 'back\\slash' }, tags: ['t1', 't2'], flag: true, uid: '6f1c5a0e-8a43-4a57-9d4b-1c2f3e4d5a6b', side: 'buy', venue: 'XNAS', qty: '42', note: 'first' },
-      { id: '2', ts: '2024-01-02 03:04:06.000', ts_utc: '2024-01-02 03:04:06.000001', amount: '0.5', attrs: {}, tags: [], flag: false, uid: '00000000-0000-0000-0000-000000000002', side: 'sell', venue: 'XNYS', qty: null, note: 'ünïcødé ✓' },
+      {
+        id: '1',
+        ts: '2024-01-02 03:04:05.678',
+        ts_utc: '2024-01-02 03:04:05.123456',
+        amount: '123456789012345678901234567890.12345678',
+        attrs: { a: 'b', "quote's": 'back\\slash' },
+        tags: ['t1', 't2'],
+        flag: true,
+        uid: '6f1c5a0e-8a43-4a57-9d4b-1c2f3e4d5a6b',
+        side: 'buy',
+        venue: 'XNAS',
+        qty: '42',
+        note: 'first',
+      },
+      {
+        id: '2',
+        ts: '2024-01-02 03:04:06.000',
+        ts_utc: '2024-01-02 03:04:06.000001',
+        amount: '0.5',
+        attrs: {},
+        tags: [],
+        flag: false,
+        uid: '00000000-0000-0000-0000-000000000002',
+        side: 'sell',
+        venue: 'XNYS',
+        qty: null,
+        note: 'ünïcødé ✓',
+      },
     ]);
   });
 
@@ -215,7 +305,11 @@ describe('chdb ClickHouse HTTP server', () => {
     assert.deepEqual(await asDate.json(), [{ d: '2024-01-02 03:04:05.678' }]);
 
     const nasty = `it's a "quote", a back\\slash \\' , a tab\t, a newline\n, {curly}, and '; DROP TABLE x; --`;
-    const s = await client.query({ query: 'SELECT {s:String} AS s, length({s:String}) AS n', query_params: { s: nasty }, format: 'JSONEachRow' });
+    const s = await client.query({
+      query: 'SELECT {s:String} AS s, length({s:String}) AS n',
+      query_params: { s: nasty },
+      format: 'JSONEachRow',
+    });
     assert.deepEqual(await s.json(), [{ s: nasty, n: String(Buffer.byteLength(nasty)) }]);
 
     const inj = await client.query({
@@ -226,7 +320,8 @@ describe('chdb ClickHouse HTTP server', () => {
     assert.deepEqual(await inj.json(), [{ n: '0' }]);
 
     const typed = await client.query({
-      query: 'SELECT {a:Array(String)} AS a, {m:Map(String, UInt8)} AS m, {n:Nullable(UInt64)} AS n, {id:Identifier} AS ident FROM (SELECT 7 AS id)',
+      query:
+        'SELECT {a:Array(String)} AS a, {m:Map(String, UInt8)} AS m, {n:Nullable(UInt64)} AS n, {id:Identifier} AS ident FROM (SELECT 7 AS id)',
       query_params: { a: ["x'y", 'z\\w'], m: { k: 1 }, n: null, id: 'id' },
       format: 'JSONEachRow',
     });
@@ -320,7 +415,10 @@ describe('chdb ClickHouse HTTP server', () => {
     await client.command({ query: 'CREATE TEMPORARY TABLE leak_check (a UInt8)' });
     await client.command({ query: 'USE system' });
     for (let i = 0; i < 6; i++) {
-      const rs = await client.query({ query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE is_temporary) AS tmp', format: 'JSONEachRow' });
+      const rs = await client.query({
+        query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE is_temporary) AS tmp',
+        format: 'JSONEachRow',
+      });
       assert.deepEqual(await rs.json(), [{ db: 'default', tmp: '0' }]);
     }
   });
@@ -356,7 +454,10 @@ describe('chdb ClickHouse HTTP server', () => {
   });
 
   test('an error in the middle of a stream reaches the client as an error', async () => {
-    const rs = await client.query({ query: "SELECT throwIf(number = 1500000, 'boom in the middle') AS x FROM numbers(3000000)", format: 'JSONEachRow' });
+    const rs = await client.query({
+      query: "SELECT throwIf(number = 1500000, 'boom in the middle') AS x FROM numbers(3000000)",
+      format: 'JSONEachRow',
+    });
     let rows = 0;
     await assert.rejects(
       (async () => {
@@ -382,7 +483,10 @@ describe('chdb ClickHouse HTTP server', () => {
       }
     }
     await client.insert({ table: `${DB}.big`, values: Readable.from(tsv(), { objectMode: false }), format: 'TabSeparated' });
-    const check = await client.query({ query: `SELECT count() AS n, sum(id) AS total, uniqExact(s) AS u, max(ts) AS mx FROM ${DB}.big`, format: 'JSONEachRow' });
+    const check = await client.query({
+      query: `SELECT count() AS n, sum(id) AS total, uniqExact(s) AS u, max(ts) AS mx FROM ${DB}.big`,
+      format: 'JSONEachRow',
+    });
     assert.deepEqual(await check.json(), [{ n: String(N), total: String((N * (N - 1)) / 2), u: String(N), mx: '2024-01-01 00:00:00.999' }]);
 
     const rb = await http({}, `SELECT * FROM ${DB}.big ORDER BY id FORMAT RowBinary`);

@@ -31,7 +31,12 @@ async function ensureBuilt(): Promise<void> {
 }
 
 function offload(args: string[], extraEnv: Record<string, string> = {}) {
-  return execa('node', [join(ROOT, 'bin/offload.js'), ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  return execa('node', [join(ROOT, 'bin/offload.js'), ...args], {
+    cwd: ROOT,
+    env: { ...env, ...extraEnv },
+    reject: false,
+    timeout: 120_000,
+  });
 }
 
 before(async () => {
@@ -59,7 +64,10 @@ describe('offload CLI on the local stack', () => {
     assert.equal(first.exitCode, 0, first.stderr);
     assert.match(first.stdout, /PostgreSQL  postgres:\/\/offload:\*\*\*@127\.0\.0\.1:\d+\/\S+: schema version \d+ \(applied 001_/);
     assert.match(first.stdout, /watermarks  9 tables configured in .*; 9 created at 1970-01-01/);
-    assert.match(first.stdout, new RegExp(`ClickHouse  http://default@127\\.0\\.0\\.1:\\d+: seed schema in database ${ch.name} \\(30 statements`));
+    assert.match(
+      first.stdout,
+      new RegExp(`ClickHouse  http://default@127\\.0\\.0\\.1:\\d+: seed schema in database ${ch.name} \\(30 statements`),
+    );
     const second = await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name, '--json']);
     assert.equal(second.exitCode, 0, second.stderr);
     const result = JSON.parse(second.stdout);
@@ -89,7 +97,17 @@ describe('offload CLI on the local stack', () => {
     );
     assert.deepEqual(
       report.tables.map((t) => t.name),
-      ['bronze_trades_binance', 'bronze_trades_kraken', 'silver_trades', 'ohlcv_1m', 'ohlcv_5m', 'ohlcv_15m', 'ohlcv_30m', 'ohlcv_1h', 'ohlcv_1d'],
+      [
+        'bronze_trades_binance',
+        'bronze_trades_kraken',
+        'silver_trades',
+        'ohlcv_1m',
+        'ohlcv_5m',
+        'ohlcv_15m',
+        'ohlcv_30m',
+        'ohlcv_1h',
+        'ohlcv_1d',
+      ],
     );
     const byName = new Map(report.tables.map((t) => [t.name, t]));
     for (const t of report.tables) {
@@ -134,7 +152,10 @@ describe('offload CLI on the local stack', () => {
   it('a ClickHouse that cannot be reached: one message naming it, the URL redacted, exit code 4', async () => {
     const r = await offload(['status'], { CLICKHOUSE_URL: 'http://u:secret@127.0.0.1:1' });
     assert.equal(r.exitCode, 4);
-    assert.match(r.stderr, /^offload: cannot reach ClickHouse at http:\/\/u:\*\*\*@127\.0\.0\.1:1 \(connection refused\)\.\n {2}Is the server running\?/);
+    assert.match(
+      r.stderr,
+      /^offload: cannot reach ClickHouse at http:\/\/u:\*\*\*@127\.0\.0\.1:1 \(connection refused\)\.\n {2}Is the server running\?/,
+    );
     assert.ok(!r.stderr.includes('secret') && !r.stdout.includes('secret'), 'the password never appears');
     assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
     const seed = await offload(['seed', '--rows', '10'], { CLICKHOUSE_URL: 'http://u:secret@127.0.0.1:1' });

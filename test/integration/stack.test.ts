@@ -42,7 +42,16 @@ test('stack: up, up again, down, up — each service answers, status tells, down
   assert.equal(first.exitCode, 0, first.all);
 
   const envFile = readFileSync(join(dir, 'env'), 'utf8');
-  for (const name of ['CLICKHOUSE_URL', 'DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_ENDPOINT_URL_S3', 'OFFLOAD_WAREHOUSE', 'OFFLOAD_CONFIG']) {
+  for (const name of [
+    'CLICKHOUSE_URL',
+    'DATABASE_URL',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_REGION',
+    'AWS_ENDPOINT_URL_S3',
+    'OFFLOAD_WAREHOUSE',
+    'OFFLOAD_CONFIG',
+  ]) {
     assert.match(envFile, new RegExp(`^export ${name}=`, 'm'), `${name} missing from env file`);
   }
   assert.match(envFile, new RegExp(`127\\.0\\.0\\.1:${chHttp}`));
@@ -70,7 +79,9 @@ test('stack: up, up again, down, up — each service answers, status tells, down
   assert.match(stopped.stdout, /clickhouse\s+stopped/);
   // The main stack on the default ports is untouched.
   const mainUrl = new URL(stackEnv().CLICKHOUSE_URL);
-  const main = await fetch(`http://${mainUrl.host}/ping`).then((r) => r.text()).catch(() => 'down');
+  const main = await fetch(`http://${mainUrl.host}/ping`)
+    .then((r) => r.text())
+    .catch(() => 'down');
   assert.equal(main.trim(), 'Ok.');
 
   const again = await stack('up');

@@ -115,7 +115,12 @@ test('pyiceberg and offload share one JDBC catalog in PostgreSQL, both ways', { 
   await catalog.createNamespace('scratch');
 
   // 1. pyiceberg opens our catalog, sees our namespaces, and creates a table through it.
-  const created = await pyiceberg<{ namespaces: string[]; cold_exists: boolean; cold_properties: Record<string, string>; metadata_location: string }>('create');
+  const created = await pyiceberg<{
+    namespaces: string[];
+    cold_exists: boolean;
+    cold_properties: Record<string, string>;
+    metadata_location: string;
+  }>('create');
   assert.deepEqual(created.namespaces, ['cold', 'scratch']);
   assert.equal(created.cold_exists, true);
   assert.deepEqual(created.cold_properties, { exists: 'true', owner: 'offload' });
@@ -135,7 +140,9 @@ test('pyiceberg and offload share one JDBC catalog in PostgreSQL, both ways', { 
   const ours = join(dirname(firstFile), `00001-${randomUUID()}.metadata.json`);
   copyFileSync(firstFile, ours);
   const oursUrl = pathToFileURL(ours).href;
-  await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, pyTable, { expected: created.metadata_location, next: oursUrl }));
+  await withTransaction(pool, (tx) =>
+    catalog.compareAndSetMetadataLocation(tx, pyTable, { expected: created.metadata_location, next: oursUrl }),
+  );
   const registered = join(warehouse, `registered-${randomUUID()}.metadata.json`);
   copyFileSync(firstFile, registered);
   await catalog.createTable({ namespace: 'cold', name: 'registered_by_offload' }, pathToFileURL(registered).href);
@@ -167,7 +174,9 @@ test('offload init on a database where pyiceberg created the catalog first adopt
   const otherPool = createPool({ connectionString: other.url });
   try {
     await pyiceberg('init', other.url);
-    const before = await otherPool.query<{ n: string }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'iceberg_tables'`);
+    const before = await otherPool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'iceberg_tables'`,
+    );
     assert.equal(Number(before.rows[0].n), 1, 'pyiceberg created its catalog tables');
     const r = await migrate(otherPool);
     assert.ok(r.applied.length >= 3);

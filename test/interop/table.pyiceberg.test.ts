@@ -113,20 +113,38 @@ for (const kind of ['s3', 'file'] as StorageKind[]) {
       const ours = await readDataFiles(warehouse.io, table.metadata);
       assert.deepEqual(
         py.files.map((f) => [f.path, f.record_count, f.file_size_in_bytes, f.partition]).sort(),
-        ours.map((f) => [f.filePath, Number(f.recordCount), Number(f.fileSizeInBytes), { exchange_timestamp_day: String(f.partition.exchange_timestamp_day), exchange: f.partition.exchange }]).sort(),
+        ours
+          .map((f) => [
+            f.filePath,
+            Number(f.recordCount),
+            Number(f.fileSizeInBytes),
+            { exchange_timestamp_day: String(f.partition.exchange_timestamp_day), exchange: f.partition.exchange },
+          ])
+          .sort(),
       );
       // 3 days × 3 exchanges from the generator, plus the edge rows' 1969-12-31/coinbase, 2026-02-11/binance+kraken (already there), 2026-02-12/kraken.
       const partitions = await readPartitionStats(warehouse.io, table.metadata);
       assert.deepEqual(
         py.partitions.map((p) => [p.partition.exchange_timestamp_day, p.partition.exchange, p.record_count, p.file_count]).sort(),
-        partitions.map((p) => [String(p.partition.exchange_timestamp_day), p.partition.exchange, Number(p.recordCount), p.fileCount]).sort(),
+        partitions
+          .map((p) => [String(p.partition.exchange_timestamp_day), p.partition.exchange, Number(p.recordCount), p.fileCount])
+          .sort(),
       );
-      assert.equal(partitions.reduce((s, p) => s + p.recordCount, 0n), 1504n);
+      assert.equal(
+        partitions.reduce((s, p) => s + p.recordCount, 0n),
+        1504n,
+      );
       assert.ok(partitions.some((p) => p.path === 'exchange_timestamp_day=1969-12-31/exchange=coinbase' && p.recordCount === 1n));
 
       // Snapshots as pyiceberg sees them: two appends, our summaries with the standard totals and our properties.
       assert.deepEqual(
-        py.snapshots.map((s) => [s.operation, s.summary['offload.run-id'], s.summary['added-records'], s.summary['total-records'], s.summary['total-data-files']]),
+        py.snapshots.map((s) => [
+          s.operation,
+          s.summary['offload.run-id'],
+          s.summary['added-records'],
+          s.summary['total-records'],
+          s.summary['total-data-files'],
+        ]),
         [
           ['append', 'run-1', '4', '4', String(snapshotHistory(table.metadata)[0].summary['total-data-files'])],
           ['append', 'run-2', '1500', '1504', String(ours.length)],
@@ -195,10 +213,20 @@ for (const kind of ['s3', 'file'] as StorageKind[]) {
       const kept = all.filter((r) => !(String(r.exchange_timestamp).startsWith('2026-02-11') && r.exchange === 'binance'));
       const want = sortRows([...kept, ...(await expected(table, replacement))]);
 
-      const py = await pyiceberg<PyRead>(ctx, ['read', 'cold.replace', '--duckdb', '--snapshot', String(before.metadata['current-snapshot-id'])]);
+      const py = await pyiceberg<PyRead>(ctx, [
+        'read',
+        'cold.replace',
+        '--duckdb',
+        '--snapshot',
+        String(before.metadata['current-snapshot-id']),
+      ]);
       assert.deepEqual(sortRows(py.rows), want);
       assert.deepEqual(sortRows(py.duckdb_rows!), want);
-      assert.deepEqual(sortRows(py.snapshot_rows![String(before.metadata['current-snapshot-id'])]), all, 'the previous snapshot still reads the old rows');
+      assert.deepEqual(
+        sortRows(py.snapshot_rows![String(before.metadata['current-snapshot-id'])]),
+        all,
+        'the previous snapshot still reads the old rows',
+      );
 
       const snapshot = py.snapshots[py.snapshots.length - 1];
       const removedRows = replaced.reduce((s, f) => s + Number(f.recordCount), 0);
@@ -243,7 +271,12 @@ for (const kind of ['s3', 'file'] as StorageKind[]) {
       const added = (py.schema as Array<{ id: number; name: string; required: boolean; type: unknown }>).slice(-2);
       assert.deepEqual(added, [
         { id: lastColumnId + 1, name: 'venue_note', required: false, type: 'string' },
-        { id: lastColumnId + 2, name: 'fills', required: false, type: { type: 'list', 'element-id': lastColumnId + 3, element: 'decimal(18, 8)', 'element-required': false } },
+        {
+          id: lastColumnId + 2,
+          name: 'fills',
+          required: false,
+          type: { type: 'list', 'element-id': lastColumnId + 3, element: 'decimal(18, 8)', 'element-required': false },
+        },
       ]);
       assert.deepEqual(
         py.schemas.map((s) => s.schema_id),
@@ -254,7 +287,11 @@ for (const kind of ['s3', 'file'] as StorageKind[]) {
         [0, 1],
         'each snapshot records the schema it was written with',
       );
-      const old = (await expected({ ...table, metadata: { ...table.metadata, 'current-schema-id': 0 } }, tradesSql(1, 120))).map((r) => ({ ...r, venue_note: null, fills: null }));
+      const old = (await expected({ ...table, metadata: { ...table.metadata, 'current-schema-id': 0 } }, tradesSql(1, 120))).map((r) => ({
+        ...r,
+        venue_note: null,
+        fills: null,
+      }));
       const want = sortRows([...old, ...(await expected(table, newRows))]);
       assert.equal(want.filter((r) => r.venue_note === null).length, 120);
       assert.deepEqual(sortRows(py.rows), want);
@@ -283,9 +320,13 @@ for (const kind of ['s3', 'file'] as StorageKind[]) {
         (f) => !after.manifestLists.includes(f) && !after.manifests.includes(f) && !after.dataFiles.includes(f),
       );
       assert.deepEqual([...result.deletedFiles].sort(), gone.sort(), 'exactly the files only expired snapshots referenced');
-      assert.ok(result.deletedFiles.some((f) => f.includes('/data/')), 'the replaced data files went with the snapshots that read them');
+      assert.ok(
+        result.deletedFiles.some((f) => f.includes('/data/')),
+        'the replaced data files went with the snapshots that read them',
+      );
       for (const f of result.deletedFiles) assert.equal(await warehouse.io.exists(f), false, `${f} deleted`);
-      for (const f of [...after.manifestLists, ...after.manifests, ...after.dataFiles]) assert.equal(await warehouse.io.exists(f), true, `${f} kept`);
+      for (const f of [...after.manifestLists, ...after.manifests, ...after.dataFiles])
+        assert.equal(await warehouse.io.exists(f), true, `${f} kept`);
       for (const f of currentFiles) assert.ok(!result.deletedFiles.includes(f), 'nothing the current snapshot reads is deleted');
 
       const py = await pyiceberg<PyRead>(ctx, ['read', 'cold.expire', '--history']);

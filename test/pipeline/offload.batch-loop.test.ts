@@ -63,7 +63,10 @@ class MemoryRows implements RowSource {
 
   private within(window: WindowSource, lower: Lower | null, upper: Micros, range?: { from: Micros | null; to: Micros | null }): Trade[] {
     return this.rows.filter((r) => {
-      const above = lower === null || r.ts > lower.cursor || (r.ts === lower.cursor && lower.tieBreak !== null && window.tieBreak !== null && r.id > BigInt(lower.tieBreak));
+      const above =
+        lower === null ||
+        r.ts > lower.cursor ||
+        (r.ts === lower.cursor && lower.tieBreak !== null && window.tieBreak !== null && r.id > BigInt(lower.tieBreak));
       const inRange = (range?.from == null || r.ts >= range.from) && (range?.to == null || r.ts < range.to);
       return above && r.ts <= upper && inRange;
     });
@@ -74,13 +77,25 @@ class MemoryRows implements RowSource {
     return { rows: rows.length, newest: rows.length ? rows.reduce((m, r) => (r.ts > m ? r.ts : m), rows[0].ts) : null };
   }
 
-  async bucketCounts(window: WindowSource, lower: Lower | null, upper: Micros, size: Micros, range?: { from: Micros; to: Micros }): Promise<CursorCount[]> {
+  async bucketCounts(
+    window: WindowSource,
+    lower: Lower | null,
+    upper: Micros,
+    size: Micros,
+    range?: { from: Micros; to: Micros },
+  ): Promise<CursorCount[]> {
     const counts = new Map<Micros, number>();
     for (const r of this.within(window, lower, upper, range)) counts.set((r.ts / size) * size, (counts.get((r.ts / size) * size) ?? 0) + 1);
     return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([cursor, rows]) => ({ cursor, rows }));
   }
 
-  async extractSlice(shape: SourceShape, lower: Lower | null, upper: Micros, slice: Slice, o: ExtractSliceOptions): Promise<ExtractedFile[]> {
+  async extractSlice(
+    shape: SourceShape,
+    lower: Lower | null,
+    upper: Micros,
+    slice: Slice,
+    o: ExtractSliceOptions,
+  ): Promise<ExtractedFile[]> {
     // Columns as the CSV path selects them (DateTime as its epoch second), then the end-of-row marker.
     const lines = this.within(shape.window, lower, upper, slice).map((r) => `${r.ts / S},${r.id},"${r.note.replace(/"/g, '""')}",1\n`);
     const path = join(o.workDir, `slice-${slice.index}.${shape.extraction.extension}`);
@@ -129,7 +144,13 @@ class MemoryDatabase implements StateStore {
   async tryLockTable(table: string): Promise<TableLock | null> {
     if (this.locks.has(table)) return null;
     this.locks.add(table);
-    return { table, key: 0n, signal: new AbortController().signal, isHeld: () => this.locks.has(table), release: async () => void this.locks.delete(table) };
+    return {
+      table,
+      key: 0n,
+      signal: new AbortController().signal,
+      isHeld: () => this.locks.has(table),
+      release: async () => void this.locks.delete(table),
+    };
   }
 
   async ensureWatermarks(tables: EnsureTable[]): Promise<string[]> {
@@ -254,8 +275,16 @@ function readWatermark(t: Tables, table: string): WatermarkState | null {
 
 function advance(t: Tables, table: string, watermark: Watermark, o: AdvanceOptions): void {
   const w = t.watermarks.get(table)!;
-  if (o.expected && !sameWatermark(w.watermark, o.expected)) throw new CommitConflict(`${table} (watermark)`, o.expected.timestamp, w.watermark.timestamp);
-  Object.assign(w, { watermark, status: 'success', committedRunId: o.runId, lastRowCount: o.rowCount, lastSuccessfulRun: new Date().toISOString(), failureCount: 0 });
+  if (o.expected && !sameWatermark(w.watermark, o.expected))
+    throw new CommitConflict(`${table} (watermark)`, o.expected.timestamp, w.watermark.timestamp);
+  Object.assign(w, {
+    watermark,
+    status: 'success',
+    committedRunId: o.runId,
+    lastRowCount: o.rowCount,
+    lastSuccessfulRun: new Date().toISOString(),
+    failureCount: 0,
+  });
 }
 
 function markCommitted(t: Tables, runId: string, result: CommittedRun): void {
@@ -294,7 +323,11 @@ class MemoryCatalog implements Catalog {
     this.db.committed.pointers.set(formatIdentifier(id), metadataLocation);
   }
 
-  async compareAndSetMetadataLocation(tx: Queryable, id: TableIdentifier, change: { expected: string | null; next: string }): Promise<void> {
+  async compareAndSetMetadataLocation(
+    tx: Queryable,
+    id: TableIdentifier,
+    change: { expected: string | null; next: string },
+  ): Promise<void> {
     const pointers = this.db.tablesOf(tx).pointers;
     const actual = pointers.get(formatIdentifier(id)) ?? null;
     if (actual !== change.expected) throw new CommitConflict(formatIdentifier(id), change.expected, actual);
@@ -373,7 +406,16 @@ after(async () => {
 const CFG = validateTablesConfig(
   {
     tables: [
-      { name: 'trades', layer: 'bronze', source: 'mem.trades', cursor: 'ts', tieBreak: 'id', lag: '5m', target: 'cold.trades', partitionBy: ['day(ts)'] },
+      {
+        name: 'trades',
+        layer: 'bronze',
+        source: 'mem.trades',
+        cursor: 'ts',
+        tieBreak: 'id',
+        lag: '5m',
+        target: 'cold.trades',
+        partitionBy: ['day(ts)'],
+      },
     ],
   },
   'batch-loop.test',
@@ -386,7 +428,14 @@ async function bench(trades = 10) {
   const io = new MemoryFileIO();
   const workDir = await mkdtemp(join(tmpdir(), 'offload-batch-loop-'));
   workDirs.push(workDir);
-  const deps: OffloadDeps = { source: new MemoryRows(rows), state: db, catalog: new MemoryCatalog(db), io, warehouse: 's3://memory/warehouse', workDir };
+  const deps: OffloadDeps = {
+    source: new MemoryRows(rows),
+    state: db,
+    catalog: new MemoryCatalog(db),
+    io,
+    warehouse: 's3://memory/warehouse',
+    workDir,
+  };
   const seen: OffloadEvent[] = [];
   const events = new OffloadEvents();
   events.on((e) => seen.push(e));
@@ -401,9 +450,19 @@ describe('the batch loop on in-memory services', () => {
     const result = await offloadTable(CFG, deps, { events, maxRowsPerBatch: 4 });
     assert.equal(result.status, 'committed');
     if (result.status !== 'committed') return;
-    assert.deepEqual(result.batches.map((b) => b.rows), [4, 4, 2], 'cut between whole cursor values, at most 4 rows each');
-    assert.deepEqual(result.batches.map((b) => b.watermark), [mark(3, 4), mark(7, 8), mark(9, 10)]);
-    assert.deepEqual(result.batches.map((b) => b.window.lower), [{ timestamp: '1970-01-01T00:00:00.000000Z', tieBreak: null }, mark(3, 4), mark(7, 8)]);
+    assert.deepEqual(
+      result.batches.map((b) => b.rows),
+      [4, 4, 2],
+      'cut between whole cursor values, at most 4 rows each',
+    );
+    assert.deepEqual(
+      result.batches.map((b) => b.watermark),
+      [mark(3, 4), mark(7, 8), mark(9, 10)],
+    );
+    assert.deepEqual(
+      result.batches.map((b) => b.window.lower),
+      [{ timestamp: '1970-01-01T00:00:00.000000Z', tieBreak: null }, mark(3, 4), mark(7, 8)],
+    );
 
     const state = await db.readWatermark('trades');
     assert.deepEqual(state?.watermark, mark(9, 10));
@@ -414,7 +473,10 @@ describe('the batch loop on in-memory services', () => {
       table.metadata.snapshots.map((s) => s.summary[SUMMARY.runId]),
       result.batches.map((b) => b.runId),
     );
-    assert.deepEqual([...db.committed.runs.values()].map((r) => r.status), ['committed', 'committed', 'committed']);
+    assert.deepEqual(
+      [...db.committed.runs.values()].map((r) => r.status),
+      ['committed', 'committed', 'committed'],
+    );
     assert.equal(io.dataFiles().length, 3, 'one data file per batch (one day partition)');
 
     const again = await offloadTable(CFG, deps, { maxRowsPerBatch: 4 });
@@ -435,14 +497,23 @@ describe('the batch loop on in-memory services', () => {
     assert.deepEqual(result.batches[0].window.lower, mark(1, 2), 'planned again from the moved watermark');
     assert.equal(result.batches[0].rows, 8);
     assert.deepEqual(result.watermark, mark(9, 10));
-    assert.ok(logs(seen).some((m) => /the watermark moved during run/.test(m)), logs(seen).join('\n'));
+    assert.ok(
+      logs(seen).some((m) => /the watermark moved during run/.test(m)),
+      logs(seen).join('\n'),
+    );
 
     const runs = [...db.committed.runs.values()];
-    assert.deepEqual(runs.map((r) => r.status), ['aborted', 'committed']);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['aborted', 'committed'],
+    );
     assert.match(runs[0].error ?? '', /superseded: the watermark moved/);
     const table = await loadTable(deps.catalog, io, IDENT);
     assert.equal(table.metadata.snapshots.length, 1);
-    assert.ok(io.dataFiles().every((u) => u.includes(runs[1].runId)), `only the committed run's files remain: ${io.dataFiles().join(', ')}`);
+    assert.ok(
+      io.dataFiles().every((u) => u.includes(runs[1].runId)),
+      `only the committed run's files remain: ${io.dataFiles().join(', ')}`,
+    );
   });
 
   it('restages on the new version when only the table moved (another writer), and commits', async () => {
@@ -457,12 +528,21 @@ describe('the batch loop on in-memory services', () => {
     assert.equal(result.status, 'committed');
     if (result.status !== 'committed') return;
     assert.equal(result.rows, 10);
-    assert.ok(logs(seen).some((m) => /commit conflict on cold\.trades \(attempt 1\); restaging/.test(m)), logs(seen).join('\n'));
+    assert.ok(
+      logs(seen).some((m) => /commit conflict on cold\.trades \(attempt 1\); restaging/.test(m)),
+      logs(seen).join('\n'),
+    );
     const table = await loadTable(deps.catalog, io, IDENT);
-    assert.ok(currentSchema(table.metadata).fields.some((f) => f.name === 'venue'), "the other writer's change is kept");
+    assert.ok(
+      currentSchema(table.metadata).fields.some((f) => f.name === 'venue'),
+      "the other writer's change is kept",
+    );
     assert.deepEqual(snapshotWatermark(table.metadata), mark(9, 10));
     assert.deepEqual((await db.readWatermark('trades'))?.watermark, mark(9, 10));
-    assert.deepEqual([...db.committed.runs.values()].map((r) => r.status), ['committed']);
+    assert.deepEqual(
+      [...db.committed.runs.values()].map((r) => r.status),
+      ['committed'],
+    );
   });
 
   it('records a failed run as failed and removes everything it wrote', async () => {
@@ -481,7 +561,10 @@ describe('the batch loop on in-memory services', () => {
     assert.equal(state?.watermark.timestamp, '1970-01-01T00:00:00.000000Z', 'the watermark did not move');
     // What is left is the table as created: its first metadata file. The run's data files, manifest,
     // manifest list and metadata file are gone.
-    assert.deepEqual([...io.objects.keys()].map((u) => u.replace(/-[0-9a-f-]{36}\./, '-<uuid>.')), ['s3://memory/warehouse/cold/trades/metadata/00000-<uuid>.metadata.json']);
+    assert.deepEqual(
+      [...io.objects.keys()].map((u) => u.replace(/-[0-9a-f-]{36}\./, '-<uuid>.')),
+      ['s3://memory/warehouse/cold/trades/metadata/00000-<uuid>.metadata.json'],
+    );
     assert.equal((await loadTable(deps.catalog, io, IDENT)).metadata.snapshots.length, 0);
   });
 });

@@ -29,7 +29,8 @@ export async function ensureBuilt(): Promise<void> {
   if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
   // tsc emits even when it reports type errors; what matters here is a fresh dist/ (the type check is the build's job).
   const r = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false });
-  if (!existsSync(built) || statSync(built).mtimeMs < newest) throw new Error(`npx tsc did not build dist/cli.js:\n${r.stdout}\n${r.stderr}`);
+  if (!existsSync(built) || statSync(built).mtimeMs < newest)
+    throw new Error(`npx tsc did not build dist/cli.js:\n${r.stdout}\n${r.stderr}`);
 }
 
 /** A configured table's current Iceberg snapshot, as the catalog points to it. */
@@ -87,7 +88,14 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
   });
 
   const offload: CliStack['offload'] = (args, extraEnv = {}, options = {}) =>
-    execa('node', [CLI, ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, extendEnv: false, reject: false, timeout: 300_000, ...options });
+    execa('node', [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...env, ...extraEnv },
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
+      ...options,
+    });
 
   const init = await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name]);
   if (init.exitCode !== 0) throw new Error(`offload init failed (${init.exitCode}): ${init.stderr}`);
@@ -107,7 +115,20 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
     pgUrl: db.url,
     offload,
     async seed(rows, start, end, seed) {
-      const r = await offload(['seed', '--rows', String(rows), '--start', start.toISOString(), '--end', end.toISOString(), '--seed', seed, '--database', ch.name, '--json']);
+      const r = await offload([
+        'seed',
+        '--rows',
+        String(rows),
+        '--start',
+        start.toISOString(),
+        '--end',
+        end.toISOString(),
+        '--seed',
+        seed,
+        '--database',
+        ch.name,
+        '--json',
+      ]);
       if (r.exitCode !== 0) throw new Error(`offload seed failed (${r.exitCode}): ${r.stderr}`);
       const out = JSON.parse(String(r.stdout)) as { rows: { total: number; binance: number; kraken: number } };
       return out.rows;
@@ -135,7 +156,12 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
         const id = meta['current-snapshot-id'];
         const snap = meta.snapshots?.find((s) => s['snapshot-id'] === id);
         if (!id || id === '-1' || !snap) continue;
-        out.set(`${r.ns}.${r.name}`, { metadataLocation: r.loc, snapshotId: id, totalRecords: Number(snap.summary['total-records'] ?? 0), summary: snap.summary });
+        out.set(`${r.ns}.${r.name}`, {
+          metadataLocation: r.loc,
+          snapshotId: id,
+          totalRecords: Number(snap.summary['total-records'] ?? 0),
+          summary: snap.summary,
+        });
       }
       return out;
     },
@@ -180,7 +206,12 @@ export function dayAlignedBatches(firstDaysAgo: number): (spanMs: number) => { s
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

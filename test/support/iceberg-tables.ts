@@ -166,23 +166,39 @@ export function canonicalSql(t: IcebergType, expr: string): string {
 export async function canonicalRows(duck: DuckDBSession, schema: Schema, relation: string): Promise<CanonicalRow[]> {
   const stored = schema.fields.map((f) => `CAST(${sqlIdentifier(f.name)} AS ${duckdbType(f.type)}) AS ${sqlIdentifier(f.name)}`).join(', ');
   const json = schema.fields.map((f) => `${sqlString(f.name)}: ${canonicalSql(f.type, sqlIdentifier(f.name))}`).join(', ');
-  const reader = await duck.connection.runAndReadAll(`SELECT CAST(to_json({${json}}) AS VARCHAR) AS j FROM (SELECT ${stored} FROM (${relation}))`);
+  const reader = await duck.connection.runAndReadAll(
+    `SELECT CAST(to_json({${json}}) AS VARCHAR) AS j FROM (SELECT ${stored} FROM (${relation}))`,
+  );
   return sortRows(reader.getRowObjectsJS().map((r) => JSON.parse(String(r.j)) as CanonicalRow));
 }
 
 /** Rows in a stable order (by their JSON text with sorted keys), so two readers' results compare with deepEqual. */
 export function sortRows(rows: CanonicalRow[]): CanonicalRow[] {
-  const key = (r: unknown): string => JSON.stringify(r, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v));
-  return [...rows].map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+  const key = (r: unknown): string =>
+    JSON.stringify(r, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v,
+    );
+  return [...rows]
+    .map((r) => [key(r), r] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, r]) => r);
 }
 
 /** The schema's fields as pyiceberg's check prints them (ids, names, types, required; docs left out). */
 export function schemaJson(schema: { fields: Schema['fields'] }): unknown[] {
   const type = (t: IcebergType): unknown => {
     if (typeof t === 'string') return t;
-    if (t.type === 'list') return { type: 'list', 'element-id': t['element-id'], element: type(t.element), 'element-required': t['element-required'] };
+    if (t.type === 'list')
+      return { type: 'list', 'element-id': t['element-id'], element: type(t.element), 'element-required': t['element-required'] };
     if (t.type === 'map')
-      return { type: 'map', 'key-id': t['key-id'], key: type(t.key), 'value-id': t['value-id'], value: type(t.value), 'value-required': t['value-required'] };
+      return {
+        type: 'map',
+        'key-id': t['key-id'],
+        key: type(t.key),
+        'value-id': t['value-id'],
+        value: type(t.value),
+        'value-required': t['value-required'],
+      };
     return { type: 'struct', fields: schemaJson(t) };
   };
   return schema.fields.map((f) => ({ id: f.id, name: f.name, required: f.required, type: type(f.type) }));

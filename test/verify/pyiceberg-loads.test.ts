@@ -5,7 +5,10 @@ import { validateTablesConfig } from '../../src/config/tables.js';
 import { checkPyIcebergLoads } from '../../src/verify/pyiceberg-loads.js';
 import type { PyIcebergReader } from '../../src/verify/pyiceberg-reader.js';
 
-const [table] = validateTablesConfig({ tables: [{ name: 't', layer: 'bronze', source: 'k2.t', cursor: 'ts', target: 'cold.t', partitionBy: [] }] }, 'test').tables;
+const [table] = validateTablesConfig(
+  { tables: [{ name: 't', layer: 'bronze', source: 'k2.t', cursor: 'ts', target: 'cold.t', partitionBy: [] }] },
+  'test',
+).tables;
 
 describe('pyiceberg-loads', () => {
   it('is skipped, saying why, without the Python venv or without a table', async () => {

@@ -10,10 +10,10 @@ describe('row codec', () => {
     assert.equal(s.select, 'hex(toString(`symbol`)) AS `symbol`');
     assert.equal(s.fromText('c0'), 'decode(unhex(c0))');
     assert.equal(s.fromIceberg('"symbol"'), '"symbol"');
-    const t64 = columnCodec('ts', 'DateTime64(6, \'UTC\')', 'timestamptz')!;
+    const t64 = columnCodec('ts', "DateTime64(6, 'UTC')", 'timestamptz')!;
     assert.equal(t64.select, 'toUnixTimestamp64Micro(`ts`) AS `ts`');
     assert.equal(t64.fromText('c1'), 'make_timestamptz(c1::BIGINT)');
-    const t = columnCodec('ts', 'Nullable(DateTime(\'UTC\'))', 'timestamptz')!;
+    const t = columnCodec('ts', "Nullable(DateTime('UTC'))", 'timestamptz')!;
     assert.equal(t.fromText('c1'), 'make_timestamptz(c1::BIGINT * 1000000)');
   });
 
@@ -30,8 +30,29 @@ describe('row codec', () => {
   it('sends flat arrays with their length, and leaves out what cannot travel exactly', () => {
     const list = columnCodec('tags', 'Array(String)', { type: 'list', 'element-id': 9, element: 'string', 'element-required': false })!;
     assert.equal(list.type, 'VARCHAR[]');
-    assert.match(list.select, /^concat\(toString\(length\(`tags`\)\), ':', arrayStringConcat\(arrayMap\(x -> toString\(hex\(toString\(x\)\)\), `tags`\), ','\)\) AS `tags`$/);
-    assert.equal(columnCodec('nested', 'Array(Array(Int32))', { type: 'list', 'element-id': 9, element: { type: 'list', 'element-id': 10, element: 'int', 'element-required': false }, 'element-required': false }), null);
-    assert.equal(columnCodec('m', 'Map(String, String)', { type: 'map', 'key-id': 1, key: 'string', 'value-id': 2, value: 'string', 'value-required': false }), null);
+    assert.match(
+      list.select,
+      /^concat\(toString\(length\(`tags`\)\), ':', arrayStringConcat\(arrayMap\(x -> toString\(hex\(toString\(x\)\)\), `tags`\), ','\)\) AS `tags`$/,
+    );
+    assert.equal(
+      columnCodec('nested', 'Array(Array(Int32))', {
+        type: 'list',
+        'element-id': 9,
+        element: { type: 'list', 'element-id': 10, element: 'int', 'element-required': false },
+        'element-required': false,
+      }),
+      null,
+    );
+    assert.equal(
+      columnCodec('m', 'Map(String, String)', {
+        type: 'map',
+        'key-id': 1,
+        key: 'string',
+        'value-id': 2,
+        value: 'string',
+        'value-required': false,
+      }),
+      null,
+    );
   });
 });

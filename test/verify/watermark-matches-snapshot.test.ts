@@ -11,22 +11,37 @@ const W: Watermark = { timestamp: '2026-02-11T12:02:00.123000Z', tieBreak: '17' 
 
 /** Only what the check reads of a table's metadata: the current snapshot and its summary. */
 function metadataWith(summary: Record<string, string> | null): TableMetadata {
-  const snapshots = summary ? [{ 'snapshot-id': 7n, 'sequence-number': 1n, 'timestamp-ms': 0, 'manifest-list': 'm', summary, 'schema-id': 0 }] : [];
+  const snapshots = summary
+    ? [{ 'snapshot-id': 7n, 'sequence-number': 1n, 'timestamp-ms': 0, 'manifest-list': 'm', summary, 'schema-id': 0 }]
+    : [];
   return { refs: {}, 'current-snapshot-id': summary ? 7n : null, snapshots } as unknown as TableMetadata;
 }
 
-function state(watermark: Watermark, metadata: TableMetadata | null, committedRunId: string | null = 'run-1', metadataError: unknown = null): TableState {
+function state(
+  watermark: Watermark,
+  metadata: TableMetadata | null,
+  committedRunId: string | null = 'run-1',
+  metadataError: unknown = null,
+): TableState {
   const mark = { table: 't', watermark, committedRunId } as WatermarkState;
   return { mark, watermark, metadata, metadataLocation: metadata ? 's3://w/t/metadata/00001.metadata.json' : null, metadataError };
 }
 
-const summary = (w: Watermark, runId = 'run-1') => ({ operation: 'append', 'offload.watermark': JSON.stringify(w), 'offload.run-id': runId });
+const summary = (w: Watermark, runId = 'run-1') => ({
+  operation: 'append',
+  'offload.watermark': JSON.stringify(w),
+  'offload.run-id': runId,
+});
 
 describe('watermark-matches-snapshot', () => {
   it('holds when PostgreSQL and the snapshot agree, timestamps compared as instants', () => {
     const c = checkWatermarkMatchesSnapshot(state(W, metadataWith(summary({ ...W, timestamp: '2026-02-11T12:02:00.123Z' }))));
     assert.equal(c.status, 'held');
-    assert.deepEqual(c.numbers, { watermark: '2026-02-11T12:02:00.123000Z #17', snapshotWatermark: '2026-02-11T12:02:00.123Z #17', snapshotId: '7' });
+    assert.deepEqual(c.numbers, {
+      watermark: '2026-02-11T12:02:00.123000Z #17',
+      snapshotWatermark: '2026-02-11T12:02:00.123Z #17',
+      snapshotId: '7',
+    });
     assert.equal(c.detail, 'PostgreSQL and snapshot 7 agree on 2026-02-11T12:02:00.123000Z #17 (run run-1)');
   });
 
@@ -49,7 +64,10 @@ describe('watermark-matches-snapshot', () => {
 
   it('without a snapshot, holds only while the watermark is at the start', () => {
     assert.equal(checkWatermarkMatchesSnapshot(state(EPOCH, null, null)).status, 'held');
-    assert.equal(checkWatermarkMatchesSnapshot(state({ timestamp: '1970-01-01T00:00:00Z', tieBreak: null }, metadataWith(null), null)).status, 'held');
+    assert.equal(
+      checkWatermarkMatchesSnapshot(state({ timestamp: '1970-01-01T00:00:00Z', tieBreak: null }, metadataWith(null), null)).status,
+      'held',
+    );
     const moved = checkWatermarkMatchesSnapshot(state(W, null));
     assert.equal(moved.status, 'broken');
     assert.equal(moved.detail, 'the watermark moved to 2026-02-11T12:02:00.123000Z #17 but the table has no snapshot');

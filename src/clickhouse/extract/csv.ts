@@ -109,7 +109,8 @@ export function columnTransport(name: string, typeText: string, caps: CsvCapabil
   if (inner.name === 'UUID') return same('UUID');
   if (inner.name === 'Bool') return same('BOOLEAN');
   const dec = decimalOf(inner);
-  if (dec && dec.precision > 18) return { name, select: col, csvType: 'VARCHAR', convert: (ref) => wideDecimal(ref, dec.precision, dec.scale) };
+  if (dec && dec.precision > 18)
+    return { name, select: col, csvType: 'VARCHAR', convert: (ref) => wideDecimal(ref, dec.precision, dec.scale) };
   if (dec) return same(`DECIMAL(${dec.precision},${dec.scale})`);
   switch (inner.name) {
     case 'DateTime':
@@ -117,7 +118,10 @@ export function columnTransport(name: string, typeText: string, caps: CsvCapabil
     case 'DateTime64': {
       const p = numArg(inner, 0);
       // µs since the epoch, floored (Iceberg keeps microseconds; finer digits are dropped, as the schema says).
-      const select = p <= 6 ? `toUnixTimestamp64Micro(${col})` : `intDiv(toUnixTimestamp64Nano(${col}) - ((toUnixTimestamp64Nano(${col}) % 1000) + 1000) % 1000, 1000)`;
+      const select =
+        p <= 6
+          ? `toUnixTimestamp64Micro(${col})`
+          : `intDiv(toUnixTimestamp64Nano(${col}) - ((toUnixTimestamp64Nano(${col}) % 1000) + 1000) % 1000, 1000)`;
       return { name, select, csvType: 'BIGINT', convert: (ref) => `make_timestamptz(${ref})` };
     }
     case 'Date':
@@ -128,10 +132,17 @@ export function columnTransport(name: string, typeText: string, caps: CsvCapabil
     case 'Map': {
       if (inner.name === 'Map' && !caps.mapType) break;
       const json = arrayJson(col, parsed, caps, where);
-      return { name, select: json.select, csvType: 'VARCHAR', convert: (ref) => json.convert(`from_json(${ref}, ${duckString(json.shape)})`) };
+      return {
+        name,
+        select: json.select,
+        csvType: 'VARCHAR',
+        convert: (ref) => json.convert(`from_json(${ref}, ${duckString(json.shape)})`),
+      };
     }
   }
-  throw new SchemaError(`${where}: the ${inner.name} type cannot be extracted from ClickHouse ${caps.version} exactly (supported: strings, enums, integers, floats, decimals, Date, DateTime, DateTime64, UUID, Bool, Nullable, and Arrays and Maps of these)`);
+  throw new SchemaError(
+    `${where}: the ${inner.name} type cannot be extracted from ClickHouse ${caps.version} exactly (supported: strings, enums, integers, floats, decimals, Date, DateTime, DateTime64, UUID, Bool, Nullable, and Arrays and Maps of these)`,
+  );
 }
 
 /**
@@ -168,7 +179,8 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
     shape,
     convert,
   });
-  const leaf = (text: (v: string) => string, convert: (v: string) => string): JsonLeaf => json(`concat('"', ${text(value)}, '"')`, '"VARCHAR"', convert);
+  const leaf = (text: (v: string) => string, convert: (v: string) => string): JsonLeaf =>
+    json(`concat('"', ${text(value)}, '"')`, '"VARCHAR"', convert);
   if (inner.name === 'Array') {
     const a = inner.args[0];
     if (!a || a.kind !== 'type') throw new SchemaError(`${where}: Array without an element type`);
@@ -177,7 +189,11 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
       const v = `__e${depth}`;
       const el = arrayJson(v, a.type, caps, where);
       const dv = `__d${depth}`;
-      return json(`concat('[', arrayStringConcat(arrayMap(${v} -> ${el.select}, ${value}), ','), ']')`, `[${el.shape}]`, (val) => `list_transform(${val}, ${dv} -> ${el.convert(dv)})`);
+      return json(
+        `concat('[', arrayStringConcat(arrayMap(${v} -> ${el.select}, ${value}), ','), ']')`,
+        `[${el.shape}]`,
+        (val) => `list_transform(${val}, ${dv} -> ${el.convert(dv)})`,
+      );
     } finally {
       lambdaDepth--;
     }
@@ -202,23 +218,71 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
     }
   }
   // hex(FixedString) keeps trailing NULs, which toString drops on current servers.
-  if (inner.name === 'FixedString') return leaf((v) => `hex(${v})`, (v) => `decode(unhex(${v}))`);
-  if (STRING_TYPES.has(inner.name)) return leaf((v) => `hex(toString(${v}))`, (v) => `decode(unhex(${v}))`);
-  if (inner.name in INT_TYPES) return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS ${INT_TYPES[inner.name]})`);
-  if (inner.name === 'Float32') return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS FLOAT)`);
-  if (inner.name === 'Float64') return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS DOUBLE)`);
-  if (inner.name === 'UUID') return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS UUID)`);
-  if (inner.name === 'Bool') return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS BOOLEAN)`);
+  if (inner.name === 'FixedString')
+    return leaf(
+      (v) => `hex(${v})`,
+      (v) => `decode(unhex(${v}))`,
+    );
+  if (STRING_TYPES.has(inner.name))
+    return leaf(
+      (v) => `hex(toString(${v}))`,
+      (v) => `decode(unhex(${v}))`,
+    );
+  if (inner.name in INT_TYPES)
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS ${INT_TYPES[inner.name]})`,
+    );
+  if (inner.name === 'Float32')
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS FLOAT)`,
+    );
+  if (inner.name === 'Float64')
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS DOUBLE)`,
+    );
+  if (inner.name === 'UUID')
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS UUID)`,
+    );
+  if (inner.name === 'Bool')
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS BOOLEAN)`,
+    );
   const dec = decimalOf(inner);
   if (dec) {
     // toString(Decimal) prints values beyond 2^64 wrongly before 19.x; only the 64-bit decimals are safe there.
-    if (dec.precision > 18 && !caps.dateTime64) throw new SchemaError(`${where}: arrays of Decimal(${dec.precision}, …) cannot be extracted exactly from ClickHouse ${caps.version}`);
-    return leaf((v) => `toString(${v})`, (v) => `CAST(${v} AS DECIMAL(${dec.precision},${dec.scale}))`);
+    if (dec.precision > 18 && !caps.dateTime64)
+      throw new SchemaError(`${where}: arrays of Decimal(${dec.precision}, …) cannot be extracted exactly from ClickHouse ${caps.version}`);
+    return leaf(
+      (v) => `toString(${v})`,
+      (v) => `CAST(${v} AS DECIMAL(${dec.precision},${dec.scale}))`,
+    );
   }
-  if (inner.name === 'DateTime') return leaf((v) => `toString(toUInt32(${v}))`, (v) => `make_timestamptz(CAST(${v} AS BIGINT) * 1000000)`);
-  if (inner.name === 'DateTime64') return leaf((v) => `toString(toUnixTimestamp64Micro(${v}))`, (v) => `make_timestamptz(CAST(${v} AS BIGINT))`);
-  if (inner.name === 'Date') return leaf((v) => `toString(toUInt16(${v}))`, (v) => `CAST(DATE '1970-01-01' + CAST(${v} AS INTEGER) AS DATE)`);
-  if (inner.name === 'Date32') return leaf((v) => `toString(toInt32(${v}))`, (v) => `CAST(DATE '1970-01-01' + CAST(${v} AS INTEGER) AS DATE)`);
+  if (inner.name === 'DateTime')
+    return leaf(
+      (v) => `toString(toUInt32(${v}))`,
+      (v) => `make_timestamptz(CAST(${v} AS BIGINT) * 1000000)`,
+    );
+  if (inner.name === 'DateTime64')
+    return leaf(
+      (v) => `toString(toUnixTimestamp64Micro(${v}))`,
+      (v) => `make_timestamptz(CAST(${v} AS BIGINT))`,
+    );
+  if (inner.name === 'Date')
+    return leaf(
+      (v) => `toString(toUInt16(${v}))`,
+      (v) => `CAST(DATE '1970-01-01' + CAST(${v} AS INTEGER) AS DATE)`,
+    );
+  if (inner.name === 'Date32')
+    return leaf(
+      (v) => `toString(toInt32(${v}))`,
+      (v) => `CAST(DATE '1970-01-01' + CAST(${v} AS INTEGER) AS DATE)`,
+    );
   throw new SchemaError(`${where}: arrays of ${inner.name} cannot be extracted from ClickHouse ${caps.version} exactly`);
 }
 
@@ -268,7 +332,12 @@ export function relationSql(files: string[], columns: ColumnTransport[]): string
  * Runs `plan.sql` with FORMAT CSV and pipes the body into `path` (never held in memory). Throws when the
  * server failed mid-stream (the body then ends in an exception, not in a complete row).
  */
-export async function extractToFile(source: ClickHouseSource, plan: ExtractionPlan, path: string, options: ExtractToFileOptions = {}): Promise<ExtractedFile> {
+export async function extractToFile(
+  source: ClickHouseSource,
+  plan: ExtractionPlan,
+  path: string,
+  options: ExtractToFileOptions = {},
+): Promise<ExtractedFile> {
   const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options);
   await checkComplete(path, bytes);
   return { path, bytes };
@@ -280,6 +349,8 @@ async function checkComplete(path: string, bytes: number): Promise<void> {
   if (size === 0 || tail.toString('latin1').endsWith(',1\n')) return;
   const exception = appendedException(tail);
   throw new OffloadError(
-    exception ? `ClickHouse failed while sending rows: ${exception.replace(/, e\.what\(\) = DB::Exception$/, '')}` : `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`,
+    exception
+      ? `ClickHouse failed while sending rows: ${exception.replace(/, e\.what\(\) = DB::Exception$/, '')}`
+      : `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`,
   );
 }

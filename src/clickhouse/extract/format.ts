@@ -59,7 +59,8 @@ export function extractionPath(columns: ColumnInfo[], caps: ClickHouseCapabiliti
     format: 'CSV',
     extension: 'csv',
     query: (from, where) => extractionQuery(transports, from, where).sql,
-    extract: (source, sql, path, options = {}) => extractToFile(source, { columns: transports, sql }, path, { ...options, settings: { ...pinned, ...options.settings } }),
+    extract: (source, sql, path, options = {}) =>
+      extractToFile(source, { columns: transports, sql }, path, { ...options, settings: { ...pinned, ...options.settings } }),
     relation: (files) => relationSql(files, transports),
   };
 }

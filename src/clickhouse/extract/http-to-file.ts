@@ -39,7 +39,12 @@ export class ByteCounter extends Transform {
 }
 
 /** Runs `query` (with its FORMAT clause) and pipes the body into `path`; returns the bytes received. */
-export async function streamToFile(source: ClickHouseSource, query: string, path: string, options: ExtractToFileOptions = {}): Promise<number> {
+export async function streamToFile(
+  source: ClickHouseSource,
+  query: string,
+  path: string,
+  options: ExtractToFileOptions = {},
+): Promise<number> {
   const counter = new ByteCounter(options.onBytes);
   const queryId = options.queryId;
   try {
@@ -56,7 +61,8 @@ export async function streamToFile(source: ClickHouseSource, query: string, path
     }, 'extracting rows');
   } catch (err) {
     // Aborting the request does not stop the query on 18.16: stop it on the server too.
-    if (queryId) await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
+    if (queryId)
+      await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
     throw err;
   }
   return counter.total;

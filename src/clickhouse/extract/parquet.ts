@@ -57,7 +57,24 @@ interface Leg {
   duck: ((v: string) => string) | null;
 }
 
-const NATIVE = new Set(['String', 'Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'Bool', 'Decimal', 'Decimal32', 'Decimal64', 'Decimal128']);
+const NATIVE = new Set([
+  'String',
+  'Int8',
+  'Int16',
+  'Int32',
+  'Int64',
+  'UInt8',
+  'UInt16',
+  'UInt32',
+  'UInt64',
+  'Float32',
+  'Float64',
+  'Bool',
+  'Decimal',
+  'Decimal32',
+  'Decimal64',
+  'Decimal128',
+]);
 
 let depth = 0;
 
@@ -108,10 +125,14 @@ function legOf(t: ClickHouseType, where: string): Leg {
       const n = depth++;
       const id = (x: string) => x;
       return {
-        ch: key.ch || value.ch ? (x) => `mapApply((__k${n}, __v${n}) -> (${(key.ch ?? id)(`__k${n}`)}, ${(value.ch ?? id)(`__v${n}`)}), ${x})` : null,
+        ch:
+          key.ch || value.ch
+            ? (x) => `mapApply((__k${n}, __v${n}) -> (${(key.ch ?? id)(`__k${n}`)}, ${(value.ch ?? id)(`__v${n}`)}), ${x})`
+            : null,
         duck:
           key.duck || value.duck
-            ? (v) => `map_from_entries(list_transform(map_entries(${v}), lambda __m${n}: {'key': ${(key.duck ?? id)(`__m${n}.key`)}, 'value': ${(value.duck ?? id)(`__m${n}.value`)}}))`
+            ? (v) =>
+                `map_from_entries(list_transform(map_entries(${v}), lambda __m${n}: {'key': ${(key.duck ?? id)(`__m${n}.key`)}, 'value': ${(value.duck ?? id)(`__m${n}.value`)}}))`
             : null,
       };
     }
@@ -158,8 +179,16 @@ export function parquetRelationSql(files: string[], columns: ParquetColumn[]): s
 }
 
 /** Runs `sql` with FORMAT Parquet and pipes the body into `path`. Throws when the body is not one whole Parquet file. */
-export async function extractParquetToFile(source: ClickHouseSource, sql: string, path: string, options: ExtractToFileOptions = {}): Promise<ExtractedFile> {
-  const bytes = await streamToFile(source, `${sql} FORMAT Parquet`, path, { ...options, settings: { ...PARQUET_OUTPUT_SETTINGS, ...options.settings } });
+export async function extractParquetToFile(
+  source: ClickHouseSource,
+  sql: string,
+  path: string,
+  options: ExtractToFileOptions = {},
+): Promise<ExtractedFile> {
+  const bytes = await streamToFile(source, `${sql} FORMAT Parquet`, path, {
+    ...options,
+    settings: { ...PARQUET_OUTPUT_SETTINGS, ...options.settings },
+  });
   await checkWholeParquet(path, bytes);
   return { path, bytes };
 }
@@ -170,7 +199,17 @@ const MAGIC = 'PAR1';
 export async function checkWholeParquet(path: string, bytes: number): Promise<void> {
   const { size, head, tail } = await readEnds(path, bytes, 4);
   const footerLength = size >= 12 ? tail.readUInt32LE(tail.length - 8) : -1;
-  if (head.toString('latin1') === MAGIC && tail.subarray(tail.length - 4).toString('latin1') === MAGIC && footerLength > 0 && footerLength <= size - 12) return;
+  if (
+    head.toString('latin1') === MAGIC &&
+    tail.subarray(tail.length - 4).toString('latin1') === MAGIC &&
+    footerLength > 0 &&
+    footerLength <= size - 12
+  )
+    return;
   const exception = appendedException(tail);
-  throw new OffloadError(exception ? `ClickHouse failed while sending rows: ${exception}` : `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`);
+  throw new OffloadError(
+    exception
+      ? `ClickHouse failed while sending rows: ${exception}`
+      : `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`,
+  );
 }

@@ -18,7 +18,13 @@ async function waitFor(predicate: () => Promise<boolean>, timeoutMs: number, int
   }
 }
 
-export async function concurrentStep(session: DrillSession, index: number, s: SandboxTable, fault: CrashFault, cutoffSec: number | null): Promise<DrillStep> {
+export async function concurrentStep(
+  session: DrillSession,
+  index: number,
+  s: SandboxTable,
+  fault: CrashFault,
+  cutoffSec: number | null,
+): Promise<DrillStep> {
   const began = performance.now();
   const lagMs = cutoffSec === null ? null : session.lagFor(s.table, cutoffSec);
   const runsOut: ChildRun[] = [];
@@ -34,12 +40,10 @@ export async function concurrentStep(session: DrillSession, index: number, s: Sa
   let killed: ChildRun;
   try {
     let firstDone = false;
-    const first = session
-      .offload(index, 'killed', s, { fault, lagMs, env: { CLICKHOUSE_URL: throughProxy(chUrl, proxy) } })
-      .then((r) => {
-        firstDone = true;
-        return r;
-      });
+    const first = session.offload(index, 'killed', s, { fault, lagMs, env: { CLICKHOUSE_URL: throughProxy(chUrl, proxy) } }).then((r) => {
+      firstDone = true;
+      return r;
+    });
     const holds = await waitFor(async () => firstDone || (await isTableLocked(session.pool, s.table.name)), 60_000, 25);
     if (holds && !firstDone) {
       const second = await session.offload(index, 'second-worker', s, { lagMs });

@@ -5,7 +5,13 @@ import { isKilledAtFault } from '../child.js';
 import { brokenChecks, outcomeOfChecks, type ChildRun, type DrillStep } from '../report.js';
 import type { DrillSession, SandboxTable } from '../sandbox.js';
 
-export async function crashStep(session: DrillSession, index: number, s: SandboxTable, fault: CrashFault, cutoffSec: number | null): Promise<DrillStep> {
+export async function crashStep(
+  session: DrillSession,
+  index: number,
+  s: SandboxTable,
+  fault: CrashFault,
+  cutoffSec: number | null,
+): Promise<DrillStep> {
   const began = performance.now();
   const lagMs = cutoffSec === null ? null : session.lagFor(s.table, cutoffSec);
   const runsOut: ChildRun[] = [];
@@ -25,5 +31,17 @@ export async function crashStep(session: DrillSession, index: number, s: Sandbox
     note = `the recovery run did not succeed: ${recovery.outcome}`;
   }
   if (outcome === 'broken' && !note) note = brokenChecks(verification);
-  return { index, kind: 'crash', table: s.original.name, fault, simulates: FAULT_SIMULATES[fault], runs: runsOut, injected: null, verification, outcome, note, elapsedMs: Math.round(performance.now() - began) };
+  return {
+    index,
+    kind: 'crash',
+    table: s.original.name,
+    fault,
+    simulates: FAULT_SIMULATES[fault],
+    runs: runsOut,
+    injected: null,
+    verification,
+    outcome,
+    note,
+    elapsedMs: Math.round(performance.now() - began),
+  };
 }

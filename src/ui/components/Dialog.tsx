@@ -2,7 +2,17 @@
 import { Box, Text } from 'ink';
 import { useTheme } from '../theme.js';
 
-export function Dialog({ title, lines, width, tone = 'accent' }: { title: string; lines: string[]; width: number; tone?: 'accent' | 'warn' }) {
+export function Dialog({
+  title,
+  lines,
+  width,
+  tone = 'accent',
+}: {
+  title: string;
+  lines: string[];
+  width: number;
+  tone?: 'accent' | 'warn';
+}) {
   const theme = useTheme();
   const color = tone === 'warn' ? theme.warn : theme.accent;
   return (

@@ -23,7 +23,9 @@ export function Header({ state, now, refreshSec, width }: HeaderProps) {
   } else if (state.statusError) {
     fresh = { text: `refresh failed: ${state.statusError}`, color: theme.error };
   } else if (state.lastRefreshAt !== null) {
-    fresh = { text: `updated ${formatAgo(new Date(state.lastRefreshAt).toISOString(), now)}${refreshSec > 0 ? `, every ${refreshSec}s` : ''}` };
+    fresh = {
+      text: `updated ${formatAgo(new Date(state.lastRefreshAt).toISOString(), now)}${refreshSec > 0 ? `, every ${refreshSec}s` : ''}`,
+    };
   } else {
     fresh = { text: 'loading…' };
   }
@@ -50,7 +52,8 @@ export function servicesSeen(state: TuiState): ServiceInfo[] {
   if (!report) return [];
   const tables = report.tables;
   const failures = tables.flatMap((t) => (t.clickhouse.ok ? [] : [t.clickhouse.error]));
-  const isClickHouseDown = tables.length > 0 && failures.length === tables.length && failures.every((e) => /cannot reach ClickHouse|unreachable/i.test(e));
+  const isClickHouseDown =
+    tables.length > 0 && failures.length === tables.length && failures.every((e) => /cannot reach ClickHouse|unreachable/i.test(e));
   if (!isClickHouseDown) return report.services;
   return report.services.map((s) => (s.name === 'ClickHouse' && s.ok ? { ...s, ok: false, error: firstLine(failures[0]) } : s));
 }
@@ -74,7 +77,8 @@ function shortUrl(url: string): string {
 function Services({ services, width }: { services: ServiceInfo[]; width: number }) {
   const theme = useTheme();
   if (services.length === 0) return <Text color={theme.muted}>services: …</Text>;
-  const cell = (s: ServiceInfo, isLong: boolean) => `${s.ok ? '✓' : '✗'} ${s.name} ${isLong ? s.url : shortUrl(s.url)}${isLong && s.version ? ` (${s.version})` : ''}`;
+  const cell = (s: ServiceInfo, isLong: boolean) =>
+    `${s.ok ? '✓' : '✗'} ${s.name} ${isLong ? s.url : shortUrl(s.url)}${isLong && s.version ? ` (${s.version})` : ''}`;
   const long = services.map((s) => cell(s, true)).join('  ');
   const isLong = long.length <= width;
   return (

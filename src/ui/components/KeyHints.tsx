@@ -6,7 +6,11 @@ import { useTheme } from '../theme.js';
 export function hintLine(bindings: KeyBinding[], width: number): string {
   const hints = bindings.flatMap((b) => (b.hint ? [b.hint] : []));
   const kept = new Set(hints);
-  const render = () => hints.filter((h) => kept.has(h)).map((h) => h.label).join('  ');
+  const render = () =>
+    hints
+      .filter((h) => kept.has(h))
+      .map((h) => h.label)
+      .join('  ');
   const byDropOrder = hints.slice().sort((a, b) => b.rank - a.rank);
   for (const h of byDropOrder) {
     if (render().length <= width) break;

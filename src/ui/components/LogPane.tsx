@@ -20,7 +20,11 @@ export function LogPane({ lines, height, width }: { lines: LogLine[]; height: nu
         <Text color={theme.muted}>no events yet: press o to offload the selected table, A for all</Text>
       ) : (
         shown.map((l, i) => (
-          <Text key={`${l.at}-${i}`} wrap="truncate-end" color={l.level === 'error' ? theme.error : l.level === 'warn' ? theme.warn : undefined}>
+          <Text
+            key={`${l.at}-${i}`}
+            wrap="truncate-end"
+            color={l.level === 'error' ? theme.error : l.level === 'warn' ? theme.warn : undefined}
+          >
             {truncate(`${clockTime(l.at)} ${l.table ? `${l.table}: ` : ''}${l.message}`, width)}
           </Text>
         ))

@@ -6,7 +6,7 @@ import { sampleDetails } from '../testing/fixtures.js';
 import { listingFor, readableWatermark } from './DetailsScreen.js';
 
 describe('details: snapshot watermarks', () => {
-  it('reads the pipeline\'s JSON watermark, and ISO text from other writers, fitted to the column', () => {
+  it("reads the pipeline's JSON watermark, and ISO text from other writers, fitted to the column", () => {
     const json = JSON.stringify({ timestamp: '2026-11-25T22:59:07.000000Z', tieBreak: '419999' });
     assert.equal(readableWatermark(json), '2026-11-25 22:59:07 #419999');
     assert.equal(readableWatermark(json, 24), '11-25 22:59:07 #419999');

@@ -74,7 +74,10 @@ export function readableWatermark(raw: string, width = 40): string {
   try {
     const w = JSON.parse(raw) as { timestamp?: unknown; tieBreak?: unknown };
     if (typeof w.timestamp === 'string') {
-      return fitWatermark({ timestamp: w.timestamp, tieBreak: w.tieBreak === null || w.tieBreak === undefined ? null : String(w.tieBreak) }, width);
+      return fitWatermark(
+        { timestamp: w.timestamp, tieBreak: w.tieBreak === null || w.tieBreak === undefined ? null : String(w.tieBreak) },
+        width,
+      );
     }
   } catch {
     /* not JSON */
@@ -89,7 +92,13 @@ function notLoaded<T>(section: CellState<T>): string | undefined {
   return section.ok ? undefined : section.error;
 }
 
-export function listingFor(details: TableDetails, section: DetailsSection, width: number, now: number, colors: { error?: string; ok?: string; warn?: string }): Listing {
+export function listingFor(
+  details: TableDetails,
+  section: DetailsSection,
+  width: number,
+  now: number,
+  colors: { error?: string; ok?: string; warn?: string },
+): Listing {
   switch (section) {
     case 'snapshots': {
       const { fitted } = fit(SNAPSHOT_COLUMNS, width);
@@ -135,7 +144,9 @@ export function listingFor(details: TableDetails, section: DetailsSection, width
     case 'partitions': {
       const { fitted } = fit(PARTITION_COLUMNS, width);
       const rows = details.partitions.ok
-        ? details.partitions.value.map((p) => ({ cells: cellsFor(fitted, { partition: p.partition, records: formatCount(p.records), files: String(p.files) }) }))
+        ? details.partitions.value.map((p) => ({
+            cells: cellsFor(fitted, { partition: p.partition, records: formatCount(p.records), files: String(p.files) }),
+          }))
         : [];
       return { columns: fitted, rows, error: notLoaded(details.partitions), empty: 'no partitions: the table holds no data yet' };
     }
@@ -159,13 +170,17 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
   const theme = useTheme();
   const table = state.report?.tables.find((t) => t.name === details.table);
   const title = table ? `${details.table}  ${table.source} → ${table.target}  (${table.layer})` : details.table;
-  const wm = table?.watermark.ok ? `watermark ${formatTimestamp(table.watermark.value.timestamp)}${table.watermark.value.tieBreak !== null ? ` #${table.watermark.value.tieBreak}` : ''}` : '';
+  const wm = table?.watermark.ok
+    ? `watermark ${formatTimestamp(table.watermark.value.timestamp)}${table.watermark.value.tieBreak !== null ? ` #${table.watermark.value.tieBreak}` : ''}`
+    : '';
   const listHeight = Math.max(1, height - 3);
   const data = details.data;
 
   let body: ReactElement;
   if (!data) {
-    body = <Text color={details.error ? theme.error : theme.muted}>{details.error ? `cannot load details: ${details.error}` : 'loading…'}</Text>;
+    body = (
+      <Text color={details.error ? theme.error : theme.muted}>{details.error ? `cannot load details: ${details.error}` : 'loading…'}</Text>
+    );
   } else {
     const listing = listingFor(data, details.section, width, now, { error: theme.error, ok: theme.ok, warn: theme.warn });
     const shown = listing.rows.slice(details.scroll, details.scroll + listHeight);

@@ -108,7 +108,8 @@ export function DrillScreen({ backend, selected, width, height, onExit, clock = 
     }
     if (view.phase === 'done') {
       if (input === 's') save();
-      else if (key.return || input === 'n') update((v) => ({ ...initialDrillView(v.tables, v.faults, chosenTable(v) ?? null), faultIndex: v.faultIndex }));
+      else if (key.return || input === 'n')
+        update((v) => ({ ...initialDrillView(v.tables, v.faults, chosenTable(v) ?? null), faultIndex: v.faultIndex }));
       else if (isBack) onExit();
       return;
     }
@@ -117,7 +118,8 @@ export function DrillScreen({ backend, selected, width, height, onExit, clock = 
     else if (input === 'G' || key.end) update((v) => reduceMoveChoice(v, Number.MAX_SAFE_INTEGER));
     else if (input === 'g' || key.home) update((v) => reduceMoveChoice(v, -Number.MAX_SAFE_INTEGER));
     else if (input === 'k' || key.upArrow) update((v) => reduceMoveChoice(v, -1));
-    else if (key.tab || key.rightArrow || key.leftArrow || input === 'h' || input === 'l') update((v) => reduceFocus(v, key.leftArrow || input === 'h' ? 'table' : key.rightArrow || input === 'l' ? 'fault' : undefined));
+    else if (key.tab || key.rightArrow || key.leftArrow || input === 'h' || input === 'l')
+      update((v) => reduceFocus(v, key.leftArrow || input === 'h' ? 'table' : key.rightArrow || input === 'l' ? 'fault' : undefined));
     else if (key.return) start();
   });
 
@@ -129,7 +131,11 @@ export function DrillScreen({ backend, selected, width, height, onExit, clock = 
       </Box>
     );
   }
-  return view.phase === 'choose' ? <ChooseView view={view} width={width} height={height} /> : <RunView view={view} width={width} height={height} now={clock()} />;
+  return view.phase === 'choose' ? (
+    <ChooseView view={view} width={width} height={height} />
+  ) : (
+    <RunView view={view} width={width} height={height} now={clock()} />
+  );
 }
 
 function ChooseView({ view, width, height }: { view: DrillView; width: number; height: number }) {
@@ -143,7 +149,12 @@ function ChooseView({ view, width, height }: { view: DrillView; width: number; h
     return items.slice(top, top + listHeight).map((item, i) => ({ item, index: top + i }));
   };
   const row = (text: string, isSelected: boolean, isFocused: boolean, w: number) => (
-    <Text inverse={isSelected && isFocused} bold={isSelected} color={isSelected && !isFocused ? theme.accent : undefined} wrap="truncate-end">
+    <Text
+      inverse={isSelected && isFocused}
+      bold={isSelected}
+      color={isSelected && !isFocused ? theme.accent : undefined}
+      wrap="truncate-end"
+    >
       {truncate(`${isSelected ? '›' : ' '} ${text}`, w).padEnd(w)}
     </Text>
   );
@@ -166,7 +177,9 @@ function ChooseView({ view, width, height }: { view: DrillView; width: number; h
             FAULT
           </Text>
           {window(view.faults, view.faultIndex).map(({ item, index }) => (
-            <Box key={item.id}>{row(`${item.label}${item.kind === 'transient' ? ' ~' : ''}`, index === view.faultIndex, view.focus === 'fault', faultWidth)}</Box>
+            <Box key={item.id}>
+              {row(`${item.label}${item.kind === 'transient' ? ' ~' : ''}`, index === view.faultIndex, view.focus === 'fault', faultWidth)}
+            </Box>
           ))}
         </Box>
       </Box>
@@ -197,7 +210,8 @@ function processLine(p: DrillProcess): { glyph: string; text: string; tone: 'ok'
 
 function RunView({ view, width, height, now }: { view: DrillView; width: number; height: number; now: number }) {
   const theme = useTheme();
-  const tone = (t: 'ok' | 'error' | 'accent' | 'muted') => (t === 'ok' ? theme.ok : t === 'error' ? theme.error : t === 'accent' ? theme.accent : theme.muted);
+  const tone = (t: 'ok' | 'error' | 'accent' | 'muted') =>
+    t === 'ok' ? theme.ok : t === 'error' ? theme.error : t === 'accent' ? theme.accent : theme.muted;
   const fault = chosenFault(view);
   const table = chosenTable(view);
   const elapsed = view.startedAt === null ? 0 : Math.max(0, (view.report ? Date.parse(view.report.finishedAt) : now) - view.startedAt);
@@ -216,7 +230,14 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
         : view.report
           ? OUTCOME_TEXT[view.report.outcome]
           : 'stopped';
-  const statusTone = view.phase === 'running' ? theme.accent : view.error || view.report?.outcome === 'broken' ? theme.error : view.report?.outcome === 'held' ? theme.ok : theme.warn;
+  const statusTone =
+    view.phase === 'running'
+      ? theme.accent
+      : view.error || view.report?.outcome === 'broken'
+        ? theme.error
+        : view.report?.outcome === 'held'
+          ? theme.ok
+          : theme.warn;
   const progress = [
     isRandom ? `kills ${kills}/${view.step?.total ?? '?'}` : view.step ? `step ${view.step.index}/${view.step.total}` : null,
     view.tradesInserted ? `${view.tradesInserted.toLocaleString('en-US')} new trades` : null,
@@ -238,12 +259,15 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
         <Text color={statusTone} bold>
           {status}
         </Text>
-        <Text color={theme.muted}> · {(view.report?.final.length ? fault?.simulates : view.step?.simulates) ?? fault?.simulates ?? ''}</Text>
+        <Text color={theme.muted}>
+          {' '}
+          · {(view.report?.final.length ? fault?.simulates : view.step?.simulates) ?? fault?.simulates ?? ''}
+        </Text>
       </Text>
       <Text bold color={theme.muted}>
         Offload processes
       </Text>
-      {view.processes.length === 0 ? <Text color={theme.muted}>  starting…</Text> : null}
+      {view.processes.length === 0 ? <Text color={theme.muted}> starting…</Text> : null}
       {view.processes.map((p, i) => {
         const l = processLine(p);
         return (
@@ -261,12 +285,15 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
       <Text bold color={theme.muted}>
         Invariants{view.report?.final.length ? ' (final checks)' : ''}
       </Text>
-      {checks.length === 0 ? <Text color={theme.muted}>  {view.isChecking ? 'checking…' : 'after the recovery run'}</Text> : null}
+      {checks.length === 0 ? <Text color={theme.muted}> {view.isChecking ? 'checking…' : 'after the recovery run'}</Text> : null}
       {checks.map((c, i) => (
         <Text key={`${c.name}-${i}`} wrap="truncate-end">
           {'  '}
-          <Text color={c.status === 'held' ? theme.ok : c.status === 'broken' ? theme.error : theme.muted}>{c.status === 'held' ? '✓' : c.status === 'broken' ? '✗' : '–'}</Text>{' '}
-          {CHECK_TITLES[c.name].padEnd(24)} <Text color={c.status === 'broken' ? theme.error : undefined}>{c.status === 'broken' ? c.detail : checkSummary(c)}</Text>
+          <Text color={c.status === 'held' ? theme.ok : c.status === 'broken' ? theme.error : theme.muted}>
+            {c.status === 'held' ? '✓' : c.status === 'broken' ? '✗' : '–'}
+          </Text>{' '}
+          {CHECK_TITLES[c.name].padEnd(24)}{' '}
+          <Text color={c.status === 'broken' ? theme.error : undefined}>{c.status === 'broken' ? c.detail : checkSummary(c)}</Text>
         </Text>
       ))}
       {outputLines > 1 ? (

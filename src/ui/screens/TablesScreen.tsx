@@ -64,7 +64,14 @@ function errorCell(theme: Theme): Cell {
   return { text: 'error', color: theme.error };
 }
 
-export function rowCells(t: TableStatus, live: LiveRun | undefined, state: RowState, now: number, columns: FittedColumn<TableColumn>[], theme: Theme): Record<TableColumn, Cell> {
+export function rowCells(
+  t: TableStatus,
+  live: LiveRun | undefined,
+  state: RowState,
+  now: number,
+  columns: FittedColumn<TableColumn>[],
+  theme: Theme,
+): Record<TableColumn, Cell> {
   const width = (id: TableColumn) => columns.find((c) => c.id === id)?.width ?? 12;
   const ch = t.clickhouse;
   const ice = t.iceberg;
@@ -78,9 +85,14 @@ export function rowCells(t: TableStatus, live: LiveRun | undefined, state: RowSt
     lag: { text: formatSpan(t.lagSec) },
     chTotal: ch.ok ? count(ch.value.totalRows, 'chTotal') : errorCell(theme),
     chUpTo: ch.ok ? count(ch.value.rowsUpToWatermark, 'chUpTo') : errorCell(theme),
-    pending: ch.ok ? { ...count(ch.value.pendingRows, 'pending'), color: ch.value.pendingRows > 0 ? theme.state.pending : undefined } : errorCell(theme),
+    pending: ch.ok
+      ? { ...count(ch.value.pendingRows, 'pending'), color: ch.value.pendingRows > 0 ? theme.state.pending : undefined }
+      : errorCell(theme),
     iceberg: !ice.ok ? errorCell(theme) : ice.value.exists ? count(ice.value.rows, 'iceberg') : { text: 'no table', color: theme.muted },
-    delta: t.delta === null ? { text: '—', color: theme.muted } : { text: formatDelta(t.delta, width('delta')), color: t.delta === 0 ? theme.ok : theme.error },
+    delta:
+      t.delta === null
+        ? { text: '—', color: theme.muted }
+        : { text: formatDelta(t.delta, width('delta')), color: t.delta === 0 ? theme.ok : theme.error },
     state: { text: live?.status === 'queued' ? 'queued' : STATE_LABEL[state], color: theme.state[state] },
     lastRun: fitLastRun(lastRunCell(t, live, now, theme), width('lastRun')),
   };
@@ -176,14 +188,19 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
   if (!state.report) {
     return (
       <Box height={height} flexDirection="column">
-        <Text color={state.statusError ? theme.error : theme.muted}>{state.statusError ? `cannot load status: ${state.statusError}` : 'loading status…'}</Text>
+        <Text color={state.statusError ? theme.error : theme.muted}>
+          {state.statusError ? `cannot load status: ${state.statusError}` : 'loading status…'}
+        </Text>
       </Box>
     );
   }
 
   const listHeight = Math.max(1, height - 1);
   const heights = rows.map((t) => (hasProgressLine(state.live[t.name]) ? 2 : 1));
-  const selected = Math.max(0, rows.findIndex((r) => r.name === state.selected));
+  const selected = Math.max(
+    0,
+    rows.findIndex((r) => r.name === state.selected),
+  );
   // Keep the selected row (and its progress line) in view with the least movement.
   let top = Math.min(scrollTop.current, selected);
   const spanHeight = (from: number, to: number) => heights.slice(from, to + 1).reduce((a, b) => a + b, 0);
@@ -228,7 +245,9 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
         {'   ' + columns.map((c) => padCell(c.title, c.width, c.align)).join(' ')}
       </Text>
       {rows.length === 0 ? (
-        <Text color={theme.muted}>{state.filter ? `no table matches "${state.filter}" (esc clears the filter)` : 'no tables configured'}</Text>
+        <Text color={theme.muted}>
+          {state.filter ? `no table matches "${state.filter}" (esc clears the filter)` : 'no tables configured'}
+        </Text>
       ) : (
         lines
       )}

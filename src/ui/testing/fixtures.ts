@@ -66,7 +66,10 @@ export function sampleReport(): StatusReport {
         },
       }),
       tableStatus('ohlcv_1m', 'gold', { isBusy: true }),
-      tableStatus('ohlcv_5m', 'gold', { clickhouse: { ok: false, error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (timeout)' }, delta: null }),
+      tableStatus('ohlcv_5m', 'gold', {
+        clickhouse: { ok: false, error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (timeout)' },
+        delta: null,
+      }),
       tableStatus('ohlcv_15m', 'gold'),
       tableStatus('ohlcv_30m', 'gold'),
       tableStatus('ohlcv_1h', 'gold', {

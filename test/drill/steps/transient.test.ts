@@ -8,7 +8,13 @@ describe('transient faults', () => {
   it('puts each transient fault in front of the right service', () => {
     assert.deepEqual(
       TRANSIENT_FAULTS.map((f) => `${f}→${proxyFaultOf(f).service}/${proxyFaultOf(f).fault.kind}`),
-      ['s3-500→S3/http-error', 's3-503→S3/http-error', 's3-timeout→S3/http-stall', 'pg-drop→PostgreSQL/drop-on-message', 'ch-reset→ClickHouse/reset-after-bytes'],
+      [
+        's3-500→S3/http-error',
+        's3-503→S3/http-error',
+        's3-timeout→S3/http-stall',
+        'pg-drop→PostgreSQL/drop-on-message',
+        'ch-reset→ClickHouse/reset-after-bytes',
+      ],
     );
     const drop = proxyFaultOf('pg-drop').fault;
     assert.ok(drop.kind === 'drop-on-message' && drop.when === 'after-reply', 'the ambiguous commit: COMMIT reaches the server');

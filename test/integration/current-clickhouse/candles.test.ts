@@ -94,7 +94,8 @@ let ch: ClickHouseSource;
 
 /** A candle query's rows in canonical form (timestamps with six digits, decimals with their scale). */
 async function candles(query: string): Promise<Array<Record<string, unknown>>> {
-  const ts = (c: string) => `concat(formatDateTime(${c}, '%Y-%m-%dT%H:%i:%S', 'UTC'), '.', leftPad(toString(toUnixTimestamp64Micro(${c}) % 1000000), 6, '0'))`;
+  const ts = (c: string) =>
+    `concat(formatDateTime(${c}, '%Y-%m-%dT%H:%i:%S', 'UTC'), '.', leftPad(toString(toUnixTimestamp64Micro(${c}) % 1000000), 6, '0'))`;
   return sortRows(
     await ch.query(
       `SELECT exchange, canonical_symbol, ${['window_start', 'open_time', 'close_time'].map((c) => `${ts(c)} AS ${c}`).join(', ')},
@@ -130,7 +131,16 @@ describe('candles from the production SummingMergeTree', () => {
     const a = TRUTH.find((c) => c.exchange === 'binance' && String(c.window_start).endsWith('12:00:00.000000'))!;
     assert.deepEqual(
       [a.open_price, a.high_price, a.low_price, a.close_price, a.volume, a.trade_count, a.open_time, a.close_time],
-      ['99.00000000', '150.12345678', '50.00000001', '98.50000000', '15.00000001', '6', a.window_start, String(a.window_start).replace('12:00:00.000000', '12:00:59.999000')],
+      [
+        '99.00000000',
+        '150.12345678',
+        '50.00000001',
+        '98.50000000',
+        '15.00000001',
+        '6',
+        a.window_start,
+        String(a.window_start).replace('12:00:00.000000', '12:00:59.999000'),
+      ],
     );
   });
 
@@ -188,7 +198,20 @@ describe('the offload of candles on the current engine', { skip: pyicebergSkip }
 
   const config = (name: string, query: string): TableConfig =>
     validateTablesConfig(
-      { tables: [{ name, layer: 'gold', query, cursor: 'window_start', lag: '5m', closedWindow: '1m', target: `cold.gold_${name}`, partitionBy: ['month(window_start)', 'exchange'] }] },
+      {
+        tables: [
+          {
+            name,
+            layer: 'gold',
+            query,
+            cursor: 'window_start',
+            lag: '5m',
+            closedWindow: '1m',
+            target: `cold.gold_${name}`,
+            partitionBy: ['month(window_start)', 'exchange'],
+          },
+        ],
+      },
       'candles-test',
     ).tables[0];
 

@@ -114,14 +114,18 @@ async function extracted(format: 'csv' | 'parquet', columns: ColumnInfo[], table
 
 /** Rows of a relation as DuckDB's JSON text (exact: decimals and 64-bit integers keep every digit), by id. */
 async function jsonRows(relation: string): Promise<string[]> {
-  const reader = await duck.connection.runAndReadAll(`SELECT CAST(to_json(r) AS VARCHAR) AS j FROM (SELECT * FROM (${relation}) ORDER BY id) AS r`);
+  const reader = await duck.connection.runAndReadAll(
+    `SELECT CAST(to_json(r) AS VARCHAR) AS j FROM (SELECT * FROM (${relation}) ORDER BY id) AS r`,
+  );
   return reader.getRowObjectsJS().map((r) => String(r.j));
 }
 
 /** Rows of a relation with every value as text (VARCHAR casts), nested values as JSON. */
 async function textRows(relation: string, columns: string[]): Promise<Array<Record<string, string | null>>> {
   const exprs = columns.map((c) => `CAST(${c.startsWith('"') ? c : `"${c}"`} AS VARCHAR) AS "${c}"`);
-  return (await duck.connection.runAndReadAll(`SELECT ${exprs.join(', ')} FROM (${relation}) ORDER BY id`)).getRowObjectsJS() as Array<Record<string, string | null>>;
+  return (await duck.connection.runAndReadAll(`SELECT ${exprs.join(', ')} FROM (${relation}) ORDER BY id`)).getRowObjectsJS() as Array<
+    Record<string, string | null>
+  >;
 }
 
 describe('extraction paths on the current engine', () => {
@@ -134,13 +138,30 @@ describe('extraction paths on the current engine', () => {
     assert.deepEqual(parquet, csv);
     const types = (await duck.connection.runAndReadAll(`DESCRIBE (${await extracted('parquet', columns)})`)).getRowObjectsJS();
     assert.deepEqual(
-      Object.fromEntries(types.filter((t) => ['u64', 'd38', 'uu', 't9', 'dt', 'm', 'ma', 'e8', 'u32'].includes(String(t.column_name))).map((t) => [t.column_name, t.column_type])),
-      { e8: 'VARCHAR', u32: 'BIGINT', u64: 'DECIMAL(20,0)', d38: 'DECIMAL(38,8)', uu: 'UUID', dt: 'DATE', t9: 'TIMESTAMP WITH TIME ZONE', m: 'MAP(VARCHAR, VARCHAR)', ma: 'MAP(VARCHAR, VARCHAR[])' },
+      Object.fromEntries(
+        types
+          .filter((t) => ['u64', 'd38', 'uu', 't9', 'dt', 'm', 'ma', 'e8', 'u32'].includes(String(t.column_name)))
+          .map((t) => [t.column_name, t.column_type]),
+      ),
+      {
+        e8: 'VARCHAR',
+        u32: 'BIGINT',
+        u64: 'DECIMAL(20,0)',
+        d38: 'DECIMAL(38,8)',
+        uu: 'UUID',
+        dt: 'DATE',
+        t9: 'TIMESTAMP WITH TIME ZONE',
+        m: 'MAP(VARCHAR, VARCHAR)',
+        ma: 'MAP(VARCHAR, VARCHAR[])',
+      },
     );
   });
 
   it('keeps the exact values: µs, DateTime64(9) floored, FixedString bytes, UInt64 max, enums by name, NULLs, maps, nested arrays', async () => {
-    const [r1, r2] = await textRows(await extracted('parquet', await ch.columns({ database: DB, table: 'every_type' })), COLUMNS.map(([n]) => n));
+    const [r1, r2] = await textRows(
+      await extracted('parquet', await ch.columns({ database: DB, table: 'every_type' })),
+      COLUMNS.map(([n]) => n),
+    );
     assert.equal(r1.s, 'tab\there nl\nhere "dq" \'sq\' back\\slash nul\0end 😀');
     assert.equal(r1.ns, null);
     assert.equal(r2.ns, '');
@@ -148,7 +169,10 @@ describe('extraction paths on the current engine', () => {
     assert.equal(r2.fs, '\0\0\0\0');
     assert.deepEqual([r1.e8, r1.e16, r2.e8, r2.e16], ["it's", 'b', 'SELL', 'a']);
     assert.deepEqual([r1.u64, r1.nu64, r2.nu64, r1.u32], ['18446744073709551615', null, '0', '4294967295']);
-    assert.deepEqual([r1.d38, r2.d38, r1.nd38, r2.nd38, r1.d9], ['99999999999999999999999999999.99999999', '-99999999999999999999999999999.99999999', null, '-0.00000001', '-99999.9999']);
+    assert.deepEqual(
+      [r1.d38, r2.d38, r1.nd38, r2.nd38, r1.d9],
+      ['99999999999999999999999999999.99999999', '-99999999999999999999999999999.99999999', null, '-0.00000001', '-99999.9999'],
+    );
     assert.deepEqual([r1.b, r2.b, r1.nb, r2.nb], ['true', 'false', null, 'false']);
     assert.deepEqual([r1.dt, r1.d32, r1.t], ['2149-06-06', '1900-01-01', '2106-02-07 06:28:15+00']);
     assert.equal(r1.uu, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
@@ -167,14 +191,19 @@ describe('extraction paths on the current engine', () => {
   });
 
   it('types each column as its Iceberg type (Tuple only on the Parquet path)', async () => {
-    await ch.command(`CREATE TABLE ${DB}.tuples (id UInt32, tup Tuple(venue String, at Nullable(DateTime64(6, 'UTC'))), anon Tuple(UInt8, Enum8('q' = 1))) ENGINE = MergeTree ORDER BY id`);
+    await ch.command(
+      `CREATE TABLE ${DB}.tuples (id UInt32, tup Tuple(venue String, at Nullable(DateTime64(6, 'UTC'))), anon Tuple(UInt8, Enum8('q' = 1))) ENGINE = MergeTree ORDER BY id`,
+    );
     await ch.command(`INSERT INTO ${DB}.tuples VALUES (1, ('fra', '2024-01-01 00:00:00.000001'), (7, 'q')), (2, ('', NULL), (0, 'q'))`);
     const columns = await ch.columns({ database: DB, table: 'tuples' });
     const rows = (await jsonRows(await extracted('parquet', columns, 'tuples'))).map((j) => JSON.parse(j) as Record<string, unknown>);
     assert.deepEqual(rows[0], { id: 1, tup: { venue: 'fra', at: '2024-01-01 00:00:00.000001+00' }, anon: { _1: 7, _2: 'q' } });
     assert.deepEqual(rows[1].tup, { venue: '', at: null });
     const caps = { ...(await ch.capabilities()), parquetExtraction: false };
-    assert.throws(() => extractionPath(columns, caps, `${DB}.tuples`, duckdbTypeOfColumn), /column "tup" .* the Tuple type cannot be extracted/);
+    assert.throws(
+      () => extractionPath(columns, caps, `${DB}.tuples`, duckdbTypeOfColumn),
+      /column "tup" .* the Tuple type cannot be extracted/,
+    );
   });
 
   it('a server error while producing Parquet fails the extraction with its code', async () => {
@@ -199,7 +228,13 @@ describe('extraction paths on the current engine', () => {
 
 describe('window bounds as query parameters', () => {
   const ODD = "odd `name\\ it's";
-  const SRC: WindowSource = { from: qualifiedName({ database: DB, table: ODD }), isQuery: false, cursor: 'ts', cursorType: { kind: 'DateTime64', precision: 6 }, tieBreak: 'seq' };
+  const SRC: WindowSource = {
+    from: qualifiedName({ database: DB, table: ODD }),
+    isQuery: false,
+    cursor: 'ts',
+    cursorType: { kind: 'DateTime64', precision: 6 },
+    tieBreak: 'seq',
+  };
   const U64 = 18446744073709551615n;
 
   before(async () => {
@@ -211,7 +246,10 @@ describe('window bounds as query parameters', () => {
 
   it('introspection binds names as parameters: a table named with a backquote, a backslash and a quote', async () => {
     const columns = await ch.columns({ database: DB, table: ODD });
-    assert.deepEqual(columns.map((c) => c.name), ['ts', 'seq', 'note']);
+    assert.deepEqual(
+      columns.map((c) => c.name),
+      ['ts', 'seq', 'note'],
+    );
     assert.equal(await ch.tableExists({ database: DB, table: ODD }), true);
     assert.equal(await ch.tableExists({ database: DB, table: ODD.slice(0, -1) }), false);
   });
@@ -238,15 +276,23 @@ describe('window bounds as query parameters', () => {
   it('DateTime and Date cursors too', async () => {
     await ch.command(`CREATE TABLE ${DB}.coarse (t DateTime('UTC'), d Date, n UInt32) ENGINE = MergeTree ORDER BY t`);
     // One row a second from 2023-12-31 23:59:50 for 40 s: 10 rows on the 31st, 30 on the 1st.
-    await ch.command(`INSERT INTO ${DB}.coarse SELECT toDateTime('2023-12-31 23:59:50', 'UTC') + number, toDate(toDateTime('2023-12-31 23:59:50', 'UTC') + number), number FROM numbers(40)`);
+    await ch.command(
+      `INSERT INTO ${DB}.coarse SELECT toDateTime('2023-12-31 23:59:50', 'UTC') + number, toDate(toDateTime('2023-12-31 23:59:50', 'UTC') + number), number FROM numbers(40)`,
+    );
     const from = `${DB}.coarse`;
     const seconds: WindowSource = { from, isQuery: false, cursor: 't', cursorType: { kind: 'DateTime' }, tieBreak: null };
     const days: WindowSource = { from, isQuery: false, cursor: 'd', cursorType: { kind: 'Date' }, tieBreak: null };
     const s0 = 1_704_067_195n * 1_000_000n; // 2023-12-31 23:59:55
-    assert.deepEqual(await readWindowStats(ch, seconds, { cursor: s0, tieBreak: null }, s0 + 10_000_000n), { rows: 10, newest: s0 + 10_000_000n });
+    assert.deepEqual(await readWindowStats(ch, seconds, { cursor: s0, tieBreak: null }, s0 + 10_000_000n), {
+      rows: 10,
+      newest: s0 + 10_000_000n,
+    });
     const dec31 = 1_703_980_800n * 1_000_000n; // 2023-12-31
     assert.deepEqual(await readWindowStats(ch, days, null, dec31), { rows: 10, newest: dec31 });
-    assert.deepEqual(await readWindowStats(ch, days, { cursor: dec31, tieBreak: null }, dec31 + 86_400_000_000n), { rows: 30, newest: dec31 + 86_400_000_000n });
+    assert.deepEqual(await readWindowStats(ch, days, { cursor: dec31, tieBreak: null }, dec31 + 86_400_000_000n), {
+      rows: 30,
+      newest: dec31 + 86_400_000_000n,
+    });
     const p = parameterValues();
     assert.match(windowPredicate(days, { cursor: dec31, tieBreak: null }, null, p), /^`d` > \{p0:Date\}$/);
     assert.deepEqual(p.params, { p0: '2023-12-31' });
@@ -278,7 +324,19 @@ describe('a DateTime64(9) cursor on the current engine', { skip: pyicebergSkip }
 
   it('never splits or repeats rows sharing a microsecond; Iceberg holds them floored to µs', async () => {
     const cfg = validateTablesConfig(
-      { tables: [{ name: 'ticks', layer: 'bronze', source: `${DB}.ticks`, cursor: 'ts', lag: '5m', target: 'cold.ticks', partitionBy: ['day(ts)'] }] },
+      {
+        tables: [
+          {
+            name: 'ticks',
+            layer: 'bronze',
+            source: `${DB}.ticks`,
+            cursor: 'ts',
+            lag: '5m',
+            target: 'cold.ticks',
+            partitionBy: ['day(ts)'],
+          },
+        ],
+      },
       'ns-test',
     ).tables[0];
     const deps = offloadDepsOn({ clickhouse: ch, pool, io: warehouse.io, warehouse: warehouse.url });
@@ -293,7 +351,10 @@ describe('a DateTime64(9) cursor on the current engine', { skip: pyicebergSkip }
     const read = await pyiceberg<PyRead>({ catalogUrl: pgDb.url, catalogName: 'offload', warehouse }, ['read', 'cold.ticks']);
     assert.equal(read.row_count, 400);
     const ns = read.rows.map((r) => Number(r.n)).sort((a, b) => a - b);
-    assert.deepEqual(ns, Array.from({ length: 400 }, (_, i) => i));
+    assert.deepEqual(
+      ns,
+      Array.from({ length: 400 }, (_, i) => i),
+    );
     for (const r of read.rows) assert.equal(r.ts, `2024-01-01T00:00:00.${String(Math.floor(Number(r.n) / 4)).padStart(6, '0')}`);
     const table = await currentTable(deps.catalog, deps.io, { namespace: 'cold', name: 'ticks' });
     const ts = currentSchema(table!.metadata).fields.find((f) => f.name === 'ts')!;

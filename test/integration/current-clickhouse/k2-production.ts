@@ -266,7 +266,7 @@ const DAY: Micros = 86_400_000_000n;
 
 /** The start (µs) of the UTC day `daysBack` days before `now`'s. */
 export function utcDayStart(now: Date, daysBack: number): Micros {
-  return (BigInt(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) * 1000n) - BigInt(daysBack) * DAY;
+  return BigInt(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) * 1000n - BigInt(daysBack) * DAY;
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -406,7 +406,7 @@ export function bronzeTrades(exchange: 'binance' | 'kraken', days: Micros[], cou
       event_time: first,
       kafka_offset: '0',
       kafka_partition: 0,
-      ingestion_timestamp: first - first % 1_000_000n,
+      ingestion_timestamp: first - (first % 1_000_000n),
     },
   );
   return rows;
@@ -481,12 +481,24 @@ export function silverTrades(days: Micros[], count: number): SilverTrade[] {
     { asset_class: 'equities', side: 'BUY', price: D38_MAX, quantity: D38_MIN, timestamp: days[0] + 1n, is_valid: false },
     { asset_class: 'futures', side: 'SELL', price: D38_MIN, quantity: '0.00000001', timestamp: lastDay + DAY - 1n, is_valid: false },
     { asset_class: 'options', side: 'SELL_SHORT', price: '0.00000001', quantity: D38_MAX, timestamp: lastDay + DAY - 1n, is_valid: false },
-    { asset_class: 'crypto', side: 'UNKNOWN', price: '0.00000001', quantity: '99999999.99999999', timestamp: days[0] + 11n * 3_600_000_000n + 1n, is_valid: true },
+    {
+      asset_class: 'crypto',
+      side: 'UNKNOWN',
+      price: '0.00000001',
+      quantity: '99999999.99999999',
+      timestamp: days[0] + 11n * 3_600_000_000n + 1n,
+      is_valid: true,
+    },
   ];
   edges.forEach((e, k) => {
     const t = e.timestamp!;
     rows.push({
-      message_id: ['ffffffff-ffff-ffff-ffff-ffffffffffff', '00000000-0000-0000-0000-000000000000', '61f0c404-5cb3-11e7-907b-a6006ad3dba0', '0191e3b2-7c4a-7d2e-9f00-1234567890ab'][k],
+      message_id: [
+        'ffffffff-ffff-ffff-ffff-ffffffffffff',
+        '00000000-0000-0000-0000-000000000000',
+        '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
+        '0191e3b2-7c4a-7d2e-9f00-1234567890ab',
+      ][k],
       trade_id: NASTY[k],
       exchange: k % 2 === 0 ? 'binance' : 'kraken',
       symbol: NASTY.join(''),
@@ -515,7 +527,12 @@ export function silverTrades(days: Micros[], count: number): SilverTrade[] {
 
 /** Silver trade → JSONEachRow input. */
 export function silverInput(r: SilverTrade): Record<string, unknown> {
-  return { ...r, timestamp: chText(r.timestamp, 6), ingestion_timestamp: chText(r.ingestion_timestamp, 6), processed_at: chText(r.processed_at, 6) };
+  return {
+    ...r,
+    timestamp: chText(r.timestamp, 6),
+    ingestion_timestamp: chText(r.ingestion_timestamp, 6),
+    processed_at: chText(r.processed_at, 6),
+  };
 }
 
 export function silverCanonical(r: SilverTrade): Record<string, unknown> {
@@ -539,7 +556,8 @@ export function expectedCandles(trades: SilverTrade[], c: Candle): Array<Record<
     const key = JSON.stringify([t.exchange, t.canonical_symbol, (floorDiv(t.timestamp, size) * size).toString()]);
     groups.set(key, [...(groups.get(key) ?? []), t]);
   }
-  const order = (a: SilverTrade, b: SilverTrade) => (a.timestamp !== b.timestamp ? (a.timestamp < b.timestamp ? -1 : 1) : a.trade_id < b.trade_id ? -1 : a.trade_id > b.trade_id ? 1 : 0);
+  const order = (a: SilverTrade, b: SilverTrade) =>
+    a.timestamp !== b.timestamp ? (a.timestamp < b.timestamp ? -1 : 1) : a.trade_id < b.trade_id ? -1 : a.trade_id > b.trade_id ? 1 : 0;
   const ms = (us: Micros) => floorDiv(us, 1000n) * 1000n;
   return [...groups.entries()].map(([key, ts]) => {
     const [exchange, symbol, start] = JSON.parse(key) as [string, string, string];

@@ -77,7 +77,13 @@ describe('the production DDL on the current engine', () => {
   it('is the nine tables of the reference, with their engines, keys and TTLs', async () => {
     const ch = new ClickHouseSource({ url: server.url, username: 'default', password: '', database: 'default' });
     try {
-      const tables = await ch.query<{ name: string; engine: string; partition_key: string; sorting_key: string; create_table_query: string }>(
+      const tables = await ch.query<{
+        name: string;
+        engine: string;
+        partition_key: string;
+        sorting_key: string;
+        create_table_query: string;
+      }>(
         `SELECT name, engine, partition_key, sorting_key, create_table_query FROM system.tables WHERE database = '${DATABASE}' AND engine LIKE '%MergeTree' ORDER BY name`,
       );
       assert.deepEqual(
@@ -94,7 +100,9 @@ describe('the production DDL on the current engine', () => {
       assert.equal(silver.sorting_key, 'exchange, asset_class, canonical_symbol, timestamp');
       assert.match(silver.create_table_query, /TTL toDateTime\(timestamp\) \+ toIntervalDay\(30\)/);
       assert.match(tables.find((t) => t.name === 'ohlcv_1d')!.create_table_query, /TTL toDateTime\(window_start\) \+ toIntervalYear\(2\)/);
-      const types = await ch.query<{ name: string; type: string }>(`SELECT name, type FROM system.columns WHERE database = '${DATABASE}' AND table = 'silver_trades'`);
+      const types = await ch.query<{ name: string; type: string }>(
+        `SELECT name, type FROM system.columns WHERE database = '${DATABASE}' AND table = 'silver_trades'`,
+      );
       const t = Object.fromEntries(types.map((c) => [c.name, c.type]));
       assert.equal(t.timestamp, "DateTime64(6, 'UTC')");
       assert.equal(t.price, 'Decimal(38, 8)');
@@ -117,7 +125,14 @@ for (const format of ['auto', 'csv'] as const) {
     let pg: Awaited<ReturnType<typeof freshPostgresDatabase>>;
     let dir: string;
     let env: Record<string, string>;
-    const cli = (args: string[]) => execa(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env, extendEnv: false, reject: false, timeout: 600_000 });
+    const cli = (args: string[]) =>
+      execa(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+        cwd: ROOT,
+        env,
+        extendEnv: false,
+        reject: false,
+        timeout: 600_000,
+      });
     const read = (table: string) => pyiceberg<PyRead>({ catalogUrl: pg.url, catalogName: 'offload', warehouse }, ['read', table]);
 
     before(async () => {
@@ -152,7 +167,12 @@ for (const format of ['auto', 'csv'] as const) {
         const caps = await ch.capabilities();
         assert.ok(caps.queryParameters && caps.dateTime64 && caps.mapType && caps.boolType, caps.version);
         assert.equal((await ch.values()).usesParameters, true);
-        const path = extractionPath(await ch.columns({ database: DATABASE, table: 'silver_trades' }), caps, 'k2.silver_trades', duckdbTypeOfColumn);
+        const path = extractionPath(
+          await ch.columns({ database: DATABASE, table: 'silver_trades' }),
+          caps,
+          'k2.silver_trades',
+          duckdbTypeOfColumn,
+        );
         assert.equal(path.format, format === 'auto' ? 'Parquet' : 'CSV');
       } finally {
         await ch.close();
@@ -164,11 +184,21 @@ for (const format of ['auto', 'csv'] as const) {
       assert.equal(init.exitCode, 0, `offload init: ${init.stderr}`);
       const run = await cli(['run', '--all', '--json', '--max-rows', String(MAX_ROWS)]);
       assert.equal(run.exitCode, 0, `offload run: ${run.stderr}\n${run.stdout}`);
-      const { results } = JSON.parse(run.stdout) as { results: Array<{ table: string; status: string; rows: number; batches?: unknown[]; watermark: { timestamp: string; tieBreak: string | null } }> };
+      const { results } = JSON.parse(run.stdout) as {
+        results: Array<{
+          table: string;
+          status: string;
+          rows: number;
+          batches?: unknown[];
+          watermark: { timestamp: string; tieBreak: string | null };
+        }>;
+      };
       const by = Object.fromEntries(results.map((r) => [r.table, r]));
       assert.deepEqual(
         results.map((r) => `${r.table}:${r.status}`).sort(),
-        ['bronze_trades_binance', 'bronze_trades_kraken', 'silver_trades', ...CANDLES.map((c) => c.table)].map((t) => `${t}:committed`).sort(),
+        ['bronze_trades_binance', 'bronze_trades_kraken', 'silver_trades', ...CANDLES.map((c) => c.table)]
+          .map((t) => `${t}:committed`)
+          .sort(),
       );
       assert.equal(by.bronze_trades_binance.rows, BINANCE.length);
       assert.equal(by.bronze_trades_kraken.rows, KRAKEN.length);
@@ -176,16 +206,24 @@ for (const format of ['auto', 'csv'] as const) {
       for (const c of CANDLES) assert.equal(by[c.table].rows, expectedCandles(SILVER, c).length, c.table);
       assert.ok(by.silver_trades.batches!.length >= Math.ceil(SILVER.length / MAX_ROWS), 'silver took several batches');
       // The newest binance rows share 23:59:59.999 of the last day; the largest tie-break among them is UInt64 max.
-      assert.deepEqual(by.bronze_trades_binance.watermark, { timestamp: `${isoMicros(BINANCE[BINANCE.length - 1].exchange_timestamp)}Z`, tieBreak: U64_MAX });
+      assert.deepEqual(by.bronze_trades_binance.watermark, {
+        timestamp: `${isoMicros(BINANCE[BINANCE.length - 1].exchange_timestamp)}Z`,
+        tieBreak: U64_MAX,
+      });
       assert.equal(run.stderr.includes('FAILED'), false, run.stderr);
     });
 
     it('pyiceberg reads every bronze value back exactly (ms timestamps, Decimal(18,8), UInt64 max, UInt16, every character)', async () => {
       let binance: PyRead | undefined;
-      for (const [table, rows] of [['cold.bronze_trades_binance', BINANCE], ['cold.bronze_trades_kraken', KRAKEN]] as const) {
+      for (const [table, rows] of [
+        ['cold.bronze_trades_binance', BINANCE],
+        ['cold.bronze_trades_kraken', KRAKEN],
+      ] as const) {
         const got = await read(table);
         binance ??= got;
-        const types = Object.fromEntries((got.schema as Array<{ name: string; type: unknown; required: boolean }>).map((f) => [f.name, f.type]));
+        const types = Object.fromEntries(
+          (got.schema as Array<{ name: string; type: unknown; required: boolean }>).map((f) => [f.name, f.type]),
+        );
         assert.deepEqual(types, {
           exchange_timestamp: 'timestamptz',
           sequence_number: 'decimal(20, 0)',
@@ -221,7 +259,14 @@ for (const format of ['auto', 'csv'] as const) {
       assert.equal(types.is_valid, 'boolean');
       assert.equal(types.source_sequence, 'decimal(20, 0)');
       assert.equal(fields.find((f) => f.name === 'source_sequence')!.required, false);
-      assert.deepEqual(types.vendor_data, { type: 'map', 'key-id': (types.vendor_data as { 'key-id': number })['key-id'], key: 'string', 'value-id': (types.vendor_data as { 'value-id': number })['value-id'], value: 'string', 'value-required': true });
+      assert.deepEqual(types.vendor_data, {
+        type: 'map',
+        'key-id': (types.vendor_data as { 'key-id': number })['key-id'],
+        key: 'string',
+        'value-id': (types.vendor_data as { 'value-id': number })['value-id'],
+        value: 'string',
+        'value-required': true,
+      });
       assert.equal((types.trade_conditions as { element: string }).element, 'string');
       assert.equal(got.row_count, SILVER.length);
       assert.deepEqual(sortRows(got.rows), sortRows(SILVER.map(silverCanonical)));
@@ -232,10 +277,25 @@ for (const format of ['auto', 'csv'] as const) {
       assert.ok(rows.some((r) => r.price === D38_MAX) && rows.some((r) => r.price === D38_MIN), '38-digit decimals');
       assert.ok(rows.some((r) => r.source_sequence === U64_MAX) && rows.some((r) => r.source_sequence === null), 'UInt64 max and NULL');
       assert.ok(rows.some((r) => r.is_valid === true) && rows.some((r) => r.is_valid === false), 'true and false');
-      assert.ok(rows.some((r) => String(r.timestamp).endsWith('.000001')) && rows.some((r) => String(r.timestamp).endsWith('23:59:59.999999')), 'µs at both ends');
-      assert.ok(rows.some((r) => JSON.stringify(r.vendor_data) === '{}') && rows.some((r) => (r.vendor_data as Record<string, string>)['nul\0end'] === NASTY[3]), 'empty and full maps');
-      assert.ok(rows.some((r) => (r.trade_conditions as string[]).length === 0) && rows.some((r) => JSON.stringify(r.trade_conditions) === JSON.stringify(NASTY)), 'empty and full arrays');
-      assert.ok(rows.some((r) => r.message_id === 'ffffffff-ffff-ffff-ffff-ffffffffffff') && rows.some((r) => r.message_id === '00000000-0000-0000-0000-000000000000'), 'UUIDs');
+      assert.ok(
+        rows.some((r) => String(r.timestamp).endsWith('.000001')) && rows.some((r) => String(r.timestamp).endsWith('23:59:59.999999')),
+        'µs at both ends',
+      );
+      assert.ok(
+        rows.some((r) => JSON.stringify(r.vendor_data) === '{}') &&
+          rows.some((r) => (r.vendor_data as Record<string, string>)['nul\0end'] === NASTY[3]),
+        'empty and full maps',
+      );
+      assert.ok(
+        rows.some((r) => (r.trade_conditions as string[]).length === 0) &&
+          rows.some((r) => JSON.stringify(r.trade_conditions) === JSON.stringify(NASTY)),
+        'empty and full arrays',
+      );
+      assert.ok(
+        rows.some((r) => r.message_id === 'ffffffff-ffff-ffff-ffff-ffffffffffff') &&
+          rows.some((r) => r.message_id === '00000000-0000-0000-0000-000000000000'),
+        'UUIDs',
+      );
     });
 
     it('pyiceberg reads the candles of every interval, re-aggregated from silver, equal to candles computed here', async () => {

@@ -43,7 +43,9 @@ describe('ClickHouse source', () => {
 
   it('quoted identifiers reach the server as the same names', async () => {
     const table = { database: db.name, table: 'odd`name\\here' };
-    await ch.command(`CREATE TABLE ${qualifiedName(table)} (${quoteIdentifier('col `x`')} UInt8, ${quoteIdentifier("it's")} String) ENGINE = Memory`);
+    await ch.command(
+      `CREATE TABLE ${qualifiedName(table)} (${quoteIdentifier('col `x`')} UInt8, ${quoteIdentifier("it's")} String) ENGINE = Memory`,
+    );
     assert.deepEqual(await ch.columns(table), [
       { name: 'col `x`', type: 'UInt8' },
       { name: "it's", type: 'String' },
@@ -55,7 +57,7 @@ describe('ClickHouse source', () => {
     assert.equal(Number(r.t), Date.UTC(2026, 1, 11, 12, 2, 0) / 1000);
   });
 
-  it('lists a table\'s columns and counts its rows from part metadata', async () => {
+  it("lists a table's columns and counts its rows from part metadata", async () => {
     const ref = { database: db.name, table: 'bronze_trades_kraken' };
     const cols = await ch.columns(ref);
     assert.deepEqual(cols.slice(0, 3), [
@@ -83,7 +85,10 @@ describe('ClickHouse source', () => {
   });
 
   it('reports a missing table with ClickHouse code 60', async () => {
-    await assert.rejects(ch.columns({ database: db.name, table: 'nope' }), (err: Error) => err instanceof ClickHouseQueryError && err.code === 60);
+    await assert.rejects(
+      ch.columns({ database: db.name, table: 'nope' }),
+      (err: Error) => err instanceof ClickHouseQueryError && err.code === 60,
+    );
     await assert.rejects(ch.totalRows({ database: db.name, table: 'nope' }), /does not exist/);
   });
 
@@ -147,7 +152,16 @@ describe('configuration checked against ClickHouse', () => {
       {
         tables: [
           table({}),
-          { name: 'ohlcv_1d', layer: 'gold', source: `${db.name}.ohlcv_1d`, query: candleSelectSql('ohlcv_1d', { database: db.name }), cursor: 'window_start', closedWindow: '1d', target: 'cold.gold_ohlcv_1d', partitionBy: ['month(window_start)', 'exchange'] },
+          {
+            name: 'ohlcv_1d',
+            layer: 'gold',
+            source: `${db.name}.ohlcv_1d`,
+            query: candleSelectSql('ohlcv_1d', { database: db.name }),
+            cursor: 'window_start',
+            closedWindow: '1d',
+            target: 'cold.gold_ohlcv_1d',
+            partitionBy: ['month(window_start)', 'exchange'],
+          },
         ],
       },
       'offload.config.json',
@@ -177,7 +191,10 @@ describe('configuration checked against ClickHouse', () => {
         `offload.config.json: tables[3].cursor: column "exchange_ts" is not in ${db.name}.bronze_trades_kraken ` +
           '(columns: exchange_timestamp, exchange_timestamp_ms, sequence_number, symbol, price, quantity, quote_volume, event_time, event_time_ms, kafka_offset, kafka_partition, ingestion_timestamp)',
       );
-      assert.equal(lines[1], 'offload.config.json: tables[4].cursor: column "symbol" is String; a cursor must be a Date, DateTime or DateTime64 column');
+      assert.equal(
+        lines[1],
+        'offload.config.json: tables[4].cursor: column "symbol" is String; a cursor must be a Date, DateTime or DateTime64 column',
+      );
       assert.match(lines[2], /^offload\.config\.json: tables\[4\]\.tieBreak: column "seq" is not in /);
       assert.match(lines[3], /^offload\.config\.json: tables\[4\]\.partitionBy\[0\]: column "ts" is not in /);
       assert.match(lines[4], new RegExp(`^offload\\.config\\.json: tables\\[5\\]\\.source: table ${db.name}\\.missing does not exist$`));

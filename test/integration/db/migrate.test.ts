@@ -45,7 +45,10 @@ test('ships numbered migrations for watermarks, runs and the Iceberg catalog', (
 test('applies every migration once; applying again changes nothing', async () => {
   const pool = await freshPool();
   const first = await migrate(pool);
-  assert.deepEqual(first.applied.map((m) => m.version), shipped.map((m) => m.version));
+  assert.deepEqual(
+    first.applied.map((m) => m.version),
+    shipped.map((m) => m.version),
+  );
   assert.equal(first.version, newest);
   const tables = await tableNames(pool);
   for (const t of ['offload_schema_migrations', 'offload_watermarks', 'offload_runs', 'iceberg_tables', 'iceberg_namespace_properties']) {
@@ -55,7 +58,9 @@ test('applies every migration once; applying again changes nothing', async () =>
   const second = await migrate(pool);
   assert.equal(second.applied.length, 0);
   assert.equal(second.version, newest);
-  const recorded = await pool.query<{ version: number; checksum: string }>('SELECT version, checksum FROM offload_schema_migrations ORDER BY version');
+  const recorded = await pool.query<{ version: number; checksum: string }>(
+    'SELECT version, checksum FROM offload_schema_migrations ORDER BY version',
+  );
   assert.deepEqual(
     recorded.rows.map((r) => [r.version, r.checksum]),
     shipped.map((m) => [m.version, m.checksum]),
@@ -84,7 +89,10 @@ test('a database migrated by a newer offload is refused with a clear error', asy
   await pool.query(`INSERT INTO offload_schema_migrations (version, name, checksum) VALUES (7, 'from_the_future', 'x')`);
   await assert.rejects(migrate(pool), (err: unknown) => {
     assert.ok(err instanceof ConfigError, String(err));
-    assert.match(err.message, new RegExp(`database "mig_[a-z0-9_]+" was migrated by a newer offload \\(version 7 > ${newest}\\); upgrade the tool`));
+    assert.match(
+      err.message,
+      new RegExp(`database "mig_[a-z0-9_]+" was migrated by a newer offload \\(version 7 > ${newest}\\); upgrade the tool`),
+    );
     return true;
   });
   await assert.rejects(migrationStatus(pool), /newer offload/);
@@ -117,11 +125,17 @@ test('a failing migration leaves nothing of itself behind and later runs resume 
   assert.ok(tables.includes('first_table'));
   assert.ok(!tables.includes('half_made'), 'the failed migration rolled back as a whole');
   const versions = await pool.query<{ version: number }>('SELECT version FROM offload_schema_migrations');
-  assert.deepEqual(versions.rows.map((r) => r.version), [1]);
+  assert.deepEqual(
+    versions.rows.map((r) => r.version),
+    [1],
+  );
 
   writeFileSync(join(dir, '002_broken.sql'), 'CREATE TABLE half_made (id INTEGER);\n');
   const fixed = await migrate(pool, { dir });
-  assert.deepEqual(fixed.applied.map((m) => m.file), ['002_broken.sql']);
+  assert.deepEqual(
+    fixed.applied.map((m) => m.file),
+    ['002_broken.sql'],
+  );
 });
 
 test('a badly named file in the migrations directory is a clear error', () => {
@@ -161,7 +175,9 @@ test("adopts a database where the seed's watermark table and a V0 Iceberg catalo
   const r = await migrate(pool);
   assert.equal(r.applied.length, shipped.length);
   const wm = await pool.query('SELECT table_name, last_offload_max_sequence, status, watermark_timestamp FROM offload_watermarks');
-  assert.deepEqual(wm.rows, [{ table_name: 'bronze_trades_binance', last_offload_max_sequence: '41', status: 'success', watermark_timestamp: null }]);
+  assert.deepEqual(wm.rows, [
+    { table_name: 'bronze_trades_binance', last_offload_max_sequence: '41', status: 'success', watermark_timestamp: null },
+  ]);
   const cat = await pool.query('SELECT table_name, iceberg_type FROM iceberg_tables');
   assert.deepEqual(cat.rows, [{ table_name: 'legacy', iceberg_type: null }], 'the V0 catalog gained iceberg_type, rows kept');
 });

@@ -145,7 +145,10 @@ test('an unreachable PostgreSQL is ServiceUnavailable with the URL redacted', as
   // A pool made without connecting reports the same on first use.
   const pool = createPool({ connectionString: url });
   try {
-    await assert.rejects(withTransaction(pool, async () => 1), ServiceUnavailable);
+    await assert.rejects(
+      withTransaction(pool, async () => 1),
+      ServiceUnavailable,
+    );
     await assert.rejects(tryLockTable(pool, 't'), ServiceUnavailable);
   } finally {
     await pool.end();

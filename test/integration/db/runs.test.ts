@@ -35,7 +35,13 @@ test('a run starts running as host:pid and commits with its snapshot id exact', 
 
   const snapshotId = 9_123_456_789_012_345_678n; // 63-bit: beyond a JS double's exact range
   await withTransaction(pool, (tx) =>
-    runs.markCommitted(tx, run.runId, { snapshotId, metadataLocation: 's3://w/cold/t/metadata/00001-a.metadata.json', rows: 12345, bytes: 987654, files: 3 }),
+    runs.markCommitted(tx, run.runId, {
+      snapshotId,
+      metadataLocation: 's3://w/cold/t/metadata/00001-a.metadata.json',
+      rows: 12345,
+      bytes: 987654,
+      files: 3,
+    }),
   );
   const done = await runs.get(pool, run.runId);
   assert.ok(done);
@@ -95,9 +101,15 @@ test('lists latest first, filtered by table and status, limited; latest per tabl
   await runs.markUpToDate(pool, ids[1]);
 
   const latest3 = await runs.list(pool, { table: 'ohlcv_1d', limit: 3 });
-  assert.deepEqual(latest3.map((r) => r.runId), [ids[4], ids[3], ids[2]]);
+  assert.deepEqual(
+    latest3.map((r) => r.runId),
+    [ids[4], ids[3], ids[2]],
+  );
   const upToDate = await runs.list(pool, { table: 'ohlcv_1d', status: 'up_to_date' });
-  assert.deepEqual(upToDate.map((r) => r.runId), [ids[1], ids[0]]);
+  assert.deepEqual(
+    upToDate.map((r) => r.runId),
+    [ids[1], ids[0]],
+  );
   const everything = await runs.list(pool);
   assert.ok(everything.length >= 9);
   for (let i = 1; i < everything.length; i++) assert.ok(everything[i - 1].startedAt >= everything[i].startedAt, 'latest first');
@@ -109,5 +121,9 @@ test('lists latest first, filtered by table and status, limited; latest per tabl
   assert.deepEqual([...some.keys()], ['ohlcv_1d']);
 
   const running = await runs.findRunning(pool, 'ohlcv_1d');
-  assert.deepEqual(running.map((r) => r.runId), [ids[2], ids[3], ids[4]], 'oldest first');
+  assert.deepEqual(
+    running.map((r) => r.runId),
+    [ids[2], ids[3], ids[4]],
+    'oldest first',
+  );
 });

@@ -56,7 +56,10 @@ test("has every column of the seed's table, with the seed's types, nullability a
     `SELECT a.attname AS column_name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
       WHERE i.indrelid = 'offload_watermarks'::regclass AND i.indisprimary`,
   );
-  assert.deepEqual(pk.rows.map((x) => x.column_name), ['table_name']);
+  assert.deepEqual(
+    pk.rows.map((x) => x.column_name),
+    ['table_name'],
+  );
   for (const extra of ['watermark_timestamp', 'watermark_tie_break', 'iceberg_table', 'committed_run_id']) {
     assert.ok(cols.has(extra), `our column ${extra} missing`);
   }
@@ -65,20 +68,31 @@ test("has every column of the seed's table, with the seed's types, nullability a
 
 test('status is limited to initialized | running | success | failed', async () => {
   await watermarks.ensure(pool, ['check_status']);
-  await assert.rejects(pool.query(`UPDATE offload_watermarks SET status = 'done' WHERE table_name = 'check_status'`), /offload_watermarks_status_check/);
+  await assert.rejects(
+    pool.query(`UPDATE offload_watermarks SET status = 'done' WHERE table_name = 'check_status'`),
+    /offload_watermarks_status_check/,
+  );
 });
 
 test('ensure seeds 1970-01-01 once per table and keeps existing rows', async () => {
-  const created = await watermarks.ensure(pool, ['bronze_trades_binance', { table: 'bronze_trades_kraken', icebergTable: 'cold.bronze_trades_kraken' }]);
+  const created = await watermarks.ensure(pool, [
+    'bronze_trades_binance',
+    { table: 'bronze_trades_kraken', icebergTable: 'cold.bronze_trades_kraken' },
+  ]);
   assert.deepEqual(created.sort(), ['bronze_trades_binance', 'bronze_trades_kraken']);
-  const again = await watermarks.ensure(pool, [{ table: 'bronze_trades_binance', icebergTable: 'cold.bronze_trades_binance' }, 'bronze_trades_kraken']);
+  const again = await watermarks.ensure(pool, [
+    { table: 'bronze_trades_binance', icebergTable: 'cold.bronze_trades_binance' },
+    'bronze_trades_kraken',
+  ]);
   assert.deepEqual(again, []);
   const b = await watermarks.read(pool, 'bronze_trades_binance');
   assert.ok(b);
   assert.deepEqual(b.watermark, { timestamp: '1970-01-01T00:00:00.000000Z', tieBreak: null });
   assert.equal(b.status, 'initialized');
   assert.equal(b.icebergTable, 'cold.bronze_trades_binance', 'a missing iceberg_table is filled in');
-  const seedView = await pool.query(`SELECT last_offload_max_sequence, last_offload_row_count, failure_count FROM offload_watermarks WHERE table_name = 'bronze_trades_kraken'`);
+  const seedView = await pool.query(
+    `SELECT last_offload_max_sequence, last_offload_row_count, failure_count FROM offload_watermarks WHERE table_name = 'bronze_trades_kraken'`,
+  );
   assert.deepEqual(seedView.rows[0], { last_offload_max_sequence: '0', last_offload_row_count: '0', failure_count: 0 });
   assert.equal(await watermarks.read(pool, 'never_configured'), null);
 });
@@ -88,7 +102,9 @@ test("the seed's own queries keep working against our rows", async () => {
   // Verbatim shapes from the seed's DDL comments and its watermark_pg.py.
   const upd = await pool.query(`UPDATE offload_watermarks SET status = 'running', updated_at = NOW() WHERE table_name = $1`, ['ohlcv_1m']);
   assert.equal(upd.rowCount, 1);
-  const sel = await pool.query(`SELECT last_offload_timestamp, last_offload_max_sequence FROM offload_watermarks WHERE table_name = $1`, ['ohlcv_1m']);
+  const sel = await pool.query(`SELECT last_offload_timestamp, last_offload_max_sequence FROM offload_watermarks WHERE table_name = $1`, [
+    'ohlcv_1m',
+  ]);
   assert.equal(sel.rows.length, 1);
   assert.equal((sel.rows[0].last_offload_timestamp as Date).toISOString(), '1970-01-01T00:00:00.000Z');
   assert.equal(sel.rows[0].last_offload_max_sequence, '0');
@@ -99,7 +115,9 @@ test("the seed's own queries keep working against our rows", async () => {
       WHERE table_name = $1`,
     ['ohlcv_1m', '2026-02-11 12:00:00+00', 1000, 1000, 12],
   );
-  const failed = await pool.query(`SELECT * FROM offload_watermarks WHERE status = 'failed' OR failure_count > 0 ORDER BY failure_count DESC`);
+  const failed = await pool.query(
+    `SELECT * FROM offload_watermarks WHERE status = 'failed' OR failure_count > 0 ORDER BY failure_count DESC`,
+  );
   assert.equal(failed.rows.length, 0);
   const all = await pool.query(`SELECT table_name, last_offload_timestamp, last_successful_run, last_run_duration_seconds, status
                                   FROM offload_watermarks ORDER BY last_successful_run DESC NULLS LAST`);
@@ -124,9 +142,18 @@ test('advance stores the exact watermark: microseconds and a UInt64 tie-break be
     `SELECT to_char(last_offload_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ts, last_offload_max_sequence, last_offload_row_count
        FROM offload_watermarks WHERE table_name = 'silver_trades'`,
   );
-  assert.deepEqual(seedView.rows[0], { ts: '2026-02-11 12:02:00.123456', last_offload_max_sequence: '9223372036854775807', last_offload_row_count: '5000' });
+  assert.deepEqual(seedView.rows[0], {
+    ts: '2026-02-11 12:02:00.123456',
+    last_offload_max_sequence: '9223372036854775807',
+    last_offload_row_count: '5000',
+  });
 
-  await watermarks.advance(pool, 'silver_trades', { timestamp: '2026-02-11T12:03:00.000001Z', tieBreak: '42' }, { rowCount: 7, runId: randomUUID(), expected: w });
+  await watermarks.advance(
+    pool,
+    'silver_trades',
+    { timestamp: '2026-02-11T12:03:00.000001Z', tieBreak: '42' },
+    { rowCount: 7, runId: randomUUID(), expected: w },
+  );
   const s2 = await watermarks.read(pool, 'silver_trades');
   assert.deepEqual(s2!.watermark, { timestamp: '2026-02-11T12:03:00.000001Z', tieBreak: '42' });
 });
@@ -136,11 +163,16 @@ test('advance with an expected watermark that moved meanwhile is a CommitConflic
   const w1 = { timestamp: '2026-02-11T10:00:00.000000Z', tieBreak: null };
   await watermarks.advance(pool, 'bronze_trades_coinbase', w1, { rowCount: 1, runId: randomUUID() });
   await assert.rejects(
-    watermarks.advance(pool, 'bronze_trades_coinbase', { timestamp: '2026-02-11T11:00:00.000000Z', tieBreak: null }, {
-      rowCount: 1,
-      runId: randomUUID(),
-      expected: EPOCH,
-    }),
+    watermarks.advance(
+      pool,
+      'bronze_trades_coinbase',
+      { timestamp: '2026-02-11T11:00:00.000000Z', tieBreak: null },
+      {
+        rowCount: 1,
+        runId: randomUUID(),
+        expected: EPOCH,
+      },
+    ),
     (err: unknown) => {
       assert.ok(err instanceof CommitConflict);
       assert.match(err.message, /expected metadata 1970-01-01T00:00:00\.000000Z, found 2026-02-11T10:00:00\.000000Z/);
@@ -161,7 +193,13 @@ test('a transaction that rolls back leaves the watermark unchanged', async () =>
   await assert.rejects(
     withTransaction(
       pool,
-      (tx) => watermarks.advance(tx, 'ohlcv_5m', { timestamp: '2026-02-11T12:05:00.000000Z', tieBreak: null }, { rowCount: 10, runId: randomUUID() }),
+      (tx) =>
+        watermarks.advance(
+          tx,
+          'ohlcv_5m',
+          { timestamp: '2026-02-11T12:05:00.000000Z', tieBreak: null },
+          { rowCount: 10, runId: randomUUID() },
+        ),
       {
         beforeCommit: () => {
           throw new Error('killed before COMMIT');

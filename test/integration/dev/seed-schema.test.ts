@@ -6,7 +6,15 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../../src/clickhouse/client.js';
 import { qualifiedName } from '../../../src/clickhouse/sql.js';
-import { applySeedSchema, CANDLE_TABLES, candleIntervalSeconds, candleSelectSql, seedSchemaStatements, SEED_TABLES, type CandleTable } from '../../../src/dev/schema.js';
+import {
+  applySeedSchema,
+  CANDLE_TABLES,
+  candleIntervalSeconds,
+  candleSelectSql,
+  seedSchemaStatements,
+  SEED_TABLES,
+  type CandleTable,
+} from '../../../src/dev/schema.js';
 import { seedTrades } from '../../../src/dev/seed.js';
 import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
 
@@ -76,7 +84,9 @@ const units = (s: string) => BigInt(s.includes('.') ? s.replace(/\.(\d*)$/, (_m,
 function expectedCandles(rows: SilverRow[], intervalSec: number): Map<string, Candle> {
   const out = new Map<string, Candle>();
   // Trade order: timestamp, millisecond, then ingest position (platform_sequence).
-  const sorted = [...rows].sort((a, b) => Number(a.ts) - Number(b.ts) || Number(a.ms) - Number(b.ms) || Number(BigInt(a.seq) - BigInt(b.seq)));
+  const sorted = [...rows].sort(
+    (a, b) => Number(a.ts) - Number(b.ts) || Number(a.ms) - Number(b.ms) || Number(BigInt(a.seq) - BigInt(b.seq)),
+  );
   for (const r of sorted) {
     const ts = Number(r.ts);
     const window = ts - (ts % intervalSec);
@@ -199,7 +209,9 @@ describe('seed schema on ClickHouse 18.16', () => {
     assert.equal(canon.get('kraken:XDG/USD'), 'DOGE/USD USD');
     assert.equal(canon.get('binance:BTCUSDT'), 'BTC/USDT USDT');
     assert.equal(canon.get('binance:DOGEUSDT'), 'DOGE/USDT USDT');
-    const [invalid] = await ch.query<{ errs: string[] }>(`SELECT groupArray(arrayJoin(validation_errors)) AS errs FROM ${t('silver_trades')} WHERE is_valid = 0`);
+    const [invalid] = await ch.query<{ errs: string[] }>(
+      `SELECT groupArray(arrayJoin(validation_errors)) AS errs FROM ${t('silver_trades')} WHERE is_valid = 0`,
+    );
     assert.deepEqual([...invalid.errs].sort(), ['invalid_price', 'invalid_volume']);
   });
 
@@ -208,7 +220,11 @@ describe('seed schema on ClickHouse 18.16', () => {
       const [stored] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${t(table)}`);
       const [candles] = await ch.query<{ n: string }>(`SELECT count() AS n FROM (${candleSelectSql(table, { database: db.name })})`);
       assert.ok(Number(candles.n) > 0, `${table} is empty`);
-      if (table !== 'ohlcv_1m') assert.ok(Number(stored.n) > Number(candles.n), `${table}: expected partial rows at rest (${stored.n} stored, ${candles.n} candles)`);
+      if (table !== 'ohlcv_1m')
+        assert.ok(
+          Number(stored.n) > Number(candles.n),
+          `${table}: expected partial rows at rest (${stored.n} stored, ${candles.n} candles)`,
+        );
     }
   });
 
@@ -231,14 +247,22 @@ describe('seed schema on ClickHouse 18.16', () => {
     for (const table of CANDLE_TABLES) await ch.command(`OPTIMIZE TABLE ${t(table)} FINAL`);
     const silver = await validSilver();
     for (const table of ['ohlcv_1m', 'ohlcv_1h'] as const) {
-      assertSameCandles(`${table} after OPTIMIZE FINAL`, await candlesFromClickHouse(table), expectedCandles(silver, candleIntervalSeconds(table)));
+      assertSameCandles(
+        `${table} after OPTIMIZE FINAL`,
+        await candlesFromClickHouse(table),
+        expectedCandles(silver, candleIntervalSeconds(table)),
+      );
     }
   });
 
   it('restricts the read query by the candle key before aggregating', async () => {
     const where = `window_start >= toDateTime('2026-01-06 00:00:00', 'UTC') AND window_start < toDateTime('2026-01-07 00:00:00', 'UTC')`;
-    const [filtered] = await ch.query<{ n: string }>(`SELECT count() AS n FROM (${candleSelectSql('ohlcv_1h', { database: db.name, where })})`);
-    const [outer] = await ch.query<{ n: string }>(`SELECT count() AS n FROM (${candleSelectSql('ohlcv_1h', { database: db.name })}) WHERE ${where}`);
+    const [filtered] = await ch.query<{ n: string }>(
+      `SELECT count() AS n FROM (${candleSelectSql('ohlcv_1h', { database: db.name, where })})`,
+    );
+    const [outer] = await ch.query<{ n: string }>(
+      `SELECT count() AS n FROM (${candleSelectSql('ohlcv_1h', { database: db.name })}) WHERE ${where}`,
+    );
     assert.equal(filtered.n, outer.n);
     assert.equal(Number(filtered.n), 24 * 10, '24 hours × 10 symbols');
   });

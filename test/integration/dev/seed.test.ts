@@ -56,7 +56,10 @@ describe('seeding ClickHouse', () => {
     const [range] = await ch.query<{ lo: string; hi: string }>(
       `SELECT toString(min(exchange_timestamp)) AS lo, toString(max(exchange_timestamp)) AS hi FROM ${qualifiedName({ database: db, table: 'bronze_trades_kraken' })}`,
     );
-    assert.ok(range.lo >= '2026-03-01 00:00:00' && range.hi < '2026-03-02 00:00:00', `timestamps ${range.lo} … ${range.hi} outside the day`);
+    assert.ok(
+      range.lo >= '2026-03-01 00:00:00' && range.hi < '2026-03-02 00:00:00',
+      `timestamps ${range.lo} … ${range.hi} outside the day`,
+    );
   });
 
   it('gives identical rows for the same seed, in two fresh databases', async () => {
@@ -104,8 +107,15 @@ describe('seeding ClickHouse', () => {
     const total = await running;
     const elapsedSec = (Date.now() - began) / 1000;
     assert.ok(batches.length >= 4, `only ${batches.length} batches in 20 s`);
-    assert.equal(total, batches.reduce((a, b) => a + b, 0));
-    assert.equal((await rows(db, 'bronze_trades_binance')) + (await rows(db, 'bronze_trades_kraken')), total, 'every reported trade is in the tables');
+    assert.equal(
+      total,
+      batches.reduce((a, b) => a + b, 0),
+    );
+    assert.equal(
+      (await rows(db, 'bronze_trades_binance')) + (await rows(db, 'bronze_trades_kraken')),
+      total,
+      'every reported trade is in the tables',
+    );
     assert.ok(total <= 200 * elapsedSec + 1, `${total} trades in ${elapsedSec.toFixed(1)} s exceeds the rate`);
     const [age] = await ch.query<{ s: string }>(
       `SELECT toString(now() - max(exchange_timestamp)) AS s FROM ${qualifiedName({ database: db, table: 'bronze_trades_binance' })}`,

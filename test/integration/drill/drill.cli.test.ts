@@ -23,7 +23,8 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const offload = (args: string[]) => execa(process.execPath, [CLI, ...args], { env: stack.env, extendEnv: false, reject: false, timeout: 600_000 });
+const offload = (args: string[]) =>
+  execa(process.execPath, [CLI, ...args], { env: stack.env, extendEnv: false, reject: false, timeout: 600_000 });
 
 describe('offload drill (CLI)', () => {
   it('--table T --fault P --json: one document, exit 0, every invariant held with numbers; --report writes JSON and Markdown', async () => {
@@ -68,7 +69,13 @@ describe('offload drill (CLI)', () => {
     assert.deepEqual(JSON.parse(young.stdout).namespaces, [], 'a sandbox younger than an hour is left alone');
     const old = await offload(['drill', '--clean', '--min-age', '0s', '--json']);
     assert.equal(old.exitCode, 0, old.stderr);
-    const cleaned = JSON.parse(old.stdout) as { namespaces: string[]; tables: number; files: number; watermarkRows: number; runRows: number };
+    const cleaned = JSON.parse(old.stdout) as {
+      namespaces: string[];
+      tables: number;
+      files: number;
+      watermarkRows: number;
+      runRows: number;
+    };
     assert.deepEqual(cleaned.namespaces, [namespace]);
     assert.equal(cleaned.tables, 1);
     assert.ok(cleaned.files > 0);

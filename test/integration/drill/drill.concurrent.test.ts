@@ -12,7 +12,10 @@ let report: DrillReport;
 
 before(async () => {
   stack = await freshDrillStack('drillconcurrent', { trades: 8_000, hours: 4 });
-  report = await runFaultDrill({ tables: ['bronze_trades_binance', 'silver_trades'], crash: [], transient: [], concurrent: 'mid-extract' }, stack.options());
+  report = await runFaultDrill(
+    { tables: ['bronze_trades_binance', 'silver_trades'], crash: [], transient: [], concurrent: 'mid-extract' },
+    stack.options(),
+  );
 });
 
 after(async () => {
@@ -31,7 +34,10 @@ describe('concurrency drill', () => {
       assert.equal(second.exitCode, 5, `busy while the first held the table: ${second.outcome}`);
       assert.equal(racers.length, 2);
       assert.deepEqual(racers.map((r) => r.exitCode).sort(), racers.some((r) => r.exitCode === 5) ? [0, 5] : [0, 0], describeStep(s));
-      assert.ok(racers.some((r) => r.outcome === 'committed'), 'one racer recovered and offloaded the window');
+      assert.ok(
+        racers.some((r) => r.outcome === 'committed'),
+        'one racer recovered and offloaded the window',
+      );
       assert.equal(checkOf(s, 'rows-lost').numbers.lost, 0);
       assert.equal(checkOf(s, 'rows-duplicated').numbers.duplicated, 0);
       assert.ok(Number(checkOf(s, 'rows-lost').numbers.clickhouseRowsUpToWatermark) > 0);

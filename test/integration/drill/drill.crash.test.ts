@@ -86,7 +86,8 @@ describe('crash drill: every fault point × a bronze and a gold table', () => {
       assert.equal(o.numbers.left, 0);
       assert.equal(o.numbers.referencedMissing, 0);
       assert.equal(o.numbers.removedByGc, o.numbers.found);
-      if (LEAVES_FILES.has(s.fault)) assert.ok(Number(o.numbers.found) > 0, `${s.table} ${s.fault}: the killed run left files (${o.numbers.found})`);
+      if (LEAVES_FILES.has(s.fault))
+        assert.ok(Number(o.numbers.found) > 0, `${s.table} ${s.fault}: the killed run left files (${o.numbers.found})`);
       if (s.fault === 'after-plan' || s.fault === 'after-commit') assert.equal(o.numbers.found, 0, `${s.table} ${s.fault}`);
     }
   });

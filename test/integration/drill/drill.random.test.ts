@@ -42,7 +42,10 @@ describe('random drill', () => {
   });
 
   it('then every table recovers: zero lost, zero duplicated, watermark = snapshot, nothing running, gc clean', () => {
-    assert.deepEqual(report.final.map((f) => f.table), TABLES);
+    assert.deepEqual(
+      report.final.map((f) => f.table),
+      TABLES,
+    );
     for (const f of report.final) {
       const by = Object.fromEntries(f.verification.checks.map((c) => [c.name, c]));
       for (const c of f.verification.checks) assert.notEqual(c.status, 'broken', `${f.table}: ${c.name}: ${c.detail}`);

@@ -15,7 +15,10 @@ let report: DrillReport;
 before(async () => {
   stack = await freshDrillStack('drilltransient', { trades: 12_000, hours: 6 });
   // Every transient fault on a bronze table, and the ambiguous commit on a gold one too.
-  report = await runFaultDrill({ tables: ['bronze_trades_kraken'], crash: [], transient: [...TRANSIENT_FAULTS], concurrent: null }, stack.options());
+  report = await runFaultDrill(
+    { tables: ['bronze_trades_kraken'], crash: [], transient: [...TRANSIENT_FAULTS], concurrent: null },
+    stack.options(),
+  );
   const gold = await runFaultDrill({ tables: ['ohlcv_5m'], crash: [], transient: ['pg-drop'], concurrent: null }, stack.options());
   report.steps.push(...gold.steps.map((s) => ({ ...s, index: report.steps.length + s.index })));
 });
@@ -58,7 +61,7 @@ describe('transient-fault drill', () => {
     }
   });
 
-  it('a COMMIT whose answer is lost committed exactly once: the watermark is the snapshot\'s and nothing is redone twice', () => {
+  it("a COMMIT whose answer is lost committed exactly once: the watermark is the snapshot's and nothing is redone twice", () => {
     for (const s of report.steps.filter((x) => x.fault === 'pg-drop')) {
       assert.equal(checkOf(s, 'watermark-matches-snapshot').status, 'held', describeStep(s));
       const runs = checkOf(s, 'no-run-left-running');

@@ -26,7 +26,10 @@ describe('fault proxy', () => {
       proxy.arm({ kind: 'reset-after-bytes', bytes: 64 * 1024, times: 1 });
       const injected: string[] = [];
       proxy.onInjected((f) => injected.push(f.detail));
-      await assert.rejects(async () => (await client.query({ query: big, format: 'TabSeparated' })).text(), /ECONNRESET|socket hang up|aborted|closed/i);
+      await assert.rejects(
+        async () => (await client.query({ query: big, format: 'TabSeparated' })).text(),
+        /ECONNRESET|socket hang up|aborted|closed/i,
+      );
       assert.equal(injected.length, 1);
       assert.match(injected[0], /reset after 65536 bytes/);
       // The fault was for one response only: the next query goes through whole.

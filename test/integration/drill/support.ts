@@ -62,7 +62,13 @@ export async function freshDrillStack(prefix: string, seed: { trades: number; ho
   const source = new ClickHouseSource(clickhouseFromEnv(env), { env });
   await applySeedSchema(source, ch.name);
   const end = new Date(Date.now() - (seed.endAgoMs ?? 10 * 60_000));
-  const r = await seedTrades(source, { rows: seed.trades, database: ch.name, start: new Date(end.getTime() - seed.hours * 3_600_000), end, seed: prefix });
+  const r = await seedTrades(source, {
+    rows: seed.trades,
+    database: ch.name,
+    start: new Date(end.getTime() - seed.hours * 3_600_000),
+    end,
+    seed: prefix,
+  });
   await source.close();
   const dir = mkdtempSync(join(tmpdir(), `offload-drill-test-${prefix}-`));
   const configFile = join(dir, 'offload.config.json');
@@ -101,7 +107,9 @@ export function checkOf(step: { verification: DrillStep['verification'] } | null
 
 /** A step's invariants in one line, for assertion messages. */
 export function describeStep(s: DrillStep): string {
-  return `step ${s.index} ${s.table} ${s.fault}: ${s.outcome} (${s.note}); runs: ${s.runs.map((r) => `${r.role}=${r.outcome}`).join(', ')}; checks: ${(s.verification?.checks ?? [])
+  return `step ${s.index} ${s.table} ${s.fault}: ${s.outcome} (${s.note}); runs: ${s.runs.map((r) => `${r.role}=${r.outcome}`).join(', ')}; checks: ${(
+    s.verification?.checks ?? []
+  )
     .map((c) => `${c.name}=${c.status}${c.status === 'broken' ? `(${c.detail})` : ''}`)
     .join(', ')}`;
 }

@@ -45,7 +45,15 @@ before(async () => {
   await seedTrades(ch, { rows: TRADES, database: chdb.name, start: new Date(end.getTime() - 6 * 3_600_000), end, seed: 'verify' });
   cat = await openCatalog('verify');
   wh = await openWarehouse('s3');
-  services = { clickhouse: ch, pool: cat.pool, io: wh.io, catalog: cat.catalog, warehouse: wh.url, env: { ...env, DATABASE_URL: cat.url }, pyiceberg: null };
+  services = {
+    clickhouse: ch,
+    pool: cat.pool,
+    io: wh.io,
+    catalog: cat.catalog,
+    warehouse: wh.url,
+    env: { ...env, DATABASE_URL: cat.url },
+    pyiceberg: null,
+  };
   const python = verificationPython();
   if (python) services.pyiceberg = new PyIcebergReader(python, services.env, wh.url, 'offload');
 });
@@ -92,7 +100,12 @@ async function offloadByHand(t: TableConfig, w: Watermark, where?: string): Prom
   const ident = parseIdentifier(t.target);
   const columns = await ch.columns(t.sourceTable!);
   const schema = icebergSchemaFromColumns(t.source!, columns);
-  const table = await createTable(cat.catalog, wh.io, ident, { schema, spec: partitionSpecFromConfig(schema, t.partitionBy), warehouse: wh.url, ifExists: 'load' });
+  const table = await createTable(cat.catalog, wh.io, ident, {
+    schema,
+    spec: partitionSpecFromConfig(schema, t.partitionBy),
+    warehouse: wh.url,
+    ifExists: 'load',
+  });
   const caps = await ch.capabilities();
   const transports = columns.map((c) => columnTransport(c.name, c.type, caps));
   const at = `toDateTime('${w.timestamp.slice(0, 19).replace('T', ' ')}', 'UTC')`;
@@ -111,7 +124,13 @@ async function offloadByHand(t: TableConfig, w: Watermark, where?: string): Prom
     await watermarks.ensure(cat.pool, [{ table: t.name, icebergTable: t.target }]);
     await runs.start(cat.pool, { table: t.name, runId });
     const rows = dataFiles.reduce((n, f) => n + Number(f.recordCount), 0);
-    await runs.markCommitted(cat.pool, runId, { snapshotId: staged.snapshotId ?? 0n, metadataLocation: staged.next, rows, bytes: 0, files: dataFiles.length });
+    await runs.markCommitted(cat.pool, runId, {
+      snapshotId: staged.snapshotId ?? 0n,
+      metadataLocation: staged.next,
+      rows,
+      bytes: 0,
+      files: dataFiles.length,
+    });
     await watermarks.advance(cat.pool, t.name, w, { rowCount: rows, runId });
     return { table: committed, rows, runId };
   } finally {
@@ -162,16 +181,29 @@ describe('verify', () => {
     // The same data files appended once more: every row is now there twice (the seed's append-then-update gap).
     const files = await readDataFiles(wh.io, table.metadata);
     const staged = await stageAppend(table, wh.io, files, {
-      summaryProperties: { 'offload.run-id': randomUUID(), 'offload.watermark': JSON.stringify({ timestamp: w.timestamp, tieBreak: w.tieBreak }) },
+      summaryProperties: {
+        'offload.run-id': randomUUID(),
+        'offload.watermark': JSON.stringify({ timestamp: w.timestamp, tieBreak: w.tieBreak }),
+      },
     });
     await commitStaged(cat.pool, cat.catalog, staged);
     const current = await loadTable(cat.catalog, wh.io, parseIdentifier(t.target));
     const c = await compareRows(services, t, w, current.metadata);
-    assert.deepEqual({ ch: c.clickhouseRows, ice: c.icebergRows, lost: c.lost, duplicated: c.duplicated, unexpected: c.unexpected }, { ch: rows, ice: 2 * rows, lost: 0, duplicated: rows, unexpected: 0 });
+    assert.deepEqual(
+      { ch: c.clickhouseRows, ice: c.icebergRows, lost: c.lost, duplicated: c.duplicated, unexpected: c.unexpected },
+      { ch: rows, ice: 2 * rows, lost: 0, duplicated: rows, unexpected: 0 },
+    );
     assert.equal(c.samples.duplicated.length, 3);
     // Seen from an earlier watermark, the rows past it are unexpected (and still duplicated before it).
-    const earlier = await ch.query<{ ts: string }>(`SELECT toString(min(exchange_timestamp)) AS ts FROM ${chdb.name}.bronze_trades_binance`);
-    const c2 = await compareRows(services, t, { timestamp: `${earlier[0].ts.replace(' ', 'T')}.000000Z`, tieBreak: '-1' }, current.metadata);
+    const earlier = await ch.query<{ ts: string }>(
+      `SELECT toString(min(exchange_timestamp)) AS ts FROM ${chdb.name}.bronze_trades_binance`,
+    );
+    const c2 = await compareRows(
+      services,
+      t,
+      { timestamp: `${earlier[0].ts.replace(' ', 'T')}.000000Z`, tieBreak: '-1' },
+      current.metadata,
+    );
     assert.equal(c2.clickhouseRows, 0);
     assert.equal(c2.unexpected, 2 * rows - c2.duplicated);
     assert.equal(c2.lost, 0);

@@ -27,7 +27,8 @@ after(async () => {
   await db.drop();
 });
 
-const loc = (table: string, n: number) => `s3://warehouse/iceberg/cold/${table}/metadata/${String(n).padStart(5, '0')}-${randomUUID()}.metadata.json`;
+const loc = (table: string, n: number) =>
+  `s3://warehouse/iceberg/cold/${table}/metadata/${String(n).padStart(5, '0')}-${randomUUID()}.metadata.json`;
 
 function catalogReason(reason: string) {
   return (err: unknown) => {
@@ -97,7 +98,14 @@ test('tables: create, load, list, rename, drop; a namespace with tables cannot b
   await catalog.createTable(id, first);
   const row = await pool.query(`SELECT * FROM iceberg_tables WHERE table_namespace = 'gold' AND table_name = 'ohlcv_1m'`);
   assert.deepEqual(row.rows, [
-    { catalog_name: 'offload', table_namespace: 'gold', table_name: 'ohlcv_1m', metadata_location: first, previous_metadata_location: null, iceberg_type: 'TABLE' },
+    {
+      catalog_name: 'offload',
+      table_namespace: 'gold',
+      table_name: 'ohlcv_1m',
+      metadata_location: first,
+      previous_metadata_location: null,
+      iceberg_type: 'TABLE',
+    },
   ]);
   assert.deepEqual(await catalog.loadTable(id), { identifier: id, metadataLocation: first, previousMetadataLocation: null });
   await assert.rejects(catalog.createTable(id, loc('ohlcv_1m', 0)), catalogReason('table-exists'));
@@ -114,7 +122,10 @@ test('tables: create, load, list, rename, drop; a namespace with tables cannot b
   assert.equal(await catalog.tableExists({ namespace: 'gold', name: 'ohlcv_5m' }), false);
   assert.equal(await catalog.tableExists({ namespace: 'gold', name: 'ohlcv_5min' }), true);
   await assert.rejects(catalog.renameTable({ namespace: 'gold', name: 'ohlcv_5min' }, id), catalogReason('table-exists'));
-  await assert.rejects(catalog.renameTable({ namespace: 'gold', name: 'ghost' }, { namespace: 'gold', name: 'x' }), catalogReason('no-such-table'));
+  await assert.rejects(
+    catalog.renameTable({ namespace: 'gold', name: 'ghost' }, { namespace: 'gold', name: 'x' }),
+    catalogReason('no-such-table'),
+  );
   await assert.rejects(catalog.renameTable(id, { namespace: 'nowhere', name: 'x' }), catalogReason('no-such-namespace'));
 
   assert.equal(await catalog.dropTable({ namespace: 'gold', name: 'ohlcv_5min' }), true);
@@ -140,7 +151,9 @@ test('rows other engines wrote: NULL iceberg_type reads as a table, VIEW rows ar
   assert.equal((await catalog.loadTable({ namespace: 'bronze', name: 'legacy' }))!.metadataLocation, legacy);
   assert.equal(await catalog.loadTable({ namespace: 'bronze', name: 'a_view' }), null);
   const next = loc('legacy', 4);
-  await withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, { namespace: 'bronze', name: 'legacy' }, { expected: legacy, next }));
+  await withTransaction(pool, (tx) =>
+    catalog.compareAndSetMetadataLocation(tx, { namespace: 'bronze', name: 'legacy' }, { expected: legacy, next }),
+  );
   assert.equal((await catalog.loadTable({ namespace: 'bronze', name: 'legacy' }))!.metadataLocation, next);
   await assert.rejects(catalog.dropNamespace('bronze'), catalogReason('namespace-not-empty'));
 });
@@ -186,7 +199,9 @@ test('compare-and-set: a stale expected location is a CommitConflict naming the 
     'creating a table that exists is a conflict too',
   );
   await assert.rejects(
-    withTransaction(pool, (tx) => catalog.compareAndSetMetadataLocation(tx, { namespace: 'cold', name: 'missing' }, { expected: v0, next: v1 })),
+    withTransaction(pool, (tx) =>
+      catalog.compareAndSetMetadataLocation(tx, { namespace: 'cold', name: 'missing' }, { expected: v0, next: v1 }),
+    ),
     (err: unknown) => err instanceof CommitConflict && err.actual === null,
   );
   assert.equal((await catalog.loadTable(id))!.metadataLocation, v1);
@@ -243,7 +258,12 @@ test('a commit transaction that rolls back leaves metadata_location and the wate
       pool,
       async (tx) => {
         await catalog.compareAndSetMetadataLocation(tx, id, { expected: v0, next: loc(id.name, 1) });
-        await watermarks.advance(tx, 'ohlcv_1h', { timestamp: '2026-02-11T13:00:00.000000Z', tieBreak: null }, { rowCount: 60, runId: randomUUID() });
+        await watermarks.advance(
+          tx,
+          'ohlcv_1h',
+          { timestamp: '2026-02-11T13:00:00.000000Z', tieBreak: null },
+          { rowCount: 60, runId: randomUUID() },
+        );
       },
       {
         beforeCommit: () => {

@@ -115,7 +115,10 @@ function fileIOContract(name: string, setup: () => Promise<{ io: FileIO; base: s
       await io.write(`${base}/many-not-this/x.bin`, text('x'));
       const listed = await io.list(`${base}/many/`);
       assert.equal(listed.length, 1050);
-      assert.deepEqual(listed.map((f) => f.uri), keys);
+      assert.deepEqual(
+        listed.map((f) => f.uri),
+        keys,
+      );
       assert.equal(listed[7].size, Buffer.byteLength(keys[7]));
       assert.ok(listed[7].lastModified.getTime() > Date.now() - 3_600_000);
       // a prefix that is not a whole directory name
@@ -193,7 +196,10 @@ describe('FileIO on s3', () => {
     const io = new S3FileIO(conn());
     await io.write(`s3a://${bucket}/s3a/x.bin`, text('x'));
     assert.equal(await io.readText(`s3://${bucket}/s3a/x.bin`), 'x');
-    assert.deepEqual((await io.list(`s3a://${bucket}/s3a/`)).map((f) => f.uri), [`s3a://${bucket}/s3a/x.bin`]);
+    assert.deepEqual(
+      (await io.list(`s3a://${bucket}/s3a/`)).map((f) => f.uri),
+      [`s3a://${bucket}/s3a/x.bin`],
+    );
     io.close();
   });
 
@@ -201,7 +207,10 @@ describe('FileIO on s3', () => {
     const io = new S3FileIO(conn(), { listPageSize: 100 });
     const keys = Array.from({ length: 250 }, (_, i) => `s3://${bucket}/pages/${String(i).padStart(4, '0')}`);
     await inParallel(keys, 16, (k) => io.write(k, text('p')));
-    assert.deepEqual((await io.list(`s3://${bucket}/pages/`)).map((f) => f.uri), keys);
+    assert.deepEqual(
+      (await io.list(`s3://${bucket}/pages/`)).map((f) => f.uri),
+      keys,
+    );
     io.close();
   });
 
@@ -223,7 +232,10 @@ describe('FileIO on s3', () => {
     const io = new S3FileIO(conn());
     await assert.rejects(io.write('s3://no-such-bucket-here/x', text('x')), (e: unknown) => {
       assert.ok(e instanceof StorageError, String(e));
-      assert.match(e.message, /write s3:\/\/no-such-bucket-here\/x failed: bucket "no-such-bucket-here" does not exist at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(
+        e.message,
+        /write s3:\/\/no-such-bucket-here\/x failed: bucket "no-such-bucket-here" does not exist at http:\/\/127\.0\.0\.1:\d+/,
+      );
       return true;
     });
     io.close();
@@ -232,7 +244,13 @@ describe('FileIO on s3', () => {
   it('an unreachable endpoint gives ServiceUnavailable naming the redacted endpoint and no secret', async () => {
     const secret = 'very-secret-key-123';
     const io = new S3FileIO(
-      { endpoint: 'http://someone:pw-in-url@127.0.0.1:1', region: 'us-east-1', accessKeyId: 'AKID', secretAccessKey: secret, forcePathStyle: true },
+      {
+        endpoint: 'http://someone:pw-in-url@127.0.0.1:1',
+        region: 'us-east-1',
+        accessKeyId: 'AKID',
+        secretAccessKey: secret,
+        forcePathStyle: true,
+      },
       { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } },
     );
     const t0 = Date.now();
@@ -273,7 +291,10 @@ describe('FileIO on s3', () => {
     });
 
     it('retries a throttled (503 SlowDown) multipart part and completes the upload', async () => {
-      const io = new S3FileIO({ ...conn(), endpoint: proxy.url }, { partSizeBytes: 5 * MiB, retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50 } });
+      const io = new S3FileIO(
+        { ...conn(), endpoint: proxy.url },
+        { partSizeBytes: 5 * MiB, retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50 } },
+      );
       const bytes = randomBytes(11 * MiB);
       // request 1 creates the upload; request 2 is the first part
       proxy.plan(['forward', 'slowdown']);

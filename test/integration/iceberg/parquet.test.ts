@@ -135,20 +135,44 @@ describe('a data file with every mapped type', () => {
     assert.equal(rows[1].s, null);
     assert.equal(rows[2].s, '🙂'.repeat(40) + 'z');
     assert.equal(rows[3].s, `back\\slash 'single' "double"`);
-    assert.deepEqual(rows.map((r) => r.l), ['-9223372036854775808', null, '9223372036854775807', '0']);
-    assert.deepEqual(rows.map((r) => r.u64), ['0', null, '18446744073709551615', '12345678901234567890']);
-    assert.deepEqual(rows.map((r) => r.d), ['-999999999999999999999999999999.99999999', null, '999999999999999999999999999999.99999999', '0.00000001']);
-    assert.deepEqual(rows.map((r) => r.ts), ['0', null, '9223372036854775', '1709210096789012']);
-    assert.deepEqual(rows.map((r) => r.tstz), ['-1', null, '10413791999999999', '1709210096789012']);
-    assert.deepEqual(rows.map((r) => r.uid), ['00000000-0000-0000-0000-000000000000', null, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '123e4567-e89b-12d3-a456-426614174000']);
-    assert.deepEqual(rows.map((r) => r.dt), ['1900-01-01', null, '2299-12-31', '2024-02-29']);
+    assert.deepEqual(
+      rows.map((r) => r.l),
+      ['-9223372036854775808', null, '9223372036854775807', '0'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.u64),
+      ['0', null, '18446744073709551615', '12345678901234567890'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.d),
+      ['-999999999999999999999999999999.99999999', null, '999999999999999999999999999999.99999999', '0.00000001'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.ts),
+      ['0', null, '9223372036854775', '1709210096789012'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.tstz),
+      ['-1', null, '10413791999999999', '1709210096789012'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.uid),
+      ['00000000-0000-0000-0000-000000000000', null, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '123e4567-e89b-12d3-a456-426614174000'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.dt),
+      ['1900-01-01', null, '2299-12-31', '2024-02-29'],
+    );
     assert.deepEqual(rows[0].tags, ['a\tb', null, '']);
     assert.equal(rows[0].y, 'y\n');
   });
 
   it('has Iceberg types in the file: no unsigned types, decimal(20,0), UTC-adjusted µs timestamps, 16-byte UUIDs', async () => {
     const types = Object.fromEntries(
-      (await rowsOf(`DESCRIBE SELECT * FROM read_parquet(${q(file)}, hive_partitioning = false)`)).map((r) => [r.column_name, r.column_type]),
+      (await rowsOf(`DESCRIBE SELECT * FROM read_parquet(${q(file)}, hive_partitioning = false)`)).map((r) => [
+        r.column_name,
+        r.column_type,
+      ]),
     );
     assert.equal(types.u64, 'DECIMAL(20,0)');
     assert.equal(types.ts, 'TIMESTAMP WITH TIME ZONE');
@@ -267,9 +291,7 @@ describe('partitions and file rolling', () => {
       outputDir: out,
       fileNamePrefix: 'run-2',
     });
-    const expected = await rowsOf(
-      `SELECT ${DAY} AS day, exchange, count(*) AS n FROM trades GROUP BY ALL ORDER BY ALL`,
-    );
+    const expected = await rowsOf(`SELECT ${DAY} AS day, exchange, count(*) AS n FROM trades GROUP BY ALL ORDER BY ALL`);
     assert.equal(expected.length, 9);
     assert.equal(written.length, 9);
     const key = (day: unknown, exchange: unknown) => `${String(day)}|${String(exchange)}`;
@@ -309,17 +331,28 @@ describe('partitions and file rolling', () => {
       fileNamePrefix: 'run-3',
     });
     assert.ok(written.length >= 3, `${written.length} files`);
-    assert.equal(written.reduce((n, w) => n + w.dataFile.recordCount, 0n), 400_000n);
+    assert.equal(
+      written.reduce((n, w) => n + w.dataFile.recordCount, 0n),
+      400_000n,
+    );
     for (const w of written) {
       // a file closes once a row group takes it past the target; with 2 threads, 2 row groups may be in flight
       const groups = [...w.dataFile.splitOffsets!, w.dataFile.fileSizeInBytes];
       const largestGroup = groups.slice(1).reduce((max, end, i) => (end - groups[i] > max ? end - groups[i] : max), 0n);
-      assert.ok(w.dataFile.fileSizeInBytes <= BigInt(target) + 2n * largestGroup, `${w.relativePath} stays within 2 row groups of the target`);
+      assert.ok(
+        w.dataFile.fileSizeInBytes <= BigInt(target) + 2n * largestGroup,
+        `${w.relativePath} stays within 2 row groups of the target`,
+      );
     }
     assert.ok(written.filter((w) => w.dataFile.fileSizeInBytes >= BigInt(target)).length >= 2, 'files are filled up to the target');
     const files = written.map((w) => q(w.localPath)).join(', ');
     const expected = `SELECT ts, exchange, price, CAST(seq AS DECIMAL(20,0)) AS seq FROM big`;
-    assert.equal(await scalar<bigint>(`SELECT count(*) FROM (${expected} EXCEPT ALL SELECT * FROM read_parquet([${files}], hive_partitioning = false))`), 0n);
+    assert.equal(
+      await scalar<bigint>(
+        `SELECT count(*) FROM (${expected} EXCEPT ALL SELECT * FROM read_parquet([${files}], hive_partitioning = false))`,
+      ),
+      0n,
+    );
     assert.equal(await scalar<bigint>(`SELECT count(*) FROM read_parquet([${files}], hive_partitioning = false)`), 400_000n);
   });
 
@@ -352,15 +385,32 @@ describe('partitions and file rolling', () => {
     const day2 = written.filter((w) => w.dataFile.partition.ts_day === 20455);
     assert.ok(day1.length >= 3, `${day1.length} files for the big day`);
     assert.equal(day2.length, 1);
-    assert.equal(day1.reduce((n, w) => n + w.dataFile.recordCount, 0n), 300_000n);
+    assert.equal(
+      day1.reduce((n, w) => n + w.dataFile.recordCount, 0n),
+      300_000n,
+    );
     assert.equal(day2[0].dataFile.recordCount, 1_000n);
     for (const w of day1) {
       const groups = [...w.dataFile.splitOffsets!, w.dataFile.fileSizeInBytes];
       const largestGroup = groups.slice(1).reduce((max, end, i) => (end - groups[i] > max ? end - groups[i] : max), 0n);
-      assert.ok(w.dataFile.fileSizeInBytes <= BigInt(target) + 2n * largestGroup, `${w.relativePath} stays within 2 row groups of the target`);
+      assert.ok(
+        w.dataFile.fileSizeInBytes <= BigInt(target) + 2n * largestGroup,
+        `${w.relativePath} stays within 2 row groups of the target`,
+      );
       assert.match(w.relativePath, /^ts_day=2026-01-01\/run-10-\d{5}\.parquet$/);
     }
-    const expectedIds = { ts: 1, uid: 2, tags: 3, attrs: 4, st: 5, 'tags.list.element': 6, 'attrs.key_value.key': 7, 'attrs.key_value.value': 8, 'st.n': 9, 'st.s': 10 };
+    const expectedIds = {
+      ts: 1,
+      uid: 2,
+      tags: 3,
+      attrs: 4,
+      st: 5,
+      'tags.list.element': 6,
+      'attrs.key_value.key': 7,
+      'attrs.key_value.value': 8,
+      'st.n': 9,
+      'st.s': 10,
+    };
     for (const w of written) {
       const ids = await fieldIdsByPath(w.localPath);
       for (const [path, id] of [...ids]) if (id === null) ids.delete(path);
@@ -388,7 +438,10 @@ describe('partitions and file rolling', () => {
     assert.equal(written.length, 49);
     const hours = written.map((w) => w.dataFile.partition.ts_hour as number).sort((a, b) => a - b);
     assert.equal(hours[0], Math.floor(1700000000 / 3600));
-    assert.deepEqual(hours, Array.from({ length: 49 }, (_, i) => hours[0] + i));
+    assert.deepEqual(
+      hours,
+      Array.from({ length: 49 }, (_, i) => hours[0] + i),
+    );
     const counts = new Map(written.map((w) => [w.dataFile.partition.ts_hour, w.dataFile.recordCount]));
     assert.equal(counts.get(hours[0]), 47n);
     assert.equal(counts.get(hours[1]), 60n);
@@ -410,7 +463,10 @@ describe('partitions and file rolling', () => {
       `SELECT row_group_id, min(coalesce(dictionary_page_offset, data_page_offset)) AS start FROM parquet_metadata(${q(w.localPath)}) GROUP BY ALL ORDER BY 1`,
     );
     assert.ok(starts.length >= 4, `${starts.length} row groups`); // 2 threads may each leave a partial group
-    assert.deepEqual(w.dataFile.splitOffsets, starts.map((r) => r.start));
+    assert.deepEqual(
+      w.dataFile.splitOffsets,
+      starts.map((r) => r.start),
+    );
     assert.deepEqual(await readDataFile(db.connection, w.localPath, TRADES, { filePath: w.dataFile.filePath }), w.dataFile);
   });
 
@@ -515,7 +571,9 @@ describe('refusals', () => {
   });
 });
 
-describe('read by pyarrow and pyiceberg (verification venv)', { skip: verificationPython() ? false : 'the verification venv (.venv) is not installed' }, () => {
+describe('read by pyarrow and pyiceberg (verification venv)', {
+  skip: verificationPython() ? false : 'the verification venv (.venv) is not installed',
+}, () => {
   it('finds the field ids, the physical/logical types and the same stats pyiceberg would compute', async () => {
     const out = join(dir, 'py');
     const [w] = await writeDataFiles({
@@ -535,7 +593,11 @@ describe('read by pyarrow and pyiceberg (verification venv)', { skip: verificati
     assert.equal(report.rows, 4);
 
     const col = (path: string) => report.columns[path];
-    assert.deepEqual(col('u64'), { physical: 'FIXED_LEN_BYTE_ARRAY', logical: 'Decimal(precision=20, scale=0)', arrow: 'decimal128(20, 0)' });
+    assert.deepEqual(col('u64'), {
+      physical: 'FIXED_LEN_BYTE_ARRAY',
+      logical: 'Decimal(precision=20, scale=0)',
+      arrow: 'decimal128(20, 0)',
+    });
     assert.deepEqual(col('d'), { physical: 'FIXED_LEN_BYTE_ARRAY', logical: 'Decimal(precision=38, scale=8)', arrow: 'decimal128(38, 8)' });
     assert.equal(col('ts').physical, 'INT64');
     assert.match(col('ts').logical, /Timestamp\(isAdjustedToUTC=true, timeUnit=microseconds/);
@@ -619,7 +681,8 @@ function withoutRequired(schema: Schema): unknown {
   const strip = (t: IcebergType): unknown => {
     if (typeof t === 'string') return t.replace(/\s+/g, '');
     if (t.type === 'list') return { type: 'list', 'element-id': t['element-id'], element: strip(t.element) };
-    if (t.type === 'map') return { type: 'map', 'key-id': t['key-id'], key: strip(t.key), 'value-id': t['value-id'], value: strip(t.value) };
+    if (t.type === 'map')
+      return { type: 'map', 'key-id': t['key-id'], key: strip(t.key), 'value-id': t['value-id'], value: strip(t.value) };
     return { type: 'struct', fields: t.fields.map((f) => ({ id: f.id, name: f.name, type: strip(f.type) })) };
   };
   return schema.fields.map((f) => ({ id: f.id, name: f.name, type: strip(f.type) }));

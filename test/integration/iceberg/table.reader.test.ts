@@ -58,19 +58,32 @@ async function countsByPartition(relations: string[]): Promise<Array<[string, st
 
 test('an empty table: no snapshot, zero totals, no partitions', async () => {
   const schema = tradesSchema();
-  const table = await createTable(db.catalog, warehouse.io, { namespace: 'cold', name: 'empty' }, { schema, spec: tradesSpec(schema), warehouse: warehouse.url });
+  const table = await createTable(
+    db.catalog,
+    warehouse.io,
+    { namespace: 'cold', name: 'empty' },
+    { schema, spec: tradesSpec(schema), warehouse: warehouse.url },
+  );
   const overview = await readTableOverview(warehouse.io, table.metadata);
   assert.equal(overview.currentSnapshot, null);
   assert.deepEqual(overview.totals, { records: 0n, dataFiles: 0n, filesSizeBytes: 0n, source: 'empty' });
   assert.deepEqual(overview.partitions, []);
   assert.deepEqual(overview.snapshots, []);
-  assert.deepEqual(overview.spec.fields.map((f) => f.name), ['exchange_timestamp_day', 'exchange']);
+  assert.deepEqual(
+    overview.spec.fields.map((f) => f.name),
+    ['exchange_timestamp_day', 'exchange'],
+  );
   assert.deepEqual(await readDataFiles(warehouse.io, table.metadata), []);
 });
 
 test('totals, per-partition counts and history come from metadata and manifests, never from the data files', async () => {
   const schema = tradesSchema();
-  let table = await createTable(db.catalog, warehouse.io, { namespace: 'cold', name: 'trades' }, { schema, spec: tradesSpec(schema), warehouse: warehouse.url });
+  let table = await createTable(
+    db.catalog,
+    warehouse.io,
+    { namespace: 'cold', name: 'trades' },
+    { schema, spec: tradesSpec(schema), warehouse: warehouse.url },
+  );
   const first = tradesSql(1, 900);
   const second = tradesSql(2_001, 333, { days: [2] });
   const fix = tradesSql(9_001, 25, { days: [0], exchanges: ['kraken'] });
@@ -92,7 +105,13 @@ test('totals, per-partition counts and history come from metadata and manifests,
   assert.equal(overview.currentSnapshot?.summary['offload.run-id'], 'run-3');
   assert.equal(overview.currentSnapshot?.operation, 'overwrite');
   assert.deepEqual(
-    overview.snapshots.map((s) => [s.operation, s.summary['offload.run-id'], s.summary['added-records'], s.summary['total-records'], s.isCurrent]),
+    overview.snapshots.map((s) => [
+      s.operation,
+      s.summary['offload.run-id'],
+      s.summary['added-records'],
+      s.summary['total-records'],
+      s.isCurrent,
+    ]),
     [
       ['append', 'run-1', '900', '900', false],
       ['append', 'run-2', '333', '1233', false],
@@ -112,20 +131,34 @@ test('totals, per-partition counts and history come from metadata and manifests,
   );
   assert.equal(overview.partitions.length, 9);
   assert.ok(overview.partitions.every((p) => p.fileCount >= 1 && p.fileSizeBytes > 0n));
-  assert.equal(overview.partitions.reduce((s, p) => s + p.recordCount, 0n), total);
+  assert.equal(
+    overview.partitions.reduce((s, p) => s + p.recordCount, 0n),
+    total,
+  );
   const kraken = overview.partitions.find((p) => p.path === 'exchange_timestamp_day=2026-02-10/exchange=kraken')!;
-  assert.deepEqual([kraken.partition, kraken.recordCount, kraken.fileCount], [{ exchange_timestamp_day: 20494, exchange: 'kraken' }, 25n, 1]);
+  assert.deepEqual(
+    [kraken.partition, kraken.recordCount, kraken.fileCount],
+    [{ exchange_timestamp_day: 20494, exchange: 'kraken' }, 25n, 1],
+  );
 
   // An older snapshot, by id.
   const old = await readPartitionStats(warehouse.io, table.metadata, beforeFix.metadata['current-snapshot-id']!);
-  assert.equal(old.reduce((s, p) => s + p.recordCount, 0n), 1233n);
+  assert.equal(
+    old.reduce((s, p) => s + p.recordCount, 0n),
+    1233n,
+  );
   assert.equal((await readTotals(warehouse.io, table.metadata, snapshotHistory(table.metadata)[0].snapshotId)).records, 900n);
   await assert.rejects(readDataFiles(warehouse.io, table.metadata, 42n), /has no snapshot 42/);
 });
 
 test('totals missing from a summary (another writer) are counted from the manifests', async () => {
   const schema = tradesSchema();
-  let table = await createTable(db.catalog, warehouse.io, { namespace: 'cold', name: 'no_totals' }, { schema, spec: tradesSpec(schema, ['exchange']), warehouse: warehouse.url });
+  let table = await createTable(
+    db.catalog,
+    warehouse.io,
+    { namespace: 'cold', name: 'no_totals' },
+    { schema, spec: tradesSpec(schema, ['exchange']), warehouse: warehouse.url },
+  );
   table = await commit(table, tradesSql(1, 123), 'only');
   const snapshot = table.metadata.snapshots[0];
   const { 'total-records': _r, 'total-data-files': _f, 'total-files-size': _s, ...rest } = snapshot.summary;
@@ -141,7 +174,12 @@ test('totals missing from a summary (another writer) are counted from the manife
 
 test('referenced files: every file under the table location after clean commits, and each of them exists', async () => {
   const schema = tradesSchema();
-  let table = await createTable(db.catalog, warehouse.io, { namespace: 'cold', name: 'refs' }, { schema, spec: tradesSpec(schema, ['exchange']), warehouse: warehouse.url });
+  let table = await createTable(
+    db.catalog,
+    warehouse.io,
+    { namespace: 'cold', name: 'refs' },
+    { schema, spec: tradesSpec(schema, ['exchange']), warehouse: warehouse.url },
+  );
   table = await commit(table, tradesSql(1, 60), 'a');
   table = await commit(table, tradesSql(61, 60), 'b');
   table = await commit(table, tradesSql(500, 6, { exchanges: ['binance'] }), 'c', 'replace');
@@ -153,5 +191,9 @@ test('referenced files: every file under the table location after clean commits,
   const current = (await readDataFiles(warehouse.io, table.metadata)).map((f) => f.filePath);
   assert.ok(refs.dataFiles.length > current.length);
   const everything = (await warehouse.io.list(`${table.metadata.location}/`)).map((f) => f.uri).sort();
-  assert.deepEqual([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].sort(), everything, 'no orphan, nothing missing');
+  assert.deepEqual(
+    [...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].sort(),
+    everything,
+    'no orphan, nothing missing',
+  );
 });

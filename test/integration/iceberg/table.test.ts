@@ -69,7 +69,11 @@ async function dataFilesOf(table: Table, relation: string, prefix: string) {
 
 async function append(table: Table, relation: string, prefix: string): Promise<Table> {
   const files = await dataFilesOf(table, relation, prefix);
-  return commitStaged(db.pool, db.catalog, await stageAppend(table, warehouse.io, files, { summaryProperties: { 'offload.run-id': prefix } }));
+  return commitStaged(
+    db.pool,
+    db.catalog,
+    await stageAppend(table, warehouse.io, files, { summaryProperties: { 'offload.run-id': prefix } }),
+  );
 }
 
 async function objectsUnder(prefix: string): Promise<string[]> {
@@ -109,7 +113,11 @@ describe('createTable and loadTable', () => {
       Array.from({ length: 4 }, () => createTable(db.catalog, warehouse.io, ident, { schema, warehouse: warehouse.url, ifExists: 'load' })),
     );
     assert.equal(new Set(tables.map((t) => t.metadataLocation)).size, 1);
-    assert.deepEqual(await objectsUnder(`${warehouse.url}/cold/raced/`), [tables[0].metadataLocation], 'the losers removed their metadata files');
+    assert.deepEqual(
+      await objectsUnder(`${warehouse.url}/cold/raced/`),
+      [tables[0].metadataLocation],
+      'the losers removed their metadata files',
+    );
   });
 
   test('loading a table that does not exist names it', async () => {
@@ -124,7 +132,9 @@ describe('staged appends', () => {
   test('staging writes the next version and leaves the catalog alone; the caller commits it with its watermark in one transaction', async () => {
     const table = await newTable();
     const files = await dataFilesOf(table, tradesSql(1, 300), 'run-a');
-    const staged = await stageAppend(table, warehouse.io, files, { summaryProperties: { 'offload.run-id': 'run-a', 'offload.watermark': '2026-02-12T23:59:59Z' } });
+    const staged = await stageAppend(table, warehouse.io, files, {
+      summaryProperties: { 'offload.run-id': 'run-a', 'offload.watermark': '2026-02-12T23:59:59Z' },
+    });
     assert.equal(staged.base, table.metadataLocation);
     assert.match(staged.next, /\/metadata\/00001-[0-9a-f-]{36}\.metadata\.json$/);
     assert.equal((await db.catalog.loadTable(table.ident))?.metadataLocation, table.metadataLocation, 'the catalog did not move');
@@ -210,14 +220,21 @@ describe('staged appends', () => {
   test('refuses nothing to append, a file given twice, and partition values that do not fit the spec', async () => {
     const table = await newTable();
     const files = await dataFilesOf(table, tradesSql(1, 20), 'bad');
-    await assert.rejects(stageAppend(table, warehouse.io, []), (e: unknown) => e instanceof SchemaError && /nothing to commit/.test(e.message));
+    await assert.rejects(
+      stageAppend(table, warehouse.io, []),
+      (e: unknown) => e instanceof SchemaError && /nothing to commit/.test(e.message),
+    );
     await assert.rejects(stageAppend(table, warehouse.io, [files[0], files[0]]), /is given twice/);
     await assert.rejects(
       stageAppend(table, warehouse.io, [{ ...files[0], partition: { exchange: 'binance' } }]),
       /has partition fields \(exchange\) but the table's partition spec has \(exchange, exchange_timestamp_day\)/,
     );
     await assert.rejects(stageAppend(table, warehouse.io, files, { summaryProperties: { 'total-records': '1' } }), /set by Iceberg/);
-    assert.deepEqual(await objectsUnder(`${table.metadata.location}/metadata/`), [table.metadataLocation], 'a refused staging leaves no file behind');
+    assert.deepEqual(
+      await objectsUnder(`${table.metadata.location}/metadata/`),
+      [table.metadataLocation],
+      'a refused staging leaves no file behind',
+    );
   });
 });
 
@@ -273,18 +290,27 @@ describe('restage after a lost compare-and-set', () => {
     );
     const files = await readDataFiles(warehouse.io, table.metadata);
     assert.deepEqual(
-      files.filter((f) => f.addedSnapshotId === loser.snapshotId).map((f) => [f.filePath, f.sequenceNumber]).sort(),
+      files
+        .filter((f) => f.addedSnapshotId === loser.snapshotId)
+        .map((f) => [f.filePath, f.sequenceNumber])
+        .sort(),
       loserFiles.map((f) => [f.filePath, 3n]).sort(),
       'the reused manifest’s entries inherit the new sequence number',
     );
-    assert.equal(files.reduce((s, f) => s + f.recordCount, 0n), 210n);
+    assert.equal(
+      files.reduce((s, f) => s + f.recordCount, 0n),
+      210n,
+    );
   });
 
   test('an ambiguous commit that went through is not built again', async () => {
     const table = await newTable();
     const staged = await stageAppend(table, warehouse.io, await dataFilesOf(table, tradesSql(1, 10), 'once'));
     await commitStaged(db.pool, db.catalog, staged);
-    await assert.rejects(restage(db.catalog, warehouse.io, staged), (e: unknown) => e instanceof StagedAlreadyCommitted && /already committed/.test(e.message));
+    await assert.rejects(
+      restage(db.catalog, warehouse.io, staged),
+      (e: unknown) => e instanceof StagedAlreadyCommitted && /already committed/.test(e.message),
+    );
     // … also when another writer has committed on top of it since.
     const later = await append(await loadTable(db.catalog, warehouse.io, table.ident), tradesSql(11, 5), 'later');
     assert.equal(later.metadata.snapshots.length, 2);
@@ -294,16 +320,28 @@ describe('restage after a lost compare-and-set', () => {
   test('five writers staging on one version all land exactly once with commitWithRetry', async () => {
     const table = await newTable(['exchange']);
     const batches = await Promise.all(Array.from({ length: 5 }, (_, i) => dataFilesOf(table, tradesSql(1 + i * 1000, 30 + i), `w${i}`)));
-    const staged = await Promise.all(batches.map((files, i) => stageAppend(table, warehouse.io, files, { summaryProperties: { 'offload.run-id': `w${i}` } })));
+    const staged = await Promise.all(
+      batches.map((files, i) => stageAppend(table, warehouse.io, files, { summaryProperties: { 'offload.run-id': `w${i}` } })),
+    );
     await Promise.all(staged.map((s) => commitWithRetry(db.pool, db.catalog, warehouse.io, s, { maxAttempts: 6 })));
     const final = await loadTable(db.catalog, warehouse.io, table.ident);
     const history = snapshotHistory(final.metadata);
     assert.equal(history.length, 5);
-    assert.deepEqual(history.map((s) => s.sequenceNumber), [1n, 2n, 3n, 4n, 5n]);
+    assert.deepEqual(
+      history.map((s) => s.sequenceNumber),
+      [1n, 2n, 3n, 4n, 5n],
+    );
     assert.deepEqual(history.map((s) => s.summary['offload.run-id']).sort(), ['w0', 'w1', 'w2', 'w3', 'w4']);
     assert.equal(history[4].summary['total-records'], String(30 + 31 + 32 + 33 + 34));
     const files = await readDataFiles(warehouse.io, final.metadata);
-    assert.deepEqual(files.map((f) => f.filePath).sort(), batches.flat().map((f) => f.filePath).sort(), 'every data file once');
+    assert.deepEqual(
+      files.map((f) => f.filePath).sort(),
+      batches
+        .flat()
+        .map((f) => f.filePath)
+        .sort(),
+      'every data file once',
+    );
   });
 
   test('a restaged replace-partitions also replaces what a concurrent append put in its partitions', async () => {
@@ -320,7 +358,8 @@ describe('restage after a lost compare-and-set', () => {
     assert.equal(current.summary['deleted-records'], '40', 'kraken’s 30 first rows and the 10 appended concurrently');
     assert.equal(current.summary['total-records'], String(90 + 20 - 40 + 12));
     const byExchange = new Map<string, bigint>();
-    for (const f of await readDataFiles(warehouse.io, table.metadata)) byExchange.set(String(f.partition.exchange), (byExchange.get(String(f.partition.exchange)) ?? 0n) + f.recordCount);
+    for (const f of await readDataFiles(warehouse.io, table.metadata))
+      byExchange.set(String(f.partition.exchange), (byExchange.get(String(f.partition.exchange)) ?? 0n) + f.recordCount);
     assert.deepEqual(Object.fromEntries(byExchange), { binance: 40n, coinbase: 30n, kraken: 12n });
   });
 
@@ -342,10 +381,20 @@ describe('replace partitions and schema changes', () => {
     table = await commitStaged(db.pool, db.catalog, await stageReplacePartitions(table, warehouse.io, files));
     const s = snapshotHistory(table.metadata).at(-1)!;
     assert.deepEqual(
-      [s.operation, s.summary['deleted-data-files'], s.summary['deleted-records'], s.summary['added-records'], s.summary['total-records'], s.summary['total-data-files']],
+      [
+        s.operation,
+        s.summary['deleted-data-files'],
+        s.summary['deleted-records'],
+        s.summary['added-records'],
+        s.summary['total-records'],
+        s.summary['total-data-files'],
+      ],
       ['overwrite', '2', '100', '7', '7', '1'],
     );
-    assert.deepEqual((await readDataFiles(warehouse.io, table.metadata)).map((f) => f.filePath), files.map((f) => f.filePath));
+    assert.deepEqual(
+      (await readDataFiles(warehouse.io, table.metadata)).map((f) => f.filePath),
+      files.map((f) => f.filePath),
+    );
   });
 
   test('added columns get ids above last-column-id, are optional, and cannot reuse a name', async () => {
@@ -361,7 +410,12 @@ describe('replace partitions and schema changes', () => {
     assert.equal(schema['schema-id'], 1);
     assert.deepEqual(schema.fields.slice(-2), [
       { id: last + 1, name: 'note', required: false, type: 'string', doc: 'free text' },
-      { id: last + 2, name: 'attrs', required: false, type: { type: 'map', 'key-id': last + 3, key: 'string', 'value-id': last + 4, value: 'long', 'value-required': false } },
+      {
+        id: last + 2,
+        name: 'attrs',
+        required: false,
+        type: { type: 'map', 'key-id': last + 3, key: 'string', 'value-id': last + 4, value: 'long', 'value-required': false },
+      },
     ]);
     assert.equal(table.metadata['last-column-id'], last + 4);
     assert.deepEqual(table.metadata.schemas[0].fields, tradesSchema().fields, 'schema 0 is kept as it was');
@@ -404,12 +458,18 @@ describe('expireSnapshots', () => {
 
     const result = await expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, { olderThanMs: cut });
     assert.deepEqual(result.expired.length, 2);
-    assert.deepEqual(snapshotHistory(result.table.metadata).map((s) => s.summary['offload.run-id']), ['new-1']);
+    assert.deepEqual(
+      snapshotHistory(result.table.metadata).map((s) => s.summary['offload.run-id']),
+      ['new-1'],
+    );
     // Appends only: every data file is still live in the current snapshot; only the two manifest lists go.
     assert.equal(result.deletedFiles.length, 2);
     assert.ok(result.deletedFiles.every((f) => /\/snap-\d+-\d+-[0-9a-f-]+\.avro$/.test(f)));
     assert.equal((await readTotals(warehouse.io, result.table.metadata)).records, 90n);
-    assert.equal((await readDataFiles(warehouse.io, result.table.metadata)).reduce((s, f) => s + f.recordCount, 0n), 90n);
+    assert.equal(
+      (await readDataFiles(warehouse.io, result.table.metadata)).reduce((s, f) => s + f.recordCount, 0n),
+      90n,
+    );
 
     // Everything is already younger than the cut now: nothing to do, nothing committed.
     const again = await expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, { olderThanMs: cut });
@@ -423,8 +483,14 @@ describe('expireSnapshots', () => {
     const result = await expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, { retainLast: 1, deleteFiles: false });
     assert.equal(result.expired.length, 3);
     assert.deepEqual(result.deletedFiles, []);
-    assert.deepEqual(snapshotHistory(result.table.metadata).map((s) => [s.summary['offload.run-id'], s.isCurrent]), [['r3', true]]);
+    assert.deepEqual(
+      snapshotHistory(result.table.metadata).map((s) => [s.summary['offload.run-id'], s.isCurrent]),
+      [['r3', true]],
+    );
     await assert.rejects(expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, {}), /give retainLast, olderThanMs or both/);
-    await assert.rejects(expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, { retainLast: 0 }), /retainLast must be a whole number ≥ 1/);
+    await assert.rejects(
+      expireSnapshots(db.pool, db.catalog, warehouse.io, table.ident, { retainLast: 0 }),
+      /retainLast must be a whole number ≥ 1/,
+    );
   });
 });

@@ -32,7 +32,9 @@ describe('offload run / runs / gc from the command line', () => {
 
     const dry = await runCli(bench, ['run', '--table', 'cli_src', '--json', '--dry-run'], { config });
     assert.equal(dry.exitCode, 0, dry.stderr);
-    const dryDoc = JSON.parse(dry.stdout) as { results: Array<{ status: string; estimatedRows: number; window: { upper: { timestamp: string } } }> };
+    const dryDoc = JSON.parse(dry.stdout) as {
+      results: Array<{ status: string; estimatedRows: number; window: { upper: { timestamp: string } } }>;
+    };
     assert.equal(dryDoc.results[0].status, 'dry-run');
     assert.equal(dryDoc.results[0].estimatedRows, 50);
     assert.equal(dryDoc.results[0].window.upper.timestamp, '2025-09-01T00:00:49.000000Z');
@@ -49,7 +51,9 @@ describe('offload run / runs / gc from the command line', () => {
 
     const run = await runCli(bench, ['run', '--table', 'cli_src', '--json'], { config });
     assert.equal(run.exitCode, 0, run.stderr);
-    const doc = JSON.parse(run.stdout) as { results: Array<{ status: string; rows: number; files: number; batches: Array<{ runId: string }> }> };
+    const doc = JSON.parse(run.stdout) as {
+      results: Array<{ status: string; rows: number; files: number; batches: Array<{ runId: string }> }>;
+    };
     assert.equal(doc.results[0].status, 'committed');
     assert.equal(doc.results[0].rows, 50);
     assert.equal(doc.results[0].files, 1);
@@ -60,7 +64,10 @@ describe('offload run / runs / gc from the command line', () => {
 
     const history = await runCli(bench, ['runs', '--table', 'cli_src', '--json']);
     const runsDoc = JSON.parse(history.stdout) as { runs: Array<{ runId: string; status: string; rows: number }> };
-    assert.deepEqual(runsDoc.runs.map((r) => r.status), ['up_to_date', 'committed']);
+    assert.deepEqual(
+      runsDoc.runs.map((r) => r.status),
+      ['up_to_date', 'committed'],
+    );
     assert.equal(runsDoc.runs[1].runId, doc.results[0].batches[0].runId);
 
     // A planted orphan: listed by --dry-run, deleted by gc; the table's own files are kept.
@@ -68,9 +75,15 @@ describe('offload run / runs / gc from the command line', () => {
     const orphan = `${table.metadata.location}/data/exchange_timestamp_day=2025-09-01/orphan-00000.parquet`;
     await bench.io.write(orphan, new TextEncoder().encode('not referenced by any snapshot'));
     const listed = await runCli(bench, ['gc', '--table', 'cli_src', '--min-age', '0s', '--dry-run', '--json'], { config });
-    const listedDoc = JSON.parse(listed.stdout) as { deleted: string[]; tables: Array<{ orphans: Array<{ uri: string }>; referenced: number }> };
+    const listedDoc = JSON.parse(listed.stdout) as {
+      deleted: string[];
+      tables: Array<{ orphans: Array<{ uri: string }>; referenced: number }>;
+    };
     assert.deepEqual(listedDoc.deleted, []);
-    assert.deepEqual(listedDoc.tables[0].orphans.map((o) => o.uri), [orphan]);
+    assert.deepEqual(
+      listedDoc.tables[0].orphans.map((o) => o.uri),
+      [orphan],
+    );
     const young = await runCli(bench, ['gc', '--table', 'cli_src', '--json'], { config });
     assert.deepEqual((JSON.parse(young.stdout) as { deleted: string[] }).deleted, [], 'younger than the default safety age (1h): kept');
     const gc = await runCli(bench, ['gc', '--table', 'cli_src', '--min-age', '0s', '--json'], { config });

@@ -54,15 +54,85 @@ before(async () => {
     `CREATE TABLE ${qualifiedName({ database: db.name, table: 'f' })} (${COLUMNS.map(([n, t]) => `\`${n}\` ${t}`).join(', ')}) ENGINE = MergeTree ORDER BY id`,
   );
   // Rows go in as TSV over HTTP: strings TSV-escaped once; arrays as ClickHouse literals (their own quoting).
-  const str = (v: string) => v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\0/g, '\\0');
+  const str = (v: string) =>
+    v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\0/g, '\\0');
   const NULL = '\\N';
   const rows: string[][] = [
-    ['1', str(NASTY), NULL, 'x', 'ab', 'BUY', '123456789012345678901234567890.12345678', '9999999999.99999999', '18446744073709551615', NULL, '-9223372036854775808', '-128', '0.1', '0.1', '1970-01-01 00:00:00', NULL, '1970-01-01', '00000000-0000-0000-0000-000000000001',
-      String.raw`['a','b\'c','x,y']`, String.raw`[NULL,'','\\N']`, '[1,-2]', '[18446744073709551615,0]', String.raw`[['a'],[],['b','c']]`],
-    ['2', str(''), str(''), '', str('\0\0\0\0'), 'SELL', '-0.00000001', '-0.00000001', '0', '18446744073709551615', '9223372036854775807', '127', 'nan', '-inf', '2105-12-31 23:59:59', '2024-02-29 12:00:00', '2105-12-31', '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
-      '[]', '[]', '[]', '[]', '[]'],
-    ['3', str('\\N'), str(NASTY), 'lc', 'abcd', 'BUY', '-99999999999999999999999999999.99999999', '0', '1', NULL, '0', '0', '1e308', '3.4028235e38', '2024-02-29 12:00:00', '1970-01-01 00:00:01', '2024-02-29', '00000000-0000-0000-0000-000000000000',
-      String.raw`['😀\t\n']`, String.raw`['x']`, '[2147483647]', '[1]', '[[]]'],
+    [
+      '1',
+      str(NASTY),
+      NULL,
+      'x',
+      'ab',
+      'BUY',
+      '123456789012345678901234567890.12345678',
+      '9999999999.99999999',
+      '18446744073709551615',
+      NULL,
+      '-9223372036854775808',
+      '-128',
+      '0.1',
+      '0.1',
+      '1970-01-01 00:00:00',
+      NULL,
+      '1970-01-01',
+      '00000000-0000-0000-0000-000000000001',
+      String.raw`['a','b\'c','x,y']`,
+      String.raw`[NULL,'','\\N']`,
+      '[1,-2]',
+      '[18446744073709551615,0]',
+      String.raw`[['a'],[],['b','c']]`,
+    ],
+    [
+      '2',
+      str(''),
+      str(''),
+      '',
+      str('\0\0\0\0'),
+      'SELL',
+      '-0.00000001',
+      '-0.00000001',
+      '0',
+      '18446744073709551615',
+      '9223372036854775807',
+      '127',
+      'nan',
+      '-inf',
+      '2105-12-31 23:59:59',
+      '2024-02-29 12:00:00',
+      '2105-12-31',
+      '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
+      '[]',
+      '[]',
+      '[]',
+      '[]',
+      '[]',
+    ],
+    [
+      '3',
+      str('\\N'),
+      str(NASTY),
+      'lc',
+      'abcd',
+      'BUY',
+      '-99999999999999999999999999999.99999999',
+      '0',
+      '1',
+      NULL,
+      '0',
+      '0',
+      '1e308',
+      '3.4028235e38',
+      '2024-02-29 12:00:00',
+      '1970-01-01 00:00:01',
+      '2024-02-29',
+      '00000000-0000-0000-0000-000000000000',
+      String.raw`['😀\t\n']`,
+      String.raw`['x']`,
+      '[2147483647]',
+      '[1]',
+      '[[]]',
+    ],
   ];
   const body = rows.map((r) => r.join('\t')).join('\n') + '\n';
   await clickhouseQuery(`INSERT INTO ${qualifiedName({ database: db.name, table: 'f' })} FORMAT TabSeparated\n${body}`);
@@ -185,7 +255,11 @@ describe('extraction fidelity (ClickHouse CSV → DuckDB)', () => {
     const transports = [columnTransport('id', 'UInt32', caps)];
     const file = join(dir, 'broken.csv');
     // throwIf fails on the server after some rows were already sent.
-    const plan = extractionQuery(transports, `(SELECT toUInt32(number) AS id FROM system.numbers LIMIT 3000000)`, 'throwIf(id = 2999999) = 0');
+    const plan = extractionQuery(
+      transports,
+      `(SELECT toUInt32(number) AS id FROM system.numbers LIMIT 3000000)`,
+      'throwIf(id = 2999999) = 0',
+    );
     await assert.rejects(extractToFile(ch, plan, file, { settings: { max_block_size: 1000 } }), /ClickHouse|middle of a row/);
   });
 
@@ -195,4 +269,3 @@ describe('extraction fidelity (ClickHouse CSV → DuckDB)', () => {
     assert.throws(() => columnTransport('ad', 'Array(Decimal(38, 8))', caps, 'k2.t'), /arrays of Decimal\(38/);
   });
 });
-

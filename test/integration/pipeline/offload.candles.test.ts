@@ -19,7 +19,18 @@ const plus = (minutes: number) => new Date(H0.getTime() + minutes * 60_000);
 
 function trade(minutes: number, price: string, offset: number, quantity = '0.50000000') {
   const t = chTime(plus(minutes));
-  return { exchange_timestamp: t, event_time: t, ingestion_timestamp: t, exchange_timestamp_ms: 0, symbol: 'BTCUSDT', price, quantity, quote_volume: '1.00000000', kafka_offset: String(offset), sequence_number: String(offset) };
+  return {
+    exchange_timestamp: t,
+    event_time: t,
+    ingestion_timestamp: t,
+    exchange_timestamp_ms: 0,
+    symbol: 'BTCUSDT',
+    price,
+    quantity,
+    quote_volume: '1.00000000',
+    kafka_offset: String(offset),
+    sequence_number: String(offset),
+  };
 }
 
 describe('candle tables', { skip: pyicebergSkip || undefined }, () => {

@@ -13,7 +13,19 @@ import * as watermarks from '../../../src/state/watermarks.js';
 import { EPOCH } from '../../../src/core/watermark.js';
 import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
-import { assertAgree, bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, runCli, writeConfigFile, type Bench } from './support.js';
+import {
+  assertAgree,
+  bronzeConfig,
+  bronzeLikeTable,
+  chTime,
+  insertBronze,
+  offload,
+  openBench,
+  pyicebergSkip,
+  runCli,
+  writeConfigFile,
+  type Bench,
+} from './support.js';
 
 let bench: Bench;
 before(async () => {
@@ -27,7 +39,15 @@ after(async () => {
 function trades(n: number, start: Date, hours: number, offset: number) {
   return Array.from({ length: n }, (_, i) => {
     const t = chTime(new Date(start.getTime() + Math.floor((i * hours * 3600) / n) * 1000));
-    return { exchange_timestamp: t, event_time: t, ingestion_timestamp: t, exchange_timestamp_ms: i % 1000, kafka_offset: String(offset + i), sequence_number: String(5000 + i), price: `${30000 + (i % 977)}.12345678` };
+    return {
+      exchange_timestamp: t,
+      event_time: t,
+      ingestion_timestamp: t,
+      exchange_timestamp_ms: i % 1000,
+      kafka_offset: String(offset + i),
+      sequence_number: String(5000 + i),
+      price: `${30000 + (i % 977)}.12345678`,
+    };
   });
 }
 
@@ -39,7 +59,15 @@ async function waitUntilUnlocked(table: string): Promise<void> {
   }
 }
 
-const BEFORE_COMMIT: ReadonlySet<FaultPoint> = new Set(['after-plan', 'mid-extract', 'after-data-upload', 'after-manifests', 'after-metadata-file', 'before-commit', 'inside-commit']);
+const BEFORE_COMMIT: ReadonlySet<FaultPoint> = new Set([
+  'after-plan',
+  'mid-extract',
+  'after-data-upload',
+  'after-manifests',
+  'after-metadata-file',
+  'before-commit',
+  'inside-commit',
+]);
 
 describe('a run killed at any fault point loses and repeats nothing', { skip: pyicebergSkip || undefined, concurrency: 1 }, () => {
   for (const point of FAULT_POINTS) {
@@ -87,11 +115,15 @@ describe('a run killed at any fault point loses and repeats nothing', { skip: py
         const gc = await runCli(bench, ['gc', '--table', name, '--min-age', '0s', '--json'], { config });
         assert.equal(gc.exitCode, 0, gc.stderr);
         const doc = JSON.parse(gc.stdout) as { deleted: string[] };
-        const leavesFiles = ['after-data-upload', 'after-manifests', 'after-metadata-file', 'before-commit', 'inside-commit'].includes(point);
+        const leavesFiles = ['after-data-upload', 'after-manifests', 'after-metadata-file', 'before-commit', 'inside-commit'].includes(
+          point,
+        );
         if (leavesFiles) assert.ok(doc.deleted.length > 0, `gc deleted the crashed run's files at ${point}`);
         else assert.deepEqual(doc.deleted, [], `nothing to collect after ${point}`);
         const killedRun = left[0]?.runId;
-        if (killedRun) for (const uri of doc.deleted.filter((u) => u.endsWith('.parquet'))) assert.ok(uri.includes(killedRun), `${uri} is the killed run's`);
+        if (killedRun)
+          for (const uri of doc.deleted.filter((u) => u.endsWith('.parquet')))
+            assert.ok(uri.includes(killedRun), `${uri} is the killed run's`);
         const table = await currentTable(bench.catalog, bench.io, { namespace: 'cold', name });
         assert.ok(table);
         await assertAgree(bench, cfg); // everything referenced is still there: pyiceberg reads every row

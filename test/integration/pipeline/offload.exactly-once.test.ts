@@ -8,7 +8,17 @@ import * as runs from '../../../src/state/runs.js';
 import * as watermarks from '../../../src/state/watermarks.js';
 import { OffloadEvents, type OffloadEvent } from '../../../src/pipeline/events.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
-import { assertAgree, bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, type Bench } from './support.js';
+import {
+  assertAgree,
+  bronzeConfig,
+  bronzeLikeTable,
+  chTime,
+  insertBronze,
+  offload,
+  openBench,
+  pyicebergSkip,
+  type Bench,
+} from './support.js';
 
 let bench: Bench;
 before(async () => {
@@ -28,13 +38,21 @@ const snapshotsOf = async (target: string) => {
 describe('exactly-once offload of a bronze table', { skip: pyicebergSkip || undefined }, () => {
   it('offloads every row old enough once, and a second run adds nothing', async () => {
     const end = new Date(Date.now() - 3_600_000);
-    const seeded = await seedTrades(bench.ch, { rows: 20_000, start: new Date(end.getTime() - 2 * 86_400_000), end, database: bench.chDatabase });
+    const seeded = await seedTrades(bench.ch, {
+      rows: 20_000,
+      start: new Date(end.getTime() - 2 * 86_400_000),
+      end,
+      database: bench.chDatabase,
+    });
     const cfg = bronzeConfig(bench, 'binance');
     const first = await offload(bench, cfg);
     assert.equal(first.status, 'committed');
     assert.equal(first.status === 'committed' && first.rows, seeded.rows.binance);
     // 2 days of trades: 2 or 3 day partitions, one file each.
-    assert.ok(first.status === 'committed' && first.files >= 2 && first.files <= 3, `files: ${first.status === 'committed' && first.files}`);
+    assert.ok(
+      first.status === 'committed' && first.files >= 2 && first.files <= 3,
+      `files: ${first.status === 'committed' && first.files}`,
+    );
     const agree = await assertAgree(bench, cfg);
     assert.equal(agree.icebergRows, seeded.rows.binance);
 
@@ -60,18 +78,31 @@ describe('exactly-once offload of a bronze table', { skip: pyicebergSkip || unde
     assert.equal(agree.icebergRows, 12_000 + seeded.rows.binance);
   });
 
-  it('never splits, loses or repeats rows sharing a timestamp — batches end on whole timestamps, also with Kraken\'s constant sequence number as tie-break', async () => {
+  it("never splits, loses or repeats rows sharing a timestamp — batches end on whole timestamps, also with Kraken's constant sequence number as tie-break", async () => {
     const t0 = new Date('2025-03-01T10:00:00Z');
     const krakenChannel = '119930881';
     const rows = [
       ...Array.from({ length: 5 }, (_, i) => ({ exchange_timestamp: chTime(t0), kafka_offset: String(i) })),
       ...Array.from({ length: 4 }, (_, i) => ({ exchange_timestamp: chTime(at(t0, 1)), kafka_offset: String(5 + i) })),
       ...Array.from({ length: 2 }, (_, i) => ({ exchange_timestamp: chTime(at(t0, 2)), kafka_offset: String(9 + i) })),
-    ].map((r, i) => ({ ...r, symbol: 'XBT/USD', sequence_number: krakenChannel, exchange_timestamp_ms: 7, event_time: r.exchange_timestamp, ingestion_timestamp: r.exchange_timestamp, price: `${64000 + i}.10000000` }));
+    ].map((r, i) => ({
+      ...r,
+      symbol: 'XBT/USD',
+      sequence_number: krakenChannel,
+      exchange_timestamp_ms: 7,
+      event_time: r.exchange_timestamp,
+      ingestion_timestamp: r.exchange_timestamp,
+      price: `${64000 + i}.10000000`,
+    }));
     const source = await bronzeLikeTable(bench, 'kraken_shared_seconds');
     await insertBronze(bench, source, rows);
     // The tie-break is the channel id: the same value on every row. It must not matter.
-    const cfg = bronzeConfig(bench, 'kraken', { name: 'kraken_shared_seconds', source, target: 'cold.kraken_shared_seconds', tieBreak: 'sequence_number' });
+    const cfg = bronzeConfig(bench, 'kraken', {
+      name: 'kraken_shared_seconds',
+      source,
+      target: 'cold.kraken_shared_seconds',
+      tieBreak: 'sequence_number',
+    });
     const committed: OffloadEvent[] = [];
     const events = new OffloadEvents();
     events.on((e) => e.kind === 'committed' && committed.push(e));
@@ -90,11 +121,18 @@ describe('exactly-once offload of a bronze table', { skip: pyicebergSkip || unde
     assert.equal(agree.icebergRows, 11);
   });
 
-  it('takes a row that arrives later at the watermark\'s own timestamp when its tie-break (ingest offset) is above the watermark\'s, exactly once', async () => {
+  it("takes a row that arrives later at the watermark's own timestamp when its tie-break (ingest offset) is above the watermark's, exactly once", async () => {
     const t0 = new Date('2025-04-01T08:00:00Z');
     const source = await bronzeLikeTable(bench, 'kraken_by_offset');
     const cfg = bronzeConfig(bench, 'kraken', { name: 'kraken_by_offset', source, target: 'cold.kraken_by_offset' });
-    const row = (offset: number, seconds: number) => ({ exchange_timestamp: chTime(at(t0, seconds)), event_time: chTime(at(t0, seconds)), ingestion_timestamp: chTime(at(t0, seconds)), kafka_offset: String(offset), symbol: 'ETH/USD', sequence_number: '119930888' });
+    const row = (offset: number, seconds: number) => ({
+      exchange_timestamp: chTime(at(t0, seconds)),
+      event_time: chTime(at(t0, seconds)),
+      ingestion_timestamp: chTime(at(t0, seconds)),
+      kafka_offset: String(offset),
+      symbol: 'ETH/USD',
+      sequence_number: '119930888',
+    });
     await insertBronze(bench, source, [row(100, 0), row(101, 0), row(102, 1), row(103, 1)]);
     const r1 = await offload(bench, cfg, { now: at(t0, 3600) });
     assert.equal(r1.status === 'committed' && r1.rows, 4);

@@ -22,7 +22,9 @@ describe('offload run --all', { skip: pyicebergSkip || undefined }, () => {
     const tables = projectTables(bench);
     assert.equal(tables.length, 9);
     const order: string[] = [];
-    const first = await runLayers(tables, bench.deps, { events: { emit: (e) => e.kind === 'committed' && order.push(e.table), on: () => () => true } as never });
+    const first = await runLayers(tables, bench.deps, {
+      events: { emit: (e) => e.kind === 'committed' && order.push(e.table), on: () => () => true } as never,
+    });
     assert.deepEqual(
       first.map((o) => [o.table, o.status, o.status === 'failed' ? o.error.message : '']),
       tables.map((t) => [t.name, 'committed', '']),
@@ -36,13 +38,28 @@ describe('offload run --all', { skip: pyicebergSkip || undefined }, () => {
     assert.equal(rows.get('silver_trades'), 20_000);
 
     const second = await runLayers(tables, bench.deps);
-    assert.deepEqual(second.map((o) => o.status), tables.map(() => 'up-to-date'));
+    assert.deepEqual(
+      second.map((o) => o.status),
+      tables.map(() => 'up-to-date'),
+    );
     for (const t of tables) await assertAgree(bench, t);
   });
 
   it('stops the layers made from a failed one, and says why', async () => {
-    const broken = tableConfig(bench, { name: 'bronze_broken', layer: 'bronze', source: 'no_such_table', cursor: 'ts', target: 'cold.bronze_broken' });
-    const silver = tableConfig(bench, { name: 'silver_after', layer: 'silver', source: 'silver_trades', cursor: 'timestamp', target: 'cold.silver_after' });
+    const broken = tableConfig(bench, {
+      name: 'bronze_broken',
+      layer: 'bronze',
+      source: 'no_such_table',
+      cursor: 'ts',
+      target: 'cold.bronze_broken',
+    });
+    const silver = tableConfig(bench, {
+      name: 'silver_after',
+      layer: 'silver',
+      source: 'silver_trades',
+      cursor: 'timestamp',
+      target: 'cold.silver_after',
+    });
     const outcomes = await runLayers([broken, silver], bench.deps);
     assert.equal(outcomes[0].status, 'failed');
     assert.match(outcomes[0].status === 'failed' ? outcomes[0].error.message : '', /no_such_table/);

@@ -55,7 +55,12 @@ describe('schema evolution', { skip: pyicebergSkip || undefined }, () => {
           kind: 's3',
           url: bench.warehouse,
           io: bench.io,
-          pyEnv: { S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY, AWS_REGION: env.AWS_REGION },
+          pyEnv: {
+            S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3,
+            AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+            AWS_REGION: env.AWS_REGION,
+          },
           close: async () => {},
         },
       },

@@ -109,7 +109,11 @@ export interface CliResult {
 }
 
 /** Runs the `offload` CLI from source in a child process against the bench's databases and bucket. */
-export async function runCli(bench: Bench, args: string[], options: { config?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(
+  bench: Bench,
+  args: string[],
+  options: { config?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const env = stackEnv();
   const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
@@ -125,7 +129,12 @@ export async function runCli(bench: Bench, args: string[], options: { config?: s
     timeout: options.timeoutMs ?? 180_000,
     stdin: 'ignore',
   });
-  return { exitCode: r.exitCode ?? undefined, signal: r.signal ?? undefined, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  return {
+    exitCode: r.exitCode ?? undefined,
+    signal: r.signal ?? undefined,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+  };
 }
 
 export function bronzeConfig(bench: Bench, exchange: 'binance' | 'kraken', extra: Record<string, unknown> = {}): TableConfig {
@@ -154,7 +163,8 @@ export function offload(bench: Bench, cfg: TableConfig, options: OffloadOptions 
 function chCanonical(name: string, t: IcebergType): string {
   const c = quoteIdentifier(name);
   if (typeof t === 'string') {
-    if (t === 'timestamptz') return `if(isNull(${c}), NULL, concat(formatDateTime(toDateTime(${c}, 'UTC'), '%Y-%m-%dT%H:%M:%S'), '.000000'))`;
+    if (t === 'timestamptz')
+      return `if(isNull(${c}), NULL, concat(formatDateTime(toDateTime(${c}, 'UTC'), '%Y-%m-%dT%H:%M:%S'), '.000000'))`;
     if (t === 'date') return `toString(${c})`;
     if (t === 'string') return c;
     if (t === 'double' || t === 'float') return `toFloat64(${c})`;
@@ -164,7 +174,8 @@ function chCanonical(name: string, t: IcebergType): string {
   throw new Error(`no ClickHouse canonical form for ${JSON.stringify(t)}`);
 }
 
-const sortedJson = (r: Record<string, unknown>): string => JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+const sortedJson = (r: Record<string, unknown>): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 
 /** ClickHouse rows of a configured table at or below its committed watermark, canonical JSON text. */
 export async function clickhouseRowsUpToWatermark(bench: Bench, cfg: TableConfig): Promise<string[]> {
@@ -202,9 +213,19 @@ export async function assertAgree(bench: Bench, cfg: TableConfig): Promise<Agree
     assert.equal(state.committedRunId, null, 'no snapshot, so nothing may have been committed');
     return { clickhouseRows: 0, icebergRows: 0, read: undefined as never };
   }
-  assert.ok(sameWatermark(state.watermark, snapshotWatermark(table.metadata)), `watermark ${JSON.stringify(state.watermark)} = snapshot's ${JSON.stringify(snapshotWatermark(table.metadata))}`);
+  assert.ok(
+    sameWatermark(state.watermark, snapshotWatermark(table.metadata)),
+    `watermark ${JSON.stringify(state.watermark)} = snapshot's ${JSON.stringify(snapshotWatermark(table.metadata))}`,
+  );
   const ch = await clickhouseRowsUpToWatermark(bench, cfg);
-  const read = await pyiceberg<PyRead>({ catalogUrl: bench.pgUrl, catalogName: 'offload', warehouse: { kind: 's3', url: bench.warehouse, io: bench.io, pyEnv: pyEnv(), close: async () => {} } }, ['read', cfg.target]);
+  const read = await pyiceberg<PyRead>(
+    {
+      catalogUrl: bench.pgUrl,
+      catalogName: 'offload',
+      warehouse: { kind: 's3', url: bench.warehouse, io: bench.io, pyEnv: pyEnv(), close: async () => {} },
+    },
+    ['read', cfg.target],
+  );
   const ice = read.rows.map((r) => sortedJson(r));
   const c = bench.duck.connection;
   const load = async (name: string, rows: string[]) => {
@@ -221,19 +242,30 @@ export async function assertAgree(bench: Bench, cfg: TableConfig): Promise<Agree
   const missing = (await c.runAndReadAll(`SELECT j FROM ch_rows EXCEPT ALL SELECT j FROM ice_rows`)).getRowObjectsJS();
   const extra = (await c.runAndReadAll(`SELECT j FROM ice_rows EXCEPT ALL SELECT j FROM ch_rows`)).getRowObjectsJS();
   assert.deepEqual(missing.slice(0, 3), [], `${missing.length} ClickHouse row(s) up to the watermark are not in Iceberg`);
-  assert.deepEqual(extra.slice(0, 3), [], `${extra.length} Iceberg row(s) are not in ClickHouse up to the watermark (duplicates or strays)`);
+  assert.deepEqual(
+    extra.slice(0, 3),
+    [],
+    `${extra.length} Iceberg row(s) are not in ClickHouse up to the watermark (duplicates or strays)`,
+  );
   assert.equal(read.row_count, ch.length);
   return { clickhouseRows: ch.length, icebergRows: read.row_count, read };
 }
 
 function pyEnv(): Record<string, string> {
   const env = stackEnv();
-  return { S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY, AWS_REGION: env.AWS_REGION };
+  return {
+    S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3,
+    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: env.AWS_REGION,
+  };
 }
 
 /** A new, empty table shaped like the bronze tables (no views feed from it), for a test of its own. */
 export async function bronzeLikeTable(bench: Bench, name: string): Promise<string> {
-  await bench.ch.command(`CREATE TABLE ${quoteIdentifier(bench.chDatabase)}.${quoteIdentifier(name)} AS ${quoteIdentifier(bench.chDatabase)}.bronze_trades_kraken`);
+  await bench.ch.command(
+    `CREATE TABLE ${quoteIdentifier(bench.chDatabase)}.${quoteIdentifier(name)} AS ${quoteIdentifier(bench.chDatabase)}.bronze_trades_kraken`,
+  );
   return name;
 }
 
@@ -293,7 +325,8 @@ export function projectTables(bench: Bench): TableConfig[] {
     const copy: Record<string, unknown> = { ...t };
     delete copy.comment;
     if (typeof copy.source === 'string') copy.source = copy.source.replace(/^k2\./, `${bench.chDatabase}.`);
-    if (typeof copy.query === 'string') copy.query = copy.query.replace(/`k2`\./g, `\`${bench.chDatabase}\`.`).replace(/\bk2\./g, `${bench.chDatabase}.`);
+    if (typeof copy.query === 'string')
+      copy.query = copy.query.replace(/`k2`\./g, `\`${bench.chDatabase}\`.`).replace(/\bk2\./g, `${bench.chDatabase}.`);
     return tableConfig(bench, copy);
   });
 }

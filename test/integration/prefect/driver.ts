@@ -132,7 +132,8 @@ export class PrefectDriver {
   async run(parameters: Record<string, unknown>, env: Record<string, string | null> = {}, timeoutMs = 600_000): Promise<FlowRunAnswer> {
     this.child.stdin.write(`${JSON.stringify({ parameters, env })}\n`);
     const answer = JSON.parse(await this.next(timeoutMs));
-    if (answer.error) throw new Error(`the Prefect driver failed: ${answer.error}\n${answer.traceback ?? ''}\n${this.stderrTail.slice(-4000)}`);
+    if (answer.error)
+      throw new Error(`the Prefect driver failed: ${answer.error}\n${answer.traceback ?? ''}\n${this.stderrTail.slice(-4000)}`);
     return answer as FlowRunAnswer;
   }
 
@@ -140,10 +141,15 @@ export class PrefectDriver {
    * Deploys integrations/prefect/prefect.yaml with Prefect's CLI to this driver's Prefect server, triggers
    * one run of the deployment by hand with `parameters`, and lets a process worker execute it.
    */
-  async deploy(parameters: Record<string, unknown>, env: Record<string, string | null> = {}, timeoutMs = 900_000): Promise<DeploymentAnswer> {
+  async deploy(
+    parameters: Record<string, unknown>,
+    env: Record<string, string | null> = {},
+    timeoutMs = 900_000,
+  ): Promise<DeploymentAnswer> {
     this.child.stdin.write(`${JSON.stringify({ deploy: parameters, env })}\n`);
     const answer = JSON.parse(await this.next(timeoutMs));
-    if (answer.error) throw new Error(`the Prefect driver failed: ${answer.error}\n${answer.traceback ?? ''}\n${this.stderrTail.slice(-4000)}`);
+    if (answer.error)
+      throw new Error(`the Prefect driver failed: ${answer.error}\n${answer.traceback ?? ''}\n${this.stderrTail.slice(-4000)}`);
     return answer as DeploymentAnswer;
   }
 

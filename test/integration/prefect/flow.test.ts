@@ -89,10 +89,7 @@ describe('the Prefect flow, run by Prefect', () => {
   it('offloads all nine tables: bronze concurrently, then silver, then gold', async () => {
     first = await driver.run({ config: stack.configFile, retry_delay_seconds: 1 });
     assert.equal(first.flowRun.state, 'COMPLETED', `${first.flowRun.message}\n${driver.console.slice(-3000)}`);
-    assert.deepEqual(
-      states(first),
-      Object.fromEntries([...ALL].sort().map((n) => [n, 'COMPLETED'])),
-    );
+    assert.deepEqual(states(first), Object.fromEntries([...ALL].sort().map((n) => [n, 'COMPLETED'])));
 
     // Layer order, from the times Prefect recorded.
     const bronzeEnd = Math.max(...BRONZE.map((n) => ms(task(first, n).end)));
@@ -130,7 +127,10 @@ describe('the Prefect flow, run by Prefect', () => {
     for (const name of ALL) {
       const line = first.logs.find((l) => l.task === name && l.message.startsWith(`${name} (`));
       assert.ok(line, `no result log for ${name}`);
-      assert.match(line.message, new RegExp(`^${name} \\((bronze|silver|gold)\\): committed, ${result[name].rows.toLocaleString('en-US')} rows`));
+      assert.match(
+        line.message,
+        new RegExp(`^${name} \\((bronze|silver|gold)\\): committed, ${result[name].rows.toLocaleString('en-US')} rows`),
+      );
     }
   });
 
@@ -176,7 +176,10 @@ describe('the Prefect flow, run by Prefect', () => {
     for (const name of [...SILVER, ...GOLD]) {
       const t = task(run, name);
       assert.equal(t.state, 'FAILED', name);
-      assert.match(t.message ?? '', new RegExp(`UpstreamLayerFailed: ${name} not offloaded: the (silver|gold) layer comes after .*bronze_trades_missing`));
+      assert.match(
+        t.message ?? '',
+        new RegExp(`UpstreamLayerFailed: ${name} not offloaded: the (silver|gold) layer comes after .*bronze_trades_missing`),
+      );
     }
 
     // The healthy bronze tables took the new trades; nothing after the failed layer moved.
@@ -220,7 +223,10 @@ describe('the Prefect flow, run by Prefect', () => {
       assert.equal(binance.state, 'COMPLETED', binance.message ?? '');
       assert.ok(binance.runCount >= 2, `run count ${binance.runCount}: no retry`);
       assert.ok(
-        run.logs.some((l) => l.task === 'bronze_trades_binance' && /exited with 5 \(another worker holds the table\).*Prefect retries this/.test(l.message)),
+        run.logs.some(
+          (l) =>
+            l.task === 'bronze_trades_binance' && /exited with 5 \(another worker holds the table\).*Prefect retries this/.test(l.message),
+        ),
         'the busy attempt is not in the logs',
       );
       assert.equal(run.flowRun.state, 'COMPLETED', run.flowRun.message ?? '');
@@ -261,6 +267,13 @@ describe('the Prefect flow, run by Prefect', () => {
     const upToWatermark = await clickhouseUpToWatermark();
     for (const name of ALL) assert.equal(after.get(name)!.totalRecords, upToWatermark.get(name), name);
     // Logs of the worker's run are in Prefect, per task.
-    assert.ok(run.logs.some((l) => l.task === 'silver_trades' && l.message.startsWith(`silver_trades (silver): committed, ${fresh.total.toLocaleString('en-US')} rows`)), 'no result log for silver_trades');
+    assert.ok(
+      run.logs.some(
+        (l) =>
+          l.task === 'silver_trades' &&
+          l.message.startsWith(`silver_trades (silver): committed, ${fresh.total.toLocaleString('en-US')} rows`),
+      ),
+      'no result log for silver_trades',
+    );
   });
 });

@@ -12,7 +12,17 @@ import type { ScheduleLogLine } from '../../../src/pipeline/schedule.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../../support/cli-stack.js';
 import { ROOT } from '../../support/stack.js';
 
-const TABLES = ['bronze_trades_binance', 'bronze_trades_kraken', 'silver_trades', 'ohlcv_1m', 'ohlcv_5m', 'ohlcv_15m', 'ohlcv_30m', 'ohlcv_1h', 'ohlcv_1d'];
+const TABLES = [
+  'bronze_trades_binance',
+  'bronze_trades_kraken',
+  'silver_trades',
+  'ohlcv_1m',
+  'ohlcv_5m',
+  'ohlcv_15m',
+  'ohlcv_30m',
+  'ohlcv_1h',
+  'ohlcv_1d',
+];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -49,7 +59,9 @@ class Scheduler {
   }
 
   tables(tick?: number): Array<Extract<ScheduleLogLine, { event: 'table' }>> {
-    return this.json.filter((l): l is Extract<ScheduleLogLine, { event: 'table' }> => l.event === 'table' && (tick === undefined || l.tick === tick));
+    return this.json.filter(
+      (l): l is Extract<ScheduleLogLine, { event: 'table' }> => l.event === 'table' && (tick === undefined || l.tick === tick),
+    );
   }
 
   finished(): Array<Extract<ScheduleLogLine, { event: 'tick-finished' }>> {
@@ -108,10 +120,13 @@ describe('offload run --all --every', () => {
   it('keeps tables up to date: two ticks with new trades between them, both picked up; one line per table per tick', async () => {
     const s = new Scheduler(['run', '--all', '--every', '2s', '--json']);
     try {
-      const first = await until(() => s.finished()[0], 'the first tick to finish', 180_000).catch((e) => assert.fail(`${e.message}\n${s.describe()}`));
+      const first = await until(() => s.finished()[0], 'the first tick to finish', 180_000).catch((e) =>
+        assert.fail(`${e.message}\n${s.describe()}`),
+      );
       const firstLines = s.tables(first.tick);
       assert.deepEqual(firstLines.map((l) => l.table).sort(), [...TABLES].sort());
-      const committedRows = (lines: typeof firstLines, table: string) => lines.filter((l) => l.table === table && l.status === 'committed').reduce((n, l) => n + (l.rows ?? 0), 0);
+      const committedRows = (lines: typeof firstLines, table: string) =>
+        lines.filter((l) => l.table === table && l.status === 'committed').reduce((n, l) => n + (l.rows ?? 0), 0);
       assert.equal(committedRows(firstLines, 'bronze_trades_binance'), seeded.binance, s.describe());
       assert.equal(committedRows(firstLines, 'bronze_trades_kraken'), seeded.kraken);
       assert.equal(committedRows(firstLines, 'silver_trades'), seeded.binance + seeded.kraken);
@@ -130,13 +145,19 @@ describe('offload run --all --every', () => {
         'a later tick to offload the new trades',
         120_000,
       ).catch((e) => assert.fail(`${e.message}\n${s.describe()}`));
-      assert.ok(picked.every((l) => l.status !== 'failed'), s.describe());
+      assert.ok(
+        picked.every((l) => l.status !== 'failed'),
+        s.describe(),
+      );
 
       // Ticks keep coming on the schedule with nothing new: up to date.
       const lastTick = Math.max(...picked.map((l) => l.tick));
       await until(() => s.finished().find((f) => f.tick > lastTick), 'one more tick', 60_000);
       const quiet = s.tables(s.finished().find((f) => f.tick > lastTick)!.tick);
-      assert.deepEqual(quiet.map((l) => l.status), TABLES.map(() => 'up-to-date'));
+      assert.deepEqual(
+        quiet.map((l) => l.status),
+        TABLES.map(() => 'up-to-date'),
+      );
 
       const code = await s.stop();
       assert.equal(code, 0, s.describe());
@@ -159,9 +180,11 @@ describe('offload run --all --every', () => {
     await seedBatch(20_000, 20 * MINUTE, 'every-3');
     const s = new Scheduler(['run', '--all', '--every', '200ms', '--json']);
     try {
-      await until(() => s.json.some((l) => l.event === 'tick-skipped') && s.finished().length >= 2, 'a skipped tick and two finished ticks', 180_000).catch((e) =>
-        assert.fail(`${e.message}\n${s.describe()}`),
-      );
+      await until(
+        () => s.json.some((l) => l.event === 'tick-skipped') && s.finished().length >= 2,
+        'a skipped tick and two finished ticks',
+        180_000,
+      ).catch((e) => assert.fail(`${e.message}\n${s.describe()}`));
       const code = await s.stop();
       assert.equal(code, 0, s.describe());
     } finally {
@@ -207,8 +230,12 @@ describe('offload run --all --every', () => {
       b.child.kill('SIGKILL');
     }
     const lines = [...a.tables(), ...b.tables()];
-    assert.deepEqual(lines.filter((l) => l.status === 'failed'), []);
-    const committed = (table: string) => lines.filter((l) => l.table === table && l.status === 'committed').reduce((n, l) => n + (l.rows ?? 0), 0);
+    assert.deepEqual(
+      lines.filter((l) => l.status === 'failed'),
+      [],
+    );
+    const committed = (table: string) =>
+      lines.filter((l) => l.table === table && l.status === 'committed').reduce((n, l) => n + (l.rows ?? 0), 0);
     assert.equal(committed('bronze_trades_binance'), fresh.binance);
     assert.equal(committed('bronze_trades_kraken'), fresh.kraken);
     assert.equal(committed('silver_trades'), fresh.total);
@@ -226,7 +253,9 @@ describe('offload run --all --every', () => {
     try {
       const running = await until(
         async () => {
-          const rows = await stack.query<{ table_name: string; status: string }>(`SELECT table_name, status FROM offload_runs WHERE status IN ('running', 'committed')`);
+          const rows = await stack.query<{ table_name: string; status: string }>(
+            `SELECT table_name, status FROM offload_runs WHERE status IN ('running', 'committed')`,
+          );
           const committed = rows.filter((r) => r.status === 'committed').length - Number(runsBefore);
           return committed > 0 ? rows.find((r) => r.status === 'running')?.table_name : undefined;
         },
@@ -248,8 +277,13 @@ describe('offload run --all --every', () => {
 
       const stillRunning = await stack.query(`SELECT table_name, status FROM offload_runs WHERE status = 'running'`);
       assert.deepEqual(stillRunning, []);
-      const aborted = await stack.query<{ table_name: string; error: string }>(`SELECT table_name, error FROM offload_runs WHERE status = 'aborted'`);
-      assert.ok(aborted.every((r) => r.table_name === running && /stopped/.test(r.error)), JSON.stringify(aborted));
+      const aborted = await stack.query<{ table_name: string; error: string }>(
+        `SELECT table_name, error FROM offload_runs WHERE status = 'aborted'`,
+      );
+      assert.ok(
+        aborted.every((r) => r.table_name === running && /stopped/.test(r.error)),
+        JSON.stringify(aborted),
+      );
       // Every watermark is exactly its table's current snapshot's (or the epoch, for a table never committed).
       const snaps = await stack.snapshots();
       const doc = stack.configDoc();
@@ -262,7 +296,10 @@ describe('offload run --all --every', () => {
         }
         assert.equal(w.committedRunId, snap.summary[SUMMARY.runId], `${w.table}: the watermark's run is not the current snapshot's`);
         const inSnapshot = decodeWatermark(snap.summary[SUMMARY.watermark]);
-        assert.ok(sameWatermark(w.watermark, inSnapshot), `${w.table}: watermark ${JSON.stringify(w.watermark)} vs snapshot ${JSON.stringify(inSnapshot)}`);
+        assert.ok(
+          sameWatermark(w.watermark, inSnapshot),
+          `${w.table}: watermark ${JSON.stringify(w.watermark)} vs snapshot ${JSON.stringify(inSnapshot)}`,
+        );
         assert.notEqual(w.status, 'running', `${w.table}: watermark status left running`);
       }
     } finally {

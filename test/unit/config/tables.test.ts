@@ -77,7 +77,14 @@ describe('the shipped offload.config.json', () => {
   });
 
   it('reads candles through the re-aggregating query, only closed windows', () => {
-    const windows: Record<string, number> = { ohlcv_1m: 60, ohlcv_5m: 300, ohlcv_15m: 900, ohlcv_30m: 1800, ohlcv_1h: 3600, ohlcv_1d: 86400 };
+    const windows: Record<string, number> = {
+      ohlcv_1m: 60,
+      ohlcv_5m: 300,
+      ohlcv_15m: 900,
+      ohlcv_30m: 1800,
+      ohlcv_1h: 3600,
+      ohlcv_1d: 86400,
+    };
     for (const c of CANDLE_TABLES) {
       const t = config.tables.find((x) => x.name === c)!;
       assert.equal(t.query, candleSelectSql(c), `${c}: the query must be candleSelectSql('${c}')`);
@@ -93,7 +100,10 @@ describe('rejected configurations name the file, the key and what was expected',
   });
 
   it('a cursor that is not a string', () => {
-    assert.equal(rejection({ tables: [{ ...good, cursor: 7 }] }), 'offload.config.json: tables[0].cursor: expected a column name, got number 7');
+    assert.equal(
+      rejection({ tables: [{ ...good, cursor: 7 }] }),
+      'offload.config.json: tables[0].cursor: expected a column name, got number 7',
+    );
   });
 
   it('an unknown layer', () => {
@@ -105,7 +115,9 @@ describe('rejected configurations name the file, the key and what was expected',
 
   it('a lag that is not a duration', () => {
     assert.equal(
-      rejection({ tables: [good, good, { ...good, name: 'x', target: 'cold.x', lag: '5 minutes' }] }).split('\n').find((l) => l.includes('lag')),
+      rejection({ tables: [good, good, { ...good, name: 'x', target: 'cold.x', lag: '5 minutes' }] })
+        .split('\n')
+        .find((l) => l.includes('lag')),
       'offload.config.json: tables[2].lag: expected a duration like "5m" ("90s", "5m", "1h", "1d"), got "5 minutes"',
     );
   });
@@ -128,7 +140,10 @@ describe('rejected configurations name the file, the key and what was expected',
   });
 
   it('a misspelt key, with a suggestion', () => {
-    assert.equal(rejection({ tables: [{ ...good, curser: 'x' }] }), 'offload.config.json: tables[0].curser: unknown key (did you mean "cursor"?)');
+    assert.equal(
+      rejection({ tables: [{ ...good, curser: 'x' }] }),
+      'offload.config.json: tables[0].curser: unknown key (did you mean "cursor"?)',
+    );
   });
 
   it('a gold table without a closed window', () => {
@@ -168,20 +183,26 @@ describe('rejected configurations name the file, the key and what was expected',
   });
 
   it('invalid JSON, with line and column', () => {
-    assert.throws(() => parseTablesConfig('{\n  "tables": [\n    {"name": "x",}\n  ]\n}', 'bad.json'), (err: Error) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /^bad\.json: not valid JSON \(line 3, column \d+: /);
-      return true;
-    });
+    assert.throws(
+      () => parseTablesConfig('{\n  "tables": [\n    {"name": "x",}\n  ]\n}', 'bad.json'),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /^bad\.json: not valid JSON \(line 3, column \d+: /);
+        return true;
+      },
+    );
   });
 
   it('a missing file says how to choose one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'offload-cfg-'));
-    assert.throws(() => loadTablesConfig({ config: join(dir, 'nope.json') }), (err: Error) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /nope\.json: no such file \(choose one with --config or OFFLOAD_CONFIG/);
-      return true;
-    });
+    assert.throws(
+      () => loadTablesConfig({ config: join(dir, 'nope.json') }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /nope\.json: no such file \(choose one with --config or OFFLOAD_CONFIG/);
+        return true;
+      },
+    );
   });
 });
 
@@ -215,10 +236,13 @@ describe('YAML configuration', () => {
 
   it('reports YAML syntax errors and key paths with the file name', () => {
     assert.throws(() => parseTablesConfig('tables:\n  - name: [unclosed\n', 'c.yml'), /^ConfigError: c\.yml: not valid YAML/);
-    assert.throws(() => parseTablesConfig('tables:\n  - name: x\n    layer: gold\n', 'c.yml'), (err: Error) => {
-      assert.match(err.message, /^c\.yml: tables\[0\]\.cursor: required: a column name$/m);
-      return true;
-    });
+    assert.throws(
+      () => parseTablesConfig('tables:\n  - name: x\n    layer: gold\n', 'c.yml'),
+      (err: Error) => {
+        assert.match(err.message, /^c\.yml: tables\[0\]\.cursor: required: a column name$/m);
+        return true;
+      },
+    );
   });
 
   it('is found by default when there is no offload.config.json', () => {
@@ -244,7 +268,10 @@ describe('config path, durations and sizes', () => {
     assert.equal(durationMs('0s'), 0);
     assert.equal(durationMs('1.5h'), 5_400_000);
     for (const bad of ['5', '5 m', 'm', '-5m', '5min', '']) assert.equal(durationMs(bad), null, bad);
-    assert.throws(() => parseDuration('soon', 'tables[0].lag'), /^ConfigError: tables\[0\]\.lag: "soon" is not a duration \(expected e\.g\. "90s"/);
+    assert.throws(
+      () => parseDuration('soon', 'tables[0].lag'),
+      /^ConfigError: tables\[0\]\.lag: "soon" is not a duration \(expected e\.g\. "90s"/,
+    );
   });
 
   it('parses sizes in binary multiples', () => {

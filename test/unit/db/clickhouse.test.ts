@@ -2,13 +2,32 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { capabilitiesOf, displayUrl, extractFormatFromEnv, parseServerError } from '../../../src/clickhouse/client.js';
-import { dateTimeLiteral, literalValues, parameterValues, sqlValues, numberLiteral, parseTableRef, qualifiedName, quoteIdentifier, stringLiteral } from '../../../src/clickhouse/sql.js';
+import {
+  dateTimeLiteral,
+  literalValues,
+  parameterValues,
+  sqlValues,
+  numberLiteral,
+  parseTableRef,
+  qualifiedName,
+  quoteIdentifier,
+  stringLiteral,
+} from '../../../src/clickhouse/sql.js';
 
 describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {
     const c = capabilitiesOf('18.16.1');
     assert.equal(c.version, '18.16.1');
-    for (const missing of ['queryParameters', 'dateTime64', 'parquetOutput', 'arrowOutput', 'mapType', 'boolType', 'tablesTotalRows', 'parquetExtraction'] as const) {
+    for (const missing of [
+      'queryParameters',
+      'dateTime64',
+      'parquetOutput',
+      'arrowOutput',
+      'mapType',
+      'boolType',
+      'tablesTotalRows',
+      'parquetExtraction',
+    ] as const) {
       assert.equal(c[missing], false, missing);
     }
     assert.equal(c.lowCardinalityExperimental, true);
@@ -17,7 +36,17 @@ describe('capabilities by server version', () => {
   it('current servers have all of them', () => {
     for (const v of ['24.8.4.13', '25.3.1.2703']) {
       const c = capabilitiesOf(v);
-      assert.ok(c.queryParameters && c.dateTime64 && c.parquetOutput && c.arrowOutput && c.mapType && c.boolType && c.tablesTotalRows && c.parquetExtraction, v);
+      assert.ok(
+        c.queryParameters &&
+          c.dateTime64 &&
+          c.parquetOutput &&
+          c.arrowOutput &&
+          c.mapType &&
+          c.boolType &&
+          c.tablesTotalRows &&
+          c.parquetExtraction,
+        v,
+      );
       assert.equal(c.lowCardinalityExperimental, false);
     }
   });
@@ -88,7 +117,7 @@ describe('values in a statement: literals on 18.16, query parameters on current 
     assert.equal(v.integer('18446744073709551615'), "toUInt64('18446744073709551615')");
     assert.equal(v.integer('-5'), 'toInt64(-5)');
     assert.equal(v.dateTime(1_700_000_000n), 'toDateTime(1700000000)');
-    assert.equal(v.dateTime(-1n), 'toDateTime(0)', 'clamped to DateTime\'s range');
+    assert.equal(v.dateTime(-1n), 'toDateTime(0)', "clamped to DateTime's range");
     assert.equal(v.dateTime64(1_700_000_000_123_456n), "toDateTime64('2023-11-14 22:13:20.123456', 6, 'UTC')");
     assert.equal(v.dateTime64(-1n), "toDateTime64('1969-12-31 23:59:59.999999', 6, 'UTC')");
     assert.equal(v.date(19_000n), "toDate('2022-01-08')");
@@ -98,7 +127,14 @@ describe('values in a statement: literals on 18.16, query parameters on current 
 
   it('parameters: placeholders numbered per statement, the values as text beside them', () => {
     const v = parameterValues();
-    const sql = [v.string("it's \\"), v.integer('18446744073709551615'), v.integer('-1'), v.dateTime(1_700_000_000n), v.dateTime64(-1n), v.date(0n)].join(' ');
+    const sql = [
+      v.string("it's \\"),
+      v.integer('18446744073709551615'),
+      v.integer('-1'),
+      v.dateTime(1_700_000_000n),
+      v.dateTime64(-1n),
+      v.date(0n),
+    ].join(' ');
     assert.equal(sql, "{p0:String} {p1:UInt64} {p2:Int64} {p3:DateTime('UTC')} {p4:DateTime64(6, 'UTC')} {p5:Date}");
     assert.deepEqual(v.params, {
       p0: "it's \\",
@@ -114,18 +150,21 @@ describe('values in a statement: literals on 18.16, query parameters on current 
     assert.equal(extractFormatFromEnv({}), 'auto');
     assert.equal(extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'CSV' }), 'csv');
     assert.equal(extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'parquet' }), 'parquet');
-    assert.throws(() => extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'arrow' }), /OFFLOAD_EXTRACT_FORMAT: "arrow" is not an extraction format/);
+    assert.throws(
+      () => extractFormatFromEnv({ OFFLOAD_EXTRACT_FORMAT: 'arrow' }),
+      /OFFLOAD_EXTRACT_FORMAT: "arrow" is not an extraction format/,
+    );
   });
 });
 
 describe('errors', () => {
   it("reads the code from an 18.16 message, which the client's parser misses", () => {
-    const e = new Error('Code: 60, e.displayText() = DB::Exception: Table k2.nope doesn\'t exist., e.what() = DB::Exception\n');
+    const e = new Error("Code: 60, e.displayText() = DB::Exception: Table k2.nope doesn't exist., e.what() = DB::Exception\n");
     assert.deepEqual(parseServerError(e), { code: 60, message: "Table k2.nope doesn't exist." });
   });
 
   it('reads the code from a current message too', () => {
-    const e = new Error('Code: 47. DB::Exception: Missing columns: \'x\' while processing query. (UNKNOWN_IDENTIFIER) (version 24.8.4.13)');
+    const e = new Error("Code: 47. DB::Exception: Missing columns: 'x' while processing query. (UNKNOWN_IDENTIFIER) (version 24.8.4.13)");
     assert.equal(parseServerError(e).code, 47);
   });
 

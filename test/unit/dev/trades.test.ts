@@ -82,10 +82,13 @@ describe('trade generator', () => {
     }
     assert.deepEqual([...bySymbol.keys()].sort(), INSTRUMENTS.kraken.map((i) => i.symbol).sort());
     for (const [symbol, seqs] of bySymbol) assert.equal(seqs.size, 1, `${symbol} has ${seqs.size} sequence numbers`);
-    assert.ok(trades.some((t) => t.symbol === 'XBT/USD'), 'Kraken calls bitcoin XBT');
+    assert.ok(
+      trades.some((t) => t.symbol === 'XBT/USD'),
+      'Kraken calls bitcoin XBT',
+    );
   });
 
-  it('numbers Binance trades consecutively and every trade\'s ingest offset uniquely', () => {
+  it("numbers Binance trades consecutively and every trade's ingest offset uniquely", () => {
     const trades = generate('binance', 20_000);
     for (let i = 1; i < trades.length; i++) {
       assert.equal(trades[i].sequenceNumber, trades[i - 1].sequenceNumber + 1);

@@ -79,7 +79,15 @@ const entries: ManifestEntry[] = [
     fileSequenceNumber: null,
     dataFile: dataFile(
       's3://warehouse/cold/silver_trades/data/timestamp_day=2026-02-11/exchange=binance/a.parquet',
-      { timestamp_day: 20495, exchange: 'binance', price: '64123.12345678', trade_date_month: 673, qty: -5, message_id: 'f79c3e09-677c-4bbd-a479-3f349cb785e7', is_valid: true },
+      {
+        timestamp_day: 20495,
+        exchange: 'binance',
+        price: '64123.12345678',
+        trade_date_month: 673,
+        qty: -5,
+        message_id: 'f79c3e09-677c-4bbd-a479-3f349cb785e7',
+        is_valid: true,
+      },
       1000n,
     ),
   },
@@ -101,7 +109,15 @@ const entries: ManifestEntry[] = [
     fileSequenceNumber: 4n,
     dataFile: dataFile(
       's3://warehouse/cold/silver_trades/data/timestamp_day=2026-02-12/exchange=kraken/c.parquet',
-      { timestamp_day: 20496, exchange: 'kraken', price: '99999999999999999999999999999.99999999', trade_date_month: 700, qty: 2147483647, message_id: null, is_valid: null },
+      {
+        timestamp_day: 20496,
+        exchange: 'kraken',
+        price: '99999999999999999999999999999.99999999',
+        trade_date_month: 700,
+        qty: 2147483647,
+        message_id: null,
+        is_valid: null,
+      },
       9_007_199_254_740_993n,
     ),
   },
@@ -136,8 +152,11 @@ describe('Avro schemas with Iceberg field ids', () => {
 
   it('name records like the Java writer: manifest_entry, r2, r102, k117_v118, manifest_file, r508', () => {
     const text = JSON.stringify(readAvroContainer(writeManifest(entries, { schema, spec, snapshotId: SNAPSHOT })).schema);
-    for (const name of ['"manifest_entry"', '"r2"', '"r102"', '"k117_v118"', '"k126_v127"', '"k129_v130"']) assert.ok(text.includes(`"name":${name}`), name);
-    const listText = JSON.stringify(readAvroContainer(writeManifestList([], { snapshotId: 1n, parentSnapshotId: null, sequenceNumber: 1n })).schema);
+    for (const name of ['"manifest_entry"', '"r2"', '"r102"', '"k117_v118"', '"k126_v127"', '"k129_v130"'])
+      assert.ok(text.includes(`"name":${name}`), name);
+    const listText = JSON.stringify(
+      readAvroContainer(writeManifestList([], { snapshotId: 1n, parentSnapshotId: null, sequenceNumber: 1n })).schema,
+    );
     for (const name of ['"manifest_file"', '"r508"']) assert.ok(listText.includes(`"name":${name}`), name);
   });
 
@@ -157,11 +176,24 @@ describe('Avro schemas with Iceberg field ids', () => {
   });
 
   it('round-trips 64-bit longs exactly as bigint, uncompressed or deflated', () => {
-    const sch = { type: 'record', name: 'r', fields: [{ name: 'n', type: 'long' }, { name: 'o', type: ['null', 'long'], default: null }] };
-    const values = [{ n: -(2n ** 63n), o: 2n ** 63n - 1n }, { n: 9_007_199_254_740_993n, o: null }];
+    const sch = {
+      type: 'record',
+      name: 'r',
+      fields: [
+        { name: 'n', type: 'long' },
+        { name: 'o', type: ['null', 'long'], default: null },
+      ],
+    };
+    const values = [
+      { n: -(2n ** 63n), o: 2n ** 63n - 1n },
+      { n: 9_007_199_254_740_993n, o: null },
+    ];
     for (const codec of ['null', 'deflate'] as const) {
       const read = readAvroContainer(writeAvroContainer(sch, values, { codec, metadata: { k: 'v' } }));
-      assert.deepEqual(read.records.map((r) => ({ ...(r as object) })), values);
+      assert.deepEqual(
+        read.records.map((r) => ({ ...(r as object) })),
+        values,
+      );
       assert.equal(read.metadata['avro.codec'], codec);
       assert.equal(read.metadata.k, 'v');
     }
@@ -203,14 +235,23 @@ describe('manifests', () => {
   it('refuse EXISTING entries without sequence numbers and partition values outside the spec', () => {
     assert.throws(() => writeManifest([{ ...entries[2], sequenceNumber: null }], { schema, spec }), /must carry their sequence numbers/);
     assert.throws(
-      () => writeManifest([{ ...entries[0], dataFile: { ...entries[0].dataFile, partition: { ...entries[0].dataFile.partition, nope: 1 } } }], { schema, spec }),
+      () =>
+        writeManifest([{ ...entries[0], dataFile: { ...entries[0].dataFile, partition: { ...entries[0].dataFile.partition, nope: 1 } } }], {
+          schema,
+          spec,
+        }),
       /partition values nope/,
     );
   });
 
   it('inherit snapshot id and sequence numbers from the manifest list for ADDED entries only', () => {
     const mf = { addedSnapshotId: SNAPSHOT, sequenceNumber: 7n } as ManifestFile;
-    assert.deepEqual(inheritFromManifest(entries[0], mf), { ...entries[0], snapshotId: SNAPSHOT, sequenceNumber: 7n, fileSequenceNumber: 7n });
+    assert.deepEqual(inheritFromManifest(entries[0], mf), {
+      ...entries[0],
+      snapshotId: SNAPSHOT,
+      sequenceNumber: 7n,
+      fileSequenceNumber: 7n,
+    });
     assert.deepEqual(inheritFromManifest(entries[2], mf), entries[2]);
   });
 });
@@ -238,18 +279,41 @@ describe('manifest lists', () => {
     assert.deepEqual(summary.partitions, [
       { containsNull: false, containsNan: false, lowerBound: toBytes('date', -1), upperBound: toBytes('date', 20496) },
       { containsNull: true, containsNan: false, lowerBound: toBytes('string', 'binance'), upperBound: toBytes('string', 'kraken') },
-      { containsNull: false, containsNan: false, lowerBound: toBytes('decimal(38, 8)', '-0.00000001'), upperBound: toBytes('decimal(38, 8)', '99999999999999999999999999999.99999999') },
+      {
+        containsNull: false,
+        containsNan: false,
+        lowerBound: toBytes('decimal(38, 8)', '-0.00000001'),
+        upperBound: toBytes('decimal(38, 8)', '99999999999999999999999999999.99999999'),
+      },
       { containsNull: true, containsNan: false, lowerBound: toBytes('int', 673), upperBound: toBytes('int', 700) },
       { containsNull: true, containsNan: false, lowerBound: toBytes('int', -5), upperBound: toBytes('int', 2147483647) },
-      { containsNull: true, containsNan: false, lowerBound: toBytes('uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7'), upperBound: toBytes('uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7') },
+      {
+        containsNull: true,
+        containsNan: false,
+        lowerBound: toBytes('uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7'),
+        upperBound: toBytes('uuid', 'f79c3e09-677c-4bbd-a479-3f349cb785e7'),
+      },
       { containsNull: true, containsNan: false, lowerBound: toBytes('boolean', false), upperBound: toBytes('boolean', true) },
     ]);
-    const onlyExisting = summarizeManifest([entries[2]], { schema, spec, manifestPath: 'x', manifestLength: 1n, snapshotId: SNAPSHOT, sequenceNumber: 9n });
+    const onlyExisting = summarizeManifest([entries[2]], {
+      schema,
+      spec,
+      manifestPath: 'x',
+      manifestLength: 1n,
+      snapshotId: SNAPSHOT,
+      sequenceNumber: 9n,
+    });
     assert.equal(onlyExisting.minSequenceNumber, 3n);
   });
 
   it('round-trip, assigning the snapshot sequence number to manifests it adds, and carry the header metadata', () => {
-    const old: ManifestFile = { ...summary, manifestPath: 's3://w/old.avro', addedSnapshotId: OLD_SNAPSHOT, sequenceNumber: 3n, minSequenceNumber: 2n };
+    const old: ManifestFile = {
+      ...summary,
+      manifestPath: 's3://w/old.avro',
+      addedSnapshotId: OLD_SNAPSHOT,
+      sequenceNumber: 3n,
+      minSequenceNumber: 2n,
+    };
     delete old.partitions;
     const bytes = writeManifestList([summary, old], { snapshotId: SNAPSHOT, parentSnapshotId: OLD_SNAPSHOT, sequenceNumber: 5n });
     assert.deepEqual(readManifestList(bytes), [{ ...summary, sequenceNumber: 5n, minSequenceNumber: 5n }, old]);
@@ -264,7 +328,12 @@ describe('manifest lists', () => {
 
   it('refuse an unassigned sequence number on a manifest from another snapshot', () => {
     assert.throws(
-      () => writeManifestList([{ ...summary, addedSnapshotId: OLD_SNAPSHOT }], { snapshotId: SNAPSHOT, parentSnapshotId: null, sequenceNumber: 1n }),
+      () =>
+        writeManifestList([{ ...summary, addedSnapshotId: OLD_SNAPSHOT }], {
+          snapshotId: SNAPSHOT,
+          parentSnapshotId: null,
+          sequenceNumber: 1n,
+        }),
       /has no sequence number/,
     );
   });
@@ -278,14 +347,22 @@ describe('independent readers (fastavro, pyiceberg)', { skip: pythonSkip }, () =
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const hex = (b: Uint8Array | null | undefined): string | null => (b ? Buffer.from(b).toString('hex') : null);
-  const mapJson = <V>(m: Map<number, V> | undefined, f: (v: V) => unknown): unknown => (m === undefined ? null : [...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, f(v)]));
+  const mapJson = <V>(m: Map<number, V> | undefined, f: (v: V) => unknown): unknown =>
+    m === undefined ? null : [...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, f(v)]);
 
   function writeFiles(): { manifestPath: string; listPath: string; summary: ManifestFile } {
     const manifestPath = join(dir, 'manifest-0.avro');
     const listPath = join(dir, 'snap-1.avro');
     const manifest = writeManifest(entries, { schema, spec, snapshotId: SNAPSHOT });
     writeFileSync(manifestPath, manifest);
-    const summary = summarizeManifest(entries, { schema, spec, manifestPath, manifestLength: BigInt(manifest.length), snapshotId: SNAPSHOT, sequenceNumber: 5n });
+    const summary = summarizeManifest(entries, {
+      schema,
+      spec,
+      manifestPath,
+      manifestLength: BigInt(manifest.length),
+      snapshotId: SNAPSHOT,
+      sequenceNumber: 5n,
+    });
     writeFileSync(listPath, writeManifestList([summary], { snapshotId: SNAPSHOT, parentSnapshotId: OLD_SNAPSHOT, sequenceNumber: 5n }));
     return { manifestPath, listPath, summary };
   }
@@ -350,7 +427,10 @@ print(json.dumps(out))
           file_size_in_bytes: String(f.fileSizeInBytes),
           column_sizes: (mapJson(f.columnSizes, String) as Array<[number, string]>).map(([k, v]) => ({ key: String(k), value: v })),
           value_counts: (mapJson(f.valueCounts, String) as Array<[number, string]>).map(([k, v]) => ({ key: String(k), value: v })),
-          null_value_counts: (mapJson(f.nullValueCounts, String) as Array<[number, string]>).map(([k, v]) => ({ key: String(k), value: v })),
+          null_value_counts: (mapJson(f.nullValueCounts, String) as Array<[number, string]>).map(([k, v]) => ({
+            key: String(k),
+            value: v,
+          })),
           nan_value_counts: [],
           lower_bounds: (mapJson(f.lowerBounds, hex) as Array<[number, string]>).map(([k, v]) => ({ key: String(k), value: v })),
           upper_bounds: (mapJson(f.upperBounds, hex) as Array<[number, string]>).map(([k, v]) => ({ key: String(k), value: v })),
@@ -386,7 +466,12 @@ print(json.dumps(out))
         added_rows_count: '1001',
         existing_rows_count: String(9_007_199_254_740_993n),
         deleted_rows_count: '0',
-        partitions: summary.partitions!.map((p) => ({ contains_null: p.containsNull, contains_nan: p.containsNan, lower_bound: hex(p.lowerBound), upper_bound: hex(p.upperBound) })),
+        partitions: summary.partitions!.map((p) => ({
+          contains_null: p.containsNull,
+          contains_nan: p.containsNan,
+          lower_bound: hex(p.lowerBound),
+          upper_bound: hex(p.upperBound),
+        })),
         key_metadata: null,
       },
     ]);
@@ -416,8 +501,34 @@ for mf in read_manifest_list(io.new_input(json.load(sys.stdin))):
         'entries': entries})
 print(json.dumps(out))
 `;
-    type Entry = { status: number; snapshot_id: string; sequence_number: string; file_sequence_number: string; file_path: string; format: string; partition: Array<string | null>; record_count: string; file_size: string; column_sizes: Record<string, string>; lower_bounds: Record<string, string>; split_offsets: string[]; sort_order_id: number };
-    const [theirs] = runPython<Array<{ path: string; spec_id: number; sequence_number: string; added_snapshot_id: string; added_files: number; existing_files: number; added_rows: string; partitions: unknown[]; entries: Entry[] }>>(script, listPath);
+    type Entry = {
+      status: number;
+      snapshot_id: string;
+      sequence_number: string;
+      file_sequence_number: string;
+      file_path: string;
+      format: string;
+      partition: Array<string | null>;
+      record_count: string;
+      file_size: string;
+      column_sizes: Record<string, string>;
+      lower_bounds: Record<string, string>;
+      split_offsets: string[];
+      sort_order_id: number;
+    };
+    const [theirs] = runPython<
+      Array<{
+        path: string;
+        spec_id: number;
+        sequence_number: string;
+        added_snapshot_id: string;
+        added_files: number;
+        existing_files: number;
+        added_rows: string;
+        partitions: unknown[];
+        entries: Entry[];
+      }>
+    >(script, listPath);
     assert.equal(theirs.spec_id, 0);
     assert.equal(theirs.sequence_number, '5');
     assert.equal(theirs.added_snapshot_id, String(SNAPSHOT));
@@ -444,7 +555,15 @@ print(json.dumps(out))
       assert.deepEqual(e.split_offsets, f.splitOffsets!.map(String));
       assert.equal(e.sort_order_id, 0);
     });
-    assert.deepEqual(theirs.entries[0].partition, ['20495', 'binance', '64123.12345678', '673', '-5', 'f79c3e09-677c-4bbd-a479-3f349cb785e7', 'True']);
+    assert.deepEqual(theirs.entries[0].partition, [
+      '20495',
+      'binance',
+      '64123.12345678',
+      '673',
+      '-5',
+      'f79c3e09-677c-4bbd-a479-3f349cb785e7',
+      'True',
+    ]);
     assert.deepEqual(theirs.entries[1].partition, ['-1', null, '-1E-8', null, null, null, 'False']);
   });
 

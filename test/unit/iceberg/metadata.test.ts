@@ -59,7 +59,21 @@ const append = (n: number, extra: Partial<SnapshotChange> = {}): SnapshotChange 
 describe('new table metadata', () => {
   it('has every field the v2 spec requires, with Iceberg defaults', () => {
     const m = fresh();
-    for (const k of ['format-version', 'table-uuid', 'location', 'last-sequence-number', 'last-updated-ms', 'last-column-id', 'schemas', 'current-schema-id', 'partition-specs', 'default-spec-id', 'last-partition-id', 'sort-orders', 'default-sort-order-id'])
+    for (const k of [
+      'format-version',
+      'table-uuid',
+      'location',
+      'last-sequence-number',
+      'last-updated-ms',
+      'last-column-id',
+      'schemas',
+      'current-schema-id',
+      'partition-specs',
+      'default-spec-id',
+      'last-partition-id',
+      'sort-orders',
+      'default-sort-order-id',
+    ])
       assert.ok(k in m, k);
     assert.equal(m['format-version'], 2);
     assert.equal(m.location, LOCATION);
@@ -73,9 +87,17 @@ describe('new table metadata', () => {
     assert.deepEqual(currentSchema(m), schema);
     assert.deepEqual(defaultSpec(m), spec);
     assert.equal(currentSnapshot(m), undefined);
-    assert.match(newTableMetadata({ location: LOCATION, schema, spec })['table-uuid'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(
+      newTableMetadata({ location: LOCATION, schema, spec })['table-uuid'],
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     assert.equal(newTableMetadata({ location: LOCATION, schema, spec: { 'spec-id': 0, fields: [] } })['last-partition-id'], 999);
-    assert.equal(newTableMetadata({ location: LOCATION, schema, spec, properties: { 'write.target-file-size-bytes': '1' } }).properties['write.target-file-size-bytes'], '1');
+    assert.equal(
+      newTableMetadata({ location: LOCATION, schema, spec, properties: { 'write.target-file-size-bytes': '1' } }).properties[
+        'write.target-file-size-bytes'
+      ],
+      '1',
+    );
     assert.equal(DEFAULT_PROPERTIES['write.format.default'], 'parquet');
   });
 });
@@ -88,7 +110,10 @@ describe('snapshots', () => {
   });
 
   it('chain on main with sequence numbers, refs, the snapshot log and running totals', () => {
-    const s1 = addSnapshot(fresh(), append(1, { snapshotId: 11n, properties: { 'offload.run-id': 'r1', 'offload.watermark': '2026-02-11T00:00:00.000000Z' } }));
+    const s1 = addSnapshot(
+      fresh(),
+      append(1, { snapshotId: 11n, properties: { 'offload.run-id': 'r1', 'offload.watermark': '2026-02-11T00:00:00.000000Z' } }),
+    );
     assert.deepEqual(s1.snapshot, {
       'snapshot-id': 11n,
       'sequence-number': 1n,
@@ -126,14 +151,28 @@ describe('snapshots', () => {
       { 'timestamp-ms': T0 + 2000, 'snapshot-id': 2n ** 63n - 1n },
     ]);
     assert.equal(m['last-updated-ms'], T0 + 2000);
-    assert.deepEqual(snapshotAncestry(m).map((s) => s['snapshot-id']), [2n ** 63n - 1n, 11n]);
+    assert.deepEqual(
+      snapshotAncestry(m).map((s) => s['snapshot-id']),
+      [2n ** 63n - 1n, 11n],
+    );
   });
 
   it('record what an overwrite removed', () => {
     const s1 = addSnapshot(fresh(), append(3, { snapshotId: 1n }));
-    const s2 = addSnapshot(s1.metadata, { ...append(1, { snapshotId: 2n }), operation: 'overwrite', deletedDataFiles: 2, deletedRecords: 2000n, removedFilesSize: 8192n, changedPartitionCount: 2 });
+    const s2 = addSnapshot(s1.metadata, {
+      ...append(1, { snapshotId: 2n }),
+      operation: 'overwrite',
+      deletedDataFiles: 2,
+      deletedRecords: 2000n,
+      removedFilesSize: 8192n,
+      changedPartitionCount: 2,
+    });
     assert.deepEqual(
-      Object.fromEntries(Object.entries(s2.snapshot.summary).filter(([k]) => /deleted|removed|total-(data-files|records|files-size)|operation|changed/.test(k))),
+      Object.fromEntries(
+        Object.entries(s2.snapshot.summary).filter(([k]) =>
+          /deleted|removed|total-(data-files|records|files-size)|operation|changed/.test(k),
+        ),
+      ),
       {
         operation: 'overwrite',
         'deleted-data-files': '2',
@@ -172,7 +211,10 @@ describe('metadata log and file names', () => {
     assert.equal(m['metadata-log'].length, 100);
     assert.equal(m['metadata-log'][99]['metadata-file'], 'f149');
     m = appendMetadataLog({ ...m, properties: { ...m.properties, 'write.metadata.previous-versions-max': '3' } }, 'g');
-    assert.deepEqual(m['metadata-log'].map((e) => e['metadata-file']), ['f148', 'f149', 'g']);
+    assert.deepEqual(
+      m['metadata-log'].map((e) => e['metadata-file']),
+      ['f148', 'f149', 'g'],
+    );
   });
 
   it('names metadata files NNNNN-<uuid>.metadata.json like Java', () => {
@@ -193,12 +235,20 @@ describe('metadata log and file names', () => {
 describe('schema evolution in metadata', () => {
   it('adds the evolved schema as current with the next id and raises last-column-id', () => {
     const m = fresh();
-    const evolved = evolveSchema(currentSchema(m), [...columns, { name: 'vwap', type: 'Decimal(38, 8)' }], 'k2.ohlcv_1h', m['last-column-id']);
+    const evolved = evolveSchema(
+      currentSchema(m),
+      [...columns, { name: 'vwap', type: 'Decimal(38, 8)' }],
+      'k2.ohlcv_1h',
+      m['last-column-id'],
+    );
     const { metadata, schemaId } = addSchema(m, evolved.schema, T0 + 5);
     assert.equal(schemaId, 1);
     assert.equal(metadata['current-schema-id'], 1);
     assert.equal(metadata['last-column-id'], 7);
-    assert.deepEqual(metadata.schemas.map((s) => s['schema-id']), [0, 1]);
+    assert.deepEqual(
+      metadata.schemas.map((s) => s['schema-id']),
+      [0, 1],
+    );
     assert.deepEqual(currentSchema(metadata).fields.at(-1), { id: 7, name: 'vwap', required: false, type: 'decimal(38, 8)' });
     // Snapshots record the schema they were written with.
     assert.equal(addSnapshot(metadata, append(1)).snapshot['schema-id'], 1);
@@ -218,16 +268,32 @@ describe('snapshot expiry', () => {
 
   it('removes snapshots older than the cutoff, keeping the current one and min-snapshots-to-keep', () => {
     const { metadata, expired } = expireSnapshots(history(), { olderThanMs: T0 + 3500, timestampMs: T0 + 9000 });
-    assert.deepEqual(expired.map((s) => s['snapshot-id']), [1n, 2n, 3n]);
-    assert.deepEqual(metadata.snapshots.map((s) => s['snapshot-id']), [4n, 5n]);
-    assert.deepEqual(metadata['snapshot-log'].map((e) => e['snapshot-id']), [4n, 5n]);
+    assert.deepEqual(
+      expired.map((s) => s['snapshot-id']),
+      [1n, 2n, 3n],
+    );
+    assert.deepEqual(
+      metadata.snapshots.map((s) => s['snapshot-id']),
+      [4n, 5n],
+    );
+    assert.deepEqual(
+      metadata['snapshot-log'].map((e) => e['snapshot-id']),
+      [4n, 5n],
+    );
     assert.equal(metadata['current-snapshot-id'], 5n);
     assert.equal(metadata['last-updated-ms'], T0 + 9000);
 
     const all = expireSnapshots(history(), { olderThanMs: T0 + 99_999 });
-    assert.deepEqual(all.metadata.snapshots.map((s) => s['snapshot-id']), [5n], 'the current snapshot always stays');
+    assert.deepEqual(
+      all.metadata.snapshots.map((s) => s['snapshot-id']),
+      [5n],
+      'the current snapshot always stays',
+    );
     const keep3 = expireSnapshots(history(), { olderThanMs: T0 + 99_999, minSnapshotsToKeep: 3 });
-    assert.deepEqual(keep3.metadata.snapshots.map((s) => s['snapshot-id']), [3n, 4n, 5n]);
+    assert.deepEqual(
+      keep3.metadata.snapshots.map((s) => s['snapshot-id']),
+      [3n, 4n, 5n],
+    );
     const none = expireSnapshots(history(), { olderThanMs: T0 });
     assert.equal(none.expired.length, 0);
   });
@@ -236,10 +302,16 @@ describe('snapshot expiry', () => {
     const m = history();
     m.refs.audit = { 'snapshot-id': 2n, type: 'tag' };
     const { metadata } = expireSnapshots(m, { olderThanMs: T0 + 99_999 });
-    assert.deepEqual(metadata.snapshots.map((s) => s['snapshot-id']), [2n, 5n]);
+    assert.deepEqual(
+      metadata.snapshots.map((s) => s['snapshot-id']),
+      [2n, 5n],
+    );
     const removed = removeSnapshots(m, [2n]);
     assert.deepEqual(Object.keys(removed.refs), ['main']);
-    assert.deepEqual(removed['snapshot-log'].map((e) => e['snapshot-id']), [3n, 4n, 5n]);
+    assert.deepEqual(
+      removed['snapshot-log'].map((e) => e['snapshot-id']),
+      [3n, 4n, 5n],
+    );
     assert.throws(() => removeSnapshots(m, [5n]), /current snapshot/);
   });
 });
@@ -277,7 +349,10 @@ describe('metadata JSON', () => {
   });
 
   it('keeps any integer a double cannot hold, and reads escapes and floats', () => {
-    const text = stringifyMetadata({ ...fresh(), properties: { 'a"\\\n': 'ü' } }).replace('"statistics":[]', '"statistics":[{"snapshot-id":12345678901234567890,"x":1.5e3,"y":-0.25}]');
+    const text = stringifyMetadata({ ...fresh(), properties: { 'a"\\\n': 'ü' } }).replace(
+      '"statistics":[]',
+      '"statistics":[{"snapshot-id":12345678901234567890,"x":1.5e3,"y":-0.25}]',
+    );
     const m = parseMetadata(text);
     assert.deepEqual(m.statistics, [{ 'snapshot-id': 12345678901234567890n, x: 1500, y: -0.25 }]);
     assert.deepEqual(m.properties, { 'a"\\\n': 'ü' });
@@ -285,8 +360,14 @@ describe('metadata JSON', () => {
 
   it('names the file and the problem when it cannot be read', () => {
     const where = 's3://w/t/metadata/00001-x.metadata.json';
-    assert.throws(() => parseMetadata('{"format-version":2', where), (e: unknown) => e instanceof MetadataJsonError && e.message.startsWith(`${where}: invalid JSON`));
-    assert.throws(() => parseMetadata(stringifyMetadata(fresh()).replace('"format-version":2', '"format-version":3'), where), /format-version 3 is not supported/);
+    assert.throws(
+      () => parseMetadata('{"format-version":2', where),
+      (e: unknown) => e instanceof MetadataJsonError && e.message.startsWith(`${where}: invalid JSON`),
+    );
+    assert.throws(
+      () => parseMetadata(stringifyMetadata(fresh()).replace('"format-version":2', '"format-version":3'), where),
+      /format-version 3 is not supported/,
+    );
     const noUuid = stringifyMetadata(fresh()).replace(/"table-uuid":"[^"]*",/, '');
     assert.throws(() => parseMetadata(noUuid, where), /required field "table-uuid" is missing/);
     assert.throws(() => parseMetadata('[1] x', where), /invalid JSON/);
@@ -341,7 +422,13 @@ print(json.dumps({
     assert.equal(theirs['current-snapshot-id'], null);
     assert.equal(theirs['last-sequence-number'], 0n);
     assert.equal(currentSchema(theirs).fields.length, schema.fields.length);
-    assert.deepEqual(defaultSpec(theirs).fields.map((f) => [f.name, f.transform]), [['window_start_month', 'month'], ['exchange', 'identity']]);
+    assert.deepEqual(
+      defaultSpec(theirs).fields.map((f) => [f.name, f.transform]),
+      [
+        ['window_start_month', 'month'],
+        ['exchange', 'identity'],
+      ],
+    );
     const next = addSnapshot(theirs, append(1, { snapshotId: 5n }));
     assert.equal(next.snapshot['sequence-number'], 1n);
   });

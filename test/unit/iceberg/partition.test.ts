@@ -50,7 +50,17 @@ const TIMESTAMPS: bigint[] = [
   us('1600-03-01T00:00:00.000Z') - 1n,
   us('2262-04-11T23:47:16.854Z'),
 ];
-const DATES: number[] = [0, -1, 1, day('2026-02-11'), day('1969-01-01'), day('1968-12-31'), day('2000-02-29'), day('1900-01-01'), day('1600-02-29')];
+const DATES: number[] = [
+  0,
+  -1,
+  1,
+  day('2026-02-11'),
+  day('1969-01-01'),
+  day('1968-12-31'),
+  day('2000-02-29'),
+  day('1900-01-01'),
+  day('1600-02-29'),
+];
 
 describe('partition transforms', () => {
   it('have the spec result types', () => {
@@ -105,8 +115,17 @@ print(json.dumps(out))
 `;
     const theirs = runPython<{ ts: Record<string, number[]>; date: Record<string, number[]> }>(script, { ts: TIMESTAMPS, date: DATES });
     for (const tr of ['year', 'month', 'day', 'hour'] as const) {
-      assert.deepEqual(TIMESTAMPS.map((v) => applyTransform(tr, 'timestamptz', v)), theirs.ts[tr], `${tr}(timestamptz)`);
-      if (tr !== 'hour') assert.deepEqual(DATES.map((v) => applyTransform(tr, 'date', v)), theirs.date[tr], `${tr}(date)`);
+      assert.deepEqual(
+        TIMESTAMPS.map((v) => applyTransform(tr, 'timestamptz', v)),
+        theirs.ts[tr],
+        `${tr}(timestamptz)`,
+      );
+      if (tr !== 'hour')
+        assert.deepEqual(
+          DATES.map((v) => applyTransform(tr, 'date', v)),
+          theirs.date[tr],
+          `${tr}(date)`,
+        );
     }
   });
 });
@@ -135,7 +154,10 @@ describe('DuckDB partition expressions', () => {
       const expr = partitionSqlExpression(tr, 'timestamptz', 'ts');
       const rows = TIMESTAMPS.map((v, i) => `(${i}, timezone('UTC', make_timestamp(${v}::BIGINT)))`).join(', ');
       const got = await evaluate(`SELECT ${expr} FROM (VALUES ${rows}) t(i, ts) ORDER BY i`);
-      assert.deepEqual(got, TIMESTAMPS.map((v) => applyTransform(tr, 'timestamptz', v)));
+      assert.deepEqual(
+        got,
+        TIMESTAMPS.map((v) => applyTransform(tr, 'timestamptz', v)),
+      );
     });
   }
 
@@ -144,14 +166,22 @@ describe('DuckDB partition expressions', () => {
       const expr = partitionSqlExpression(tr, 'date', 'd');
       const rows = DATES.map((v, i) => `(${i}, DATE '1970-01-01' + ${v}::INTEGER)`).join(', ');
       const got = await evaluate(`SELECT ${expr} FROM (VALUES ${rows}) t(i, d) ORDER BY i`);
-      assert.deepEqual(got, DATES.map((v) => applyTransform(tr, 'date', v)));
+      assert.deepEqual(
+        got,
+        DATES.map((v) => applyTransform(tr, 'date', v)),
+      );
     });
   }
 
   it('renders identity decimals and uuids as their text, and void as NULL', async () => {
-    assert.deepEqual(await evaluate(`SELECT ${partitionSqlExpression('identity', 'decimal(18, 8)', 'x')} FROM (SELECT 1.5::DECIMAL(18,8) AS x)`), ['1.50000000']);
     assert.deepEqual(
-      await evaluate(`SELECT ${partitionSqlExpression('identity', 'uuid', 'x')} FROM (SELECT 'f79c3e09-677c-4bbd-a479-3f349cb785e7'::UUID AS x)`),
+      await evaluate(`SELECT ${partitionSqlExpression('identity', 'decimal(18, 8)', 'x')} FROM (SELECT 1.5::DECIMAL(18,8) AS x)`),
+      ['1.50000000'],
+    );
+    assert.deepEqual(
+      await evaluate(
+        `SELECT ${partitionSqlExpression('identity', 'uuid', 'x')} FROM (SELECT 'f79c3e09-677c-4bbd-a479-3f349cb785e7'::UUID AS x)`,
+      ),
       ['f79c3e09-677c-4bbd-a479-3f349cb785e7'],
     );
     assert.deepEqual(await evaluate(`SELECT ${partitionSqlExpression('void', 'string', 'x')} FROM (SELECT 'a' AS x)`), [null]);
@@ -162,7 +192,10 @@ describe('DuckDB partition expressions', () => {
     assert.deepEqual(
       partitionSqlExpressions(spec, bronze).map((e) => [e.field.name, e.sql]),
       [
-        ['exchange_timestamp_day', 'CAST(((epoch_us("exchange_timestamp")) - ((((epoch_us("exchange_timestamp")) % 86400000000) + 86400000000) % 86400000000)) // 86400000000 AS INTEGER)'],
+        [
+          'exchange_timestamp_day',
+          'CAST(((epoch_us("exchange_timestamp")) - ((((epoch_us("exchange_timestamp")) % 86400000000) + 86400000000) % 86400000000)) // 86400000000 AS INTEGER)',
+        ],
         ['exchange', '"exchange"'],
       ],
     );
@@ -179,10 +212,18 @@ describe('partition specs from configuration', () => {
         { 'source-id': 5, 'field-id': 1002, name: 'trade_date_month', transform: 'month' },
       ],
     });
-    const spec = partitionSpecFromConfig(bronze, ['year(exchange_timestamp)', 'identity(symbol)', 'hours(trade_date)'.replace('trade_date', 'exchange_timestamp').replace('hours', 'void')], {
-      specId: 3,
-      lastPartitionId: 1004,
-    });
+    const spec = partitionSpecFromConfig(
+      bronze,
+      [
+        'year(exchange_timestamp)',
+        'identity(symbol)',
+        'hours(trade_date)'.replace('trade_date', 'exchange_timestamp').replace('hours', 'void'),
+      ],
+      {
+        specId: 3,
+        lastPartitionId: 1004,
+      },
+    );
     assert.deepEqual(
       spec.fields.map((f) => [f['field-id'], f.name, f.transform]),
       [
@@ -214,7 +255,8 @@ describe('partition specs from configuration', () => {
     it(`refuses ${exprs.join(', ')} with a clear ConfigError`, () => {
       assert.throws(
         () => partitionSpecFromConfig(bronze, exprs, { where: 'offload.config.json: tables[0].partition' }),
-        (err: unknown) => err instanceof ConfigError && message.test(err.message) && err.message.startsWith('offload.config.json: tables[0].partition: '),
+        (err: unknown) =>
+          err instanceof ConfigError && message.test(err.message) && err.message.startsWith('offload.config.json: tables[0].partition: '),
       );
     });
   }
@@ -244,9 +286,18 @@ describe('partition specs from configuration', () => {
 describe('partition paths', () => {
   it('renders Hive-style segments like Iceberg writers', () => {
     const spec = partitionSpecFromConfig(bronze, ['day(exchange_timestamp)', 'exchange']);
-    assert.equal(partitionPath(spec, bronze, { exchange_timestamp_day: 20495, exchange: 'binance' }), 'exchange_timestamp_day=2026-02-11/exchange=binance');
-    assert.equal(partitionPath(spec, bronze, { exchange_timestamp_day: -1, exchange: null }), 'exchange_timestamp_day=1969-12-31/exchange=null');
-    assert.equal(partitionPath(spec, bronze, { exchange_timestamp_day: 0, exchange: 'a b/c=d%é' }), 'exchange_timestamp_day=1970-01-01/exchange=a+b%2Fc%3Dd%25%C3%A9');
+    assert.equal(
+      partitionPath(spec, bronze, { exchange_timestamp_day: 20495, exchange: 'binance' }),
+      'exchange_timestamp_day=2026-02-11/exchange=binance',
+    );
+    assert.equal(
+      partitionPath(spec, bronze, { exchange_timestamp_day: -1, exchange: null }),
+      'exchange_timestamp_day=1969-12-31/exchange=null',
+    );
+    assert.equal(
+      partitionPath(spec, bronze, { exchange_timestamp_day: 0, exchange: 'a b/c=d%é' }),
+      'exchange_timestamp_day=1970-01-01/exchange=a+b%2Fc%3Dd%25%C3%A9',
+    );
     assert.equal(partitionPath({ 'spec-id': 0, fields: [] }, bronze, {}), '');
   });
 
@@ -275,10 +326,26 @@ describe('partition paths', () => {
   });
 
   it('agree with pyiceberg PartitionSpec.partition_to_path', { skip: pythonSkip }, () => {
-    const spec = partitionSpecFromConfig(bronze, ['day(exchange_timestamp)', 'exchange', 'month(trade_date)', 'count', 'price', 'symbol', 'id']);
+    const spec = partitionSpecFromConfig(bronze, [
+      'day(exchange_timestamp)',
+      'exchange',
+      'month(trade_date)',
+      'count',
+      'price',
+      'symbol',
+      'id',
+    ]);
     const specHour = partitionSpecFromConfig(bronze, ['hour(exchange_timestamp)', 'exchange_timestamp', 'year(trade_date)']);
     const rows = [
-      { exchange_timestamp_day: 20495, exchange: 'binance', trade_date_month: 673, count: -3, price: '1.50000000', symbol: 'BTC/USDT x', id: 'f79c3e09-677c-4bbd-a479-3f349cb785e7' },
+      {
+        exchange_timestamp_day: 20495,
+        exchange: 'binance',
+        trade_date_month: 673,
+        count: -3,
+        price: '1.50000000',
+        symbol: 'BTC/USDT x',
+        id: 'f79c3e09-677c-4bbd-a479-3f349cb785e7',
+      },
       { exchange_timestamp_day: -400, exchange: null, trade_date_month: -13, count: null, price: '-0.00000001', symbol: 'ä€=&?', id: null },
     ];
     const hourRows = [
@@ -309,7 +376,13 @@ for spec_json, rows in inp['cases']:
         out.append(spec.partition_to_path(Record(*vals), schema))
 print(json.dumps(out))
 `;
-    const theirs = runPython<string[]>(script, { schema: bronze, cases: [[spec, rows], [specHour, hourRows]] });
+    const theirs = runPython<string[]>(script, {
+      schema: bronze,
+      cases: [
+        [spec, rows],
+        [specHour, hourRows],
+      ],
+    });
     const ours = [...rows.map((r) => partitionPath(spec, bronze, r)), ...hourRows.map((r) => partitionPath(specHour, bronze, r))];
     assert.deepEqual(ours, theirs);
   });

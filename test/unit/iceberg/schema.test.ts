@@ -30,17 +30,26 @@ describe('ClickHouse type parser', () => {
   });
 
   it('parses named and unnamed Tuple elements and nested types', () => {
-    const t = parseClickHouseType('Tuple(a LowCardinality(Nullable(String)), `b c` DateTime64(6, \'UTC\'))');
+    const t = parseClickHouseType("Tuple(a LowCardinality(Nullable(String)), `b c` DateTime64(6, 'UTC'))");
     assert.equal(t.args.length, 2);
     assert.deepEqual(t.args[0], {
       kind: 'named',
       name: 'a',
-      type: { name: 'LowCardinality', args: [{ kind: 'type', type: { name: 'Nullable', args: [{ kind: 'type', type: { name: 'String', args: [] } }] } }] },
+      type: {
+        name: 'LowCardinality',
+        args: [{ kind: 'type', type: { name: 'Nullable', args: [{ kind: 'type', type: { name: 'String', args: [] } }] } }],
+      },
     });
     assert.deepEqual(t.args[1], {
       kind: 'named',
       name: 'b c',
-      type: { name: 'DateTime64', args: [{ kind: 'number', value: 6 }, { kind: 'string', value: 'UTC' }] },
+      type: {
+        name: 'DateTime64',
+        args: [
+          { kind: 'number', value: 6 },
+          { kind: 'string', value: 'UTC' },
+        ],
+      },
     });
   });
 
@@ -172,7 +181,11 @@ describe('ClickHouse → Iceberg type mapping (docs/architecture.md "Type mappin
   for (const ch of unsupported) {
     it(`rejects ${ch} with an error naming table, column and type`, () => {
       assert.throws(
-        () => icebergSchemaFromColumns(T, [{ name: 'ok', type: 'String' }, { name: 'bad_col', type: ch }]),
+        () =>
+          icebergSchemaFromColumns(T, [
+            { name: 'ok', type: 'String' },
+            { name: 'bad_col', type: ch },
+          ]),
         (err: unknown) => {
           assert.ok(err instanceof SchemaError, `expected SchemaError, got ${String(err)}`);
           assert.ok(err.message.includes(T), err.message);
@@ -185,12 +198,22 @@ describe('ClickHouse → Iceberg type mapping (docs/architecture.md "Type mappin
   }
 
   it('rejects an unparseable type string with the same kind of error', () => {
-    assert.throws(() => mapOne('Nullable(String'), (err: unknown) => err instanceof SchemaError && /k2\.silver_trades.*"c".*Nullable\(String/.test(err.message));
+    assert.throws(
+      () => mapOne('Nullable(String'),
+      (err: unknown) => err instanceof SchemaError && /k2\.silver_trades.*"c".*Nullable\(String/.test(err.message),
+    );
   });
 
   it('rejects duplicate and missing columns', () => {
     assert.throws(() => icebergSchemaFromColumns(T, []), SchemaError);
-    assert.throws(() => icebergSchemaFromColumns(T, [{ name: 'a', type: 'String' }, { name: 'a', type: 'UInt8' }]), /"a" appears twice/);
+    assert.throws(
+      () =>
+        icebergSchemaFromColumns(T, [
+          { name: 'a', type: 'String' },
+          { name: 'a', type: 'UInt8' },
+        ]),
+      /"a" appears twice/,
+    );
   });
 });
 
@@ -226,7 +249,14 @@ describe('field ids', () => {
       Array.from({ length: 20 }, (_, i) => i + 1),
     );
     assert.deepEqual(s.fields[11].type, { type: 'list', 'element-id': 21, element: 'string', 'element-required': true });
-    assert.deepEqual(s.fields[17].type, { type: 'map', 'key-id': 22, key: 'string', 'value-id': 23, value: 'string', 'value-required': true });
+    assert.deepEqual(s.fields[17].type, {
+      type: 'map',
+      'key-id': 22,
+      key: 'string',
+      'value-id': 23,
+      value: 'string',
+      'value-required': true,
+    });
     assert.deepEqual(s.fields[19].type, { type: 'list', 'element-id': 24, element: 'string', 'element-required': true });
     assert.equal(highestFieldId(s), 24);
   });
@@ -265,11 +295,15 @@ describe('schema evolution', () => {
   ]);
 
   it('changes nothing when the source is unchanged', () => {
-    const r = evolveSchema(base, [
-      { name: 'ts', type: 'DateTime64(3)' },
-      { name: 'tags', type: 'Array(String)' },
-      { name: 'price', type: 'Decimal(18,8)' },
-    ], T);
+    const r = evolveSchema(
+      base,
+      [
+        { name: 'ts', type: 'DateTime64(3)' },
+        { name: 'tags', type: 'Array(String)' },
+        { name: 'price', type: 'Decimal(18,8)' },
+      ],
+      T,
+    );
     assert.equal(r.schema, base);
     assert.deepEqual(r.added, []);
   });
@@ -291,49 +325,90 @@ describe('schema evolution', () => {
     assert.deepEqual(r.schema.fields.slice(0, 3), base.fields);
     assert.deepEqual(r.added, [
       { id: 11, name: 'venue', required: false, type: 'string' },
-      { id: 12, name: 'attrs', required: false, type: { type: 'map', 'key-id': 13, key: 'string', 'value-id': 14, value: 'decimal(20, 0)', 'value-required': true } },
+      {
+        id: 12,
+        name: 'attrs',
+        required: false,
+        type: { type: 'map', 'key-id': 13, key: 'string', 'value-id': 14, value: 'decimal(20, 0)', 'value-required': true },
+      },
     ]);
     assert.deepEqual(r.schema.fields.slice(3), r.added);
   });
 
   it('defaults last-column-id to the highest id in the schema', () => {
-    const r = evolveSchema(base, [...[{ name: 'ts', type: 'DateTime64(3)' }, { name: 'tags', type: 'Array(String)' }, { name: 'price', type: 'Decimal(18, 8)' }], { name: 'n', type: 'Int64' }], T);
+    const r = evolveSchema(
+      base,
+      [
+        ...[
+          { name: 'ts', type: 'DateTime64(3)' },
+          { name: 'tags', type: 'Array(String)' },
+          { name: 'price', type: 'Decimal(18, 8)' },
+        ],
+        { name: 'n', type: 'Int64' },
+      ],
+      T,
+    );
     assert.equal(r.added[0].id, 5);
   });
 
   it('relaxes a column that became Nullable to optional', () => {
-    const r = evolveSchema(base, [
-      { name: 'ts', type: 'DateTime64(3)' },
-      { name: 'tags', type: 'Array(String)' },
-      { name: 'price', type: 'Nullable(Decimal(18, 8))' },
-    ], T);
-    assert.deepEqual(r.madeOptional.map((f) => f.name), ['price']);
+    const r = evolveSchema(
+      base,
+      [
+        { name: 'ts', type: 'DateTime64(3)' },
+        { name: 'tags', type: 'Array(String)' },
+        { name: 'price', type: 'Nullable(Decimal(18, 8))' },
+      ],
+      T,
+    );
+    assert.deepEqual(
+      r.madeOptional.map((f) => f.name),
+      ['price'],
+    );
     assert.equal(r.schema.fields[2].required, false);
     assert.equal(r.schema.fields[2].id, 3);
   });
 
   it('refuses a removed column, naming it', () => {
     assert.throws(
-      () => evolveSchema(base, [{ name: 'ts', type: 'DateTime64(3)' }, { name: 'price', type: 'Decimal(18, 8)' }], T),
+      () =>
+        evolveSchema(
+          base,
+          [
+            { name: 'ts', type: 'DateTime64(3)' },
+            { name: 'price', type: 'Decimal(18, 8)' },
+          ],
+          T,
+        ),
       (err: unknown) => err instanceof SchemaError && /k2\.silver_trades.*"tags".*no longer in the source/.test(err.message),
     );
   });
 
   it('refuses a retyped column, naming both types', () => {
     assert.throws(
-      () => evolveSchema(base, [
-        { name: 'ts', type: 'DateTime64(3)' },
-        { name: 'tags', type: 'Array(String)' },
-        { name: 'price', type: 'Decimal(38, 8)' },
-      ], T),
+      () =>
+        evolveSchema(
+          base,
+          [
+            { name: 'ts', type: 'DateTime64(3)' },
+            { name: 'tags', type: 'Array(String)' },
+            { name: 'price', type: 'Decimal(38, 8)' },
+          ],
+          T,
+        ),
       (err: unknown) => err instanceof SchemaError && /"price" changed type.*decimal\(18, 8\).*decimal\(38, 8\)/.test(err.message),
     );
     assert.throws(
-      () => evolveSchema(base, [
-        { name: 'ts', type: 'DateTime64(3)' },
-        { name: 'tags', type: 'Array(Nullable(String))' },
-        { name: 'price', type: 'Decimal(18, 8)' },
-      ], T),
+      () =>
+        evolveSchema(
+          base,
+          [
+            { name: 'ts', type: 'DateTime64(3)' },
+            { name: 'tags', type: 'Array(Nullable(String))' },
+            { name: 'price', type: 'Decimal(18, 8)' },
+          ],
+          T,
+        ),
       SchemaError,
     );
   });
@@ -357,9 +432,18 @@ describe('DuckDB physical types', () => {
     ['binary', 'BLOB'],
     ['fixed[16]', 'BLOB'],
     [{ type: 'list', 'element-id': 2, element: 'string', 'element-required': true }, 'VARCHAR[]'],
-    [{ type: 'map', 'key-id': 2, key: 'string', 'value-id': 3, value: 'decimal(20, 0)', 'value-required': false }, 'MAP(VARCHAR, DECIMAL(20,0))'],
     [
-      { type: 'struct', fields: [{ id: 2, name: 'a "q"', required: true, type: 'int' }, { id: 3, name: 'b', required: false, type: 'timestamptz' }] },
+      { type: 'map', 'key-id': 2, key: 'string', 'value-id': 3, value: 'decimal(20, 0)', 'value-required': false },
+      'MAP(VARCHAR, DECIMAL(20,0))',
+    ],
+    [
+      {
+        type: 'struct',
+        fields: [
+          { id: 2, name: 'a "q"', required: true, type: 'int' },
+          { id: 3, name: 'b', required: false, type: 'timestamptz' },
+        ],
+      },
       'STRUCT("a ""q""" INTEGER, "b" TIMESTAMPTZ)',
     ],
   ];
@@ -399,9 +483,14 @@ describe('DuckDB writes Parquet with these types and field ids', () => {
         "INSERT INTO x VALUES (TIMESTAMPTZ '2026-02-11 00:00:00+00', ['a'], MAP {'k': 'v'}, {'a': 1, 'b': [18446744073709551615]}, 18446744073709551615, 'f79c3e09-677c-4bbd-a479-3f349cb785e7')",
       );
       await db.run(`COPY x TO '${file}' (FORMAT parquet, FIELD_IDS ${duckdbFieldIds(s)})`);
-      const rows = (await db.runAndReadAll(`SELECT name, field_id, type, logical_type FROM parquet_schema('${file}') WHERE field_id IS NOT NULL`)).getRowsJS();
+      const rows = (
+        await db.runAndReadAll(`SELECT name, field_id, type, logical_type FROM parquet_schema('${file}') WHERE field_id IS NOT NULL`)
+      ).getRowsJS();
       const byId = new Map(rows.map((r) => [Number(r[1]), { name: r[0], type: r[2], logical: String(r[3] ?? '') }]));
-      assert.deepEqual([...byId.keys()].sort((a, b) => a - b), Array.from({ length: highestFieldId(s) }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...byId.keys()].sort((a, b) => a - b),
+        Array.from({ length: highestFieldId(s) }, (_, i) => i + 1),
+      );
       assert.equal(byId.get(1)?.name, 'ts');
       assert.match(byId.get(1)!.logical, /isAdjustedToUTC=1.*MICROS=MicroSeconds/);
       assert.equal(byId.get(5)?.type, 'FIXED_LEN_BYTE_ARRAY');

@@ -20,7 +20,12 @@ const DAY = 86_400n * S;
 
 describe('watermark timestamps', () => {
   it('round-trips microseconds exactly, before and after 1970', () => {
-    for (const iso of ['1970-01-01T00:00:00.000000Z', '2026-02-11T12:02:00.123456Z', '1969-12-31T23:59:59.999999Z', '2105-12-31T23:59:59.000001Z']) {
+    for (const iso of [
+      '1970-01-01T00:00:00.000000Z',
+      '2026-02-11T12:02:00.123456Z',
+      '1969-12-31T23:59:59.999999Z',
+      '2105-12-31T23:59:59.000001Z',
+    ]) {
       assert.equal(isoFromMicros(microsFromIso(iso)), iso);
     }
     assert.equal(microsFromIso('1970-01-01T00:00:01Z'), S);
@@ -35,7 +40,10 @@ describe('watermark timestamps', () => {
   it('starts a never-offloaded table before its first row, and a committed one after its watermark', () => {
     const w = { timestamp: '1970-01-01T00:00:00.000000Z', tieBreak: null };
     assert.equal(lowerBoundOf(w, false), null);
-    assert.deepEqual(lowerBoundOf({ timestamp: '2026-02-11T12:00:00.000000Z', tieBreak: '42' }, true), { cursor: microsFromIso('2026-02-11T12:00:00Z'), tieBreak: '42' });
+    assert.deepEqual(lowerBoundOf({ timestamp: '2026-02-11T12:00:00.000000Z', tieBreak: '42' }, true), {
+      cursor: microsFromIso('2026-02-11T12:00:00Z'),
+      tieBreak: '42',
+    });
   });
 });
 

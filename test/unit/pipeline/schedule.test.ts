@@ -62,10 +62,13 @@ test('ticks run on a fixed schedule, one line per table per tick', async () => {
   assert.equal(tableLines.length, summary.ticks * TABLES.length);
   for (let tick = 1; tick <= summary.ticks; tick++) {
     const mine = tableLines.filter((l) => l.tick === tick);
-    assert.deepEqual(mine.map((l) => [l.table, l.layer, l.status]), [
-      ['bronze_a', 'bronze', 'committed'],
-      ['silver_b', 'silver', 'up-to-date'],
-    ]);
+    assert.deepEqual(
+      mine.map((l) => [l.table, l.layer, l.status]),
+      [
+        ['bronze_a', 'bronze', 'committed'],
+        ['silver_b', 'silver', 'up-to-date'],
+      ],
+    );
   }
   const first = tableLines[0];
   assert.equal(first.rows, 10);
@@ -158,10 +161,13 @@ test('a stop waits for the commit under way, starts nothing after it, and every 
   assert.equal(commits, 1, 'exactly the commit under way completes; nothing starts after the stop');
   assert.equal(summary.ticks, 1);
   const tableLines = lines.filter((l) => l.event === 'table');
-  assert.deepEqual(tableLines.map((l) => [l.table, l.status]), [
-    ['bronze_a', 'committed'],
-    ['silver_b', 'not-run'],
-  ]);
+  assert.deepEqual(
+    tableLines.map((l) => [l.table, l.status]),
+    [
+      ['bronze_a', 'committed'],
+      ['silver_b', 'not-run'],
+    ],
+  );
   assert.equal(tableLines[1].reason, 'stopped before this table was offloaded');
   const stopping = lines.find((l) => l.event === 'stopping');
   assert.deepEqual(stopping && [stopping.reason, stopping.runningTick], ['SIGTERM', 1]);
@@ -197,14 +203,20 @@ test('a failing table and a crashing tick are reported on their lines; the sched
   const summary = await done;
 
   const byTick = (n: number) => lines.filter((l): l is Extract<ScheduleLogLine, { event: 'table' }> => l.event === 'table' && l.tick === n);
-  assert.deepEqual(byTick(1).map((l) => [l.table, l.status, l.error ?? l.reason]), [
-    ['bronze_a', 'failed', 'source table k2.nope does not exist'],
-    ['silver_b', 'skipped', 'bronze layer failed'],
-  ]);
-  assert.deepEqual(byTick(2).map((l) => [l.table, l.status, l.reason]), [
-    ['bronze_a', 'not-run', 'the tick failed: PostgreSQL went away'],
-    ['silver_b', 'not-run', 'the tick failed: PostgreSQL went away'],
-  ]);
+  assert.deepEqual(
+    byTick(1).map((l) => [l.table, l.status, l.error ?? l.reason]),
+    [
+      ['bronze_a', 'failed', 'source table k2.nope does not exist'],
+      ['silver_b', 'skipped', 'bronze layer failed'],
+    ],
+  );
+  assert.deepEqual(
+    byTick(2).map((l) => [l.table, l.status, l.reason]),
+    [
+      ['bronze_a', 'not-run', 'the tick failed: PostgreSQL went away'],
+      ['silver_b', 'not-run', 'the tick failed: PostgreSQL went away'],
+    ],
+  );
   assert.equal(lines.filter((l) => l.event === 'log').length, 1, 'warnings pass through, info logs do not');
   assert.ok(summary.failedTicks >= 2);
   const finished = lines.filter((l) => l.event === 'tick-finished');
