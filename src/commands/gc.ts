@@ -54,8 +54,10 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
       println(ctx.stdout, line);
     }
     for (const r of results) for (const o of r.orphans) println(ctx.stdout, `  ${options.dryRun ? 'would delete' : 'deleted'} ${o.uri}`);
+    for (const r of results) if (r.error) println(ctx.stdout, `${r.table}: not collected: ${r.error}`);
   }
   if (results.some((r) => r.status === 'busy')) ctx.exitCode = ExitCode.busy;
+  if (results.some((r) => r.status === 'error')) ctx.exitCode = ExitCode.failed;
   return results;
 }
 
@@ -70,7 +72,10 @@ export function registerGc(program: Command, ctx: CommandContext): void {
     .option('--min-age <duration>', 'only files older than this (default 1h)')
     .option('--json', 'print one JSON document')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
-    .addHelpText('after', '\nExit code 0 when every table was collected; 5 when a table was busy (skipped: a run holds it).')
+    .addHelpText(
+      'after',
+      "\nExit code 0 when every table was collected; 5 when a table was busy (skipped: a run holds it); 1 when a table's metadata could not be read (the others are still collected).",
+    )
     .action(async (options: GcCliOptions) => {
       await gc(options, ctx);
     });

@@ -64,7 +64,7 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       ch.ok ? formatCount(ch.value.totalRows) : '?',
       ch.ok ? formatCount(ch.value.rowsUpToWatermark) : '?',
       ch.ok ? formatCount(ch.value.pendingRows) : '?',
-      !ice.ok ? '?' : ice.value.exists ? formatCount(ice.value.rows) : 'no table yet',
+      !ice.ok ? '?' : ice.value.exists ? `${ice.value.rowsApproximate ? '≈' : ''}${formatCount(ice.value.rows)}` : 'no table yet',
       t.delta === null ? '?' : formatCount(t.delta),
       t.lastRun ? `${t.lastRun.status} ${formatInstant(t.lastRun.startedAt)}` : '—',
     ];
@@ -78,6 +78,9 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
     ),
     ...report.tables.flatMap((t) =>
       !t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [],
+    ),
+    ...report.tables.flatMap((t) =>
+      !t.iceberg.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `Iceberg: ${t.iceberg.error.split('\n')[0]}` }] : [],
     ),
   ];
   if (problems.length > 0) {

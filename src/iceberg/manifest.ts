@@ -22,7 +22,9 @@ import {
 } from './conversions.js';
 import { partitionType, type PartitionValue } from './partition.js';
 import type {
+  ContentFile,
   DataFile,
+  DeleteFile,
   IcebergType,
   ManifestEntry,
   ManifestFile,
@@ -243,7 +245,7 @@ export interface ManifestWriteOptions {
   codec?: AvroCodec;
 }
 
-function entryDatum(entry: ManifestEntry, partition: StructType, opts: ManifestWriteOptions): unknown {
+function entryDatum(entry: ManifestEntry<ContentFile>, partition: StructType, opts: ManifestWriteOptions): unknown {
   const f = entry.dataFile;
   if (entry.status !== 1 && (entry.sequenceNumber === null || entry.fileSequenceNumber === null))
     throw new SchemaError(`manifest entry for ${f.filePath}: EXISTING and DELETED entries must carry their sequence numbers`);
@@ -273,15 +275,25 @@ function entryDatum(entry: ManifestEntry, partition: StructType, opts: ManifestW
       upper_bounds: mapToAvro(f.upperBounds, (v) => Buffer.from(v)),
       key_metadata: null,
       split_offsets: f.splitOffsets ?? null,
-      equality_ids: null,
+      equality_ids: f.content === 2 ? (f.equalityIds ?? null) : null,
       sort_order_id: f.sortOrderId ?? null,
-      referenced_data_file: null,
+      referenced_data_file: f.content === 1 ? (f.referencedDataFile ?? null) : null,
     },
   };
 }
 
-/** Writes a v2 data manifest (Avro, deflate) with the header metadata the spec requires. */
-export function writeManifest(entries: ManifestEntry[], opts: ManifestWriteOptions): Uint8Array {
+/** 'deletes' when the entries are delete files, 'data' otherwise; a manifest never mixes both (spec). */
+function manifestContent(entries: ReadonlyArray<ManifestEntry<ContentFile>>): 'data' | 'deletes' {
+  const deletes = entries.filter((e) => e.dataFile.content !== 0).length;
+  if (deletes > 0 && deletes < entries.length) throw new SchemaError('a manifest holds either data files or delete files, not both');
+  return deletes > 0 ? 'deletes' : 'data';
+}
+
+/**
+ * Writes a v2 manifest (Avro, deflate) with the header metadata the spec requires: a data manifest, or a
+ * delete manifest when the entries are delete files (we only ever rewrite those of other writers).
+ */
+export function writeManifest(entries: ReadonlyArray<ManifestEntry<ContentFile>>, opts: ManifestWriteOptions): Uint8Array {
   const partition = partitionType(opts.spec, opts.schema);
   const avroSchema = avroSchemaFromStruct(manifestEntryType(partition), 'manifest_entry');
   return writeAvroContainer(
@@ -295,14 +307,16 @@ export function writeManifest(entries: ManifestEntry[], opts: ManifestWriteOptio
         'partition-spec': JSON.stringify(opts.spec.fields),
         'partition-spec-id': String(opts.spec['spec-id']),
         'format-version': '2',
-        content: 'data',
+        content: manifestContent(entries),
       },
     },
   );
 }
 
 export interface ManifestContents {
-  entries: ManifestEntry[];
+  /** Data files in a data manifest, delete files in a delete manifest. */
+  entries: Array<ManifestEntry<ContentFile>>;
+  content: 'data' | 'deletes';
   /** Header metadata: the table schema and partition spec the manifest was written with. */
   schema?: Schema;
   spec?: PartitionSpec;
@@ -316,21 +330,27 @@ export function readManifestFile(bytes: Uint8Array): ManifestContents {
   const formatVersion = Number(metadata['format-version'] ?? '1');
   if (formatVersion !== 2)
     throw new SchemaError(`manifest format-version ${metadata['format-version'] ?? '(none)'} is not supported (only 2)`);
-  if ((metadata.content ?? 'data') !== 'data') throw new SchemaError(`manifest content "${metadata.content}" is not supported (only data)`);
+  // The header's `content` is required by the spec, yet some writers (ClickHouse's) leave it out: then the entries tell.
+  const declared = metadata.content;
+  if (declared !== undefined && declared !== 'data' && declared !== 'deletes')
+    throw new SchemaError(`manifest content "${declared}" is not supported (only data and deletes)`);
+  const content =
+    declared ?? (records.some((r) => ((r as { data_file: { content: number } }).data_file.content ?? 0) !== 0) ? 'deletes' : 'data');
   const partitionFields = manifestPartitionFields(avroSchema);
-  const entries = records.map((raw): ManifestEntry => {
+  const entries = records.map((raw): ManifestEntry<ContentFile> => {
     const r = raw as Record<string, unknown>;
     const d = r.data_file as Record<string, unknown>;
     const p = d.partition as Record<string, unknown>;
-    if (d.content !== 0) throw new SchemaError(`${String(d.file_path)}: delete files are not supported`);
+    const fileContent = d.content as number;
     const format = String(d.file_format).toUpperCase();
-    if (format !== 'PARQUET') throw new SchemaError(`${String(d.file_path)}: file format ${format} is not supported (only PARQUET)`);
+    if ((content === 'data') !== (fileContent === 0) || ![0, 1, 2].includes(fileContent))
+      throw new SchemaError(`${String(d.file_path)}: content ${fileContent} in a ${content} manifest`);
+    if (fileContent === 0 && format !== 'PARQUET')
+      throw new SchemaError(`${String(d.file_path)}: file format ${format} is not supported (only PARQUET)`);
     const partition: DataFile['partition'] = {};
     for (const pf of partitionFields) partition[pf.name] = partitionValueFromAvro(pf.type, p[pf.avroName]);
-    const dataFile: DataFile = {
-      content: 0,
+    const common = {
       filePath: d.file_path as string,
-      fileFormat: 'PARQUET',
       partition,
       recordCount: d.record_count as bigint,
       fileSizeInBytes: d.file_size_in_bytes as bigint,
@@ -340,11 +360,19 @@ export function readManifestFile(bytes: Uint8Array): ManifestContents {
       lowerBounds: mapFromAvro(d.lower_bounds, bytesOf),
       upperBounds: mapFromAvro(d.upper_bounds, bytesOf),
     };
+    let dataFile: ContentFile;
+    if (fileContent === 0) dataFile = { content: 0, fileFormat: 'PARQUET', ...common } satisfies DataFile;
+    else {
+      const deleteFile: DeleteFile = { content: fileContent as 1 | 2, fileFormat: format, ...common };
+      if (d.equality_ids != null) deleteFile.equalityIds = [...(d.equality_ids as number[])];
+      if (d.referenced_data_file != null) deleteFile.referencedDataFile = d.referenced_data_file as string;
+      dataFile = deleteFile;
+    }
     if (d.nan_value_counts != null) dataFile.nanValueCounts = mapFromAvro(d.nan_value_counts, (v) => v as bigint);
     if (d.split_offsets != null) dataFile.splitOffsets = [...(d.split_offsets as bigint[])];
     if (d.sort_order_id != null) dataFile.sortOrderId = d.sort_order_id as number;
     return {
-      status: r.status as ManifestEntry['status'],
+      status: r.status as ManifestEntry<ContentFile>['status'],
       snapshotId: (r.snapshot_id as bigint | null) ?? null,
       sequenceNumber: (r.sequence_number as bigint | null | undefined) ?? null,
       fileSequenceNumber: (r.file_sequence_number as bigint | null | undefined) ?? null,
@@ -353,6 +381,7 @@ export function readManifestFile(bytes: Uint8Array): ManifestContents {
   });
   return {
     entries,
+    content,
     schema: metadata.schema ? (JSON.parse(metadata.schema) as Schema) : undefined,
     spec: metadata['partition-spec']
       ? { 'spec-id': Number(metadata['partition-spec-id'] ?? 0), fields: JSON.parse(metadata['partition-spec']) as PartitionSpec['fields'] }
@@ -362,12 +391,12 @@ export function readManifestFile(bytes: Uint8Array): ManifestContents {
   };
 }
 
-export function readManifest(bytes: Uint8Array): ManifestEntry[] {
+export function readManifest(bytes: Uint8Array): Array<ManifestEntry<ContentFile>> {
   return readManifestFile(bytes).entries;
 }
 
 /** Fills what a manifest entry leaves null from its manifest-list record (spec "Sequence Number Inheritance"). */
-export function inheritFromManifest(entry: ManifestEntry, manifest: ManifestFile): ManifestEntry {
+export function inheritFromManifest<F extends ContentFile>(entry: ManifestEntry<F>, manifest: ManifestFile): ManifestEntry<F> {
   const added = entry.status === 1;
   return {
     ...entry,
@@ -405,8 +434,8 @@ export interface ManifestSummaryOptions {
   sequenceNumber?: bigint;
 }
 
-/** The manifest_file record for a manifest holding `entries`. */
-export function summarizeManifest(entries: ManifestEntry[], opts: ManifestSummaryOptions): ManifestFile {
+/** The manifest_file record for a manifest holding `entries` (a delete manifest when they are delete files). */
+export function summarizeManifest(entries: ReadonlyArray<ManifestEntry<ContentFile>>, opts: ManifestSummaryOptions): ManifestFile {
   const partition = partitionType(opts.spec, opts.schema);
   const seq = opts.sequenceNumber ?? UNASSIGNED_SEQUENCE_NUMBER;
   const count = (status: number): number => entries.filter((e) => e.status === status).length;
@@ -438,7 +467,7 @@ export function summarizeManifest(entries: ManifestEntry[], opts: ManifestSummar
     manifestPath: opts.manifestPath,
     manifestLength: opts.manifestLength,
     partitionSpecId: opts.spec['spec-id'],
-    content: 0,
+    content: manifestContent(entries) === 'deletes' ? 1 : 0,
     sequenceNumber: seq,
     minSequenceNumber,
     addedSnapshotId: opts.snapshotId,

@@ -99,6 +99,10 @@ export interface SnapshotChange {
   deletedDataFiles?: number;
   deletedRecords?: bigint;
   removedFilesSize?: bigint;
+  /** For overwrite/replace: delete files (other engines') it removed with the rows they applied to. */
+  removedDeleteFiles?: number;
+  removedPositionDeletes?: bigint;
+  removedEqualityDeletes?: bigint;
   /** Partitions with files added or removed. */
   changedPartitionCount: number;
   /** Extra summary properties, e.g. `offload.run-id`; they may not replace the standard ones. */
@@ -128,6 +132,11 @@ function snapshotSummary(change: SnapshotChange, previous: SnapshotSummary | und
     summary['deleted-data-files'] = String(change.deletedDataFiles ?? 0);
     summary['deleted-records'] = String(change.deletedRecords ?? 0n);
     summary['removed-files-size'] = String(change.removedFilesSize ?? 0n);
+    if (change.removedDeleteFiles) {
+      summary['removed-delete-files'] = String(change.removedDeleteFiles);
+      summary['removed-position-deletes'] = String(change.removedPositionDeletes ?? 0n);
+      summary['removed-equality-deletes'] = String(change.removedEqualityDeletes ?? 0n);
+    }
   } else if (change.deletedDataFiles || change.deletedRecords || change.removedFilesSize) {
     throw new SchemaError('an append snapshot cannot remove files; use overwrite');
   }
@@ -286,8 +295,10 @@ export function parseMetadataFileVersion(location: string): number | null {
 export function metadataDirectory(m: TableMetadata): string {
   const custom = m.properties['write.metadata.path'];
   if (custom)
-    return /^[a-z][a-z0-9+.-]*:\/\//i.test(custom) ? custom.replace(/\/+$/, '') : `${m.location}/${custom.replace(/^\/+|\/+$/g, '')}`;
-  return `${m.location}/metadata`;
+    return /^[a-z][a-z0-9+.-]*:\/\//i.test(custom)
+      ? custom.replace(/\/+$/, '')
+      : `${m.location.replace(/\/+$/, '')}/${custom.replace(/^\/+|\/+$/g, '')}`;
+  return `${m.location.replace(/\/+$/, '')}/metadata`; // some writers end the location with '/'
 }
 
 /** The location of the metadata file that follows `current` (null for a new table: version 0). */

@@ -5,10 +5,10 @@
 // adds them are written once and reused; only what depends on the base (manifest list, rewritten
 // manifests, metadata) is built again.
 import { randomUUID } from 'node:crypto';
-import { mapLimit } from '../core/concurrency.js';
 import { OffloadError, SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
-import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
+import { summarizeManifest, writeManifest, writeManifestList } from './manifest.js';
+import { countRemoved, removeFromManifests, type RemovedCounts } from './manifest-rewrite.js';
 import {
   addSchema,
   addSnapshot,
@@ -23,9 +23,20 @@ import {
   snapshotById,
   stringifyMetadata,
 } from './metadata.js';
-import { partitionKey, readManifestEntries, readSnapshotManifests } from './reader.js';
+import { partitionKey, readSnapshotManifests } from './reader.js';
+import { rewriteManifests, type RewriteChange } from './rewrite-commit.js';
 import { assignFreshIds } from './schema.js';
-import type { DataFile, IcebergType, ManifestEntry, ManifestFile, NestedField, Schema, TableIdentifier, TableMetadata } from './types.js';
+import type {
+  ContentFile,
+  DataFile,
+  IcebergType,
+  ManifestEntry,
+  ManifestFile,
+  NestedField,
+  Schema,
+  TableIdentifier,
+  TableMetadata,
+} from './types.js';
 import { formatIdentifier } from './types.js';
 
 /** A table at one version: the metadata file the catalog pointed at when it was loaded, and its content. */
@@ -43,7 +54,7 @@ export interface NewColumn {
 }
 
 /** What a staged commit does, kept so that it can be built again on a newer base. */
-export type TableChange = DataChange | SchemaChange;
+export type TableChange = DataChange | RewriteChange | SchemaChange;
 
 /** Adds data files (append), or replaces the partitions they fall in (replace-partitions). */
 export interface DataChange {
@@ -146,18 +157,6 @@ export class StagedAlreadyCommitted extends OffloadError {
 
 const hasLiveFiles = (m: ManifestFile): boolean => m.addedFilesCount > 0 || m.existingFilesCount > 0;
 
-interface FileCounts {
-  files: number;
-  records: bigint;
-  bytes: bigint;
-}
-
-const countFiles = (files: readonly DataFile[]): FileCounts => ({
-  files: files.length,
-  records: files.reduce((s, f) => s + f.recordCount, 0n),
-  bytes: files.reduce((s, f) => s + f.fileSizeInBytes, 0n),
-});
-
 /** Builds the change on `base` and writes the manifest list, any rewritten manifests and the next metadata file. */
 export async function buildOnBase(base: Table, io: FileIO, change: TableChange, attempt: number): Promise<StagedCommit> {
   const name = formatIdentifier(base.ident);
@@ -177,21 +176,27 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
       const parent = currentSnapshot(base.metadata);
       const parentManifests = parent ? await readSnapshotManifests(io, parent) : [];
       const sequenceNumber = base.metadata['last-sequence-number'] + 1n;
-      const added = countFiles(change.dataFiles);
+      const added = countRemoved(change.dataFiles);
       const changedPartitions = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
 
       let manifests: ManifestFile[];
-      let deleted: FileCounts = { files: 0, records: 0n, bytes: 0n };
-      let operation: 'append' | 'overwrite' = 'append';
+      let deleted: RemovedCounts | null = null;
+      let operation: 'append' | 'overwrite' | 'replace' = 'append';
       const properties = { ...change.summaryProperties };
       if (change.kind === 'append') {
         manifests = [change.addedManifest, ...parentManifests.filter(hasLiveFiles)];
+      } else if (change.kind === 'rewrite') {
+        operation = 'replace';
+        const rewritten = await rewriteManifests(base, io, parentManifests, change, written);
+        manifests = [change.addedManifest, ...rewritten.manifests];
+        deleted = rewritten.removed;
+        for (const p of rewritten.partitions) changedPartitions.add(p);
       } else {
         operation = 'overwrite';
         properties['replace-partitions'] = 'true';
         const replaced = await replacePartitions(base, io, parentManifests, change, written);
         manifests = [change.addedManifest, ...replaced.manifests];
-        deleted = countFiles(replaced.deletedFiles);
+        deleted = countRemoved(replaced.deletedFiles);
         for (const f of replaced.deletedFiles) changedPartitions.add(partitionKey(change.specId, f.partition));
       }
 
@@ -208,11 +213,18 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
         operation,
         manifestList: listPath,
         snapshotId: change.snapshotId,
-        addedDataFiles: added.files,
+        addedDataFiles: added.dataFiles,
         addedRecords: added.records,
         addedFilesSize: added.bytes,
-        ...(operation === 'overwrite'
-          ? { deletedDataFiles: deleted.files, deletedRecords: deleted.records, removedFilesSize: deleted.bytes }
+        ...(deleted
+          ? {
+              deletedDataFiles: deleted.dataFiles,
+              deletedRecords: deleted.records,
+              removedFilesSize: deleted.bytes,
+              removedDeleteFiles: deleted.deleteFiles,
+              removedPositionDeletes: deleted.positionDeletes,
+              removedEqualityDeletes: deleted.equalityDeletes,
+            }
           : {}),
         changedPartitionCount: changedPartitions.size,
         properties,
@@ -234,7 +246,9 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
 /**
  * Replace partitions: every live entry of the parent in a partition the new files touch is written
  * again as DELETED (by this snapshot) in a rewritten manifest, its other entries as EXISTING; manifests
- * without such entries are carried as they are. Entries already DELETED are dropped, as Java does.
+ * without such entries are carried as they are. Entries already DELETED are dropped, as Java does. Delete
+ * files (other engines') of a replaced partition go with its data files: they only ever applied to rows
+ * that are gone. Delete files of other partitions, and of other partition specs, stay.
  */
 async function replacePartitions(
   base: Table,
@@ -242,52 +256,15 @@ async function replacePartitions(
   parentManifests: ManifestFile[],
   change: DataChange,
   written: string[],
-): Promise<{ manifests: ManifestFile[]; deletedFiles: DataFile[] }> {
+): Promise<{ manifests: ManifestFile[]; deletedFiles: Array<ManifestEntry<ContentFile>['dataFile']> }> {
   const touched = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
-  const live = parentManifests.filter(hasLiveFiles);
-  const candidates = live.filter((m) => m.partitionSpecId === change.specId);
-  const entriesByPath = new Map<string, ManifestEntry[]>();
-  const read = await mapLimit(candidates, 8, (m) => readManifestEntries(io, m));
-  candidates.forEach((m, i) => entriesByPath.set(m.manifestPath, read[i]));
-
-  const schema = currentSchema(base.metadata);
-  const spec = base.metadata['partition-specs'].find((s) => s['spec-id'] === change.specId)!;
-  const directory = metadataDirectory(base.metadata);
-  const rewriteUuid = randomUUID();
-  const manifests: ManifestFile[] = [];
-  const deletedFiles: DataFile[] = [];
-  let n = 0;
-  for (const m of live) {
-    const entries = entriesByPath.get(m.manifestPath);
-    const isTouched = (e: ManifestEntry): boolean => e.status !== 2 && touched.has(partitionKey(change.specId, e.dataFile.partition));
-    if (!entries || !entries.some(isTouched)) {
-      manifests.push(m);
-      continue;
-    }
-    const rewritten: ManifestEntry[] = [];
-    for (const e of entries) {
-      if (e.status === 2) continue;
-      if (isTouched(e)) {
-        rewritten.push({ ...e, status: 2, snapshotId: change.snapshotId });
-        deletedFiles.push(e.dataFile);
-      } else rewritten.push({ ...e, status: 0 });
-    }
-    const path = `${directory}/${manifestFileName(rewriteUuid, n++)}`;
-    const bytes = writeManifest(rewritten, { schema, spec, snapshotId: change.snapshotId });
-    await io.createExclusive(path, bytes);
-    written.push(path);
-    manifests.push(
-      summarizeManifest(rewritten, {
-        schema,
-        spec,
-        manifestPath: path,
-        manifestLength: BigInt(bytes.byteLength),
-        snapshotId: change.snapshotId,
-        sequenceNumber: UNASSIGNED_SEQUENCE_NUMBER,
-      }),
-    );
-  }
-  return { manifests, deletedFiles };
+  const { manifests, removed } = await removeFromManifests(base.metadata, io, parentManifests, {
+    snapshotId: change.snapshotId,
+    mayHold: (m) => m.partitionSpecId === change.specId,
+    isRemoved: (e) => touched.has(partitionKey(change.specId, e.dataFile.partition)),
+    written,
+  });
+  return { manifests, deletedFiles: removed.map((e) => e.dataFile) };
 }
 
 /** The schema change applied to `metadata`: new optional columns with ids above last-column-id, and columns relaxed to optional. */

@@ -31,9 +31,11 @@ import {
   type Table,
   type TableChange,
 } from './snapshot-producer.js';
-import type { DataFile, PartitionSpec, Schema, TableIdentifier } from './types.js';
+import type { RewriteChange } from './rewrite-commit.js';
+import type { ContentFile, DataFile, PartitionSpec, Schema, TableIdentifier } from './types.js';
 import { formatIdentifier } from './types.js';
 
+export { RewriteConflict } from './rewrite-commit.js';
 export { StagedAlreadyCommitted, type NewColumn, type StagedCommit, type Table, type TableChange };
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ export function defaultTableLocation(warehouse: string, ident: TableIdentifier):
 /** Where a table's data files go: `write.data.path` if set, else `<location>/data`. */
 export function dataLocation(table: Table): string {
   const custom = table.metadata.properties['write.data.path'];
-  return (custom ?? `${table.metadata.location}/data`).replace(/\/+$/, '');
+  return (custom ?? `${table.metadata.location.replace(/\/+$/, '')}/data`).replace(/\/+$/, '');
 }
 
 /**
@@ -128,7 +130,7 @@ export interface StageSnapshotOptions {
 }
 
 async function stageDataChange(
-  kind: 'append' | 'replace-partitions',
+  kind: 'append' | 'replace-partitions' | Pick<RewriteChange, 'kind' | 'removedFiles' | 'startingSequenceNumber'>,
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
@@ -137,8 +139,7 @@ async function stageDataChange(
   const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
   const commitUuid = newCommitUuid();
   const { manifest, specId } = await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
-  const change: TableChange = {
-    kind,
+  const common = {
     snapshotId,
     commitUuid,
     specId,
@@ -146,6 +147,7 @@ async function stageDataChange(
     addedManifest: manifest,
     summaryProperties: { ...options.summaryProperties },
   };
+  const change: TableChange = typeof kind === 'string' ? { kind, ...common } : { ...kind, ...common };
   try {
     return await buildOnBase(table, io, change, 1);
   } catch (err) {
@@ -179,6 +181,28 @@ export function stageReplacePartitions(
   options: StageSnapshotOptions = {},
 ): Promise<StagedCommit> {
   return stageDataChange('replace-partitions', table, io, dataFiles, options);
+}
+
+/**
+ * Compaction's `replace` snapshot: `dataFiles` (already uploaded) replace `removedFiles` — data files of
+ * one partition and the position delete files whose deletes `dataFiles` already applied — holding exactly
+ * their live rows. `table` must be the version the rows were read at: if the commit must be built again
+ * on a newer one, that happens only while every removed file is still live and no newer delete file may
+ * apply to them (else RewriteConflict). Nothing is committed.
+ */
+export function stageRewrite(
+  table: Table,
+  io: FileIO,
+  rewrite: { removedFiles: readonly ContentFile[]; dataFiles: readonly DataFile[] },
+  options: StageSnapshotOptions = {},
+): Promise<StagedCommit> {
+  if (rewrite.removedFiles.length === 0) throw new SchemaError(`${formatIdentifier(table.ident)}: a rewrite removes at least one file`);
+  const rewriteOf = {
+    kind: 'rewrite' as const,
+    removedFiles: [...rewrite.removedFiles],
+    startingSequenceNumber: table.metadata['last-sequence-number'],
+  };
+  return stageDataChange(rewriteOf, table, io, rewrite.dataFiles, options);
 }
 
 /** Schema evolution: a new schema (new id) with `columns` appended as optional fields with ids above last-column-id, and the named columns made optional. */

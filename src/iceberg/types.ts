@@ -140,7 +140,7 @@ export function parseIdentifier(text: string): TableIdentifier {
 
 /** A data file as the manifest records it (spec: "Manifests" → data_file). Bounds use the single-value binary encoding. */
 export interface DataFile {
-  content: 0; // data (1/2 are delete files, which we never write)
+  content: 0; // data (1/2 are delete files: DeleteFile)
   filePath: string;
   fileFormat: 'PARQUET';
   /** Partition tuple by partition field name, in Iceberg's partition value representation (e.g. day → days since epoch). */
@@ -157,14 +157,33 @@ export interface DataFile {
   sortOrderId?: number | null;
 }
 
+/**
+ * A delete file (format v2) as a manifest records it: position deletes (content 1: rows of data files by
+ * file path and row position) or equality deletes (content 2: rows whose `equalityIds` columns equal a
+ * delete row's). Other engines write them (merge-on-read deletes); the offload reads them, never writes new ones.
+ */
+export interface DeleteFile extends Omit<DataFile, 'content' | 'fileFormat'> {
+  content: 1 | 2;
+  /** PARQUET, AVRO or ORC as the manifest names it (upper case). */
+  fileFormat: string;
+  /** Equality deletes: the field ids the delete rows hold. */
+  equalityIds?: number[];
+  /** Position deletes that all point into one data file (optional in v2). */
+  referencedDataFile?: string;
+}
+
+/** What a manifest entry describes: a data file or a delete file. */
+export type ContentFile = DataFile | DeleteFile;
+
 export type ManifestEntryStatus = 0 | 1 | 2; // EXISTING, ADDED, DELETED
 
-export interface ManifestEntry {
+/** A manifest entry; data manifests hold DataFile entries, delete manifests DeleteFile entries. */
+export interface ManifestEntry<F extends ContentFile = DataFile> {
   status: ManifestEntryStatus;
   snapshotId: bigint | null;
   sequenceNumber: bigint | null;
   fileSequenceNumber: bigint | null;
-  dataFile: DataFile;
+  dataFile: F;
 }
 
 /** A manifest as the manifest list records it (spec: "Manifest Lists" → manifest_file). */
@@ -172,6 +191,7 @@ export interface ManifestFile {
   manifestPath: string;
   manifestLength: bigint;
   partitionSpecId: number;
+  /** 0 data manifest, 1 delete manifest. */
   content: 0 | 1;
   sequenceNumber: bigint;
   minSequenceNumber: bigint;

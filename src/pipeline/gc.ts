@@ -4,13 +4,15 @@
 // compare-and-set). They are deleted only when
 //   - no run holds the table: gc takes the table's own lock for the whole listing and deletion (busy → skip),
 //   - nothing the table's current metadata reaches names them (every kept snapshot's manifest list,
-//     manifests and live data files; the current metadata file and those in its metadata-log), and
+//     manifests, live data files and live delete files other engines wrote; the current metadata file and
+//     those in its metadata-log), and
 //   - they are older than a safety age (default 1 hour), so a writer that does not take our lock (another
 //     engine committing to the same table) is never raced.
 import type { TableConfig } from '../config/tables.js';
+import { ServiceUnavailable } from '../core/errors.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
-import { readReferencedFiles } from '../iceberg/reader.js';
+import { readReferencedFiles, type ReferencedFiles } from '../iceberg/reader.js';
 import type { StateStore } from '../state/store.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
@@ -34,7 +36,9 @@ export interface GcOptions {
 export interface GcTableResult {
   table: string;
   target: string;
-  status: 'collected' | 'dry-run' | 'busy' | 'no-table';
+  /** 'error': the table's metadata could not be read (see `error`); nothing of it was deleted, other tables go on. */
+  status: 'collected' | 'dry-run' | 'busy' | 'no-table' | 'error';
+  error?: string;
   /** Files under the table location. */
   listed: number;
   /** Of them, referenced by the table's metadata (kept). */
@@ -62,10 +66,21 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {
-    const table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
-    if (!table) return base;
-    const refs = await readReferencedFiles(deps.io, table.metadata, table.metadataLocation);
-    const referenced = new Set([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].map(normalize));
+    const ident = tableIdentifier(cfg);
+    let refs: ReferencedFiles;
+    let table: Awaited<ReturnType<typeof currentTable>>;
+    try {
+      table = await currentTable(deps.catalog, deps.io, ident);
+      if (!table) return base;
+      refs = await readReferencedFiles(deps.io, table.metadata, table.metadataLocation);
+    } catch (err) {
+      // What the table references is unknown: nothing of it may be deleted, and the other tables go on.
+      if (err instanceof ServiceUnavailable) throw err;
+      return { ...base, status: 'error', error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+    }
+    const referenced = new Set(
+      [...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles, ...refs.deleteFiles].map(normalize),
+    );
     const location = table.metadata.location.replace(/\/+$/, '');
     const listed: FileInfo[] = await deps.io.list(`${location}/`);
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;

@@ -23,7 +23,11 @@ export interface TableStatus {
   lagSec: number;
   watermark: CellState<Watermark & { status: string }>;
   clickhouse: CellState<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }>;
-  iceberg: CellState<{ exists: boolean; rows: number; snapshotId: string | null; snapshotAt: string | null }>;
+  /**
+   * `rows`: live rows of the current snapshot (total-records − total-position-deletes, for tables other engines
+   * delete from); `rowsApproximate` when equality deletes make that an upper bound.
+   */
+  iceberg: CellState<{ exists: boolean; rows: number; rowsApproximate?: boolean; snapshotId: string | null; snapshotAt: string | null }>;
   /** ClickHouse rows up to the watermark minus Iceberg rows; 0 when both sides agree. */
   delta: number | null;
   lastRun: LastRun | null;

@@ -16,6 +16,7 @@ import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
+import { liveRowsFromSummary } from '../iceberg/reader.js';
 import { readTableAt } from '../iceberg/table.js';
 import { tableIdentifier } from './prepare.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
@@ -100,7 +101,7 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 }
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
-/** The table's Iceberg cell: its current snapshot's summary (`total-records`), read from the metadata file alone. */
+/** The table's Iceberg cell: its current snapshot's live rows from the summary (`total-records − total-position-deletes`), read from the metadata file alone. */
 async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
   try {
     const ident = tableIdentifier(t);
@@ -108,14 +109,14 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
     if (!row || !row.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
     const table = await readTableAt(io, ident, row.metadataLocation);
     const snap = currentSnapshot(table.metadata);
-    const total = snap?.summary['total-records'];
-    if (snap && (total === undefined || !/^\d+$/.test(total)))
-      throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
+    const live = snap ? liveRowsFromSummary(snap.summary) : null;
+    if (snap && !live) throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
     return {
       ok: true,
       value: {
         exists: true,
-        rows: snap ? Number(total) : 0,
+        rows: live ? Number(live.rows) : 0,
+        ...(live && !live.exact ? { rowsApproximate: true } : {}),
         snapshotId: snap ? String(snap['snapshot-id']) : null,
         snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
       },
