@@ -43,7 +43,8 @@ export function duckIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean } {
+/** The type inside LowCardinality/Nullable wrappers, and whether one of them was Nullable. */
+export function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean } {
   let nullable = false;
   let cur = t;
   for (;;) {
@@ -58,13 +59,13 @@ function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean }
   }
 }
 
-function numArg(t: ClickHouseType, i: number): number {
+export function numArg(t: ClickHouseType, i: number): number {
   const a = t.args[i];
   if (!a || a.kind !== 'number') throw new SchemaError(`${t.name} expects a number as argument ${i + 1}`);
   return a.value;
 }
 
-function decimalOf(t: ClickHouseType): { precision: number; scale: number } | null {
+export function decimalOf(t: ClickHouseType): { precision: number; scale: number } | null {
   switch (t.name) {
     case 'Decimal':
       return { precision: numArg(t, 0), scale: t.args.length > 1 ? numArg(t, 1) : 0 };

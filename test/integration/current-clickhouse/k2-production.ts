@@ -15,6 +15,8 @@
 // are broken by trade_id, so open and close are deterministic. The AggregatingMergeTree variant
 // (`ohlcv_1m_agg`: -State columns, read with -Merge) stays exact through merges and is read directly.
 
+import type { ClickHouseSource } from '../../../src/clickhouse/client.js';
+
 export const DATABASE = 'k2';
 
 /** The production DDL: the nine tables of reference/k2-platform.md, engines, keys and TTLs as given there. */
@@ -77,6 +79,26 @@ PARTITION BY (exchange, toYYYYMM(window_start))
 ORDER BY (exchange, canonical_symbol, window_start)
 TTL toDateTime(window_start) + INTERVAL ${c.ttl}`;
   return [bronze('bronze_trades_binance'), bronze('bronze_trades_kraken'), silver, ...CANDLES.map(candle)];
+}
+
+/**
+ * Creates the nine tables and the candle views (plus `extraDdl`) in a fresh server and inserts the rows;
+ * silver in two inserts, so the candle tables get two partial rows for the candles both halves touch.
+ */
+export async function loadProductionK2(
+  ch: ClickHouseSource,
+  rows: { binance: BronzeTrade[]; kraken: BronzeTrade[]; silver: SilverTrade[] },
+  extraDdl: string[] = [],
+): Promise<void> {
+  await ch.command(`CREATE DATABASE ${DATABASE}`);
+  for (const sql of [...productionDdl(), ...candleViews(), ...extraDdl]) await ch.command(sql);
+  const insert = (table: string, values: Array<Record<string, unknown>>) =>
+    ch.run((c) => c.insert({ table: `${DATABASE}.${table}`, format: 'JSONEachRow', values }), `inserting into ${table}`);
+  await insert('bronze_trades_binance', rows.binance.map(bronzeInput));
+  await insert('bronze_trades_kraken', rows.kraken.map(bronzeInput));
+  const half = Math.floor(rows.silver.length / 2);
+  await insert('silver_trades', rows.silver.slice(0, half).map(silverInput));
+  await insert('silver_trades', rows.silver.slice(half).map(silverInput));
 }
 
 export interface Candle {

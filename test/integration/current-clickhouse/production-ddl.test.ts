@@ -20,20 +20,17 @@ import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Wa
 import { freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
 import {
   bronzeCanonical,
-  bronzeInput,
   bronzeTrades,
   CANDLES,
-  candleViews,
   D38_MAX,
   D38_MIN,
   DATABASE,
   expectedCandles,
   isoMicros,
+  loadProductionK2,
   NASTY,
   offloadConfig,
-  productionDdl,
   silverCanonical,
-  silverInput,
   silverTrades,
   U64_MAX,
   utcDayStart,
@@ -54,16 +51,7 @@ before(async () => {
   server = await startChdbServer();
   const ch = new ClickHouseSource({ url: server.url, username: 'default', password: '', database: 'default' });
   try {
-    await ch.command(`CREATE DATABASE ${DATABASE}`);
-    for (const sql of [...productionDdl(), ...candleViews()]) await ch.command(sql);
-    const insert = (table: string, values: Array<Record<string, unknown>>) =>
-      ch.run((c) => c.insert({ table: `${DATABASE}.${table}`, format: 'JSONEachRow', values }), `inserting into ${table}`);
-    await insert('bronze_trades_binance', BINANCE.map(bronzeInput));
-    await insert('bronze_trades_kraken', KRAKEN.map(bronzeInput));
-    // Two inserts: the candle tables get two partial rows for the candles both halves touch.
-    const half = Math.floor(SILVER.length / 2);
-    await insert('silver_trades', SILVER.slice(0, half).map(silverInput));
-    await insert('silver_trades', SILVER.slice(half).map(silverInput));
+    await loadProductionK2(ch, { binance: BINANCE, kraken: KRAKEN, silver: SILVER });
   } finally {
     await ch.close();
   }
