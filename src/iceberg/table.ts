@@ -10,17 +10,9 @@
 // reuses the data files and the manifest that adds them.
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
 import { CatalogError, type Catalog, type CatalogConnection } from './catalog.js';
-import { unreferencedAfterExpiry } from './expire.js';
+import { expiryDeleteList, planExpiry, resolveExpiryPolicy, type ExpiryDeletes, type ExpiryPolicy, type ExpiryRules } from './expire.js';
 import type { FileIO } from './io.js';
-import {
-  appendMetadataLog,
-  expireSnapshots as expireSnapshotsInMetadata,
-  newSnapshotId,
-  newTableMetadata,
-  nextMetadataFileLocation,
-  parseMetadata,
-  stringifyMetadata,
-} from './metadata.js';
+import { newSnapshotId, newTableMetadata, nextMetadataFileLocation, parseMetadata, stringifyMetadata } from './metadata.js';
 import {
   buildOnBase,
   newCommitUuid,
@@ -297,29 +289,57 @@ export async function commitWithRetry(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Snapshot expiry.
+// Snapshot expiry (the policy and what it deletes: expire.ts).
 
 export interface ExpireSnapshotsOptions {
   /** Keep at least this many of the newest snapshots of main (default 1 — the current one is always kept). */
   retainLast?: number;
   /** Expire only snapshots older than this (ms since the epoch); without it, age does not matter. */
   olderThanMs?: number;
+  /** Previous metadata files the log keeps; those the new version drops from it are deleted (default: the table's write.metadata.previous-versions-max, else 100). */
+  maxPreviousMetadataFiles?: number;
+  /** Instead of the three above: a policy resolved against the table's properties at each attempt (resolveExpiryPolicy). */
+  policy?: ExpiryPolicy;
   /** Delete the files no kept snapshot references (default true). */
   deleteFiles?: boolean;
+  /** Plan only: commit nothing, delete nothing; `deleted` tells what would go. */
+  dryRun?: boolean;
   maxAttempts?: number;
 }
 
 export interface ExpireResult {
   table: Table;
   expired: bigint[];
-  /** Manifest lists, manifests and data files deleted. */
+  /** Every file deleted (or, with dryRun, to delete), sorted. */
   deletedFiles: string[];
+  /** The same by kind. */
+  deleted: ExpiryDeletes;
+}
+
+function checkExpiryOptions(name: string, options: ExpireSnapshotsOptions): void {
+  if (
+    !options.policy &&
+    options.retainLast === undefined &&
+    options.olderThanMs === undefined &&
+    options.maxPreviousMetadataFiles === undefined
+  )
+    throw new SchemaError(`expire snapshots of ${name}: give retainLast, olderThanMs or both (or maxPreviousMetadataFiles, or a policy)`);
+  const whole = (v: number | undefined, min: number) => v === undefined || (Number.isInteger(v) && v >= min);
+  if (!whole(options.retainLast, 1))
+    throw new SchemaError(`expire snapshots of ${name}: retainLast must be a whole number ≥ 1 (got ${options.retainLast})`);
+  if (!whole(options.maxPreviousMetadataFiles, 1))
+    throw new SchemaError(
+      `expire snapshots of ${name}: maxPreviousMetadataFiles must be a whole number ≥ 1 (got ${options.maxPreviousMetadataFiles})`,
+    );
+  if (options.olderThanMs !== undefined && !Number.isFinite(options.olderThanMs))
+    throw new SchemaError(`expire snapshots of ${name}: olderThanMs must be a time in ms since the epoch (got ${options.olderThanMs})`);
 }
 
 /**
- * Removes old snapshots from the table (committed through the catalog, retried on conflict) and then
- * deletes the manifest lists, manifests and data files that only the removed snapshots referenced.
- * The current snapshot and everything it reads are never touched.
+ * Removes old snapshots from the table and trims its metadata log (committed through the catalog,
+ * retried on conflict), then deletes the manifest lists, manifests, data and delete files only the removed
+ * snapshots referenced, and the metadata files the log no longer names. The current snapshot and
+ * everything it reads are never touched.
  */
 export async function expireSnapshots(
   db: CatalogConnection,
@@ -329,35 +349,39 @@ export async function expireSnapshots(
   options: ExpireSnapshotsOptions,
 ): Promise<ExpireResult> {
   const name = formatIdentifier(ident);
-  if (options.retainLast === undefined && options.olderThanMs === undefined)
-    throw new SchemaError(`expire snapshots of ${name}: give retainLast, olderThanMs or both`);
-  if (options.retainLast !== undefined && !(Number.isInteger(options.retainLast) && options.retainLast >= 1))
-    throw new SchemaError(`expire snapshots of ${name}: retainLast must be a whole number ≥ 1 (got ${options.retainLast})`);
-  if (options.olderThanMs !== undefined && !Number.isFinite(options.olderThanMs))
-    throw new SchemaError(`expire snapshots of ${name}: olderThanMs must be a time in ms since the epoch (got ${options.olderThanMs})`);
+  checkExpiryOptions(name, options);
   const maxAttempts = options.maxAttempts ?? 4;
+  const none: ExpiryDeletes = { manifestLists: [], manifests: [], dataFiles: [], deleteFiles: [], metadataFiles: [] };
   for (let attempt = 1; ; attempt++) {
     const base = await loadTable(catalog, io, ident);
-    const { metadata, expired } = expireSnapshotsInMetadata(appendMetadataLog(base.metadata, base.metadataLocation), {
-      olderThanMs: options.olderThanMs ?? Number.MAX_SAFE_INTEGER,
-      minSnapshotsToKeep: options.retainLast ?? 1,
-    });
-    if (expired.length === 0) return { table: base, expired: [], deletedFiles: [] };
+    const now = Date.now();
+    const rules: ExpiryRules = options.policy
+      ? resolveExpiryPolicy(base.metadata, options.policy, now)
+      : {
+          olderThanMs: options.olderThanMs ?? Number.MAX_SAFE_INTEGER,
+          retainLast: options.retainLast ?? 1,
+          maxPreviousMetadataFiles: options.maxPreviousMetadataFiles ?? Number.MAX_SAFE_INTEGER,
+        };
+    const plan = await planExpiry(io, base, rules, now);
+    const expired = plan.expired.map((s) => s['snapshot-id']);
+    if (!plan.changes) return { table: base, expired: [], deletedFiles: [], deleted: none };
+    if (options.dryRun) return { table: base, expired, deletedFiles: expiryDeleteList(plan.deletes), deleted: plan.deletes };
     const next = nextMetadataFileLocation(base.metadata, base.metadataLocation);
-    await io.createExclusive(next, stringifyMetadata(metadata));
+    await io.createExclusive(next, stringifyMetadata(plan.metadata));
     try {
       await catalog.compareAndSetMetadataLocation(db, ident, { expected: base.metadataLocation, next });
     } catch (err) {
       if (err instanceof CommitConflict) {
-        await io.delete(next).catch(() => undefined); // definitely not committed: built again on the newer version
+        await io.delete(next).catch(() => undefined); // definitely not committed: planned again on the newer version
         if (attempt < maxAttempts) continue;
       }
       throw err;
     }
-    const table: Table = { ident: { ...ident }, metadataLocation: next, metadata };
+    const table: Table = { ident: { ...ident }, metadataLocation: next, metadata: plan.metadata };
     // Only after the commit: until then a reader of the old version may need every one of these files.
-    const deletedFiles = options.deleteFiles === false ? [] : await unreferencedAfterExpiry(io, expired, metadata.snapshots);
+    if (options.deleteFiles === false) return { table, expired, deletedFiles: [], deleted: none };
+    const deletedFiles = expiryDeleteList(plan.deletes);
     if (deletedFiles.length > 0) await io.deleteMany(deletedFiles);
-    return { table, expired: expired.map((s) => s['snapshot-id']), deletedFiles };
+    return { table, expired, deletedFiles, deleted: plan.deletes };
   }
 }
