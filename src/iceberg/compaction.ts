@@ -124,19 +124,26 @@ async function checksumOf(
   return { rows: BigInt(r.rows as bigint), checksum: BigInt(r.checksum as bigint) };
 }
 
+export interface RewriteSummary {
+  /** Properties of the new snapshot's summary. */
+  summaryProperties?: Record<string, string>;
+  /** Properties copied from the parent snapshot it is built on (see stageRewrite). */
+  carrySummaryKeys?: string[];
+}
+
 /** Stages the `replace` snapshot of a rewritten partition on `table` (the version the rows were read at). */
 export function stagePartitionRewrite(
   table: Table,
   io: FileIO,
   job: PartitionCompaction,
   rewritten: RewrittenPartition,
-  summaryProperties: Record<string, string> = {},
+  summary: RewriteSummary = {},
 ): Promise<StagedCommit> {
   return stageRewrite(
     table,
     io,
     { removedFiles: [...job.groups.flatMap((g) => g.files), ...job.deleteFiles], dataFiles: rewritten.dataFiles },
-    { summaryProperties },
+    summary,
   );
 }
 
@@ -161,12 +168,12 @@ export async function compactPartition(
   connection: DuckDBConnection,
   table: Table,
   job: PartitionCompaction,
-  options: RewriteOptions & { summaryProperties?: Record<string, string>; maxAttempts?: number },
+  options: RewriteOptions & RewriteSummary & { maxAttempts?: number },
 ): Promise<CompactedPartition> {
   const rewritten = await rewritePartition(io, connection, table, job, options);
   let staged: StagedCommit;
   try {
-    staged = await stagePartitionRewrite(table, io, job, rewritten, options.summaryProperties);
+    staged = await stagePartitionRewrite(table, io, job, rewritten, options);
   } catch (err) {
     await io.deleteMany(rewritten.dataFiles.map((f) => f.filePath)).catch(() => undefined);
     throw err;

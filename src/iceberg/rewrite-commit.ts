@@ -21,6 +21,8 @@ export interface RewriteChange extends Omit<DataChange, 'kind'> {
   removedFiles: ContentFile[];
   /** The sequence number of the version the rows were read at: a delete file newer than it aborts the commit. */
   startingSequenceNumber: bigint;
+  /** Summary properties copied from the parent snapshot of each attempt (they describe rows the rewrite keeps). */
+  carrySummaryKeys?: string[];
 }
 
 /** The rewrite cannot be committed on the table's current version: a removed file is gone, or new deletes may apply to its rows. */

@@ -187,6 +187,12 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
         manifests = [change.addedManifest, ...parentManifests.filter(hasLiveFiles)];
       } else if (change.kind === 'rewrite') {
         operation = 'replace';
+        // A rewrite changes no row: what the parent's summary says about its rows (e.g. up to where a
+        // table was copied) stays true, and is taken from the parent this attempt is built on.
+        for (const key of change.carrySummaryKeys ?? []) {
+          const value = parent?.summary[key];
+          if (value !== undefined) properties[key] = value;
+        }
         const rewritten = await rewriteManifests(base, io, parentManifests, change, written);
         manifests = [change.addedManifest, ...rewritten.manifests];
         deleted = rewritten.removed;

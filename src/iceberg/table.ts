@@ -122,7 +122,7 @@ export interface StageSnapshotOptions {
 }
 
 async function stageDataChange(
-  kind: 'append' | 'replace-partitions' | Pick<RewriteChange, 'kind' | 'removedFiles' | 'startingSequenceNumber'>,
+  kind: 'append' | 'replace-partitions' | Pick<RewriteChange, 'kind' | 'removedFiles' | 'startingSequenceNumber' | 'carrySummaryKeys'>,
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
@@ -180,19 +180,21 @@ export function stageReplacePartitions(
  * one partition and the position delete files whose deletes `dataFiles` already applied — holding exactly
  * their live rows. `table` must be the version the rows were read at: if the commit must be built again
  * on a newer one, that happens only while every removed file is still live and no newer delete file may
- * apply to them (else RewriteConflict). Nothing is committed.
+ * apply to them (else RewriteConflict). `carrySummaryKeys` are copied from the parent snapshot of each
+ * attempt (e.g. the offload's watermark, which a rewrite keeps true). Nothing is committed.
  */
 export function stageRewrite(
   table: Table,
   io: FileIO,
   rewrite: { removedFiles: readonly ContentFile[]; dataFiles: readonly DataFile[] },
-  options: StageSnapshotOptions = {},
+  options: StageSnapshotOptions & { carrySummaryKeys?: string[] } = {},
 ): Promise<StagedCommit> {
   if (rewrite.removedFiles.length === 0) throw new SchemaError(`${formatIdentifier(table.ident)}: a rewrite removes at least one file`);
   const rewriteOf = {
     kind: 'rewrite' as const,
     removedFiles: [...rewrite.removedFiles],
     startingSequenceNumber: table.metadata['last-sequence-number'],
+    carrySummaryKeys: [...(options.carrySummaryKeys ?? [])],
   };
   return stageDataChange(rewriteOf, table, io, rewrite.dataFiles, options);
 }

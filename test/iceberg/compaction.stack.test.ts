@@ -75,12 +75,13 @@ async function trickleTable(name: string, appends: number): Promise<Table> {
     table = await commitStaged(
       db.pool,
       db.catalog,
-      await stageAppend(table, wh.io, files, { summaryProperties: { 'offload.run-id': `run-${i}` } }),
+      await stageAppend(table, wh.io, files, { summaryProperties: { 'offload.run-id': `run-${i}`, 'offload.watermark': `w-${i}` } }),
     );
   }
   return table;
 }
 
+const currentSnapshotOf = (m: Table['metadata']) => currentSnapshot(m)!.summary;
 const readBoth = (name: string) => pyiceberg<PyRead>(ctx, ['read', `cold.${name}`, '--duckdb']);
 
 describe('compaction', { skip: pyicebergSkip || undefined }, () => {
@@ -143,14 +144,24 @@ describe('compaction', { skip: pyicebergSkip || undefined }, () => {
     const plan = planCompaction(await readSnapshotFiles(wh.io, table.metadata), 0, { targetFileSizeBytes: TARGET });
     const [first, second] = plan.partitions;
 
-    // An append to every partition lands after the rewrite read its rows: restaged, both kept.
+    // An append to every partition lands after the rewrite read its rows: restaged, both kept; the rewrite
+    // carries the watermark of the parent it is finally built on.
     const rewritten = await rewritePartition(wh.io, duck.connection, table, first, { targetFileSizeBytes: TARGET });
-    const staged = await stagePartitionRewrite(table, wh.io, first, rewritten);
+    const staged = await stagePartitionRewrite(table, wh.io, first, rewritten, { carrySummaryKeys: ['offload.watermark'] });
+    assert.equal(currentSnapshotOf(staged.metadata)['offload.watermark'], 'w-5');
     const appended = await writeRows(duck, table, wh.io, tradesSql(10_000, 8, { days: [0, 1], exchanges: ['binance', 'kraken'] }), {
       prefix: 'late',
     });
-    table = await commitStaged(db.pool, db.catalog, await stageAppend(table, wh.io, appended));
+    table = await commitStaged(
+      db.pool,
+      db.catalog,
+      await stageAppend(table, wh.io, appended, { summaryProperties: { 'offload.watermark': 'late' } }),
+    );
     table = await commitWithRetry(db.pool, db.catalog, wh.io, staged);
+    assert.deepEqual(
+      [currentSnapshotOf(table.metadata).operation, currentSnapshotOf(table.metadata)['offload.watermark']],
+      ['replace', 'late'],
+    );
     const files = await readSnapshotFiles(wh.io, table.metadata);
     const paths = new Set(files.dataFiles.map((f) => f.filePath));
     assert.ok(

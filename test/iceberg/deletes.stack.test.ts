@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { validateTablesConfig } from '../../src/config/tables.js';
 import { DEFAULT_CATALOG_NAME } from '../../src/iceberg/catalog.js';
 import { readPartitionChecksums } from '../../src/iceberg/checksum.js';
-import { compactPartition } from '../../src/iceberg/compaction.js';
+import { compactPartition, rewritePartition, stagePartitionRewrite } from '../../src/iceberg/compaction.js';
 import { planCompaction } from '../../src/iceberg/compaction-plan.js';
 import { summarizeManifest, writeManifest, writeManifestList } from '../../src/iceberg/manifest.js';
 import {
@@ -35,10 +35,12 @@ import {
 } from '../../src/iceberg/reader.js';
 import {
   commitStaged,
+  commitWithRetry,
   createTable,
   dataLocation,
   expireSnapshots,
   loadTable,
+  RewriteConflict,
   stageAppend,
   stageReplacePartitions,
   type Table,
@@ -348,6 +350,16 @@ describe('a table with equality deletes', { skip: pyicebergSkip || undefined }, 
         sums.partitions.map((p) => [p.path, p.rows]),
         [['exchange=binance', 75n]],
       );
+
+      // A delete file that lands in the partition between the rewrite and its commit aborts the rewrite.
+      const [binance] = plan.partitions;
+      const rewritten = await rewritePartition(local.io, duck.connection, table, binance, { targetFileSizeBytes: 64 << 20 });
+      const staged = await stagePartitionRewrite(table, local.io, binance, rewritten);
+      table = await commitEqualityDelete(table, local, { exchange: 'binance' });
+      await assert.rejects(
+        commitWithRetry(db.pool, db.catalog, local.io, staged),
+        (err: unknown) => err instanceof RewriteConflict && /was added after the rewrite read its rows/.test((err as Error).message),
+      );
     } finally {
       await local.close();
     }
@@ -359,8 +371,9 @@ async function commitEqualityDelete(table: Table, warehouse: Warehouse, partitio
   const schema = currentSchema(table.metadata);
   const spec = table.metadata['partition-specs'][0];
   const tradeId = schema.fields.find((f) => f.name === 'trade_id')!;
-  const path = `${dataLocation(table)}/exchange=${partition.exchange}/eq-deletes.parquet`;
-  const localPath = `${warehouse.url.replace(/^file:\/\//, '')}/eq-deletes.parquet`;
+  const tag = `eqdel-${partition.exchange}`;
+  const path = `${dataLocation(table)}/exchange=${partition.exchange}/${tag}.parquet`;
+  const localPath = `${warehouse.url.replace(/^file:\/\//, '')}/${tag}.parquet`;
   await duck.connection.run(
     `COPY (SELECT * FROM (VALUES (1::BIGINT), (2::BIGINT)) v(trade_id)) TO '${localPath}' (FORMAT parquet, FIELD_IDS {trade_id: ${tradeId.id}})`,
   );
@@ -384,14 +397,14 @@ async function commitEqualityDelete(table: Table, warehouse: Warehouse, partitio
     { status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile: deleteFile },
   ];
   const dir = metadataDirectory(table.metadata);
-  const manifestPath = `${dir}/${manifestFileName('eqdel', 0)}`;
+  const manifestPath = `${dir}/${manifestFileName(tag, 0)}`;
   const bytes = writeManifest(entries, { schema, spec, snapshotId });
   await warehouse.io.createExclusive(manifestPath, bytes);
   const manifest = summarizeManifest(entries, { schema, spec, manifestPath, manifestLength: BigInt(bytes.byteLength), snapshotId });
   assert.equal(manifest.content, 1);
   const parent = currentSnapshot(table.metadata)!;
   const sequenceNumber = table.metadata['last-sequence-number'] + 1n;
-  const listPath = `${dir}/${manifestListFileName(snapshotId, 'eqdel')}`;
+  const listPath = `${dir}/${manifestListFileName(snapshotId, tag)}`;
   await warehouse.io.createExclusive(
     listPath,
     writeManifestList([manifest, ...(await readSnapshotManifests(warehouse.io, parent))], {
@@ -411,10 +424,11 @@ async function commitEqualityDelete(table: Table, warehouse: Warehouse, partitio
   });
   // The delete-file totals a writer of equality deletes records.
   const snap = metadata.snapshots.at(-1)!;
+  const before = (key: string) => Number(parent.summary[key] ?? 0);
   snap.summary['added-delete-files'] = '1';
   snap.summary['added-equality-deletes'] = '2';
-  snap.summary['total-delete-files'] = '1';
-  snap.summary['total-equality-deletes'] = '2';
+  snap.summary['total-delete-files'] = String(before('total-delete-files') + 1);
+  snap.summary['total-equality-deletes'] = String(before('total-equality-deletes') + 2);
   const next = nextMetadataFileLocation(table.metadata, table.metadataLocation);
   await warehouse.io.createExclusive(next, stringifyMetadata(metadata));
   await db.catalog.compareAndSetMetadataLocation(db.pool, table.ident, { expected: table.metadataLocation, next });
