@@ -99,10 +99,9 @@ export function rowHashSql(rowText: string): string {
   return `CAST('0x' || left(md5(${rowText}), 16) AS UBIGINT)`;
 }
 
-/** `count` and `checksum` (sum of row hashes mod 2^64) of `relation`'s rows over `fields`, per `groupBy` expression when given. */
-export function checksumQuerySql(relation: string, fields: readonly NestedField[], groupBy?: string): string {
-  const agg = `count(*) AS rows, CAST(coalesce(sum(${rowHashSql(rowTextSql(fields))}), 0) % ${TWO_TO_64} AS UBIGINT) AS checksum`;
-  return groupBy ? `SELECT ${groupBy} AS grp, ${agg} FROM (${relation}) GROUP BY ALL` : `SELECT ${agg} FROM (${relation})`;
+/** `rows` and `checksum` (sum of row hashes mod 2^64) of `relation`'s rows over `fields`. */
+export function checksumQuerySql(relation: string, fields: readonly NestedField[]): string {
+  return `SELECT count(*) AS rows, CAST(coalesce(sum(${rowHashSql(rowTextSql(fields))}), 0) % ${TWO_TO_64} AS UBIGINT) AS checksum FROM (${relation})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +183,8 @@ export function checksumFields(schema: Schema, columns?: readonly string[]): Nes
 
 /**
  * Live rows and checksum per partition of a snapshot (the current one by default), computed by DuckDB
- * over local copies of the partition's data and position delete files. A partition equality deletes
+ * over local copies of the partition's data and position delete files, one partition at a time (a
+ * partition whose rows are all deleted has 0 rows and checksum 0, as ClickHouse's side gives no row for it). A partition equality deletes
  * may apply to is skipped, with the reason.
  */
 export async function readPartitionChecksums(
@@ -225,33 +225,40 @@ export async function readPartitionChecksums(
     if (!wanted || blocked) groups.delete(k);
   }
 
+  // One partition at a time: only its files are copied locally at once.
   const scratch = options.scratchDir ?? (await mkdtemp(join(tmpdir(), 'offload-checksum-')));
-  const keyOf = new Map<LiveDataFile, string>();
-  for (const [k, g] of groups) for (const f of g.data) keyOf.set(f, k);
-  const wantedData = [...groups.values()].flatMap((g) => g.data);
-  const wantedKeys = new Set(groups.keys());
-  const groupSpecs = new Set([...groups.values()].map((g) => g.specId));
-  const scan = await scanLiveRows(io, connection, scratch, {
-    schema,
-    dataFiles: wantedData,
-    deleteFiles: files.deleteFiles.filter(
-      (f) => f.content === 1 && (wantedKeys.has(partitionKey(f.specId, f.partition)) || !groupSpecs.has(f.specId)),
-    ),
-    groupOf: (f) => keyOf.get(f)!,
-  });
+  const otherSpecDeletes = (specId: number) => files.deleteFiles.filter((f) => f.content === 1 && f.specId !== specId);
+  const partitions: PartitionChecksum[] = [];
+  let bytesCopied = 0;
   try {
-    const result = (await connection.runAndReadAll(checksumQuerySql(scan.relation, fields, '__group'))).getRowObjectsJS();
-    const byKey = new Map(result.map((r) => [String(r.grp), { rows: BigInt(r.rows as bigint), checksum: BigInt(r.checksum as bigint) }]));
-    const partitions = [...groups.entries()].map(([k, g]): PartitionChecksum => {
-      const spec = specs.get(g.specId)!;
-      // A partition whose rows are all deleted has no row in the result.
-      const r = byKey.get(k) ?? { rows: 0n, checksum: 0n };
-      return { specId: g.specId, partition: g.partition, path: g.path, key: partitionTextKey(spec, schema, g.partition), ...r };
-    });
-    partitions.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.specId - b.specId));
-    return { partitions, skipped, bytesCopied: scan.bytesCopied };
+    for (const [k, g] of groups) {
+      const scan = await scanLiveRows(io, connection, scratch, {
+        schema,
+        dataFiles: g.data,
+        deleteFiles: [
+          ...files.deleteFiles.filter((f) => f.content === 1 && partitionKey(f.specId, f.partition) === k),
+          ...otherSpecDeletes(g.specId),
+        ],
+      });
+      try {
+        const [r] = (await connection.runAndReadAll(checksumQuerySql(scan.relation, fields))).getRowObjectsJS();
+        const spec = specs.get(g.specId)!;
+        partitions.push({
+          specId: g.specId,
+          partition: g.partition,
+          path: g.path,
+          key: partitionTextKey(spec, schema, g.partition),
+          rows: BigInt(r.rows as bigint),
+          checksum: BigInt(r.checksum as bigint),
+        });
+        bytesCopied += scan.bytesCopied;
+      } finally {
+        await scan.close();
+      }
+    }
   } finally {
-    await scan.close();
     if (!options.scratchDir) await rm(scratch, { recursive: true, force: true });
   }
+  partitions.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.specId - b.specId));
+  return { partitions, skipped, bytesCopied };
 }

@@ -67,7 +67,7 @@ export async function rewritePartition(
   const scan = await scanLiveRows(io, connection, scratch, { schema, dataFiles: files, deleteFiles: job.deleteFiles });
   try {
     // Materialized once: the writer scans its input twice, and the checksum once more.
-    await connection.run(`CREATE TEMP TABLE ${rowsTable} AS SELECT * EXCLUDE (__group) FROM (${scan.relation})`);
+    await connection.run(`CREATE TEMP TABLE ${rowsTable} AS SELECT * FROM (${scan.relation})`);
     const read = await checksumOf(connection, `SELECT * FROM ${rowsTable}`, schema.fields);
     if (read.rows === 0n) throw new CompactionMismatch(`${name}: every row of partition ${job.key} is deleted; nothing to compact into`);
     const outputDir = join(scratch, `out-${tag}`);

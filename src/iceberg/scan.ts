@@ -25,12 +25,10 @@ export interface ScanInput {
   dataFiles: readonly LiveDataFile[];
   /** Position delete files that may apply; one that names none of `dataFiles` changes nothing. */
   deleteFiles: readonly LiveDeleteFile[];
-  /** A label per data file, exposed as the column `__group` (e.g. its partition key); '' by default. */
-  groupOf?: (f: LiveDataFile) => string;
 }
 
 export interface LiveRowsScan {
-  /** A query of the live rows: the schema's columns by name, plus `__group` (VARCHAR). */
+  /** A query of the live rows: the schema's columns by name. */
   relation: string;
   /** Bytes copied from storage. */
   bytesCopied: number;
@@ -38,7 +36,7 @@ export interface LiveRowsScan {
   close(): Promise<void>;
 }
 
-const RESERVED = ['filename', 'file_row_number', '__group'];
+const RESERVED = ['filename', 'file_row_number'];
 
 function sqlIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -110,7 +108,7 @@ export async function scanLiveRows(io: FileIO, connection: DuckDBConnection, scr
     const columns = columnsOf(input.schema);
     if (dataLocal.length === 0) {
       const none = columns.map((c) => `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`).join(', ');
-      return { relation: `SELECT ${none}, '' AS __group WHERE false`, bytesCopied, close };
+      return { relation: `SELECT ${none} WHERE false`, bytesCopied, close };
     }
 
     // Columns are matched by field id; a file written without any (no name mapping is applied here) would read as NULLs.
@@ -123,11 +121,9 @@ export async function scanLiveRows(io: FileIO, connection: DuckDBConnection, scr
       const path = input.dataFiles[dataLocal.indexOf(String(withoutIds[0].file_name))]?.filePath ?? String(withoutIds[0].file_name);
       throw new SchemaError(`${path}: the Parquet file carries no Iceberg field ids, so its columns cannot be matched to the table's`);
     }
-    const fileRows = input.dataFiles.map(
-      (f, i) => `(${sqlString(dataLocal[i])}, ${sqlString(f.filePath)}, ${f.sequenceNumber}, ${sqlString(input.groupOf?.(f) ?? '')})`,
-    );
+    const fileRows = input.dataFiles.map((f, i) => `(${sqlString(dataLocal[i])}, ${sqlString(f.filePath)}, ${f.sequenceNumber})`);
     await connection.run(
-      `CREATE TEMP TABLE ${filesTable} AS SELECT local, ${normalizedPath('path')} AS path, seq::BIGINT AS seq, grp FROM (VALUES ${fileRows.join(', ')}) AS v(local, path, seq, grp)`,
+      `CREATE TEMP TABLE ${filesTable} AS SELECT local, ${normalizedPath('path')} AS path, seq::BIGINT AS seq FROM (VALUES ${fileRows.join(', ')}) AS v(local, path, seq)`,
     );
     let antiJoin = '';
     if (deleteLocal.length > 0) {
@@ -146,7 +142,7 @@ export async function scanLiveRows(io: FileIO, connection: DuckDBConnection, scr
     }
     const select = columns.map((c) => `d.${sqlIdentifier(c.name)}`).join(', ');
     const relation =
-      `SELECT ${select}, f.grp AS __group FROM ${readParquetByFieldIdSql(dataLocal, input.schema, ', filename = true, file_row_number = true')} AS d ` +
+      `SELECT ${select} FROM ${readParquetByFieldIdSql(dataLocal, input.schema, ', filename = true, file_row_number = true')} AS d ` +
       `JOIN ${filesTable} AS f ON f.local = d.filename${antiJoin}`;
     return { relation, bytesCopied, close };
   } catch (err) {
