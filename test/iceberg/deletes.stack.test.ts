@@ -27,7 +27,10 @@ import {
 } from '../../src/iceberg/metadata.js';
 import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 import {
+  DELETE_FILE_PATH_FIELD_ID,
+  DELETE_POS_FIELD_ID,
   liveRowsFromSummary,
+  readDataFiles,
   readReferencedFiles,
   readSnapshotFiles,
   readSnapshotManifests,
@@ -366,36 +369,103 @@ describe('a table with equality deletes', { skip: pyicebergSkip || undefined }, 
   });
 });
 
-/** Commits an equality delete file (on trade_id) of two rows in the partition `partition`, as a writer like Flink would. */
-async function commitEqualityDelete(table: Table, warehouse: Warehouse, partition: Record<string, string>): Promise<Table> {
+describe('a delete manifest shared by two partitions', { skip: pyicebergSkip || undefined }, () => {
+  it("is written again on replace-partitions with the replaced partition's delete DELETED and the other EXISTING; pyiceberg applies the one left", async () => {
+    const local = await openWarehouse('file');
+    try {
+      const ctxLocal: PyicebergContext = { catalogUrl: db.url, catalogName: DEFAULT_CATALOG_NAME, warehouse: local };
+      const schema = tradesSchema();
+      let table = await createTable(
+        db.catalog,
+        local.io,
+        { namespace: 'pos', name: 'trades' },
+        { schema, spec: tradesSpec(schema, ['exchange']), warehouse: local.url },
+      );
+      const files = await writeRows(duck, table, local.io, tradesSql(1, 40, { exchanges: ['kraken', 'binance'] }), { prefix: 'a' });
+      table = await commitStaged(db.pool, db.catalog, await stageAppend(table, local.io, files));
+      const byExchange = Object.fromEntries(
+        (await readDataFiles(local.io, table.metadata)).map((f) => [String(f.partition.exchange), f.filePath]),
+      );
+      const positions = (exchange: string, ...pos: number[]) => ({
+        content: 1 as const,
+        partition: { exchange },
+        rows: `SELECT * FROM (VALUES ${pos.map((p) => `('${byExchange[exchange]}', ${p}::BIGINT)`).join(', ')}) v(file_path, pos)`,
+      });
+      table = await commitDeletes(table, local, 'posdel', [positions('kraken', 0, 1, 2), positions('binance', 5)]);
+      const read = () => pyiceberg<PyRead>(ctxLocal, ['read', 'pos.trades']);
+      assert.equal((await read()).row_count, 40 - 4, 'pyiceberg applies both delete files of our delete manifest');
+      assert.deepEqual((await readTableOverview(local.io, table.metadata)).liveRows.rows, 36n);
+
+      const fix = await writeRows(duck, table, local.io, tradesSql(500, 6, { exchanges: ['binance'] }), { prefix: 'fix' });
+      table = await commitStaged(db.pool, db.catalog, await stageReplacePartitions(table, local.io, fix));
+      const manifests = await readSnapshotManifests(local.io, currentSnapshot(table.metadata)!);
+      const deleteManifests = manifests.filter((m) => m.content === 1);
+      assert.deepEqual(
+        deleteManifests.map((m) => [m.addedSnapshotId, m.existingFilesCount, m.deletedFilesCount]),
+        [[table.metadata['current-snapshot-id'], 1, 1]],
+        'the shared delete manifest was written again',
+      );
+      const after = await read();
+      assert.equal(after.row_count, 20 - 3 + 6, 'kraken keeps its three deletes, binance is replaced');
+      assert.deepEqual(
+        after.entries
+          .filter((e) => /posdel/.test(e.path))
+          .map((e) => e.status)
+          .sort(),
+        [0, 2],
+      );
+      const live = (await readTableOverview(local.io, table.metadata)).liveRows;
+      assert.deepEqual([live.rows, live.exact, live.positionDeletes], [BigInt(after.row_count), true, 3n]);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+interface HandDelete {
+  content: 1 | 2;
+  partition: Record<string, string>;
+  /** A DuckDB query of the delete rows: (file_path, pos) for position deletes, (trade_id) for equality deletes. */
+  rows: string;
+}
+
+/**
+ * Commits delete files in ONE delete manifest, as a writer like Spark (position) or Flink (equality) would:
+ * the parquet files through DuckDB with the spec's field ids, the manifest through our writer.
+ */
+async function commitDeletes(table: Table, warehouse: Warehouse, tag: string, deletes: HandDelete[]): Promise<Table> {
   const schema = currentSchema(table.metadata);
   const spec = table.metadata['partition-specs'][0];
   const tradeId = schema.fields.find((f) => f.name === 'trade_id')!;
-  const tag = `eqdel-${partition.exchange}`;
-  const path = `${dataLocation(table)}/exchange=${partition.exchange}/${tag}.parquet`;
-  const localPath = `${warehouse.url.replace(/^file:\/\//, '')}/${tag}.parquet`;
-  await duck.connection.run(
-    `COPY (SELECT * FROM (VALUES (1::BIGINT), (2::BIGINT)) v(trade_id)) TO '${localPath}' (FORMAT parquet, FIELD_IDS {trade_id: ${tradeId.id}})`,
-  );
-  await warehouse.io.write(path, { file: localPath });
   const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
-  const deleteFile: DeleteFile = {
-    content: 2,
-    filePath: path,
-    fileFormat: 'PARQUET',
-    partition,
-    recordCount: 2n,
-    fileSizeInBytes: BigInt(await warehouse.io.size(path)),
-    columnSizes: new Map(),
-    valueCounts: new Map(),
-    nullValueCounts: new Map(),
-    lowerBounds: new Map(),
-    upperBounds: new Map(),
-    equalityIds: [tradeId.id],
-  };
-  const entries: Array<ManifestEntry<DeleteFile>> = [
-    { status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile: deleteFile },
-  ];
+  const entries: Array<ManifestEntry<DeleteFile>> = [];
+  for (const [i, d] of deletes.entries()) {
+    const name = `${tag}-${i}.parquet`;
+    const path = `${dataLocation(table)}/exchange=${d.partition.exchange}/${name}`;
+    const localPath = `${warehouse.url.replace(/^file:\/\//, '')}/${name}`;
+    const fieldIds =
+      d.content === 1 ? `{file_path: ${DELETE_FILE_PATH_FIELD_ID}, pos: ${DELETE_POS_FIELD_ID}}` : `{trade_id: ${tradeId.id}}`;
+    await duck.connection.run(`COPY (${d.rows}) TO '${localPath}' (FORMAT parquet, FIELD_IDS ${fieldIds})`);
+    const count = BigInt(
+      (await duck.connection.runAndReadAll(`SELECT count(*) AS n FROM '${localPath}'`)).getRowObjectsJS()[0].n as bigint,
+    );
+    await warehouse.io.write(path, { file: localPath });
+    const deleteFile: DeleteFile = {
+      content: d.content,
+      filePath: path,
+      fileFormat: 'PARQUET',
+      partition: d.partition,
+      recordCount: count,
+      fileSizeInBytes: BigInt(await warehouse.io.size(path)),
+      columnSizes: new Map(),
+      valueCounts: new Map(),
+      nullValueCounts: new Map(),
+      lowerBounds: new Map(),
+      upperBounds: new Map(),
+      ...(d.content === 2 ? { equalityIds: [tradeId.id] } : {}),
+    };
+    entries.push({ status: 1, snapshotId, sequenceNumber: null, fileSequenceNumber: null, dataFile: deleteFile });
+  }
   const dir = metadataDirectory(table.metadata);
   const manifestPath = `${dir}/${manifestFileName(tag, 0)}`;
   const bytes = writeManifest(entries, { schema, spec, snapshotId });
@@ -420,17 +490,26 @@ async function commitEqualityDelete(table: Table, warehouse: Warehouse, partitio
     addedDataFiles: 0,
     addedRecords: 0n,
     addedFilesSize: 0n,
-    changedPartitionCount: 1,
+    changedPartitionCount: new Set(deletes.map((d) => d.partition.exchange)).size,
   });
-  // The delete-file totals a writer of equality deletes records.
+  // The delete-file totals such a writer records.
   const snap = metadata.snapshots.at(-1)!;
+  const sum = (content: 1 | 2) =>
+    entries.filter((e) => e.dataFile.content === content).reduce((n, e) => n + Number(e.dataFile.recordCount), 0);
   const before = (key: string) => Number(parent.summary[key] ?? 0);
-  snap.summary['added-delete-files'] = '1';
-  snap.summary['added-equality-deletes'] = '2';
-  snap.summary['total-delete-files'] = String(before('total-delete-files') + 1);
-  snap.summary['total-equality-deletes'] = String(before('total-equality-deletes') + 2);
+  snap.summary['added-delete-files'] = String(entries.length);
+  snap.summary['total-delete-files'] = String(before('total-delete-files') + entries.length);
+  snap.summary['total-position-deletes'] = String(before('total-position-deletes') + sum(1));
+  snap.summary['total-equality-deletes'] = String(before('total-equality-deletes') + sum(2));
   const next = nextMetadataFileLocation(table.metadata, table.metadataLocation);
   await warehouse.io.createExclusive(next, stringifyMetadata(metadata));
   await db.catalog.compareAndSetMetadataLocation(db.pool, table.ident, { expected: table.metadataLocation, next });
   return { ident: table.ident, metadataLocation: next, metadata };
+}
+
+/** An equality delete file (on trade_id) of two rows in the partition `partition`, as a writer like Flink would commit it. */
+function commitEqualityDelete(table: Table, warehouse: Warehouse, partition: Record<string, string>): Promise<Table> {
+  return commitDeletes(table, warehouse, `eqdel-${partition.exchange}`, [
+    { content: 2, partition, rows: 'SELECT * FROM (VALUES (1::BIGINT), (2::BIGINT)) v(trade_id)' },
+  ]);
 }
