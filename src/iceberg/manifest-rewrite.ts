@@ -88,8 +88,8 @@ export async function removeFromManifests(
   return { manifests, removed };
 }
 
-/** Files, rows and bytes of a set of removed (or added) files, with delete files counted apart, as snapshot summaries give them. */
-export interface RemovedCounts {
+/** Files, rows and bytes of a set of added or removed files, delete files counted apart, as snapshot summaries give them. */
+export interface FileCounts {
   dataFiles: number;
   records: bigint;
   /** Data and delete files (Java's removed-files-size counts both). */
@@ -99,8 +99,8 @@ export interface RemovedCounts {
   equalityDeletes: bigint;
 }
 
-export function countRemoved(files: ReadonlyArray<ContentFile>): RemovedCounts {
-  const out: RemovedCounts = { dataFiles: 0, records: 0n, bytes: 0n, deleteFiles: 0, positionDeletes: 0n, equalityDeletes: 0n };
+export function countFiles(files: ReadonlyArray<ContentFile>): FileCounts {
+  const out: FileCounts = { dataFiles: 0, records: 0n, bytes: 0n, deleteFiles: 0, positionDeletes: 0n, equalityDeletes: 0n };
   for (const f of files) {
     out.bytes += f.fileSizeInBytes;
     if (f.content === 0) {

@@ -8,7 +8,7 @@
 import { mapLimit } from '../core/concurrency.js';
 import { ExitCode, OffloadError } from '../core/errors.js';
 import type { FileIO } from './io.js';
-import { countRemoved, removeFromManifests, type RemovedCounts } from './manifest-rewrite.js';
+import { countFiles, removeFromManifests, type FileCounts } from './manifest-rewrite.js';
 import { isDeleteEntry, partitionKey, readManifestEntries } from './reader.js';
 import type { DataChange, Table } from './snapshot-producer.js';
 import type { ContentFile, ManifestFile } from './types.js';
@@ -32,7 +32,7 @@ export class RewriteConflict extends OffloadError {
 
 export interface RewrittenManifests {
   manifests: ManifestFile[];
-  removed: RemovedCounts;
+  removed: FileCounts;
   /** Partition keys (spec id + tuple) the rewrite touches. */
   partitions: Set<string>;
 }
@@ -67,7 +67,7 @@ export async function rewriteManifests(
       `${name}: ${gone.length} of the ${removedPaths.size} files the rewrite replaces are no longer in the table (e.g. ${gone[0]}); another writer changed the partition, compact it again`,
     );
   }
-  return { manifests, removed: countRemoved(removed.map((e) => e.dataFile)), partitions };
+  return { manifests, removed: countFiles(removed.map((e) => e.dataFile)), partitions };
 }
 
 async function refuseNewDeletes(

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { OffloadError, SchemaError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { summarizeManifest, writeManifest, writeManifestList } from './manifest.js';
-import { countRemoved, removeFromManifests, type RemovedCounts } from './manifest-rewrite.js';
+import { countFiles, removeFromManifests, type FileCounts } from './manifest-rewrite.js';
 import {
   addSchema,
   addSnapshot,
@@ -176,11 +176,11 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
       const parent = currentSnapshot(base.metadata);
       const parentManifests = parent ? await readSnapshotManifests(io, parent) : [];
       const sequenceNumber = base.metadata['last-sequence-number'] + 1n;
-      const added = countRemoved(change.dataFiles);
+      const added = countFiles(change.dataFiles);
       const changedPartitions = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
 
       let manifests: ManifestFile[];
-      let deleted: RemovedCounts | null = null;
+      let deleted: FileCounts | null = null;
       let operation: 'append' | 'overwrite' | 'replace' = 'append';
       const properties = { ...change.summaryProperties };
       if (change.kind === 'append') {
@@ -202,7 +202,7 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
         properties['replace-partitions'] = 'true';
         const replaced = await replacePartitions(base, io, parentManifests, change, written);
         manifests = [change.addedManifest, ...replaced.manifests];
-        deleted = countRemoved(replaced.deletedFiles);
+        deleted = countFiles(replaced.deletedFiles);
         for (const f of replaced.deletedFiles) changedPartitions.add(partitionKey(change.specId, f.partition));
       }
 
@@ -262,7 +262,7 @@ async function replacePartitions(
   parentManifests: ManifestFile[],
   change: DataChange,
   written: string[],
-): Promise<{ manifests: ManifestFile[]; deletedFiles: Array<ManifestEntry<ContentFile>['dataFile']> }> {
+): Promise<{ manifests: ManifestFile[]; deletedFiles: ContentFile[] }> {
   const touched = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
   const { manifests, removed } = await removeFromManifests(base.metadata, io, parentManifests, {
     snapshotId: change.snapshotId,
