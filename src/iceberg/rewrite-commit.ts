@@ -10,13 +10,15 @@ import { ExitCode, OffloadError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { countFiles, removeFromManifests, type FileCounts } from './manifest-rewrite.js';
 import { isDeleteEntry, partitionKey, readManifestEntries } from './reader.js';
-import type { DataChange, Table } from './snapshot-producer.js';
+import type { DataChangeBase, Table } from './snapshot-producer.js';
 import type { ContentFile, ManifestFile } from './types.js';
 import { formatIdentifier } from './types.js';
 
 /** Compaction's change: `dataFiles` (added) hold exactly the live rows of `removedFiles`. */
-export interface RewriteChange extends Omit<DataChange, 'kind'> {
+export interface RewriteChange extends DataChangeBase {
   kind: 'rewrite';
+  /** The manifest adding the new files, written on the first attempt and reused by every later one. */
+  addedManifest: ManifestFile;
   /** The data files the new ones replace, and the position delete files the new ones already applied. */
   removedFiles: ContentFile[];
   /** The sequence number of the version the rows were read at: a delete file newer than it aborts the commit. */

@@ -23,6 +23,7 @@ import {
   snapshotById,
   stringifyMetadata,
 } from './metadata.js';
+import type { PartitionValue } from './partition.js';
 import { partitionKey, readSnapshotManifests } from './reader.js';
 import { rewriteManifests, type RewriteChange } from './rewrite-commit.js';
 import { assignFreshIds } from './schema.js';
@@ -56,19 +57,33 @@ export interface NewColumn {
 /** What a staged commit does, kept so that it can be built again on a newer base. */
 export type TableChange = DataChange | RewriteChange | SchemaChange;
 
-/** Adds data files (append), or replaces the partitions they fall in (replace-partitions). */
-export interface DataChange {
-  kind: 'append' | 'replace-partitions';
+/** What every change of data files has. */
+export interface DataChangeBase {
   /** The new snapshot's id; it stays the same on every attempt (the manifest's entries carry it). */
   snapshotId: bigint;
   commitUuid: string;
   /** The partition spec the data files were written with (the table's default spec when staged). */
   specId: number;
   dataFiles: DataFile[];
-  /** The manifest adding `dataFiles`, written on the first attempt and reused by every later one. */
-  addedManifest: ManifestFile;
   summaryProperties: Record<string, string>;
 }
+
+/** Adds data files. */
+export interface AppendChange extends DataChangeBase {
+  kind: 'append';
+  /** The manifest adding `dataFiles`, written on the first attempt and reused by every later one. */
+  addedManifest: ManifestFile;
+}
+
+/** Replaces the partitions the data files fall in, and `partitions` besides (a partition emptied at the source: its files go, none come). */
+export interface ReplacePartitionsChange extends DataChangeBase {
+  kind: 'replace-partitions';
+  /** The manifest adding `dataFiles`; null when there are none (only files are removed). */
+  addedManifest: ManifestFile | null;
+  partitions: Array<Record<string, PartitionValue>>;
+}
+
+export type DataChange = AppendChange | ReplacePartitionsChange;
 
 export interface SchemaChange {
   kind: 'schema';
@@ -178,13 +193,14 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
       const sequenceNumber = base.metadata['last-sequence-number'] + 1n;
       const added = countFiles(change.dataFiles);
       const changedPartitions = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
+      const addedManifests = change.addedManifest ? [change.addedManifest] : [];
 
       let manifests: ManifestFile[];
       let deleted: FileCounts | null = null;
       let operation: 'append' | 'overwrite' | 'replace' = 'append';
       const properties = { ...change.summaryProperties };
       if (change.kind === 'append') {
-        manifests = [change.addedManifest, ...parentManifests.filter(hasLiveFiles)];
+        manifests = [...addedManifests, ...parentManifests.filter(hasLiveFiles)];
       } else if (change.kind === 'rewrite') {
         operation = 'replace';
         // A rewrite changes no row: what the parent's summary says about its rows (e.g. up to where a
@@ -194,14 +210,14 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
           if (value !== undefined) properties[key] = value;
         }
         const rewritten = await rewriteManifests(base, io, parentManifests, change, written);
-        manifests = [change.addedManifest, ...rewritten.manifests];
+        manifests = [...addedManifests, ...rewritten.manifests];
         deleted = rewritten.removed;
         for (const p of rewritten.partitions) changedPartitions.add(p);
       } else {
         operation = 'overwrite';
         properties['replace-partitions'] = 'true';
         const replaced = await replacePartitions(base, io, parentManifests, change, written);
-        manifests = [change.addedManifest, ...replaced.manifests];
+        manifests = [...addedManifests, ...replaced.manifests];
         deleted = countFiles(replaced.deletedFiles);
         for (const f of replaced.deletedFiles) changedPartitions.add(partitionKey(change.specId, f.partition));
       }
@@ -250,8 +266,8 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
 }
 
 /**
- * Replace partitions: every live entry of the parent in a partition the new files touch is written
- * again as DELETED (by this snapshot) in a rewritten manifest, its other entries as EXISTING; manifests
+ * Replace partitions: every live entry of the parent in a partition the new files touch (or that the change
+ * names) is written again as DELETED (by this snapshot) in a rewritten manifest, its other entries as EXISTING; manifests
  * without such entries are carried as they are. Entries already DELETED are dropped, as Java does. Delete
  * files (other engines') of a replaced partition go with its data files: they only ever applied to rows
  * that are gone. Delete files of other partitions, and of other partition specs, stay.
@@ -260,10 +276,12 @@ async function replacePartitions(
   base: Table,
   io: FileIO,
   parentManifests: ManifestFile[],
-  change: DataChange,
+  change: ReplacePartitionsChange,
   written: string[],
 ): Promise<{ manifests: ManifestFile[]; deletedFiles: ContentFile[] }> {
-  const touched = new Set(change.dataFiles.map((f) => partitionKey(change.specId, f.partition)));
+  const touched = new Set(
+    [...change.dataFiles, ...change.partitions.map((partition) => ({ partition }))].map((f) => partitionKey(change.specId, f.partition)),
+  );
   const { manifests, removed } = await removeFromManifests(base.metadata, io, parentManifests, {
     snapshotId: change.snapshotId,
     mayHold: (m) => m.partitionSpecId === change.specId,

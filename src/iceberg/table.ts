@@ -19,10 +19,12 @@ import {
   StagedAlreadyCommitted,
   writeAddedManifest,
   type NewColumn,
+  type ReplacePartitionsChange,
   type StagedCommit,
   type Table,
   type TableChange,
 } from './snapshot-producer.js';
+import type { PartitionValue } from './partition.js';
 import type { RewriteChange } from './rewrite-commit.js';
 import type { ContentFile, DataFile, PartitionSpec, Schema, TableIdentifier } from './types.js';
 import { formatIdentifier } from './types.js';
@@ -122,7 +124,10 @@ export interface StageSnapshotOptions {
 }
 
 async function stageDataChange(
-  kind: 'append' | 'replace-partitions' | Pick<RewriteChange, 'kind' | 'removedFiles' | 'startingSequenceNumber' | 'carrySummaryKeys'>,
+  kind:
+    | 'append'
+    | Pick<ReplacePartitionsChange, 'kind' | 'partitions'>
+    | Pick<RewriteChange, 'kind' | 'removedFiles' | 'startingSequenceNumber' | 'carrySummaryKeys'>,
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
@@ -130,20 +135,20 @@ async function stageDataChange(
 ): Promise<StagedCommit> {
   const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
   const commitUuid = newCommitUuid();
-  const { manifest, specId } = await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
-  const common = {
-    snapshotId,
-    commitUuid,
-    specId,
-    dataFiles: [...dataFiles],
-    addedManifest: manifest,
-    summaryProperties: { ...options.summaryProperties },
-  };
-  const change: TableChange = typeof kind === 'string' ? { kind, ...common } : { ...kind, ...common };
+  // Replacing partitions with nothing (a partition emptied at the source) adds no manifest.
+  const isRemovalOnly = typeof kind !== 'string' && kind.kind === 'replace-partitions' && dataFiles.length === 0;
+  const { manifest, specId } = isRemovalOnly
+    ? { manifest: null, specId: table.metadata['default-spec-id'] }
+    : await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
+  const common = { snapshotId, commitUuid, specId, dataFiles: [...dataFiles], summaryProperties: { ...options.summaryProperties } };
+  let change: TableChange;
+  if (typeof kind === 'string') change = { kind, ...common, addedManifest: manifest! };
+  else if (kind.kind === 'replace-partitions') change = { ...kind, ...common, addedManifest: manifest };
+  else change = { ...kind, ...common, addedManifest: manifest! };
   try {
     return await buildOnBase(table, io, change, 1);
   } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
+    if (manifest) await io.delete(manifest.manifestPath).catch(() => undefined);
     throw err;
   }
 }
@@ -164,15 +169,19 @@ export function stageAppend(
 
 /**
  * Replace partitions: one `overwrite` snapshot in which every file of the partitions `dataFiles` fall
- * in is DELETED and `dataFiles` are ADDED (an unpartitioned table: every file). Nothing is committed.
+ * in — and of `options.partitions` — is DELETED and `dataFiles` are ADDED (an unpartitioned table: every
+ * file). With no data files, the named partitions are emptied. Nothing is committed.
  */
 export function stageReplacePartitions(
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
-  options: StageSnapshotOptions = {},
+  options: StageSnapshotOptions & { partitions?: Array<Record<string, PartitionValue>> } = {},
 ): Promise<StagedCommit> {
-  return stageDataChange('replace-partitions', table, io, dataFiles, options);
+  const partitions = (options.partitions ?? []).map((p) => ({ ...p }));
+  if (dataFiles.length === 0 && partitions.length === 0)
+    throw new SchemaError(`${formatIdentifier(table.ident)}: nothing to commit (no data files, no partition to empty)`);
+  return stageDataChange({ kind: 'replace-partitions', partitions }, table, io, dataFiles, options);
 }
 
 /**
@@ -246,7 +255,7 @@ export async function restage(
 export async function discardStaged(io: FileIO, staged: StagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
   const files = [...staged.attemptFiles];
   if (staged.change.kind !== 'schema') {
-    files.push(staged.change.addedManifest.manifestPath);
+    if (staged.change.addedManifest) files.push(staged.change.addedManifest.manifestPath);
     if (options.dataFiles) files.push(...staged.change.dataFiles.map((f) => f.filePath));
   }
   await io.deleteMany(files);
