@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { secretsOf, type Env } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './core/errors.js';
+import { registerCompact } from './commands/compact.js';
 import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRun(program, ctx);
   registerRuns(program, ctx);
   registerGc(program, ctx);
+  registerCompact(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   registerDrill(program, ctx);

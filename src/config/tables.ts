@@ -43,10 +43,28 @@ export interface TableConfig {
   partitionBy: string[];
   targetFileSize: string;
   targetFileSizeBytes: number;
+  /** Compaction after each scheduled offload (`run --every`); null: not configured (opt-in). */
+  compaction: CompactionConfig | null;
   /** Free text from the file (why this cursor, this tie-break …). */
   comment: string | null;
   /** Position in the file's `tables` list, for messages. */
   index: number;
+}
+
+/**
+ * When `offload run --every` compacts a table after offloading it (and the defaults of `offload compact`):
+ * a partition is compacted once it holds at least `minFiles` data files smaller than `smallFileRatio` of
+ * the target file size, and only once it has been closed for `minAge` (its time range ended at least that
+ * long before the table's newest offloaded row), so no partition still receiving rows is rewritten.
+ */
+export interface CompactionConfig {
+  /** Default 5 (iceberg/compaction-plan.ts). */
+  minFiles?: number;
+  /** Default 0.75 (iceberg/compaction-plan.ts). */
+  smallFileRatio?: number;
+  /** Default: the table's lag. */
+  minAge: string;
+  minAgeMs: number;
 }
 
 export interface OffloadConfig {
@@ -125,14 +143,30 @@ const duration = (example: string) =>
     error: (issue) => `expected a duration like "${example}" ("90s", "5m", "1h", "1d"), got ${describe(issue.input)}`,
   });
 
+const compactionSchema = z
+  .object({
+    minFiles: z
+      .number({ error: expected('a whole number ≥ 2') })
+      .int({ error: 'expected a whole number ≥ 2' })
+      .min(2, { error: 'expected a whole number ≥ 2 (one file is already compact)' })
+      .optional(),
+    smallFileRatio: z
+      .number({ error: expected('a fraction of the target file size, e.g. 0.75') })
+      .gt(0, { error: 'expected a fraction above 0 and at most 1, e.g. 0.75' })
+      .lte(1, { error: 'expected a fraction above 0 and at most 1, e.g. 0.75' })
+      .optional(),
+    minAge: duration('1h').optional(),
+  })
+  .strict();
+
+const COMPACTION_KEYS = Object.keys(compactionSchema.shape);
+
 const tableSchema = z
   .object({
     comment: z.string({ error: expected('a text') }).optional(),
-    name: z
-      .string({ error: expected('a table name') })
-      .regex(IDENT, {
-        error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}`,
-      }),
+    name: z.string({ error: expected('a table name') }).regex(IDENT, {
+      error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}`,
+    }),
     layer: z.enum(['bronze', 'silver', 'gold'], { error: expected('one of "bronze", "silver", "gold"') }),
     source: z
       .string({ error: expected('a ClickHouse table "database.table"') })
@@ -171,6 +205,11 @@ const tableSchema = z
       .union([z.string(), z.number()], { error: expected('a size like "128MB"') })
       .refine((s) => sizeBytes(String(s)) !== null && sizeBytes(String(s))! > 0, {
         error: (issue) => `expected a size like "128MB" or "1GB", got ${describe(issue.input)}`,
+      })
+      .optional(),
+    compaction: z
+      .union([compactionSchema, z.literal(true)], {
+        error: expected('true, or an object { minFiles, smallFileRatio, minAge }'),
       })
       .optional(),
   })
@@ -228,7 +267,8 @@ function problemsOf(issues: z.core.$ZodIssue[]): Problem[] {
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const inTable = issue.path.length === 2 && issue.path[0] === 'tables';
-      const allowed = inTable ? TABLE_KEYS : ['tables', 'comment', '$schema'];
+      const inCompaction = issue.path.length === 3 && issue.path[2] === 'compaction';
+      const allowed = inCompaction ? COMPACTION_KEYS : inTable ? TABLE_KEYS : ['tables', 'comment', '$schema'];
       for (const key of issue.keys) {
         const guess = closest(key, allowed);
         out.push({
@@ -342,6 +382,7 @@ export function validateTablesConfig(doc: unknown, file: string): OffloadConfig 
         message: `"${tieBreak}" is the cursor itself; a tie-break orders rows that share a cursor value`,
       });
     const lag = t.lag ?? DEFAULT_LAG;
+    const compaction = t.compaction === undefined ? null : t.compaction === true ? {} : t.compaction;
     const size = String(t.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE);
     const targetParts = t.target.split('.');
     const [database, table] = t.source ? t.source.split('.') : [];
@@ -363,6 +404,12 @@ export function validateTablesConfig(doc: unknown, file: string): OffloadConfig 
       partitionBy: (t.partitionBy ?? []).map((p) => p.trim()),
       targetFileSize: size,
       targetFileSizeBytes: sizeBytes(size)!,
+      compaction: compaction && {
+        ...(compaction.minFiles !== undefined ? { minFiles: compaction.minFiles } : {}),
+        ...(compaction.smallFileRatio !== undefined ? { smallFileRatio: compaction.smallFileRatio } : {}),
+        minAge: compaction.minAge ?? lag,
+        minAgeMs: durationMs(compaction.minAge ?? lag)!,
+      },
       comment: t.comment ?? null,
       index: i,
     });

@@ -2,11 +2,18 @@
 // FAULT_ENV), the transient faults (injected by the fault proxy), what each one simulates, and the choices
 // the TUI's drill screen offers.
 import type { OffloadConfig } from '../config/tables.js';
-import { FAULT_POINTS, type FaultPoint } from '../pipeline/faults.js';
+import { FAULT_POINTS, OFFLOAD_FAULT_POINTS, type FaultPoint, type OffloadFaultPoint } from '../pipeline/faults.js';
 
-/** The crash fault points, in protocol order (named in pipeline/faults.ts, armed in a child by FAULT_ENV). */
+/**
+ * The crash fault points (named in pipeline/faults.ts, armed in a child by FAULT_ENV): the offload's in
+ * protocol order, then compaction's and repair's, whose drill steps run `offload compact` / `offload repair`.
+ */
 export const CRASH_FAULTS = FAULT_POINTS;
 export type CrashFault = FaultPoint;
+
+/** The offload's own crash faults: what random drills and the two-worker step arm (they run offloads only). */
+export const OFFLOAD_CRASH_FAULTS = OFFLOAD_FAULT_POINTS;
+export type OffloadCrashFault = OffloadFaultPoint;
 
 export const TRANSIENT_FAULTS = ['s3-500', 's3-503', 's3-timeout', 'pg-drop', 'ch-reset'] as const;
 export type TransientFault = (typeof TRANSIENT_FAULTS)[number];
@@ -23,6 +30,19 @@ export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
   'inside-commit':
     'the process dies inside the commit transaction (catalog pointer and watermark updated, COMMIT not sent): PostgreSQL rolls it back',
   'after-commit': 'the process dies right after COMMIT, before anything that follows it: the commit stands, the run must not be repeated',
+  'compact-after-upload':
+    "compaction dies after uploading a partition's rewritten files, before any metadata names them: orphan data files, the old files stay",
+  'compact-before-commit': 'compaction dies with the replace snapshot staged, just before its commit transaction begins',
+  'compact-inside-commit':
+    'compaction dies inside its commit transaction (catalog pointer and run record updated, COMMIT not sent): PostgreSQL rolls it back',
+  'compact-after-commit': 'compaction dies right after COMMIT: the rewrite stands and its run must be found committed, not repeated',
+  'repair-mid-extract':
+    "repair dies while the partition's rows stream from ClickHouse: a partial extract on local disk, nothing in the table",
+  'repair-after-upload': "repair dies after uploading the partition's new files, before any metadata names them: orphan data files",
+  'repair-before-commit': 'repair dies with the replace-partitions snapshot staged, just before its commit transaction begins',
+  'repair-inside-commit':
+    'repair dies inside its commit transaction (catalog pointer and run record updated, COMMIT not sent): PostgreSQL rolls it back',
+  'repair-after-commit': 'repair dies right after COMMIT: the swapped partition stands and its run must be found committed, not repeated',
   's3-500': 'S3 answers the first 3 uploads of data files with 500 InternalError',
   's3-503': 'S3 answers the first 3 requests of the run (whatever they are) with 503 SlowDown (throttling)',
   's3-timeout': 'S3 holds the first 2 uploads of data files for 3 s and then drops the connection without an answer (a timeout)',

@@ -3,7 +3,7 @@
 import { followTrades } from '../dev/seed.js';
 import { Random } from '../dev/trades.js';
 import { UsageError } from '../core/errors.js';
-import { CRASH_FAULTS, FAULT_SIMULATES, type CrashFault } from './catalogue.js';
+import { FAULT_SIMULATES, OFFLOAD_CRASH_FAULTS, type CrashFault } from './catalogue.js';
 import { isKilledAtFault } from './child.js';
 import { buildReport, type ChildRun, type DrillReport, type DrillStep } from './report.js';
 import { DrillSession, type DrillOptions } from './sandbox.js';
@@ -92,7 +92,7 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
         // About one offload in four runs without a fault and commits what is pending, so kills land on
         // tables with history as well as on first windows and on recoveries.
         const isClean = random.next() < CLEAN_RUN_SHARE;
-        const fault: CrashFault | null = isClean ? null : CRASH_FAULTS[random.int(CRASH_FAULTS.length)];
+        const fault: CrashFault | null = isClean ? null : OFFLOAD_CRASH_FAULTS[random.int(OFFLOAD_CRASH_FAULTS.length)];
         if (!isClean) inFlight++;
         const i = ++index;
         const label = fault ?? CLEAN_RUN;

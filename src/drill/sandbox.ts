@@ -100,6 +100,10 @@ function tableJson(t: TableConfig, overrides: Record<string, unknown> = {}): Rec
   if (t.query) json.query = t.query;
   if (t.tieBreak) json.tieBreak = t.tieBreak;
   if (t.closedWindow) json.closedWindow = t.closedWindow;
+  if (t.compaction) {
+    const { minAgeMs: _, ...compaction } = t.compaction;
+    json.compaction = compaction;
+  }
   return { ...json, ...overrides };
 }
 

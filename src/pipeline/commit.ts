@@ -5,7 +5,12 @@
 // A lost compare-and-set is settled here too: when the watermark moved as well, another worker offloaded
 // the table and the run's rows may overlap theirs, so the run is discarded and planned again; when only the
 // table moved (another writer), the same change is staged again on its new version and committed.
-import { CommitConflict, OffloadError } from '../core/errors.js';
+//
+// Compaction and repair commit here too (commitMaintenance): the catalog's compare-and-set and their run
+// record in one transaction, the watermark checked unchanged (`compact-inside-commit`, `repair-inside-commit`,
+// then `…-after-commit`). On a lost compare-and-set they are staged again on the new version — a rewrite only
+// while its files are all still live (else RewriteConflict: nothing committed).
+import { CommitConflict, ExitCode, OffloadError } from '../core/errors.js';
 import { sameWatermark, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
@@ -132,4 +137,79 @@ export async function commitBatch(
   }
   faultPoint('after-commit', o.tableName);
   return 'committed';
+}
+
+/** The watermark moved under a compaction or repair: the rows it read may no longer be the table's. Nothing was committed. */
+export class WatermarkMoved extends OffloadError {
+  override readonly exitCode: number = ExitCode.conflict;
+}
+
+export interface MaintenanceCommitOptions {
+  tableName: string;
+  target: string;
+  runId: string;
+  kind: 'compact' | 'repair';
+  /** The watermark the run read the table at: it must still be the table's when the run commits. */
+  watermark: Watermark;
+  rows: number;
+  bytes: number;
+  files: number;
+  lockLost: AbortSignal;
+  /** Commits tried when other writers move the table meanwhile. Default 4. */
+  maxAttempts?: number;
+  events: OffloadEvents;
+}
+
+/**
+ * Commits a compaction's or a repair's staged snapshot: compare-and-set and run record in one transaction of
+ * the state store, with the watermark checked unchanged; restaged on the table's new version when another
+ * writer moved it (a rewrite throws RewriteConflict when that is no longer safe).
+ */
+export async function commitMaintenance(
+  deps: { state: StateStore; catalog: Catalog; io: FileIO },
+  pending: PendingCommit,
+  o: MaintenanceCommitOptions,
+): Promise<void> {
+  const maxAttempts = o.maxAttempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    if (o.lockLost.aborted)
+      throw new OffloadError(`${o.tableName}: the table's lock was lost (its PostgreSQL connection dropped); not committing`);
+    try {
+      await deps.state.transaction(
+        async (tx) => {
+          const staged = pending.staged;
+          await deps.catalog.compareAndSetMetadataLocation(tx.connection, staged.ident, { expected: staged.base, next: staged.next });
+          const mark = await tx.readWatermark(o.tableName);
+          if (!mark || !sameWatermark(mark.watermark, o.watermark))
+            throw new WatermarkMoved(
+              `${o.tableName}: the watermark moved while ${o.kind === 'compact' ? 'compacting' : 'repairing'} (another worker offloaded it); nothing committed, try again`,
+            );
+          await tx.markRunCommitted(o.runId, {
+            snapshotId: staged.snapshotId ?? 0n,
+            metadataLocation: staged.next,
+            rows: o.rows,
+            bytes: o.bytes,
+            files: o.files,
+          });
+        },
+        {
+          beforeCommit: () => {
+            faultPoint(o.kind === 'compact' ? 'compact-inside-commit' : 'repair-inside-commit', o.tableName);
+            pending.commitSent = true;
+          },
+        },
+      );
+      break;
+    } catch (err) {
+      if (!(err instanceof CommitConflict) || pending.commitSent || attempt >= maxAttempts) throw err;
+      o.events.emit({
+        kind: 'log',
+        table: o.tableName,
+        level: 'warn',
+        message: `commit conflict on ${o.target} (attempt ${attempt}); restaging the ${o.kind === 'compact' ? 'compaction' : 'repair'} on the new version`,
+      });
+      pending.staged = await restage(deps.catalog, deps.io, pending.staged);
+    }
+  }
+  faultPoint(o.kind === 'compact' ? 'compact-after-commit' : 'repair-after-commit', o.tableName);
 }

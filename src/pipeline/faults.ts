@@ -1,21 +1,33 @@
-// Every fault point of the offload, named in one list. A drill arms one with OFFLOAD_FAULT=<point> (or
-// <point>@<table>, to hit only that table; `<point>:<n>` fires on the n-th time the point is reached), and
-// the process then kills itself with SIGKILL at that point — a real crash, not an exception, so nothing
-// gets to clean up. Unarmed, a fault point costs one comparison.
+// Every fault point, named in one list. A drill arms one with OFFLOAD_FAULT=<point> (or <point>@<table>, to
+// hit only that table; `<point>:<n>` fires on the n-th time the point is reached), and the process then
+// kills itself with SIGKILL at that point — a real crash, not an exception, so nothing gets to clean up.
+// Unarmed, a fault point costs one comparison.
 //
-// Where each one sits (in protocol order), and the step file that fires it:
-//   after-plan          plan.ts    the run is recorded as running and its window planned; nothing written yet
-//   mid-extract         extract.ts rows are streaming from ClickHouse into the first slice's file
-//   after-data-upload   upload.ts  every data file of the run is in the table location; no metadata yet
-//   after-manifests     stage.ts   the manifest adding the files is written; no manifest list or metadata file
-//   after-metadata-file stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
-//   before-commit       stage.ts   everything staged; the PostgreSQL transaction has not begun
-//   inside-commit       commit.ts  catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
-//   after-commit        commit.ts  committed; the process dies before reporting it
+// The offload's points (in protocol order), and the step file that fires each:
+//   after-plan             plan.ts    the run is recorded as running and its window planned; nothing written yet
+//   mid-extract            extract.ts rows are streaming from ClickHouse into the first slice's file
+//   after-data-upload      upload.ts  every data file of the run is in the table location; no metadata yet
+//   after-manifests        stage.ts   the manifest adding the files is written; no manifest list or metadata file
+//   after-metadata-file    stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
+//   before-commit          stage.ts   everything staged; the PostgreSQL transaction has not begun
+//   inside-commit          commit.ts  catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
+//   after-commit           commit.ts  committed; the process dies before reporting it
+// Compaction's (`offload compact`, one run per partition):
+//   compact-after-upload   rewrite.ts the partition's rows are rewritten and the new files uploaded; no metadata names them
+//   compact-before-commit  stage.ts   the replace snapshot is staged; the transaction has not begun
+//   compact-inside-commit  commit.ts  compare-and-set and run record done inside the transaction, COMMIT not sent
+//   compact-after-commit   commit.ts  committed; the process dies before reporting it
+// Repair's (`offload repair`):
+//   repair-mid-extract     repair.ts  the partition's rows are streaming from ClickHouse
+//   repair-after-upload    upload.ts  the partition's new files are uploaded; no metadata names them
+//   repair-before-commit   stage.ts   the replace-partitions snapshot is staged; the transaction has not begun
+//   repair-inside-commit   commit.ts  compare-and-set and run record done inside the transaction, COMMIT not sent
+//   repair-after-commit    commit.ts  committed; the process dies before reporting it
 import { writeSync } from 'node:fs';
 import { processEnv, type Env } from '../config/env.js';
 
-export const FAULT_POINTS = [
+/** The offload's fault points (`offload run`), in protocol order. */
+export const OFFLOAD_FAULT_POINTS = [
   'after-plan',
   'mid-extract',
   'after-data-upload',
@@ -26,7 +38,32 @@ export const FAULT_POINTS = [
   'after-commit',
 ] as const;
 
+/** Compaction's fault points (`offload compact`). */
+export const COMPACT_FAULT_POINTS = [
+  'compact-after-upload',
+  'compact-before-commit',
+  'compact-inside-commit',
+  'compact-after-commit',
+] as const;
+
+/** Repair's fault points (`offload repair`). */
+export const REPAIR_FAULT_POINTS = [
+  'repair-mid-extract',
+  'repair-after-upload',
+  'repair-before-commit',
+  'repair-inside-commit',
+  'repair-after-commit',
+] as const;
+
+export const FAULT_POINTS = [...OFFLOAD_FAULT_POINTS, ...COMPACT_FAULT_POINTS, ...REPAIR_FAULT_POINTS] as const;
+
 export type FaultPoint = (typeof FAULT_POINTS)[number];
+export type OffloadFaultPoint = (typeof OFFLOAD_FAULT_POINTS)[number];
+
+/** The command a fault point belongs to: the process that must run for it to fire. */
+export function faultCommand(point: FaultPoint): 'run' | 'compact' | 'repair' {
+  return point.startsWith('compact-') ? 'compact' : point.startsWith('repair-') ? 'repair' : 'run';
+}
 
 export const FAULT_ENV = 'OFFLOAD_FAULT';
 

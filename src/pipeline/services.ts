@@ -17,6 +17,10 @@ export type ServicePurpose =
   | 'run'
   | 'run --every'
   | 'gc'
+  | 'compact'
+  | 'verify'
+  | 'repair'
+  | 'expire'
   | 'tui'
   | 'tui offloads'
   | 'status'
@@ -43,6 +47,10 @@ const SETTINGS: Record<ServicePurpose, Settings> = {
   run: OFFLOADS,
   'run --every': OFFLOADS,
   gc: OFFLOADS,
+  compact: OFFLOADS,
+  verify: OFFLOADS,
+  repair: OFFLOADS,
+  expire: ADMIN,
   'tui offloads': OFFLOADS,
   bench: OFFLOADS,
   tui: STATUS,

@@ -3,10 +3,18 @@
 // next metadata.json, create-only (`after-metadata-file`). Its snapshot summary carries the run id and the
 // watermark the table reaches with it, which is how recovery tells a committed run from one that never
 // was. Nothing is left to write before the commit transaction (`before-commit`).
+//
+// Compaction and repair stage their snapshots here too (`compact-before-commit`, `repair-before-commit`): a
+// `replace` snapshot of rewritten files, or an `overwrite` of one partition. They carry their own run id
+// (recovery reads it the same way) and the table's watermark unchanged, with the run that moved it.
 import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
+import { stagePartitionRewrite, type RewrittenPartition } from '../iceberg/compaction.js';
+import type { PartitionCompaction } from '../iceberg/compaction-plan.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
+import type { PartitionValue } from '../iceberg/partition.js';
 import { buildOnBase, newCommitUuid, writeAddedManifest, type StagedCommit, type Table } from '../iceberg/snapshot-producer.js';
+import { stageReplacePartitions } from '../iceberg/table.js';
 import type { DataFile, Snapshot, TableMetadata } from '../iceberg/types.js';
 import { faultPoint } from './faults.js';
 
@@ -19,7 +27,16 @@ export const SUMMARY = {
   windowStart: 'offload.window-start',
   /** The configured table name (offload_watermarks.table_name). */
   table: 'offload.table',
+  /** `compact` or `repair` on the snapshots of those runs (absent on an offload's). */
+  kind: 'offload.kind',
+  /** On compaction and repair snapshots: the offload run that moved the watermark they keep. */
+  watermarkRunId: 'offload.watermark-run-id',
 } as const;
+
+/** The run that moved the watermark a snapshot carries: its own, or for compaction and repair the one they name. */
+export function watermarkRunOf(snapshot: Snapshot): string | null {
+  return snapshot.summary[SUMMARY.watermarkRunId] ?? snapshot.summary[SUMMARY.runId] ?? null;
+}
 
 /** The watermark the table's current snapshot carries (null: no snapshot, or one not written by an offload). */
 export function snapshotWatermark(metadata: TableMetadata): Watermark | null {
@@ -74,5 +91,58 @@ export async function stageRun(table: Table, io: FileIO, dataFiles: readonly Dat
   }
   faultPoint('after-metadata-file', o.tableName);
   faultPoint('before-commit', o.tableName);
+  return staged;
+}
+
+/** What a compaction or repair run stages on: its run, and the table's watermark it keeps (read under the table's lock). */
+export interface MaintenanceStage {
+  tableName: string;
+  runId: string;
+  kind: 'compact' | 'repair';
+  watermark: Watermark;
+  /** The offload run that moved the watermark (offload_watermarks.committed_run_id). */
+  watermarkRunId: string | null;
+}
+
+function maintenanceSummary(o: MaintenanceStage): Record<string, string> {
+  return {
+    [SUMMARY.runId]: o.runId,
+    [SUMMARY.kind]: o.kind,
+    [SUMMARY.table]: o.tableName,
+    // A rewrite or a repair changes which files hold the rows, never how far the table is offloaded.
+    [SUMMARY.watermark]: encodeWatermark(o.watermark),
+    ...(o.watermarkRunId ? { [SUMMARY.watermarkRunId]: o.watermarkRunId } : {}),
+  };
+}
+
+/** The `replace` snapshot of one compacted partition; commits nothing. Fault point `compact-before-commit`. */
+export async function stageCompaction(
+  table: Table,
+  io: FileIO,
+  job: PartitionCompaction,
+  rewritten: RewrittenPartition,
+  o: MaintenanceStage,
+): Promise<StagedCommit> {
+  const staged = await stagePartitionRewrite(table, io, job, rewritten, { summaryProperties: maintenanceSummary(o) });
+  faultPoint('compact-before-commit', o.tableName);
+  return staged;
+}
+
+/**
+ * The `overwrite` snapshot of a repaired partition: its files replaced by `dataFiles` (none: the partition is
+ * emptied); commits nothing. Fault point `repair-before-commit`.
+ */
+export async function stageRepair(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  partition: Record<string, PartitionValue> | null,
+  o: MaintenanceStage,
+): Promise<StagedCommit> {
+  const staged = await stageReplacePartitions(table, io, dataFiles, {
+    summaryProperties: maintenanceSummary(o),
+    ...(partition ? { partitions: [partition] } : {}),
+  });
+  faultPoint('repair-before-commit', o.tableName);
   return staged;
 }

@@ -2,9 +2,9 @@
 // extracted and written (at most `limit` uploads in flight, each buffering part size × queue size of the
 // FileIO). Files carry the run id in their names, so a run that never commits leaves only orphans that
 // `offload gc` can tell apart. Once every upload is done the fault point `after-data-upload` fires: all data
-// files are in place, no metadata names them yet.
+// files are in place, no metadata names them yet (`repair-after-upload` when a repair uploads).
 import type { FileIO } from '../iceberg/io.js';
-import { faultPoint } from './faults.js';
+import { faultPoint, type FaultPoint } from './faults.js';
 import type { WrittenFile } from './write.js';
 
 export class Uploads {
@@ -37,9 +37,12 @@ export class Uploads {
   }
 
   /** Waits for every upload: the run's data files are all in the table location. */
-  async finish(table: string): Promise<void> {
+  async finish(
+    table: string,
+    point: Extract<FaultPoint, 'after-data-upload' | 'repair-after-upload'> = 'after-data-upload',
+  ): Promise<void> {
     await Promise.all(this.pending);
-    faultPoint('after-data-upload', table);
+    faultPoint(point, table);
   }
 
   /** After a failure: lets the uploads under way end, whatever their outcome. */

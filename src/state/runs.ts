@@ -1,6 +1,7 @@
-// offload_runs: one row per offload attempt. A run starts 'running' before anything is written and
-// ends committed (in the commit transaction itself), up_to_date, failed, or aborted (by recovery, when a
-// crashed run's id is not in the catalog).
+// offload_runs: one row per offload attempt — and per compaction or repair of a partition, which commit the
+// same way (kind). A run starts 'running' before anything is written and ends committed (in the commit
+// transaction itself), up_to_date, failed, or aborted (by recovery, when a crashed run's id is not in the
+// catalog).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OffloadError } from '../core/errors.js';
@@ -9,10 +10,14 @@ import { isoUtcSql, type Queryable } from './pool.js';
 
 export type RunStatus = 'running' | 'committed' | 'aborted' | 'failed' | 'up_to_date';
 
+/** offload: rows appended, watermark moved; compact: a partition's files rewritten; repair: a partition's files replaced from ClickHouse. */
+export type RunKind = 'offload' | 'compact' | 'repair';
+
 export interface OffloadRun {
   runId: string;
   table: string;
   icebergTable: string | null;
+  kind: RunKind;
   /** host:pid of the process that ran it. */
   worker: string;
   status: RunStatus;
@@ -42,6 +47,7 @@ interface Row {
   run_id: string;
   table_name: string;
   iceberg_table: string | null;
+  kind: RunKind;
   worker: string;
   status: RunStatus;
   ws_ts: string | null;
@@ -59,7 +65,7 @@ interface Row {
   duration_ms: string | null;
 }
 
-const COLUMNS = `run_id::text AS run_id, table_name, iceberg_table, worker, status,
+const COLUMNS = `run_id::text AS run_id, table_name, iceberg_table, kind, worker, status,
        ${isoUtcSql('window_start_timestamp')} AS ws_ts, window_start_tie_break::text AS window_start_tie_break,
        ${isoUtcSql('window_end_timestamp')} AS we_ts, window_end_tie_break::text AS window_end_tie_break,
        rows, bytes, files, snapshot_id::text AS snapshot_id, metadata_location, error,
@@ -70,6 +76,7 @@ function toRun(r: Row): OffloadRun {
     runId: r.run_id,
     table: r.table_name,
     icebergTable: r.iceberg_table,
+    kind: r.kind,
     worker: r.worker,
     status: r.status,
     windowStart: r.ws_ts === null ? null : { timestamp: r.ws_ts, tieBreak: r.window_start_tie_break },
@@ -93,6 +100,8 @@ const FINISH = `finished_at = clock_timestamp(),
 export interface StartRun {
   table: string;
   icebergTable?: string;
+  /** Default: offload. */
+  kind?: RunKind;
   /** Default: a new random UUID. */
   runId?: string;
   /** Default: this process (host:pid). */
@@ -105,8 +114,8 @@ export interface StartRun {
 export async function start(db: Queryable, run: StartRun): Promise<OffloadRun> {
   const r = await db.query<Row>(
     `INSERT INTO offload_runs (run_id, table_name, iceberg_table, worker, status,
-                               window_start_timestamp, window_start_tie_break, window_end_timestamp, window_end_tie_break)
-     VALUES ($1::uuid, $2, $3, $4, 'running', $5::timestamptz, $6::numeric, $7::timestamptz, $8::numeric)
+                               window_start_timestamp, window_start_tie_break, window_end_timestamp, window_end_tie_break, kind)
+     VALUES ($1::uuid, $2, $3, $4, 'running', $5::timestamptz, $6::numeric, $7::timestamptz, $8::numeric, $9)
      RETURNING ${COLUMNS}`,
     [
       run.runId ?? randomUUID(),
@@ -117,6 +126,7 @@ export async function start(db: Queryable, run: StartRun): Promise<OffloadRun> {
       run.windowStart?.tieBreak ?? null,
       run.windowEnd?.timestamp ?? null,
       run.windowEnd?.tieBreak ?? null,
+      run.kind ?? 'offload',
     ],
   );
   return toRun(r.rows[0]);

@@ -1,8 +1,9 @@
 // watermark-matches-snapshot: the PostgreSQL watermark is the current snapshot's `offload.watermark`, and the
-// run that moved it is the snapshot's `offload.run-id`. Pure: it reads the state loaded for the table.
+// run that moved it is the snapshot's `offload.run-id` (on a compaction or repair snapshot, which moves no
+// watermark: the run it names in `offload.watermark-run-id`). Pure: it reads the state loaded for the table.
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { decodeWatermark, EPOCH, formatWatermark, sameWatermark } from '../core/watermark.js';
-import { SUMMARY } from '../pipeline/stage.js';
+import { SUMMARY, watermarkRunOf } from '../pipeline/stage.js';
 import { check, failedCheck, type InvariantCheck } from './check.js';
 import type { TableState } from './state.js';
 
@@ -25,7 +26,7 @@ export function checkWatermarkMatchesSnapshot(state: TableState): InvariantCheck
     }
     const summaryText = snapshot.summary[SUMMARY.watermark] ?? null;
     const summaryWatermark = decodeWatermark(summaryText ?? undefined);
-    const runId = snapshot.summary[SUMMARY.runId] ?? null;
+    const runId = watermarkRunOf(snapshot);
     const sameRun = mark?.committedRunId === null || mark?.committedRunId === undefined || runId === null || mark.committedRunId === runId;
     const held = summaryWatermark !== null && sameWatermark(summaryWatermark, watermark) && sameRun;
     return check(

@@ -204,6 +204,7 @@ class MemoryDatabase implements StateStore {
       runId: run.runId!,
       table: run.table,
       icebergTable: run.icebergTable ?? null,
+      kind: run.kind ?? 'offload',
       worker: 'memory:1',
       status: 'running',
       windowStart: run.windowStart ?? null,

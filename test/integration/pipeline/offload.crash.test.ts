@@ -11,7 +11,7 @@ import { isTableLocked } from '../../../src/state/locks.js';
 import * as runs from '../../../src/state/runs.js';
 import * as watermarks from '../../../src/state/watermarks.js';
 import { EPOCH } from '../../../src/core/watermark.js';
-import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
+import { OFFLOAD_FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
 import { currentTable } from '../../../src/pipeline/recover.js';
 import {
   assertAgree,
@@ -70,7 +70,7 @@ const BEFORE_COMMIT: ReadonlySet<FaultPoint> = new Set([
 ]);
 
 describe('a run killed at any fault point loses and repeats nothing', { skip: pyicebergSkip || undefined, concurrency: 1 }, () => {
-  for (const point of FAULT_POINTS) {
+  for (const point of OFFLOAD_FAULT_POINTS) {
     it(`recovers from a SIGKILL at ${point}, on the first commit and on a later one`, async () => {
       const name = `crash_${point.replace(/-/g, '_')}`;
       const source = await bronzeLikeTable(bench, name);

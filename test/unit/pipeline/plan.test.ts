@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isoFromMicros, microsFromIso } from '../../../src/core/watermark.js';
-import { FAULT_POINTS, parseFault } from '../../../src/pipeline/faults.js';
+import { FAULT_POINTS, OFFLOAD_FAULT_POINTS, parseFault } from '../../../src/pipeline/faults.js';
 import {
   crossingBucket,
   cutoffMicros,
@@ -153,6 +153,8 @@ describe('fault points', () => {
     assert.deepEqual(parseFault('inside-commit'), { point: 'inside-commit', table: null, nth: 1 });
     assert.deepEqual(parseFault('mid-extract@bronze_trades_kraken:2'), { point: 'mid-extract', table: 'bronze_trades_kraken', nth: 2 });
     assert.throws(() => parseFault('inside-comit'), /unknown fault point/);
-    assert.equal(FAULT_POINTS.length, 8);
+    assert.equal(OFFLOAD_FAULT_POINTS.length, 8);
+    assert.equal(FAULT_POINTS.length, 8 + 4 + 5, 'the offload’s 8, compaction’s 4 and repair’s 5');
+    assert.deepEqual(parseFault('compact-inside-commit@t'), { point: 'compact-inside-commit', table: 't', nth: 1 });
   });
 });
