@@ -15,6 +15,7 @@ import { defaultContext, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerStatus } from './commands/status.js';
 import { registerTui } from './commands/tui.js';
+import { registerVerify } from './commands/verify.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -58,6 +59,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRuns(program, ctx);
   registerGc(program, ctx);
   registerCompact(program, ctx);
+  registerVerify(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   registerDrill(program, ctx);

@@ -204,6 +204,21 @@ export function partitionValueSql(field: ChecksumPartitionField): string {
 }
 
 /**
+ * The rows of one partition: every field's value text (partitionValueSql) equal to the partition's, as the
+ * key's texts give them (null: the value is NULL). TRUE for an unpartitioned table.
+ */
+export function partitionPredicateSql(partitionBy: readonly ChecksumPartitionField[], texts: ReadonlyArray<string | null>): string {
+  if (texts.length !== partitionBy.length)
+    throw new SchemaError(`a partition of ${partitionBy.length} field(s) was given ${texts.length} value(s)`);
+  const parts = partitionBy.map((f, i) => {
+    const value = partitionValueSql(f);
+    const text = texts[i];
+    return text === null ? `isNull(${value})` : `${value} = ${str(text)}`;
+  });
+  return parts.length === 0 ? '1' : parts.map((p) => `(${p})`).join(' AND ');
+}
+
+/**
  * One row per partition: `p0`…`pN` (the partition values as text, NULL for null), `rows` and `checksum`
  * (UInt64 as text: the sum of row hashes modulo 2^64, which sumWithOverflow gives). No FORMAT clause.
  */

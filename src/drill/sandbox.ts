@@ -27,7 +27,7 @@ import { parseIdentifier } from '../iceberg/types.js';
 import { gcTable } from '../pipeline/gc.js';
 import type { VerifyServices } from '../verify/check.js';
 import { PyIcebergReader, verificationPython } from '../verify/pyiceberg-reader.js';
-import { readFrom } from '../verify/rows.js';
+import { readFrom } from '../verify/partitions.js';
 import { verifyTable } from '../verify/table.js';
 import type { CrashFault } from './catalogue.js';
 import { defaultOffloadCommand, runChildOffload } from './child.js';

@@ -121,6 +121,42 @@ export function partitionValueText(transform: Transform, sourceType: IcebergType
   return String(value);
 }
 
+/**
+ * The partition value a text stands for (the inverse of partitionValueText), for partitions known only
+ * from ClickHouse's side: day/month/year/hour and int/date identities as numbers, long and timestamp
+ * identities as bigint µs, booleans, and everything else (strings, decimals, uuids) as the text itself.
+ */
+export function partitionValueOfText(transform: Transform, sourceType: IcebergType, text: string | null): PartitionValue {
+  if (text === null || transform === 'void') return null;
+  if (transform !== 'identity') return Number(text);
+  switch (sourceType) {
+    case 'int':
+    case 'date':
+      return Number(text);
+    case 'long':
+    case 'timestamp':
+    case 'timestamptz':
+      return BigInt(text);
+    case 'boolean':
+      return text === '1';
+    case 'float':
+    case 'double':
+      return Number(text);
+  }
+  return text;
+}
+
+/** The partition tuple a key (partitionTextKey's JSON of texts) stands for. */
+export function partitionOfTextKey(spec: PartitionSpec, schema: Schema, key: string): Record<string, PartitionValue> {
+  const texts = JSON.parse(key) as Array<string | null>;
+  return Object.fromEntries(
+    spec.fields.map((f, i) => {
+      const source = schema.fields.find((s) => s.id === f['source-id']);
+      return [f.name, partitionValueOfText(f.transform, source?.type ?? partitionFieldType(schema, f), texts[i] ?? null)];
+    }),
+  );
+}
+
 /** A partition tuple's texts in spec order, as JSON: the key both sides' results are matched by. */
 export function partitionTextKey(spec: PartitionSpec, schema: Schema, partition: Record<string, PartitionValue>): string {
   return JSON.stringify(
@@ -162,6 +198,8 @@ export interface ChecksumOptions {
   snapshotId?: bigint;
   /** Local directory for the copies of the files (default: a fresh one under the OS temp dir). */
   scratchDir?: string;
+  /** Called as each partition's numbers are ready (`index` of `total` partitions to checksum). */
+  onPartition?: (p: PartitionChecksum, index: number, total: number) => void;
 }
 
 export interface TableChecksums {
@@ -231,6 +269,7 @@ export async function readPartitionChecksums(
   const partitions: PartitionChecksum[] = [];
   let bytesCopied = 0;
   try {
+    let index = 0;
     for (const [k, g] of groups) {
       const scan = await scanLiveRows(io, connection, scratch, {
         schema,
@@ -243,15 +282,17 @@ export async function readPartitionChecksums(
       try {
         const [r] = (await connection.runAndReadAll(checksumQuerySql(scan.relation, fields))).getRowObjectsJS();
         const spec = specs.get(g.specId)!;
-        partitions.push({
+        const checksum: PartitionChecksum = {
           specId: g.specId,
           partition: g.partition,
           path: g.path,
           key: partitionTextKey(spec, schema, g.partition),
           rows: BigInt(r.rows as bigint),
           checksum: BigInt(r.checksum as bigint),
-        });
+        };
+        partitions.push(checksum);
         bytesCopied += scan.bytesCopied;
+        options.onPartition?.(checksum, index++, groups.size);
       } finally {
         await scan.close();
       }
