@@ -9,6 +9,7 @@ import { registerCompact } from './commands/compact.js';
 import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
+import { registerRepair } from './commands/repair.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
 import { defaultContext, type CommandContext } from './commands/output.js';
@@ -60,6 +61,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerGc(program, ctx);
   registerCompact(program, ctx);
   registerVerify(program, ctx);
+  registerRepair(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   registerDrill(program, ctx);

@@ -91,23 +91,24 @@ export type CompactProgress =
 
 const TIME_TRANSFORMS: readonly string[] = ['hour', 'day', 'month', 'year'];
 
-/** The end (exclusive, µs) of a partition's time range on the cursor column; null when no field partitions the cursor by time. */
-export function partitionEnd(
+/** A partition's time range [start, end) in µs on the cursor column (its finest time field); null when no field partitions the cursor by time. */
+export function partitionTimeRange(
   spec: PartitionSpec,
   schema: Schema,
   cursor: string,
   partition: Record<string, PartitionValue>,
-): Micros | null {
+): { start: Micros; end: Micros } | null {
   const cursorField = schema.fields.find((f) => f.name === cursor);
-  let end: Micros | null = null;
+  let range: { start: Micros; end: Micros } | null = null;
   for (const f of spec.fields) {
     if (!cursorField || f['source-id'] !== cursorField.id || !TIME_TRANSFORMS.includes(f.transform)) continue;
     const value = partition[f.name];
     if (value === null || value === undefined) continue;
-    const e = periodStart(Number(value) + 1, f.transform as TimeTransform);
-    if (end === null || e < end) end = e;
+    const t = f.transform as TimeTransform;
+    const r = { start: periodStart(Number(value), t), end: periodStart(Number(value) + 1, t) };
+    if (range === null || r.end - r.start < range.end - range.start) range = r;
   }
-  return end;
+  return range;
 }
 
 /** Why a partition is not closed for `minAgeMs` yet, or null when it is. */
@@ -181,7 +182,12 @@ function planTable(
     const closed =
       o.minAgeMs === undefined
         ? null
-        : openReason(partitionEnd(spec, schema, cfg.cursor, job.partition), claimed.watermark, o.now ?? new Date(), o.minAgeMs);
+        : openReason(
+            partitionTimeRange(spec, schema, cfg.cursor, job.partition)?.end ?? null,
+            claimed.watermark,
+            o.now ?? new Date(),
+            o.minAgeMs,
+          );
     if (closed) left.push(skippedResult(job, closed));
     else jobs.push(job);
   }

@@ -1,8 +1,11 @@
 // Step 4, extract: the slices of a batch out of the source into local files, one slice at a time
 // (RowSource.extractSlice: ClickHouse streams a slice's rows straight to disk — Parquet on current servers,
 // CSV on older ones). The fault point `mid-extract` fires here, once per run, as the first bytes arrive.
+// A repair extracts the rows of one partition up to the watermark the same way (`repair-mid-extract`).
+import { join } from 'node:path';
+import type { ClickHouseSource } from '../clickhouse/client.js';
 import type { ExtractedFile } from '../clickhouse/extract/http-to-file.js';
-import type { Lower } from '../clickhouse/window.js';
+import { windowSettings, type Lower } from '../clickhouse/window.js';
 import type { Micros } from '../core/watermark.js';
 import { faultPoint } from './faults.js';
 import type { Slice } from './plan.js';
@@ -43,4 +46,39 @@ export function sliceExtractor(o: SliceExtractorOptions): (slice: Slice) => Prom
         o.onBytes(b);
       },
     });
+}
+
+export interface PartitionExtractOptions {
+  /** The rows to take: up to the watermark, in the partition (SQL over what the table reads). */
+  where: string;
+  params?: Record<string, string>;
+  /** The configured table's name (the fault point's table). */
+  table: string;
+  runId: string;
+  workDir: string;
+}
+
+/** A repair's rows into one local file; fault point `repair-mid-extract` as the first bytes arrive. */
+export async function extractPartitionRows(
+  clickhouse: ClickHouseSource,
+  shape: SourceShape,
+  o: PartitionExtractOptions,
+): Promise<ExtractedFile> {
+  let fired = false;
+  return shape.extraction.extract(
+    clickhouse,
+    shape.extraction.query(shape.window.from, o.where),
+    join(o.workDir, `repair.${shape.extraction.extension}`),
+    {
+      queryId: `offload-${o.runId}-repair`,
+      settings: windowSettings(shape.window),
+      params: o.params,
+      onBytes: (b) => {
+        if (!fired && b > 0) {
+          fired = true;
+          faultPoint('repair-mid-extract', o.table);
+        }
+      },
+    },
+  );
 }
