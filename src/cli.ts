@@ -7,6 +7,7 @@ import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, exitCodeOf } from './core/errors.js';
 import { registerCompact } from './commands/compact.js';
 import { registerDrill } from './commands/drill.js';
+import { registerExpire } from './commands/expire.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
 import { registerRepair } from './commands/repair.js';
@@ -62,6 +63,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerCompact(program, ctx);
   registerVerify(program, ctx);
   registerRepair(program, ctx);
+  registerExpire(program, ctx);
   registerStatus(program, ctx);
   registerTui(program, ctx);
   registerDrill(program, ctx);
