@@ -6,6 +6,7 @@ import { scrubSecrets } from '../config/redact.js';
 import { durationMs, type TableConfig } from '../config/tables.js';
 import { UsageError } from '../core/errors.js';
 import { OffloadEvents } from '../pipeline/events.js';
+import { compactAfterOffload } from '../pipeline/compact.js';
 import { runLayers, type LayerRunOptions } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';
 import {
@@ -46,6 +47,7 @@ export async function runEvery(
     if (line.event === 'table' && line.reason) return { ...line, reason: scrubSecrets(line.reason, secrets) };
     if (line.event === 'log') return { ...line, message: scrubSecrets(line.message, secrets) };
     if (line.event === 'tick-finished' && line.error) return { ...line, error: scrubSecrets(line.error, secrets) };
+    if (line.event === 'compacted' && line.error) return { ...line, error: scrubSecrets(line.error, secrets) };
     return line;
   };
   const log = (line: ScheduleLogLine) =>
@@ -61,10 +63,13 @@ export async function runEvery(
       tables,
       stop: stop.signal,
       log,
-      tick: async ({ signal, emit }) => {
+      tick: async ({ tick, signal, emit }) => {
         const events = new OffloadEvents();
         events.on(emit);
         await runLayers(tables, deps, { ...options.layerOptions, events, signal });
+        // Tables whose configuration opts into compaction: their closed partitions, after the offload.
+        for (const c of await compactAfterOffload(tables, deps, { signal }))
+          if (c.partitions > 0 || c.status === 'failed') log({ event: 'compacted', time: new Date().toISOString(), tick, ...c });
       },
     });
   } finally {

@@ -36,6 +36,19 @@ export type ScheduleLogLine =
       error?: string;
       reason?: string;
     }
+  | {
+      /** A table that opts into compaction (its `compaction` policy), after its offload in the tick. */
+      event: 'compacted';
+      time: string;
+      tick: number;
+      table: string;
+      status: string;
+      /** Partitions compacted, and the data files they held before and after. */
+      partitions: number;
+      filesBefore: number;
+      filesAfter: number;
+      error?: string;
+    }
   | { event: 'tick-skipped'; time: string; tick: number; runningTick: number; runningForMs: number }
   | {
       event: 'tick-finished';
@@ -302,6 +315,10 @@ export function formatScheduleLine(line: ScheduleLogLine): string {
           return `${head}  ${line.reason ?? ''}`.trimEnd();
       }
     }
+    case 'compacted':
+      return line.error
+        ? `${line.time}  tick ${line.tick}  ${line.table}  compaction failed: ${line.error}`
+        : `${line.time}  tick ${line.tick}  ${line.table}  compaction ${line.status}${line.partitions > 0 ? `: ${line.partitions} partition(s), ${count(line.filesBefore)} → ${count(line.filesAfter)} files` : ''}`;
     case 'tick-skipped':
       return `${line.time}  tick ${line.tick}  skipped: tick ${line.runningTick} still running (for ${seconds(line.runningForMs)})`;
     case 'tick-finished':
