@@ -13,7 +13,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { parseChecksumRow, partitionChecksumSql, partitionPredicateSql, type ChecksumPartitionField } from '../clickhouse/checksum.js';
 import type { TableConfig } from '../config/tables.js';
 import { EPOCH, sameWatermark, type Watermark } from '../core/watermark.js';
-import { partitionOfTextKey, readPartitionChecksums } from '../iceberg/checksum.js';
+import { partitionOfTextKey, partitionTextKey, readPartitionChecksums } from '../iceberg/checksum.js';
+import { readPartitionStats } from '../iceberg/reader.js';
 import { currentSchema, currentSnapshot, defaultSpec } from '../iceberg/metadata.js';
 import { openDuckDB } from '../iceberg/parquet.js';
 import { partitionPath, type PartitionValue } from '../iceberg/partition.js';
@@ -71,7 +72,7 @@ export interface PartitionChecksums {
 export interface PartitionCheckOptions {
   /** Only this partition (its path). */
   partition?: string;
-  /** Called as each partition's comparison is known (Iceberg's side goes one partition at a time). */
+  /** Called as each partition's comparison is known (`done` of about `total`: Iceberg's side goes one partition at a time). */
   onPartition?: (p: PartitionComparison, done: number, total: number) => void;
   /** A DuckDB connection to use (default: one of its own). */
   duck?: DuckDBConnection;
@@ -96,25 +97,67 @@ export async function checksumPartitions(
   const types = new Map(sourceColumns.map((c) => [c.name, c.type]));
   const shape = checksumShape(schema, spec, types);
 
+  // ClickHouse first (one query, grouped by partition; one partition's rows when one is asked for), so each
+  // partition's verdict is known as soon as DuckDB has its numbers.
+  const fromClickHouse = new Map<string, PartitionNumbers>();
+  if (!sameWatermark(watermark, EPOCH)) {
+    const values = await s.clickhouse.values();
+    const where = [upToWatermarkSql(cfg, types.get(cfg.cursor)!, watermark, values)];
+    if (o.partition !== undefined) {
+      const known = (await readPartitionStats(s.io, metadata)).find((p) => p.path === o.partition && p.specId === spec['spec-id']);
+      if (known)
+        where.push(
+          partitionPredicateSql(shape.partitionBy, JSON.parse(partitionTextKey(spec, schema, known.partition)) as Array<string | null>),
+        );
+    }
+    const sql = partitionChecksumSql({
+      from: readFrom(cfg),
+      where: where.join(' AND '),
+      columns: shape.columns,
+      partitionBy: shape.partitionBy,
+    });
+    for (const row of await s.clickhouse.query<Record<string, unknown>>(sql, { params: values.params })) {
+      const c = parseChecksumRow(row, shape.partitionBy.length);
+      fromClickHouse.set(c.key, { rows: c.rows, checksum: c.checksum });
+    }
+  }
+
   const scratch = join(tmpdir(), `offload-verify-${randomBytes(4).toString('hex')}`);
   await mkdir(scratch, { recursive: true });
   const own = o.duck ? null : await openDuckDB({ threads: 2, memoryLimit: '512MB', tempDirectory: join(scratch, 'spill') });
   try {
+    const compared: PartitionComparison[] = [];
+    const verdict = (p: Omit<PartitionComparison, 'status'>): PartitionComparison => ({
+      ...p,
+      status: equalNumbers(p.clickhouse, p.iceberg) ? 'match' : 'differ',
+    });
     const iceberg = await readPartitionChecksums(s.io, o.duck ?? own!.connection, metadata, {
       columns: shape.columns.map((c) => c.name),
       scratchDir: scratch,
       ...(o.partition !== undefined ? { paths: [o.partition] } : {}),
+      onPartition: (p, index, total) => {
+        const c = verdict({
+          path: p.path,
+          key: p.key,
+          partition: p.partition,
+          clickhouse: fromClickHouse.get(p.key) ?? null,
+          iceberg: { rows: p.rows, checksum: p.checksum },
+        });
+        compared.push(c);
+        o.onPartition?.(c, index + 1, total);
+      },
     });
-    const byKey = new Map<string, PartitionComparison>();
-    for (const p of iceberg.partitions)
-      byKey.set(p.key, {
-        path: p.path,
-        key: p.key,
-        partition: p.partition,
-        clickhouse: null,
-        iceberg: { rows: p.rows, checksum: p.checksum },
-        status: 'match',
-      });
+    const seen = new Set(compared.map((c) => c.key));
+    // Partitions ClickHouse has and the Iceberg table has not (rows lost, or never offloaded).
+    for (const [key, numbers] of fromClickHouse) {
+      if (seen.has(key)) continue;
+      const partition = partitionOfTextKey(spec, schema, key);
+      const path = partitionPath(spec, schema, partition);
+      if (o.partition !== undefined && path !== o.partition) continue;
+      const c = verdict({ path, key, partition, clickhouse: numbers, iceberg: null });
+      compared.push(c);
+      o.onPartition?.(c, compared.length, compared.length);
+    }
     const unverifiable = iceberg.skipped.map(
       (p): PartitionComparison => ({
         path: p.path,
@@ -126,51 +169,15 @@ export async function checksumPartitions(
         reason: p.reason,
       }),
     );
-
-    // ClickHouse: one query, grouped by partition; only one partition's rows when the table names it.
-    const isAtEpoch = sameWatermark(watermark, EPOCH);
-    if (!isAtEpoch) {
-      const values = await s.clickhouse.values();
-      const one = o.partition !== undefined ? [...byKey.values()].find((p) => p.path === o.partition) : undefined;
-      const where = [upToWatermarkSql(cfg, types.get(cfg.cursor)!, watermark, values)];
-      if (one) where.push(partitionPredicateSql(shape.partitionBy, JSON.parse(one.key) as Array<string | null>));
-      const sql = partitionChecksumSql({
-        from: readFrom(cfg),
-        where: where.join(' AND '),
-        columns: shape.columns,
-        partitionBy: shape.partitionBy,
-      });
-      for (const row of await s.clickhouse.query<Record<string, unknown>>(sql, { params: values.params })) {
-        const c = parseChecksumRow(row, shape.partitionBy.length);
-        const known = byKey.get(c.key);
-        if (known) known.clickhouse = { rows: c.rows, checksum: c.checksum };
-        else {
-          const partition = partitionOfTextKey(spec, schema, c.key);
-          const path = partitionPath(spec, schema, partition);
-          if (o.partition !== undefined && path !== o.partition) continue;
-          byKey.set(c.key, {
-            path,
-            key: c.key,
-            partition,
-            clickhouse: { rows: c.rows, checksum: c.checksum },
-            iceberg: null,
-            status: 'match',
-          });
-        }
-      }
-    }
-    const partitions = [...byKey.values()];
-    for (const p of partitions) p.status = equalNumbers(p.clickhouse, p.iceberg) ? 'match' : 'differ';
-    const all = [...partitions, ...unverifiable].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    all.forEach((p, i) => o.onPartition?.(p, i + 1, all.length));
+    const all = [...compared, ...unverifiable].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return {
       watermark,
       columns: shape.columns.map((c) => c.name),
       skippedColumns: shape.skippedColumns,
       partitionBy: shape.partitionBy,
       partitions: all,
-      clickhouseRows: sumRows(partitions.map((p) => p.clickhouse)),
-      icebergRows: sumRows(partitions.map((p) => p.iceberg)),
+      clickhouseRows: sumRows(compared.map((p) => p.clickhouse)),
+      icebergRows: sumRows(compared.map((p) => p.iceberg)),
     };
   } finally {
     own?.close();
