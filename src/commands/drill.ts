@@ -13,7 +13,9 @@ import {
   TRANSIENT_FAULTS,
   defaultDrillTables,
   isCrashFault,
+  isOffloadCrashFault,
   isTransientFault,
+  OFFLOAD_CRASH_FAULTS,
   type CrashFault,
   type TransientFault,
 } from '../drill/catalogue.js';
@@ -218,6 +220,8 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
         transient.push(f);
       }
       const concurrent = options.concurrent ? (crash.shift() ?? 'mid-extract') : null;
+      if (concurrent && !isOffloadCrashFault(concurrent))
+        throw new UsageError(`--concurrent: "${concurrent}" is not a fault point of the offload (${OFFLOAD_CRASH_FAULTS.join(', ')})`);
       report = await runFaultDrill({ tables, crash, transient, concurrent }, common);
     }
   } finally {

@@ -84,6 +84,9 @@ export function drillChoices(): DrillChoiceOption[] {
 export function isCrashFault(f: string): f is CrashFault {
   return (CRASH_FAULTS as readonly string[]).includes(f);
 }
+export function isOffloadCrashFault(f: string): f is OffloadCrashFault {
+  return (OFFLOAD_CRASH_FAULTS as readonly string[]).includes(f);
+}
 export function isTransientFault(f: string): f is TransientFault {
   return (TRANSIENT_FAULTS as readonly string[]).includes(f);
 }

@@ -1,6 +1,7 @@
 // The drill's offload processes: every offload a drill makes is a real `offload run --table T --json` child
-// process, started here, its progress forwarded line by line, and how it ended classified (killed at its
-// fault, ended cleanly, busy, failed) from its exit and its --json output.
+// process (`offload compact …` or `offload repair …` for compaction's and repair's fault points), started
+// here, its progress forwarded line by line, and how it ended classified (killed at its fault, ended
+// cleanly, busy, failed) from its exit and its --json output.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { FAULT_ENV } from '../pipeline/faults.js';
@@ -22,6 +23,9 @@ export interface ChildOffload {
   command: string[];
   /** The sandbox table to offload (`--table`). */
   table: string;
+  /** The command the child runs on the table (default `run`), and its further arguments (e.g. `--partition P`). */
+  verb?: 'run' | 'compact' | 'repair';
+  args?: string[];
   /** The configured table it copies: what the run is reported under. */
   reportedAs: string;
   role: ChildRun['role'];
@@ -37,7 +41,7 @@ export interface ChildOffload {
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
 }
 
-/** Runs one `offload run --table <table> --json` to its end (SIGKILL on the time limit) and classifies it. */
+/** Runs one `offload <verb> --table <table> … --json` to its end (SIGKILL on the time limit) and classifies it. */
 export async function runChildOffload(o: ChildOffload): Promise<ChildRun> {
   // NODE_NO_WARNINGS: the runtime's notices (an SDK's Node version advice) are not the run's output.
   const env: Env = { ...o.env, NODE_NO_WARNINGS: '1' };
@@ -46,7 +50,8 @@ export async function runChildOffload(o: ChildOffload): Promise<ChildRun> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
   const began = performance.now();
-  const child = execa(o.command[0], [...o.command.slice(1), 'run', '--table', o.table, '--json'], {
+  const args = [o.verb ?? 'run', '--table', o.table, ...(o.args ?? []), '--json'];
+  const child = execa(o.command[0], [...o.command.slice(1), ...args], {
     env: clean,
     extendEnv: false,
     reject: false,

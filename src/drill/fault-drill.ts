@@ -6,6 +6,8 @@
 //
 //   crash      the run is started with a fault point armed and dies there by SIGKILL (a real kill, not a
 //              thrown exception); the next run recovers; then the invariants are checked (src/verify/).
+//              Compaction's and repair's fault points kill `offload compact` / `offload repair` the same way
+//              (steps/care.ts).
 //   transient  the run talks to one service through the fault proxy (fault-proxy.ts): S3 errors or stalls,
 //              a PostgreSQL COMMIT whose answer is lost, a ClickHouse response reset mid-stream. It must
 //              retry what is safe to retry or fail cleanly; the next run recovers; then the checks.
@@ -23,6 +25,8 @@ import { FAULT_SIMULATES, type CrashFault, type TransientFault } from './catalog
 import { buildReport, type DrillReport, type DrillStep } from './report.js';
 import { DrillSession, type DrillOptions } from './sandbox.js';
 import { concurrentStep } from './steps/concurrent.js';
+import { faultCommand } from '../pipeline/faults.js';
+import { careCrashStep } from './steps/care.js';
 import { crashStep } from './steps/crash.js';
 import { transientStep } from './steps/transient.js';
 
@@ -91,12 +95,15 @@ export async function runFaultDrill(plan: FaultDrillPlan, options: DrillOptions)
         });
         let step: DrillStep;
         try {
+          const previous = i > 0 ? (cutoffs[Math.min(i - 1, cutoffs.length - 1)] ?? null) : null;
           step =
-            p.kind === 'crash'
-              ? await crashStep(session, p.index, s, p.fault as CrashFault, cutoff)
-              : p.kind === 'transient'
-                ? await transientStep(session, p.index, s, p.fault as TransientFault, cutoff)
-                : await concurrentStep(session, p.index, s, p.fault as CrashFault, cutoff);
+            p.kind === 'crash' && faultCommand(p.fault as CrashFault) !== 'run'
+              ? await careCrashStep(session, p.index, s, p.fault as CrashFault, cutoff, previous === cutoff ? null : previous)
+              : p.kind === 'crash'
+                ? await crashStep(session, p.index, s, p.fault as CrashFault, cutoff)
+                : p.kind === 'transient'
+                  ? await transientStep(session, p.index, s, p.fault as TransientFault, cutoff)
+                  : await concurrentStep(session, p.index, s, p.fault as CrashFault, cutoff);
         } catch (err) {
           step = {
             index: p.index,

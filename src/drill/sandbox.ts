@@ -180,13 +180,13 @@ export class DrillSession {
     );
   }
 
-  /** Writes a configuration file holding just `t` with `lagMs` as its lag; returns its path. */
-  async writeConfig(t: TableConfig, lagMs: number | null): Promise<string> {
+  /** Writes a configuration file holding just `t` with `lagMs` as its lag (and `overrides`); returns its path. */
+  async writeConfig(t: TableConfig, lagMs: number | null, overrides: Record<string, unknown> = {}): Promise<string> {
     const path = join(this.dir, `offload.config.${++this.configCount}.json`);
     const lag = lagMs === null ? t.lag : `${Math.max(0, Math.round(lagMs))}ms`;
     await writeFile(
       path,
-      `${JSON.stringify({ comment: `drill ${this.id}: sandbox copy of a configured table`, tables: [tableJson(t, { lag })] }, null, 2)}\n`,
+      `${JSON.stringify({ comment: `drill ${this.id}: sandbox copy of a configured table`, tables: [tableJson(t, { lag, ...overrides })] }, null, 2)}\n`,
     );
     return path;
   }
@@ -204,23 +204,48 @@ export class DrillSession {
     return out;
   }
 
+  /** The median cursor value (epoch seconds) of the rows in (fromSec, toSec]: a cut with rows on both sides; null when there are none. */
+  async midpoint(t: TableConfig, fromSec: number | null, toSec: number): Promise<number | null> {
+    const cursor = `toUInt32(${quoteIdentifier(t.cursor)})`;
+    const rows = await this.clickhouse.query<{ m: number | string; n: number | string }>(
+      `SELECT quantileExact(0.5)(${cursor}) AS m, count() AS n FROM ${readFrom(t)} WHERE ${cursor} <= ${Math.trunc(toSec)}${fromSec === null ? '' : ` AND ${cursor} > ${Math.trunc(fromSec)}`}`,
+    );
+    const n = Number(rows[0]?.n ?? 0);
+    const m = Number(rows[0]?.m ?? 0);
+    return n > 1 && m > 0 && m < toSec ? m : null;
+  }
+
   /** The lag that puts a table's cutoff (now − lag, minus the closed window for aggregates) at `cutoffSec`. */
   lagFor(t: TableConfig, cutoffSec: number): number {
     return Date.now() - cutoffSec * 1000 - (t.closedWindowMs ?? 0);
   }
 
-  /** Runs `offload run --table <sandbox table> --json` in a child process and classifies how it ended. */
+  /**
+   * Runs `offload run --table <sandbox table> --json` in a child process (or `offload compact` / `offload
+   * repair`, with `verb` and `args`) and classifies how it ended.
+   */
   async offload(
     index: number,
     role: ChildRun['role'],
     s: SandboxTable,
-    opts: { fault?: CrashFault | null; lagMs: number | null; env?: Env; onStarted?: (pid: number | null) => void },
+    opts: {
+      fault?: CrashFault | null;
+      lagMs: number | null;
+      env?: Env;
+      onStarted?: (pid: number | null) => void;
+      verb?: 'run' | 'compact' | 'repair';
+      args?: string[];
+      /** Keys of the sandbox table's configuration to change for this child (e.g. its compaction policy). */
+      config?: Record<string, unknown>;
+    },
   ): Promise<ChildRun> {
-    const configPath = await this.writeConfig(s.table, opts.lagMs);
+    const configPath = await this.writeConfig(s.table, opts.lagMs, opts.config);
     const fault = opts.fault ?? null;
     const run = await runChildOffload({
       command: this.command,
       table: s.table.name,
+      verb: opts.verb,
+      args: opts.args,
       reportedAs: s.original.name,
       role,
       env: { ...this.options.env, ...opts.env, OFFLOAD_CONFIG: configPath },
