@@ -5,11 +5,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${OFFLOAD_STACK_DIR:-$ROOT/.stack}
-CH_HTTP_PORT=${OFFLOAD_STACK_CH_HTTP_PORT:-18123}
-CH_TCP_PORT=${OFFLOAD_STACK_CH_TCP_PORT:-19000}
-PG_PORT=${OFFLOAD_STACK_PG_PORT:-15432}
-S3_PORT=${OFFLOAD_STACK_S3_PORT:-19900}
-BUCKET=${OFFLOAD_STACK_BUCKET:-warehouse}
+# The ports and bucket chosen at `up` are remembered here and used by every later command, so a shell
+# without the OFFLOAD_STACK_* exports still finds the stack (see resolve_settings).
+SETTINGS_FILE=$STACK_DIR/ports
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 # The stack's own credentials: local, loopback only, not secrets of any real system.
 S3_KEY=offload-local
@@ -40,6 +38,49 @@ start_daemon() {
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pg_alive() { local pm=$STACK_DIR/postgres/data/postmaster.pid; [ -f "$pm" ] && kill -0 "$(head -n1 "$pm")" 2>/dev/null; }
+stack_running() { pid_alive "$STACK_DIR/clickhouse.pid" || pg_alive || pid_alive "$STACK_DIR/s3.pid"; }
+
+# What can be chosen at `up`: "<name> <variable> <default>".
+SETTINGS=(
+  "CH_HTTP_PORT OFFLOAD_STACK_CH_HTTP_PORT 18123"
+  "CH_TCP_PORT OFFLOAD_STACK_CH_TCP_PORT 19000"
+  "PG_PORT OFFLOAD_STACK_PG_PORT 15432"
+  "S3_PORT OFFLOAD_STACK_S3_PORT 19900"
+  "BUCKET OFFLOAD_STACK_BUCKET warehouse"
+)
+
+remembered_setting() { [ -f "$SETTINGS_FILE" ] && sed -n "s/^$1=//p" "$SETTINGS_FILE" | tail -n 1; return 0; }
+
+# Each setting is, in order: the remembered value while a service of this stack runs (a running stack
+# cannot move, so an export that differs is an error), else the export, else the remembered value, else
+# the default.
+resolve_settings() {
+  local running=false conflicts=() names=() line name var def remembered explicit
+  stack_running && running=true
+  for line in "${SETTINGS[@]}"; do
+    read -r name var def <<<"$line"
+    remembered=$(remembered_setting "$name")
+    explicit=${!var:-}
+    if $running && [ -n "$remembered" ]; then
+      if [ -n "$explicit" ] && [ "$explicit" != "$remembered" ]; then conflicts+=("$var=$explicit"); names+=("$var"); fi
+      printf -v "$name" '%s' "$remembered"
+    else
+      printf -v "$name" '%s' "${explicit:-${remembered:-$def}}"
+    fi
+  done
+  [ ${#conflicts[@]} -eq 0 ] || die "$STACK_DIR runs ClickHouse on $CH_HTTP_PORT (TCP $CH_TCP_PORT), PostgreSQL on $PG_PORT, S3 on $S3_PORT (bucket $BUCKET); the environment asks for ${conflicts[*]}: \`unset ${names[*]}\` to use the running stack (its ports are remembered in $SETTINGS_FILE), or \`npm run stack:down\` first to move it"
+}
+
+remember_settings() {
+  local line name
+  {
+    echo "# Written by dev/stack.sh up: the ports and bucket of this stack, used by every later stack command."
+    for line in "${SETTINGS[@]}"; do read -r name _ <<<"$line"; echo "$name=${!name}"; done
+  } >"$SETTINGS_FILE.tmp"
+  mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
+}
 
 # PostgreSQL refuses to run as root; as root we run it in a user namespace where it is uid 1000
 # (files stay owned by root outside), so no chown or traversal rights on the checkout are needed.
@@ -138,9 +179,7 @@ up_clickhouse() {
 up_postgres() {
   local data=$STACK_DIR/postgres/data sock=$STACK_DIR/postgres/sock
   mkdir -p "$STACK_DIR/postgres" "$sock" "$STACK_DIR/logs"
-  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
-    log "postgres already running (pid $(head -n1 "$data/postmaster.pid"))"; return
-  fi
+  if pg_alive; then log "postgres already running (pid $(head -n1 "$data/postmaster.pid"))"; return; fi
   port_busy "$PG_PORT" && die "port $PG_PORT is taken by another process; set OFFLOAD_STACK_PG_PORT"
   if [ ! -f "$data/PG_VERSION" ]; then
     local pwfile=$STACK_DIR/postgres/pwfile
@@ -199,9 +238,8 @@ status() {
   if pid_alive "$STACK_DIR/clickhouse.pid" && curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null; then
     echo "clickhouse  running  pid $(cat "$STACK_DIR/clickhouse.pid")  http://127.0.0.1:$CH_HTTP_PORT"
   else echo "clickhouse  stopped"; rc=1; fi
-  local pm=$STACK_DIR/postgres/data/postmaster.pid
-  if [ -f "$pm" ] && kill -0 "$(head -n1 "$pm")" 2>/dev/null; then
-    echo "postgres    running  pid $(head -n1 "$pm")  127.0.0.1:$PG_PORT (database offload)"
+  if pg_alive; then
+    echo "postgres    running  pid $(head -n1 "$STACK_DIR/postgres/data/postmaster.pid")  127.0.0.1:$PG_PORT (database offload)"
   else echo "postgres    stopped"; rc=1; fi
   if pid_alive "$STACK_DIR/s3.pid"; then
     echo "s3 (moto)   running  pid $(cat "$STACK_DIR/s3.pid")  http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
@@ -225,15 +263,16 @@ stop_pidfile() { # stop_pidfile <name> <pidfile>: only the process we started
 down() {
   stop_pidfile clickhouse "$STACK_DIR/clickhouse.pid"
   stop_pidfile s3 "$STACK_DIR/s3.pid"
-  local data=$STACK_DIR/postgres/data
-  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
-    as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null && log "postgres stopped"
+  if pg_alive; then
+    as_pg "$PG_BIN/pg_ctl" -D "$STACK_DIR/postgres/data" -m fast -w stop >/dev/null && log "postgres stopped"
   fi
 }
 
 case "${1:-}" in
   up)
     mkdir -p "$STACK_DIR"
+    resolve_settings
+    remember_settings
     install_missing
     up_clickhouse
     up_postgres
@@ -242,7 +281,7 @@ case "${1:-}" in
     log "ready: source $STACK_DIR/env"
     ;;
   down) down ;;
-  status) status ;;
+  status) resolve_settings; status ;;
   env) cat "$STACK_DIR/env" ;;
   *) echo "usage: dev/stack.sh up|down|status|env" >&2; exit 2 ;;
 esac
