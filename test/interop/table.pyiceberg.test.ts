@@ -2,7 +2,7 @@
 // loads them through the same JDBC catalog in PostgreSQL and the same storage and scans them; DuckDB
 // reads the Parquet files pyiceberg plans from our manifests. Interop both ways (pyiceberg appends
 // between our commits), replace-partitions, schema evolution and snapshot expiry are each checked by
-// pyiceberg. Everything runs on S3 (the stack's moto server) and on file://.
+// pyiceberg. Everything runs on S3 (the local stack's S3 server) and on file://.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CATALOG_NAME } from '../../src/iceberg/catalog.js';
@@ -45,7 +45,7 @@ import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 const skip = pyicebergSkip;
 
 for (const kind of ['s3', 'file'] as StorageKind[]) {
-  describe(`Iceberg tables on ${kind === 's3' ? 'S3 (moto)' : 'file://'} read by pyiceberg and DuckDB`, { skip }, () => {
+  describe(`Iceberg tables on ${kind === 's3' ? 'S3 (local stack)' : 'file://'} read by pyiceberg and DuckDB`, { skip }, () => {
     let db: CatalogDatabase;
     let warehouse: Warehouse;
     let duck: DuckDBSession;

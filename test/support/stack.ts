@@ -8,11 +8,10 @@ import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The local stack's environment (.stack/env), merged over process.env. */
-export function stackEnv(): Record<string, string> {
+/** The local stack's environment (.stack/env, or another stack's env file), merged over process.env. */
+export function stackEnv(file = `${ROOT}.stack/env`): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const file = `${ROOT}.stack/env`;
   if (!existsSync(file)) throw new Error('the local stack is not up: run `npm run stack:up` first');
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());

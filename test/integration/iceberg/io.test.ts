@@ -142,7 +142,7 @@ function fileIOContract(name: string, setup: () => Promise<{ io: FileIO; base: s
   });
 }
 
-fileIOContract('s3 (moto)', async () => {
+fileIOContract('s3 (local stack)', async () => {
   const { bucket } = await freshBucket('io');
   const io = new S3FileIO(s3FromEnv(stackEnv()));
   return { io, base: `s3://${bucket}/t`, done: async () => io.close() };

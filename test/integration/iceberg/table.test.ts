@@ -1,4 +1,4 @@
-// Table operations on the real stack (PostgreSQL catalog, moto S3): create, staged appends committed in
+// Table operations on the real stack (PostgreSQL catalog, the stack's S3): create, staged appends committed in
 // the caller's own transaction, restage after a lost compare-and-set without rewriting data, replace
 // partitions, schema changes, snapshot expiry.
 import { after, before, describe, test } from 'node:test';
