@@ -64,7 +64,12 @@ test('stack: up, up again, down, up — each service answers, status tells, down
   }
   assert.match(envFile, new RegExp(`127\\.0\\.0\\.1:${chHttp}`));
   const remembered = readFileSync(join(dir, 'ports'), 'utf8');
-  for (const [name, port] of [['CH_HTTP_PORT', chHttp], ['CH_TCP_PORT', chTcp], ['PG_PORT', pgPort], ['S3_PORT', s3Port]] as const) {
+  for (const [name, port] of [
+    ['CH_HTTP_PORT', chHttp],
+    ['CH_TCP_PORT', chTcp],
+    ['PG_PORT', pgPort],
+    ['S3_PORT', s3Port],
+  ] as const) {
     assert.match(remembered, new RegExp(`^${name}=${port}$`, 'm'), `${name} remembered`);
   }
 
@@ -96,7 +101,11 @@ test('stack: up, up again, down, up — each service answers, status tells, down
     assert.match(wrong.stderr, new RegExp(`ClickHouse on ${chHttp} .*PostgreSQL on ${pgPort}, S3 on ${s3Port}\\b`));
     assert.match(wrong.stderr, new RegExp(`OFFLOAD_STACK_PG_PORT=${otherPort}: \`unset OFFLOAD_STACK_PG_PORT\`.*stack:down`));
   }
-  assert.equal(existsSync(join(dir, 'ports')) && readFileSync(join(dir, 'ports'), 'utf8'), remembered, 'a refused up remembers nothing new');
+  assert.equal(
+    existsSync(join(dir, 'ports')) && readFileSync(join(dir, 'ports'), 'utf8'),
+    remembered,
+    'a refused up remembers nothing new',
+  );
 
   const down = await stack('down');
   assert.equal(down.exitCode, 0, down.all);
@@ -122,7 +131,8 @@ test('stack: up, up again, down, up — each service answers, status tells, down
 test('stack: objects and committed tables survive down and up; the S3 server enforces conditional writes', async () => {
   await ensureBuilt();
   const env = stackEnv(join(dir, 'env'));
-  const offload = (...args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, env, extendEnv: false, reject: false, timeout: 300_000 });
+  const offload = (...args: string[]) =>
+    execa('node', [CLI, ...args], { cwd: ROOT, env, extendEnv: false, reject: false, timeout: 300_000 });
   const s3 = () =>
     new S3Client({
       endpoint: env.AWS_ENDPOINT_URL_S3,
@@ -136,7 +146,10 @@ test('stack: objects and committed tables survive down and up; the S3 server enf
   const before = s3();
   const key = `kept/${uniqueName('o')}.txt`;
   await before.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first', IfNoneMatch: '*' }));
-  await assert.rejects(before.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second', IfNoneMatch: '*' })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 412);
+  await assert.rejects(
+    before.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second', IfNoneMatch: '*' })),
+    (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 412,
+  );
   before.destroy();
 
   const init = await offload('init', '--clickhouse-schema');
@@ -147,7 +160,9 @@ test('stack: objects and committed tables survive down and up; the S3 server enf
   assert.equal(run.exitCode, 0, run.stderr);
   const icebergOf = async () => {
     const r = await offload('status', '--json');
-    const report = JSON.parse(String(r.stdout)) as { tables: Array<{ name: string; iceberg: { ok: boolean; value?: { rows: number; snapshotId: string } } }> };
+    const report = JSON.parse(String(r.stdout)) as {
+      tables: Array<{ name: string; iceberg: { ok: boolean; value?: { rows: number; snapshotId: string } } }>;
+    };
     return report.tables.find((t) => t.name === 'bronze_trades_kraken')!.iceberg;
   };
   const committed = await icebergOf();
@@ -209,10 +224,15 @@ test('npm run demo: quitting the TUI stops the trade trickle', { skip: hasTmux()
   const open = await tmux('new-session', '-d', '-s', 'demo', '-x', '120', '-y', '30', `bash ${launcher}`);
   assert.equal(open.exitCode, 0, open.stderr);
   try {
-    const opened = await until(async () => {
-      const s = await screen();
-      return /bronze_trades_binance|demo exited with/.test(s) && s;
-    }, 'the demo TUI', 180_000, 250);
+    const opened = await until(
+      async () => {
+        const s = await screen();
+        return /bronze_trades_binance|demo exited with/.test(s) && s;
+      },
+      'the demo TUI',
+      180_000,
+      250,
+    );
     assert.match(opened, /bronze_trades_binance/, `the demo opens the TUI; the screen was:\n${opened}`);
     const running = trickles();
     assert.equal(running.length, 1, 'one trickle runs while the TUI is open');
