@@ -394,14 +394,14 @@ async function runBatch(
         const state = await watermarks.read(deps.pool, cfg.name);
         if (!state || !sameWatermark(state.watermark, next.from)) {
           // Someone else offloaded this table meanwhile: our rows may overlap theirs. Drop them and plan again.
-          events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `the watermark moved during run ${runId}; discarding it and planning again` });
+          events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `the watermark moved during run ${runId}; discarding it and planning again`, code: 'commit-conflict-replanned' });
           await discardStaged(deps.io, staged, { dataFiles: true }).catch(() => undefined);
           await runs.markAborted(deps.pool, runId, 'superseded: the watermark moved before this run could commit; re-planned');
           return { kind: 'replan' };
         }
         if (attempt >= maxAttempts) throw err;
         // Another writer moved the Iceberg table (not the watermark): build the same change on its new version.
-        events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `commit conflict on ${cfg.target} (attempt ${attempt}); restaging on the new version` });
+        events.emit({ kind: 'log', table: cfg.name, level: 'warn', message: `commit conflict on ${cfg.target} (attempt ${attempt}); restaging on the new version`, code: 'commit-conflict-restaged' });
         staged = await restage(deps.catalog, deps.io, staged);
       }
     }
