@@ -11,8 +11,10 @@ import { createFileIO } from '../iceberg/io.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';
-import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import type { LogFields } from './log-format.js';
+import { formatCount, formatInstant, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
+import { addMetricsOptions, metricsListenOf } from './metrics-options.js';
 import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
@@ -26,6 +28,9 @@ export interface RunCliOptions {
   maxRows?: string;
   /** Interval mode: run on this fixed schedule until SIGTERM/SIGINT (run-every.ts). */
   every?: string;
+  /** With --every: serve Prometheus metrics on this port (src/metrics/). */
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /** Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. */
@@ -97,6 +102,13 @@ function bar(fraction: number, width = 20): string {
   return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
 }
 
+/** What a JSON log record of an event carries besides its message. */
+function eventFields(e: OffloadEvent): LogFields {
+  const level = e.kind === 'failed' ? 'error' : e.kind === 'log' ? e.level : e.kind === 'busy' || e.kind === 'skipped' ? 'warn' : 'info';
+  const runId = 'runId' in e ? e.runId : undefined;
+  return { level, event: e.kind === 'log' ? (e.code ?? 'log') : e.kind, table: e.table, runId };
+}
+
 /** Prints events: a live line on a terminal (stderr), or one plain line per meaningful event. */
 function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: (e: OffloadEvent) => void; finish(): void } {
   const isTTY = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.json;
@@ -109,14 +121,17 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
     ctx.stderr.write(`\r\x1b[K${text.slice(0, Math.max(10, cols - 1))}`);
     drawn = text.length > 0;
   };
+  // The event being printed: what its JSON log record says besides the line.
+  let fields: LogFields = {};
   const line = (text: string, toStderr = false) => {
     if (drawn) ctx.stderr.write('\r\x1b[K');
     drawn = false;
     // --json keeps stdout for the document: event lines go to stderr then.
-    println(options.json || toStderr ? ctx.stderr : ctx.stdout, text);
+    logLine(options.json || toStderr ? ctx.stderr : ctx.stdout, text, fields);
     draw();
   };
   const listener = (e: OffloadEvent) => {
+    fields = eventFields(e);
     switch (e.kind) {
       case 'phase':
         if (isTTY) {
@@ -174,13 +189,18 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
 export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const tables = selectTables(config.tables, options, config.file);
+  const listen = metricsListenOf(options);
+  if (listen && options.every === undefined) {
+    throw new UsageError('--metrics-port needs --every: a one-shot run ends before Prometheus could scrape it (`offload serve-metrics` serves metrics on its own)');
+  }
   if (options.every !== undefined) {
     if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
     parseEvery(options.every);
     const deps = openDeps(ctx, 'offload run --every');
     try {
       const layerOptions = { concurrency: wholeNumber(options.concurrency, '--concurrency'), maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows') };
-      await runEvery(tables, deps, { every: options.every, json: options.json, layerOptions }, ctx);
+      const metrics = listen && { ...listen, config: { ...config, tables } };
+      await runEvery(tables, deps, { every: options.every, json: options.json, layerOptions, metrics }, ctx);
     } finally {
       await deps.close();
     }
@@ -193,7 +213,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   let outcomes: TableOutcome[];
   // SIGTERM/SIGINT: no further table starts and a run not yet committing is abandoned; a commit under way completes.
   const stop = new AbortController();
-  const disposeSignals = abortOnSignals(stop, () => println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'));
+  const disposeSignals = abortOnSignals(stop, () => logLine(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish', { level: 'warn', event: 'stopping' }));
   try {
     outcomes = await runLayers(tables, deps, {
       signal: stop.signal,
@@ -228,7 +248,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
-  program
+  const command = program
     .command('run')
     .description('offload tables to Iceberg exactly once: one table, a layer, or all (bronze → silver → gold)')
     .option('-t, --table <name>', 'a configured table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -239,12 +259,13 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--concurrency <n>', 'tables of one layer offloaded at once (default 2)')
     .option('--every <duration>', 'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)')
     .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
-    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)');
+  addMetricsOptions(command, 'with --every: serve Prometheus metrics at http://<host>:<port>/metrics (README "Monitoring")')
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
         '1 when a table failed or was skipped; with one table, its failure\'s own code (3 config, 4 unreachable, 6 conflict, 7 invariant). ' +
-        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick).',
+        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick); 3 when the metrics port is in use.',
     )
     .action(async (options: RunCliOptions) => {
       await run(options, ctx);
