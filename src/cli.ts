@@ -22,7 +22,7 @@ Exit codes:
   0   success
   1   an offload or check failed (details in the output)
   2   bad command line
-  3   bad configuration file or environment
+  3   bad configuration file or environment (or the metrics port is in use)
   4   a service (ClickHouse, PostgreSQL, S3) cannot be reached
   5   another worker holds the table
   6   a concurrent commit won and re-planning did not succeed
