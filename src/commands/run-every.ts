@@ -67,10 +67,9 @@ export async function runEvery(tables: TableConfig[], deps: OffloadDeps, options
         events.on(emit);
         if (exporter) events.on((e) => exporter.collector.onEvent(e));
         const outcomes = await runLayers(tables, deps, { ...options.layerOptions, events, signal });
-        if (exporter) {
-          exporter.collector.settle(outcomes);
-          await exporter.refresh();
-        }
+        exporter?.collector.settle(outcomes);
+        // Once a stop is asked for, the process ends without another round of status queries.
+        if (exporter && !signal.aborted) await exporter.refresh();
       },
     });
   } finally {
