@@ -16,6 +16,8 @@ export interface MonitoredTable {
   layer: Layer;
   /** The configured lag (late-data allowance). */
   lagMs: number;
+  /** Candle tables: the window length. */
+  closedWindowMs: number | null;
 }
 
 const OUTCOME_OF: Partial<Record<OffloadEvent['kind'], RunOutcome>> = {
@@ -30,6 +32,15 @@ const RESOLUTION_OF: Record<string, ConflictResolution> = {
   'commit-conflict-restaged': 'restaged',
   'commit-conflict-replanned': 'replanned',
 };
+
+/**
+ * The most the freshness lag reaches by design between two runs (the schedule aside): a row waits for the
+ * table's lag; a candle also for its window to close, and the watermark is the start of the newest closed
+ * window, so the lag of a candle table runs from lag + window up to lag + 2 × window.
+ */
+export function expectedLagSeconds(t: Pick<MonitoredTable, 'lagMs' | 'closedWindowMs'>): number {
+  return (t.lagMs + 2 * (t.closedWindowMs ?? 0)) / 1000;
+}
 
 /** Watermark → Unix seconds (µs precision is more than a lag needs). */
 export function watermarkSeconds(w: Watermark): number {
@@ -76,7 +87,7 @@ export class MetricsCollector {
       metrics.rows.inc(labels, 0);
       metrics.bytes.inc(labels, 0);
       metrics.files.inc(labels, 0);
-      metrics.lateDataAllowance.set(labels, t.lagMs / 1000);
+      metrics.expectedLag.set(labels, expectedLagSeconds(t));
       metrics.busy.set(labels, 0);
       metrics.runInProgress.set(labels, 0);
     }

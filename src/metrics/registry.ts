@@ -28,7 +28,7 @@ export interface OffloadMetrics {
   runDuration: Histogram<TableLabels | 'outcome'>;
   watermark: Gauge<TableLabels>;
   freshnessLag: Gauge<TableLabels>;
-  lateDataAllowance: Gauge<TableLabels>;
+  expectedLag: Gauge<TableLabels>;
   lastSuccess: Gauge<TableLabels>;
   pendingRows: Gauge<TableLabels>;
   sourceRows: Gauge<TableLabels>;
@@ -83,8 +83,11 @@ export function createOffloadMetrics(): OffloadMetrics {
       registers,
     }),
     watermark: gauge('offload_watermark_timestamp_seconds', 'The watermark: the newest cursor value offloaded (Unix time).'),
-    freshnessLag: gauge('offload_freshness_lag_seconds', 'How far the Iceberg table is behind: now minus the watermark. Includes the late-data allowance.', atScrape),
-    lateDataAllowance: gauge('offload_late_data_allowance_seconds', 'The table\'s configured lag: rows younger than this are not offloaded yet.'),
+    freshnessLag: gauge('offload_freshness_lag_seconds', 'How far the Iceberg table is behind: now minus the watermark (offload_expected_lag_seconds of it by design).', atScrape),
+    expectedLag: gauge(
+      'offload_expected_lag_seconds',
+      'The most the freshness lag reaches by design between runs: the table\'s configured lag (late-data allowance), plus twice the window for candle tables.',
+    ),
     lastSuccess: gauge('offload_last_success_timestamp_seconds', 'When a run of the table last committed or found it up to date (Unix time).'),
     pendingRows: gauge('offload_pending_rows', 'ClickHouse rows after the watermark (not offloaded yet, those inside the late-data allowance included).'),
     sourceRows: gauge('offload_source_rows', 'Rows of the ClickHouse source.'),

@@ -13,7 +13,7 @@ const W = (timestamp: string) => ({ timestamp, tieBreak: null });
 function setup() {
   let now = Date.parse('2026-02-11T12:00:00Z');
   const metrics = createOffloadMetrics();
-  const collector = new MetricsCollector(metrics, [{ name: T, layer: 'bronze', lagMs: 300_000 }, { name: 'silver_trades', layer: 'silver', lagMs: 60_000 }], () => now);
+  const collector = new MetricsCollector(metrics, [{ name: T, layer: 'bronze', lagMs: 300_000, closedWindowMs: null }, { name: 'silver_trades', layer: 'silver', lagMs: 60_000, closedWindowMs: null }, { name: 'ohlcv_1h', layer: 'gold', lagMs: 60_000, closedWindowMs: 3_600_000 }], () => now);
   return {
     metrics,
     collector,
@@ -37,13 +37,14 @@ function committed(rows: number, watermark: string, durationMs = 2_000): Offload
 }
 
 describe('MetricsCollector', () => {
-  it('every table starts with zero counters for every outcome and its late-data allowance', async () => {
+  it('every table starts with zero counters for every outcome and its expected lag (candles: lag + 2 windows)', async () => {
     const { metrics } = setup();
     for (const outcome of ['committed', 'up_to_date', 'busy', 'failed', 'skipped']) {
       assert.equal(await valueOf(metrics, 'offload_runs_total', { table: T, layer: 'bronze', outcome }), 0);
     }
     assert.equal(await valueOf(metrics, 'offload_rows_total', { table: 'silver_trades', layer: 'silver' }), 0);
-    assert.equal(await valueOf(metrics, 'offload_late_data_allowance_seconds', { table: T }), 300);
+    assert.equal(await valueOf(metrics, 'offload_expected_lag_seconds', { table: T }), 300);
+    assert.equal(await valueOf(metrics, 'offload_expected_lag_seconds', { table: 'ohlcv_1h' }), 60 + 7200);
     assert.equal(await valueOf(metrics, 'offload_table_busy', { table: T }), 0);
   });
 

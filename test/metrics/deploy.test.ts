@@ -86,7 +86,7 @@ describe('deploy/prometheus', () => {
     writeFileSync(join(dir, 'alerts.yml'), YAML.stringify(shipped));
     const lagged = (table: string, pending: number) => [
       { series: `offload_freshness_lag_seconds{table="${table}", layer="bronze"}`, values: '3000+60x30' },
-      { series: `offload_late_data_allowance_seconds{table="${table}", layer="bronze"}`, values: '300x30' },
+      { series: `offload_expected_lag_seconds{table="${table}", layer="bronze"}`, values: '300x30' },
       { series: `offload_pending_rows{table="${table}", layer="bronze"}`, values: `${pending}x30` },
     ];
     const tests = {
@@ -102,7 +102,7 @@ describe('deploy/prometheus', () => {
             { series: 'offload_run_in_progress_seconds{table="behind", layer="bronze"}', values: '3400+60x20' },
           ],
           alert_rule_test: [
-            // Lag − allowance passes 2700 s at minute 0 (3000 − 300 = 2700 is not above), so from minute 1; firing after `for: 5m`.
+            // Lag − expected lag passes 2700 s at minute 0 (3000 − 300 = 2700 is not above), so from minute 1; firing after `for: 5m`.
             { eval_time: '4m', alertname: 'OffloadFreshnessLagHigh', exp_alerts: [] },
             {
               eval_time: '10m',
