@@ -33,6 +33,21 @@ export interface TableFiles {
   orphanBytes: number;
 }
 
+/** A table the first offload has not created yet: every count 0. */
+export function noTableYet(table: string): TableFiles {
+  return {
+    table,
+    exists: false,
+    dataFiles: 0,
+    dataBytes: 0,
+    partitions: 0,
+    maxFilesPerPartition: 0,
+    smallFiles: 0,
+    orphanFiles: 0,
+    orphanBytes: 0,
+  };
+}
+
 interface DataFileCounts {
   dataFiles: number;
   dataBytes: number;
@@ -73,19 +88,7 @@ export class TableFilesReader {
 
   async read(cfg: TableConfig, options: { orphanMinAgeMs?: number; now?: number } = {}): Promise<TableFiles> {
     const table = await currentTable(this.deps.catalog, this.deps.io, tableIdentifier(cfg));
-    if (!table) {
-      return {
-        table: cfg.name,
-        exists: false,
-        dataFiles: 0,
-        dataBytes: 0,
-        partitions: 0,
-        maxFilesPerPartition: 0,
-        smallFiles: 0,
-        orphanFiles: 0,
-        orphanBytes: 0,
-      };
-    }
+    if (!table) return noTableYet(cfg.name);
     const { counts, referenced } = await this.manifestsOf(cfg, table);
     const cutoff = (options.now ?? Date.now()) - (options.orphanMinAgeMs ?? DEFAULT_GC_MIN_AGE_MS);
     const { orphans } = await classifyFiles(this.deps.io, table, referenced, cutoff);

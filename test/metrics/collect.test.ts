@@ -6,6 +6,7 @@ import { MetricsCollector, watermarkSeconds } from '../../src/metrics/collect.js
 import { createOffloadMetrics, type OffloadMetrics } from '../../src/metrics/registry.js';
 import type { OffloadEvent } from '../../src/pipeline/events.js';
 import type { StatusReport, TableStatus } from '../../src/pipeline/status-model.js';
+import { noTableYet } from '../../src/pipeline/table-files.js';
 
 const T = 'bronze_trades_binance';
 const W = (timestamp: string) => ({ timestamp, tieBreak: null });
@@ -239,17 +240,7 @@ describe('MetricsCollector', () => {
     assert.equal(await valueOf(metrics, 'offload_iceberg_small_file_ratio', { table: T }), 0.75);
     assert.equal(await valueOf(metrics, 'offload_iceberg_max_files_per_partition', { table: T }), 5);
     assert.equal(await valueOf(metrics, 'offload_orphan_files', { table: T }), 3);
-    collector.onFiles({
-      table: 'silver_trades',
-      exists: false,
-      dataFiles: 0,
-      dataBytes: 0,
-      partitions: 0,
-      maxFilesPerPartition: 0,
-      smallFiles: 0,
-      orphanFiles: 0,
-      orphanBytes: 0,
-    });
+    collector.onFiles(noTableYet('silver_trades'));
     assert.equal(await valueOf(metrics, 'offload_iceberg_small_file_ratio', { table: 'silver_trades' }), 0);
     collector.onFilesUnknown(T);
     assert.equal(await valueOf(metrics, 'offload_iceberg_data_files', { table: T }), undefined);
