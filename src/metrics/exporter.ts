@@ -32,6 +32,8 @@ export async function startMetricsExporter(
   const metrics = createOffloadMetrics();
   const server = await serveMetrics(metrics.registry, listen);
   const collector = new MetricsCollector(metrics, config.tables);
-  const refresher = new MetricsRefresher({ ...sources, config }, collector);
+  // Named one by one, not spread: the command's Services hands its connections out through getters.
+  const { clickhouse, pool, catalog, io } = sources;
+  const refresher = new MetricsRefresher({ config, clickhouse, pool, catalog, io }, collector);
   return { url: server.url, collector, refresh: () => refresher.refresh(), close: () => server.close() };
 }
