@@ -10,7 +10,7 @@ import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
-import { isJsonLog, JsonLogStream, LOG_FORMATS, logFormatOf } from './commands/log-format.js';
+import { firstArgumentBesideLogFormat, isJsonLog, JsonLogStream, LOG_FORMATS, logFormatOf } from './commands/log-format.js';
 import { defaultContext, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerServeMetrics } from './commands/serve-metrics.js';
@@ -110,7 +110,7 @@ async function runProgram(argv: string[], ctx: CommandContext): Promise<number> 
   const program = buildProgram(ctx);
   // No command opens the operator screen (`offload`, `offload --refresh 2`); without a terminal it says
   // to use `offload status`.
-  const first = argv[2];
+  const first = firstArgumentBesideLogFormat(argv);
   const isTuiDefault = first === undefined || (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first));
   const args = isTuiDefault ? [...argv.slice(0, 2), 'tui', ...argv.slice(2)] : argv;
   try {

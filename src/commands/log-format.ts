@@ -45,6 +45,19 @@ export function logFormatOf(argv: readonly string[]): LogFormat {
 }
 
 /**
+ * The first argument after the program name that is not `--log-format` or its value: the verb, or the
+ * operator screen's own option. The global option may stand before the verb (`offload --log-format json status`).
+ */
+export function firstArgumentBesideLogFormat(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--log-format') i++;
+    else if (!a.startsWith('--log-format=')) return a;
+  }
+  return undefined;
+}
+
+/**
  * A stream that writes each line written to it as a JSON record onto `target`; `record` writes one with
  * fields, `document` a command's --json result as it is (compact, one line).
  */

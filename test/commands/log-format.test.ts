@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { formatLogRecord, JsonLogStream, logFormatOf } from '../../src/commands/log-format.js';
+import { firstArgumentBesideLogFormat, formatLogRecord, JsonLogStream, logFormatOf } from '../../src/commands/log-format.js';
 import { logLine, printJson, printTable } from '../../src/commands/output.js';
 import { scheduleRecord } from '../../src/commands/schedule-log.js';
 
@@ -104,6 +104,15 @@ describe('log records', () => {
     assert.equal(logFormatOf(['node', 'offload', 'status', '--log-format', 'human']), 'human');
     assert.equal(logFormatOf(['node', 'offload', 'status']), 'human');
     assert.equal(logFormatOf(['node', 'offload', 'seed', '--', '--log-format', 'json']), 'human');
+  });
+
+  it('the verb is found after a --log-format given before it; none means the operator screen', () => {
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload', '--log-format', 'json', 'status']), 'status');
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload', '--log-format=json', 'runs', '--json']), 'runs');
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload', 'gc', '--log-format', 'json']), 'gc');
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload', '--log-format', 'json', '--refresh', '2']), '--refresh');
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload', '--log-format', 'json']), undefined);
+    assert.equal(firstArgumentBesideLogFormat(['node', 'offload']), undefined);
   });
 
   it("schedule lines: the line's time, the table status as the event, levels by outcome, the human line without its time", () => {
