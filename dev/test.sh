@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what is missing, brings up the local stack,
-# installs the Python verification readers, builds, and runs every test with node's test runner.
+# installs the Python verification readers and Prometheus (for the monitoring tests), builds, and runs every
+# test with node's test runner.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,4 +17,5 @@ dev/ensure-node-deps.sh
 dev/stack.sh up
 dev/python-env.sh
 dev/prefect-env.sh
+dev/prometheus-env.sh
 exec dev/run-tests.sh "$@"

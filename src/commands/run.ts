@@ -6,8 +6,10 @@ import { ExitCode, TableBusy, UsageError } from '../core/errors.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
 import { openServices } from '../pipeline/services.js';
-import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import type { LogFields } from './log-format.js';
+import { formatCount, formatInstant, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
+import { addMetricsOptions, metricsListenOf } from './metrics-options.js';
 import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
@@ -21,6 +23,9 @@ export interface RunCliOptions {
   maxRows?: string;
   /** Interval mode: run on this fixed schedule until SIGTERM/SIGINT (run-every.ts). */
   every?: string;
+  /** With --every: serve Prometheus metrics on this port (src/metrics/). */
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 function selectTables(tables: TableConfig[], options: RunCliOptions, file: string): TableConfig[] {
@@ -82,6 +87,13 @@ function bar(fraction: number, width = 20): string {
   return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
 }
 
+/** What a JSON log record of an event carries besides its message. */
+function eventFields(e: OffloadEvent): LogFields {
+  const level = e.kind === 'failed' ? 'error' : e.kind === 'log' ? e.level : e.kind === 'busy' || e.kind === 'skipped' ? 'warn' : 'info';
+  const runId = 'runId' in e ? e.runId : undefined;
+  return { level, event: e.kind === 'log' ? (e.code ?? 'log') : e.kind, table: e.table, runId };
+}
+
 /** Prints events: a live line on a terminal (stderr), or one plain line per meaningful event. */
 function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: (e: OffloadEvent) => void; finish(): void } {
   const isTTY = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.json;
@@ -94,14 +106,17 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
     ctx.stderr.write(`\r\x1b[K${text.slice(0, Math.max(10, cols - 1))}`);
     drawn = text.length > 0;
   };
+  // The event being printed: what its JSON log record says besides the line.
+  let fields: LogFields = {};
   const line = (text: string, toStderr = false) => {
     if (drawn) ctx.stderr.write('\r\x1b[K');
     drawn = false;
     // --json keeps stdout for the document: event lines go to stderr then.
-    println(options.json || toStderr ? ctx.stderr : ctx.stdout, text);
+    logLine(options.json || toStderr ? ctx.stderr : ctx.stdout, text, fields);
     draw();
   };
   const listener = (e: OffloadEvent) => {
+    fields = eventFields(e);
     switch (e.kind) {
       case 'phase':
         if (isTTY) {
@@ -165,6 +180,12 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
 export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const tables = selectTables(config.tables, options, config.file);
+  const listen = metricsListenOf(options);
+  if (listen && options.every === undefined) {
+    throw new UsageError(
+      '--metrics-port needs --every: a one-shot run ends before Prometheus could scrape it (`offload serve-metrics` serves metrics on its own)',
+    );
+  }
   if (options.every !== undefined) {
     if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
     parseEvery(options.every);
@@ -174,7 +195,9 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
         concurrency: wholeNumber(options.concurrency, '--concurrency'),
         maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
       };
-      await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions }, ctx);
+      // The metrics' status refresh runs between ticks, on the same connections as the offloads.
+      const metrics = listen && { ...listen, config: { ...config, tables }, sources: services };
+      await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions, metrics }, ctx);
     } finally {
       await services.close();
     }
@@ -188,7 +211,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   // SIGTERM/SIGINT: no further table starts and a run not yet committing is abandoned; a commit under way completes.
   const stop = new AbortController();
   const disposeSignals = abortOnSignals(stop, () =>
-    println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'),
+    logLine(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish', { level: 'warn', event: 'stopping' }),
   );
   try {
     outcomes = await runLayers(tables, services.offloadDeps(), {
@@ -230,7 +253,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
-  program
+  const command = program
     .command('run')
     .description('offload tables to Iceberg exactly once: one table, a layer, or all (bronze → silver → gold)')
     .option('-t, --table <name>', 'a configured table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -244,12 +267,13 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)',
     )
     .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
-    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)');
+  addMetricsOptions(command, 'with --every: serve Prometheus metrics at http://<host>:<port>/metrics (README "Monitoring")')
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
         "1 when a table failed or was skipped; with one table, its failure's own code (3 config, 4 unreachable, 6 conflict, 7 invariant). " +
-        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick).',
+        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick); 3 when the metrics port is in use.',
     )
     .action(async (options: RunCliOptions) => {
       await run(options, ctx);

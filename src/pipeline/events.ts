@@ -41,7 +41,13 @@ export type OffloadEvent =
   | { kind: 'busy'; table: string }
   | { kind: 'failed'; table: string; runId?: string; error: string }
   | { kind: 'skipped'; table: string; reason: string }
-  | { kind: 'log'; table?: string; level: 'info' | 'warn' | 'error'; message: string };
+  | { kind: 'log'; table?: string; level: 'info' | 'warn' | 'error'; message: string; code?: LogCode };
+
+/**
+ * What a log event is about, for consumers that count rather than read (metrics, JSON logs): a lost
+ * compare-and-set on commit, either rebuilt on the new table version or dropped because the watermark moved.
+ */
+export type LogCode = 'commit-conflict-restaged' | 'commit-conflict-replanned';
 
 export type OffloadEventListener = (event: OffloadEvent) => void;
 

@@ -20,6 +20,7 @@ export type ServicePurpose =
   | 'tui'
   | 'tui offloads'
   | 'status'
+  | 'serve-metrics'
   | 'init'
   | 'runs'
   | 'seed'
@@ -47,6 +48,8 @@ const SETTINGS: Record<ServicePurpose, Settings> = {
   bench: OFFLOADS,
   tui: STATUS,
   status: STATUS,
+  // Status queries only, between scrapes: the same small pool and short timeouts as `offload status`.
+  'serve-metrics': STATUS,
   drill: { poolMax: 6, clickhouseTimeoutMs: 300_000 },
   'drill --clean': ADMIN,
   init: ADMIN,
