@@ -7,8 +7,8 @@ import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { StatusReport } from '../../src/pipeline/status-model.js';
-import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../support/stack.js';
+import type { StatusReport } from '../src/pipeline/status-model.js';
+import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './support/stack.js';
 
 let ch: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 let pg: Awaited<ReturnType<typeof freshPostgresDatabase>>;

@@ -2,12 +2,12 @@
 // that survive the round trip, introspection, and failures reported as a person needs them.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTablesAgainstClickHouse, validateTablesConfig } from '../../../src/config/tables.js';
-import { ClickHouseQueryError, ClickHouseSource, clickhouseSourceFromEnv } from '../../../src/clickhouse/client.js';
-import { dateTimeLiteral, qualifiedName, quoteIdentifier, stringLiteral } from '../../../src/clickhouse/sql.js';
-import { applySeedSchema, candleSelectSql } from '../../../src/dev/schema.js';
-import { ConfigError, ExitCode, ServiceUnavailable } from '../../../src/core/errors.js';
-import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
+import { checkTablesAgainstClickHouse, validateTablesConfig } from '../../src/config/tables.js';
+import { ClickHouseQueryError, ClickHouseSource, clickhouseSourceFromEnv } from '../../src/clickhouse/client.js';
+import { dateTimeLiteral, qualifiedName, quoteIdentifier, stringLiteral } from '../../src/clickhouse/sql.js';
+import { applySeedSchema, candleSelectSql } from '../../src/dev/schema.js';
+import { ConfigError, ExitCode, ServiceUnavailable } from '../../src/core/errors.js';
+import { freshClickHouseDatabase, stackEnv } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 let ch: ClickHouseSource;

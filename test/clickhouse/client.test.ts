@@ -1,7 +1,7 @@
 // ClickHouse source pieces that need no server: capabilities by version, quoting, literals, error parsing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { capabilitiesOf, displayUrl, extractFormatFromEnv, parseServerError } from '../../../src/clickhouse/client.js';
+import { capabilitiesOf, displayUrl, extractFormatFromEnv, parseServerError } from '../../src/clickhouse/client.js';
 import {
   dateTimeLiteral,
   literalValues,
@@ -12,7 +12,7 @@ import {
   qualifiedName,
   quoteIdentifier,
   stringLiteral,
-} from '../../../src/clickhouse/sql.js';
+} from '../../src/clickhouse/sql.js';
 
 describe('capabilities by server version', () => {
   it('18.16 has none of the newer features and needs the LowCardinality setting', () => {

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { DrillReport } from '../../../src/drill/report.js';
-import { CLI, freshDrillStack, type DrillStack } from './support.js';
+import type { DrillReport } from '../../src/drill/report.js';
+import { CLI, freshDrillStack, type DrillStack } from '../support/drill-stack.js';
 
 let stack: DrillStack;
 let dir: string;

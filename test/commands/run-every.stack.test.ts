@@ -4,13 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import * as watermarks from '../../../src/state/watermarks.js';
-import { decodeWatermark, EPOCH, sameWatermark } from '../../../src/core/watermark.js';
-import { createPool } from '../../../src/state/pool.js';
-import { SUMMARY } from '../../../src/pipeline/stage.js';
-import type { ScheduleLogLine } from '../../../src/pipeline/schedule.js';
-import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../../support/cli-stack.js';
-import { ROOT } from '../../support/stack.js';
+import * as watermarks from '../../src/state/watermarks.js';
+import { decodeWatermark, EPOCH, sameWatermark } from '../../src/core/watermark.js';
+import { createPool } from '../../src/state/pool.js';
+import { SUMMARY } from '../../src/pipeline/stage.js';
+import type { ScheduleLogLine } from '../../src/pipeline/schedule.js';
+import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../support/cli-stack.js';
+import { ROOT } from '../support/stack.js';
 
 const TABLES = [
   'bronze_trades_binance',

@@ -2,10 +2,19 @@
 // code when another worker holds the table, `offload runs --json`, `offload gc --dry-run` vs gc.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tryLockTable } from '../../../src/state/locks.js';
-import { ExitCode } from '../../../src/core/errors.js';
-import { currentTable } from '../../../src/pipeline/recover.js';
-import { bronzeConfig, bronzeLikeTable, chTime, insertBronze, openBench, runCli, writeConfigFile, type Bench } from './support.js';
+import { tryLockTable } from '../../src/state/locks.js';
+import { ExitCode } from '../../src/core/errors.js';
+import { currentTable } from '../../src/pipeline/recover.js';
+import {
+  bronzeConfig,
+  bronzeLikeTable,
+  chTime,
+  insertBronze,
+  openBench,
+  runCli,
+  writeConfigFile,
+  type Bench,
+} from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

@@ -14,10 +14,10 @@ import {
   resolveConfigPath,
   sizeBytes,
   validateTablesConfig,
-} from '../../../src/config/tables.js';
-import { ConfigError, ExitCode } from '../../../src/core/errors.js';
-import { CANDLE_TABLES, SEED_TABLES, candleSelectSql } from '../../../src/dev/schema.js';
-import { ROOT } from '../../support/stack.js';
+} from '../../src/config/tables.js';
+import { ConfigError, ExitCode } from '../../src/core/errors.js';
+import { CANDLE_TABLES, SEED_TABLES, candleSelectSql } from '../../src/dev/schema.js';
+import { ROOT } from '../support/stack.js';
 
 const good = {
   name: 'bronze_trades_kraken',

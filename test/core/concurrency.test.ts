@@ -1,7 +1,7 @@
 // Bounded concurrency: order kept, the limit held.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapLimit } from '../../../src/core/concurrency.js';
+import { mapLimit } from '../../src/core/concurrency.js';
 
 describe('mapLimit', () => {
   it('keeps the input order with at most `limit` calls in flight', async () => {

@@ -1,7 +1,7 @@
 // The watermark's one home: exact comparison in µs, the snapshot-summary text both ways, display.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeWatermark, encodeWatermark, EPOCH, formatWatermark, instantMicros, sameWatermark } from '../../../src/core/watermark.js';
+import { decodeWatermark, encodeWatermark, EPOCH, formatWatermark, instantMicros, sameWatermark } from '../../src/core/watermark.js';
 
 describe('sameWatermark', () => {
   it('compares timestamps as exact microseconds, whatever their text', () => {

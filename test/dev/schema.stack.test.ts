@@ -4,8 +4,8 @@
 // high/low, volume and quote volume sums, count) — also while the tables hold unmerged partial rows.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { qualifiedName } from '../../../src/clickhouse/sql.js';
+import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../src/clickhouse/client.js';
+import { qualifiedName } from '../../src/clickhouse/sql.js';
 import {
   applySeedSchema,
   CANDLE_TABLES,
@@ -14,9 +14,9 @@ import {
   seedSchemaStatements,
   SEED_TABLES,
   type CandleTable,
-} from '../../../src/dev/schema.js';
-import { seedTrades } from '../../../src/dev/seed.js';
-import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
+} from '../../src/dev/schema.js';
+import { seedTrades } from '../../src/dev/seed.js';
+import { freshClickHouseDatabase, stackEnv } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 let ch: ClickHouseSource;

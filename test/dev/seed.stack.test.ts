@@ -2,11 +2,11 @@
 // offsets that continue across runs, and follow mode that stops cleanly.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { qualifiedName } from '../../../src/clickhouse/sql.js';
-import { applySeedSchema } from '../../../src/dev/schema.js';
-import { followTrades, seedTrades } from '../../../src/dev/seed.js';
-import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
+import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../src/clickhouse/client.js';
+import { qualifiedName } from '../../src/clickhouse/sql.js';
+import { applySeedSchema } from '../../src/dev/schema.js';
+import { followTrades, seedTrades } from '../../src/dev/seed.js';
+import { freshClickHouseDatabase, stackEnv } from '../support/stack.js';
 
 type Db = Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 const dbs: Db[] = [];

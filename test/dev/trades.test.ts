@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { TradeFeed, formatUnits, multiplyUnits, splitRows, tradeTsv, INSTRUMENTS, Random, type Trade } from '../../../src/dev/trades.js';
+import { TradeFeed, formatUnits, multiplyUnits, splitRows, tradeTsv, INSTRUMENTS, Random, type Trade } from '../../src/dev/trades.js';
 
 const START = Date.parse('2026-01-05T00:00:00Z');
 const END = Date.parse('2026-01-05T06:00:00Z');

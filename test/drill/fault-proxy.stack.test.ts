@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createClient } from '@clickhouse/client';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { FaultProxy, postgresQueryMessage, targetOf, throughProxy } from '../../../src/drill/fault-proxy.js';
-import { freshBucket, freshPostgresDatabase, stackEnv } from '../../support/stack.js';
+import { FaultProxy, postgresQueryMessage, targetOf, throughProxy } from '../../src/drill/fault-proxy.js';
+import { freshBucket, freshPostgresDatabase, stackEnv } from '../support/stack.js';
 
 const env = stackEnv();
 

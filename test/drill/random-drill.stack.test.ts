@@ -3,10 +3,10 @@
 // short lag). After the last kill every table recovers and every invariant holds, with its numbers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS } from '../../../src/drill/catalogue.js';
-import { CLEAN_RUN, runRandomDrill } from '../../../src/drill/random-drill.js';
-import type { DrillReport } from '../../../src/drill/report.js';
-import { describeStep, freshDrillStack, type DrillStack } from './support.js';
+import { CRASH_FAULTS } from '../../src/drill/catalogue.js';
+import { CLEAN_RUN, runRandomDrill } from '../../src/drill/random-drill.js';
+import type { DrillReport } from '../../src/drill/report.js';
+import { describeStep, freshDrillStack, type DrillStack } from '../support/drill-stack.js';
 
 const KILLS = 30;
 const TABLES = ['bronze_trades_binance', 'silver_trades', 'ohlcv_1m'];

@@ -14,9 +14,9 @@ import {
   unscaledToDecimal,
   unscaledToFixed,
   type PrimitiveValue,
-} from '../../../src/iceberg/conversions.js';
-import type { PrimitiveType } from '../../../src/iceberg/types.js';
-import { pythonSkip, runPython } from './python.js';
+} from '../../src/iceberg/conversions.js';
+import type { PrimitiveType } from '../../src/iceberg/types.js';
+import { pythonSkip, runPython } from '../support/python.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { s3FromEnv } from '../../../src/config/env.js';
-import { ServiceUnavailable } from '../../../src/core/errors.js';
+import { s3FromEnv } from '../../src/config/env.js';
+import { ServiceUnavailable } from '../../src/core/errors.js';
 import {
   AlreadyExists,
   FileNotFound,
@@ -21,8 +21,8 @@ import {
   createFileIO,
   parseLocation,
   type FileIO,
-} from '../../../src/iceberg/io.js';
-import { freshBucket, stackEnv } from '../../support/stack.js';
+} from '../../src/iceberg/io.js';
+import { freshBucket, stackEnv } from '../support/stack.js';
 
 const MiB = 1024 * 1024;
 const text = (s: string) => new TextEncoder().encode(s);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readAvroContainer, writeAvroContainer, avroSchemaFromStruct, avroCompatibleName } from '../../../src/iceberg/avro.js';
-import { toBytes } from '../../../src/iceberg/conversions.js';
+import { readAvroContainer, writeAvroContainer, avroSchemaFromStruct, avroCompatibleName } from '../../src/iceberg/avro.js';
+import { toBytes } from '../../src/iceberg/conversions.js';
 import {
   UNASSIGNED_SEQUENCE_NUMBER,
   inheritFromManifest,
@@ -14,11 +14,11 @@ import {
   summarizeManifest,
   writeManifest,
   writeManifestList,
-} from '../../../src/iceberg/manifest.js';
-import { partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import type { DataFile, ManifestEntry, ManifestFile } from '../../../src/iceberg/types.js';
-import { pythonSkip, runPython } from './python.js';
+} from '../../src/iceberg/manifest.js';
+import { partitionSpecFromConfig } from '../../src/iceberg/partition.js';
+import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { DataFile, ManifestEntry, ManifestFile } from '../../src/iceberg/types.js';
+import { pythonSkip, runPython } from '../support/python.js';
 
 const schema = icebergSchemaFromColumns('k2.silver_trades', [
   { name: 'timestamp', type: "DateTime64(6, 'UTC')" },

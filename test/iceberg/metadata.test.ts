@@ -22,11 +22,11 @@ import {
   snapshotAncestry,
   stringifyMetadata,
   type SnapshotChange,
-} from '../../../src/iceberg/metadata.js';
-import { partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { evolveSchema, icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import type { TableMetadata } from '../../../src/iceberg/types.js';
-import { pythonSkip, runPython } from './python.js';
+} from '../../src/iceberg/metadata.js';
+import { partitionSpecFromConfig } from '../../src/iceberg/partition.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { TableMetadata } from '../../src/iceberg/types.js';
+import { pythonSkip, runPython } from '../support/python.js';
 
 const columns = [
   { name: 'exchange', type: 'LowCardinality(String)' },

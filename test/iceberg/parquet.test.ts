@@ -7,14 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SchemaError } from '../../../src/core/errors.js';
-import { AlreadyExists } from '../../../src/iceberg/io.js';
-import { fromBytes, truncateStringLowerBound, truncateStringUpperBound } from '../../../src/iceberg/conversions.js';
-import { openDuckDB, readDataFile, writeDataFiles, type DuckDBSession, type WrittenDataFile } from '../../../src/iceberg/parquet.js';
-import { partitionPath, partitionSpecFromConfig } from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import type { IcebergType, NestedField, PrimitiveType, Schema } from '../../../src/iceberg/types.js';
-import { verificationPython } from '../../support/stack.js';
+import { SchemaError } from '../../src/core/errors.js';
+import { AlreadyExists } from '../../src/iceberg/io.js';
+import { fromBytes, truncateStringLowerBound, truncateStringUpperBound } from '../../src/iceberg/conversions.js';
+import { openDuckDB, readDataFile, writeDataFiles, type DuckDBSession, type WrittenDataFile } from '../../src/iceberg/parquet.js';
+import { partitionPath, partitionSpecFromConfig } from '../../src/iceberg/partition.js';
+import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { IcebergType, NestedField, PrimitiveType, Schema } from '../../src/iceberg/types.js';
+import { verificationPython } from '../support/stack.js';
 
 // Every ClickHouse type the mapping supports, as the pipeline would see it.
 const EVERYTHING: Schema = icebergSchemaFromColumns('test.everything', [

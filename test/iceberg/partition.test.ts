@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { ConfigError } from '../../../src/core/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import {
   applyTransform,
   lastPartitionId,
@@ -14,10 +14,10 @@ import {
   partitionType,
   quotePlus,
   transformResultType,
-} from '../../../src/iceberg/partition.js';
-import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import type { Transform } from '../../../src/iceberg/types.js';
-import { pythonSkip, runPython } from './python.js';
+} from '../../src/iceberg/partition.js';
+import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { Transform } from '../../src/iceberg/types.js';
+import { pythonSkip, runPython } from '../support/python.js';
 
 const bronze = icebergSchemaFromColumns('k2.bronze_trades_binance', [
   { name: 'exchange_timestamp', type: 'DateTime64(3)' },

@@ -4,7 +4,7 @@
 // test deletes them all before reading.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DuckDBSession } from '../../../src/iceberg/parquet.js';
+import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 import {
   readDataFiles,
   readPartitionStats,
@@ -12,8 +12,8 @@ import {
   readTableOverview,
   readTotals,
   snapshotHistory,
-} from '../../../src/iceberg/reader.js';
-import { commitStaged, createTable, stageAppend, stageReplacePartitions, type Table } from '../../../src/iceberg/table.js';
+} from '../../src/iceberg/reader.js';
+import { commitStaged, createTable, stageAppend, stageReplacePartitions, type Table } from '../../src/iceberg/table.js';
 import {
   openCatalog,
   openDuck,
@@ -24,7 +24,7 @@ import {
   writeRows,
   type CatalogDatabase,
   type Warehouse,
-} from '../../support/iceberg-tables.js';
+} from '../support/iceberg-tables.js';
 
 let db: CatalogDatabase;
 let warehouse: Warehouse;

@@ -3,13 +3,13 @@
 // partitions, schema changes, snapshot expiry.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommitConflict } from '../../../src/core/errors.js';
-import { withTransaction } from '../../../src/state/pool.js';
-import { CatalogError } from '../../../src/iceberg/catalog.js';
-import { readManifestList } from '../../../src/iceberg/manifest.js';
-import type { DuckDBSession } from '../../../src/iceberg/parquet.js';
-import { readDataFiles, readTotals, snapshotHistory } from '../../../src/iceberg/reader.js';
-import { icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
+import { CommitConflict } from '../../src/core/errors.js';
+import { withTransaction } from '../../src/state/pool.js';
+import { CatalogError } from '../../src/iceberg/catalog.js';
+import { readManifestList } from '../../src/iceberg/manifest.js';
+import type { DuckDBSession } from '../../src/iceberg/parquet.js';
+import { readDataFiles, readTotals, snapshotHistory } from '../../src/iceberg/reader.js';
+import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
 import {
   commitStaged,
   commitWithRetry,
@@ -25,9 +25,9 @@ import {
   stageSchemaChange,
   StagedAlreadyCommitted,
   type Table,
-} from '../../../src/iceberg/table.js';
-import type { TableIdentifier } from '../../../src/iceberg/types.js';
-import { SchemaError } from '../../../src/core/errors.js';
+} from '../../src/iceberg/table.js';
+import type { TableIdentifier } from '../../src/iceberg/types.js';
+import { SchemaError } from '../../src/core/errors.js';
 import {
   openCatalog,
   openDuck,
@@ -38,7 +38,7 @@ import {
   writeRows,
   type CatalogDatabase,
   type Warehouse,
-} from '../../support/iceberg-tables.js';
+} from '../support/iceberg-tables.js';
 
 let db: CatalogDatabase;
 let warehouse: Warehouse;

@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { SchemaError } from '../../../src/core/errors.js';
-import { duckdbFieldIds, duckdbType, highestFieldId } from '../../../src/iceberg/schema.js';
-import { evolveSchema, icebergSchemaFromColumns } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import type { ColumnInfo } from '../../../src/clickhouse/types.js';
-import { parseClickHouseType } from '../../../src/clickhouse/types.js';
-import type { IcebergType, NestedField } from '../../../src/iceberg/types.js';
+import { SchemaError } from '../../src/core/errors.js';
+import { duckdbFieldIds, duckdbType, highestFieldId } from '../../src/iceberg/schema.js';
+import { evolveSchema, icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import type { ColumnInfo } from '../../src/clickhouse/types.js';
+import { parseClickHouseType } from '../../src/clickhouse/types.js';
+import type { IcebergType, NestedField } from '../../src/iceberg/types.js';
 
 const T = 'k2.silver_trades';
 

@@ -3,9 +3,9 @@
 // read by pyiceberg. A failed layer stops the layers made from it, and the outcome says so.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { seedTrades } from '../../../src/dev/seed.js';
-import { runLayers } from '../../../src/pipeline/layers.js';
-import { assertAgree, openBench, projectTables, pyicebergSkip, tableConfig, type Bench } from './support.js';
+import { seedTrades } from '../../src/dev/seed.js';
+import { runLayers } from '../../src/pipeline/layers.js';
+import { assertAgree, openBench, projectTables, pyicebergSkip, tableConfig, type Bench } from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

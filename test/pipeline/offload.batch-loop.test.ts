@@ -2,7 +2,7 @@
 // a state store, a catalog, a FileIO — with the real planner, writer (DuckDB, in-process), stager and
 // commit logic in between: large windows commit in several batches, a lost compare-and-set re-plans or
 // restages as it must, and a failed run is recorded as failed with everything it wrote removed. No
-// service is needed; the same loop on the real services is covered by test/integration/pipeline.
+// service is needed; the same loop on the real services is covered by test/pipeline/*.stack.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -8,15 +8,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { validateTablesConfig, type TableConfig } from '../../../src/config/tables.js';
-import { ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { migrate } from '../../../src/state/migrate.js';
-import { createPool } from '../../../src/state/pool.js';
-import { offloadTable, type OffloadDeps } from '../../../src/pipeline/offload.js';
-import { offloadDepsOn } from '../../../src/pipeline/services.js';
-import { startChdbServer, type ChdbServer } from '../../support/chdb-server.js';
-import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../../support/iceberg-tables.js';
-import { freshPostgresDatabase } from '../../support/stack.js';
+import { validateTablesConfig, type TableConfig } from '../../src/config/tables.js';
+import { ClickHouseSource } from '../../src/clickhouse/client.js';
+import { migrate } from '../../src/state/migrate.js';
+import { createPool } from '../../src/state/pool.js';
+import { offloadTable, type OffloadDeps } from '../../src/pipeline/offload.js';
+import { offloadDepsOn } from '../../src/pipeline/services.js';
+import { startChdbServer, type ChdbServer } from '../support/chdb-server.js';
+import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../support/iceberg-tables.js';
+import { freshPostgresDatabase } from '../support/stack.js';
 import {
   aggregatingCandleDdl,
   CANDLES,
@@ -31,7 +31,7 @@ import {
   utcDayStart,
   type Micros,
   type SilverTrade,
-} from './k2-production.js';
+} from '../support/k2-production.js';
 
 const ONE_MINUTE = CANDLES[0];
 const NOON = utcDayStart(new Date(), 2) + 12n * 3_600_000_000n;

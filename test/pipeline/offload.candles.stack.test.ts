@@ -3,8 +3,8 @@
 // reaches Iceberg exactly once — including trades that arrived late but inside the lag.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { candleSelectSql } from '../../../src/dev/schema.js';
-import { assertAgree, chTime, insertBronze, offload, openBench, pyicebergSkip, tableConfig, type Bench } from './support.js';
+import { candleSelectSql } from '../../src/dev/schema.js';
+import { assertAgree, chTime, insertBronze, offload, openBench, pyicebergSkip, tableConfig, type Bench } from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

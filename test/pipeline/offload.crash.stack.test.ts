@@ -7,12 +7,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isTableLocked } from '../../../src/state/locks.js';
-import * as runs from '../../../src/state/runs.js';
-import * as watermarks from '../../../src/state/watermarks.js';
-import { EPOCH } from '../../../src/core/watermark.js';
-import { FAULT_POINTS, type FaultPoint } from '../../../src/pipeline/faults.js';
-import { currentTable } from '../../../src/pipeline/recover.js';
+import { isTableLocked } from '../../src/state/locks.js';
+import * as runs from '../../src/state/runs.js';
+import * as watermarks from '../../src/state/watermarks.js';
+import { EPOCH } from '../../src/core/watermark.js';
+import { FAULT_POINTS, type FaultPoint } from '../../src/pipeline/faults.js';
+import { currentTable } from '../../src/pipeline/recover.js';
 import {
   assertAgree,
   bronzeConfig,
@@ -25,7 +25,7 @@ import {
   runCli,
   writeConfigFile,
   type Bench,
-} from './support.js';
+} from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

@@ -3,11 +3,11 @@
 // the current snapshot's offload.watermark, and pyiceberg reading the table through the same catalog.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { seedTrades } from '../../../src/dev/seed.js';
-import * as runs from '../../../src/state/runs.js';
-import * as watermarks from '../../../src/state/watermarks.js';
-import { OffloadEvents, type OffloadEvent } from '../../../src/pipeline/events.js';
-import { currentTable } from '../../../src/pipeline/recover.js';
+import { seedTrades } from '../../src/dev/seed.js';
+import * as runs from '../../src/state/runs.js';
+import * as watermarks from '../../src/state/watermarks.js';
+import { OffloadEvents, type OffloadEvent } from '../../src/pipeline/events.js';
+import { currentTable } from '../../src/pipeline/recover.js';
 import {
   assertAgree,
   bronzeConfig,
@@ -18,7 +18,7 @@ import {
   openBench,
   pyicebergSkip,
   type Bench,
-} from './support.js';
+} from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

@@ -11,13 +11,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { clickhouseFromEnv } from '../../../src/config/env.js';
-import { ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { extractionPath } from '../../../src/clickhouse/extract/format.js';
-import { duckdbTypeOfColumn } from '../../../src/mapping/clickhouse-to-iceberg.js';
-import { startChdbServer, type ChdbServer } from '../../support/chdb-server.js';
-import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../../support/iceberg-tables.js';
-import { freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
+import { clickhouseFromEnv } from '../../src/config/env.js';
+import { ClickHouseSource } from '../../src/clickhouse/client.js';
+import { extractionPath } from '../../src/clickhouse/extract/format.js';
+import { duckdbTypeOfColumn } from '../../src/mapping/clickhouse-to-iceberg.js';
+import { startChdbServer, type ChdbServer } from '../support/chdb-server.js';
+import { openWarehouse, pyiceberg, pyicebergSkip, sortRows, type PyRead, type Warehouse } from '../support/iceberg-tables.js';
+import { freshPostgresDatabase, ROOT, stackEnv } from '../support/stack.js';
 import {
   bronzeCanonical,
   bronzeInput,
@@ -37,7 +37,7 @@ import {
   silverTrades,
   U64_MAX,
   utcDayStart,
-} from './k2-production.js';
+} from '../support/k2-production.js';
 
 // Two UTC days, two and three days back: inside every TTL (bronze keeps 7 days), and every candle closed.
 const NOW = new Date();

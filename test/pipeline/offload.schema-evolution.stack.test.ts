@@ -2,11 +2,20 @@
 // never a rewrite: files written before it read it as null, rows offloaded after it carry its values.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { currentSchema } from '../../../src/iceberg/metadata.js';
-import { currentTable } from '../../../src/pipeline/recover.js';
-import { pyiceberg, type PyRead } from '../../support/iceberg-tables.js';
-import { stackEnv } from '../../support/stack.js';
-import { bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, pyicebergSkip, type Bench } from './support.js';
+import { currentSchema } from '../../src/iceberg/metadata.js';
+import { currentTable } from '../../src/pipeline/recover.js';
+import { pyiceberg, type PyRead } from '../support/iceberg-tables.js';
+import { stackEnv } from '../support/stack.js';
+import {
+  bronzeConfig,
+  bronzeLikeTable,
+  chTime,
+  insertBronze,
+  offload,
+  openBench,
+  pyicebergSkip,
+  type Bench,
+} from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

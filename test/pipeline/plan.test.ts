@@ -2,8 +2,8 @@
 // windows), batches that end only on whole cursor values, and slices along partition periods.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoFromMicros, microsFromIso } from '../../../src/core/watermark.js';
-import { FAULT_POINTS, parseFault } from '../../../src/pipeline/faults.js';
+import { isoFromMicros, microsFromIso } from '../../src/core/watermark.js';
+import { FAULT_POINTS, parseFault } from '../../src/pipeline/faults.js';
 import {
   crossingBucket,
   cutoffMicros,
@@ -13,7 +13,7 @@ import {
   periodStart,
   planFromStats,
   sliceBatch,
-} from '../../../src/pipeline/plan.js';
+} from '../../src/pipeline/plan.js';
 
 const S = 1_000_000n; // µs per second
 const DAY = 86_400n * S;

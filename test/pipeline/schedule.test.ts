@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { OffloadEvent } from '../../../src/pipeline/events.js';
+import type { OffloadEvent } from '../../src/pipeline/events.js';
 import {
   durationText,
   formatScheduleJson,
@@ -11,7 +11,7 @@ import {
   runOnSchedule,
   type ScheduleLogLine,
   type TickContext,
-} from '../../../src/pipeline/schedule.js';
+} from '../../src/pipeline/schedule.js';
 
 const TABLES = [
   { name: 'bronze_a', layer: 'bronze' as const },

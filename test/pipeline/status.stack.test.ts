@@ -2,9 +2,9 @@
 // ClickHouse rows up to the watermark, Δ = 0 when they agree, pending rows past the watermark, last run, busy.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tryLockTable } from '../../../src/state/locks.js';
-import { collectStatus } from '../../../src/pipeline/status.js';
-import { bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, type Bench } from './support.js';
+import { tryLockTable } from '../../src/state/locks.js';
+import { collectStatus } from '../../src/pipeline/status.js';
+import { bronzeConfig, bronzeLikeTable, chTime, insertBronze, offload, openBench, type Bench } from '../support/offload-stack.js';
 
 let bench: Bench;
 before(async () => {

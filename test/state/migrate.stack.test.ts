@@ -6,10 +6,10 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createPool } from '../../../src/state/pool.js';
-import { loadMigrations, migrate, migrationStatus } from '../../../src/state/migrate.js';
-import { ConfigError, OffloadError } from '../../../src/core/errors.js';
-import { freshPostgresDatabase } from '../../support/stack.js';
+import { createPool } from '../../src/state/pool.js';
+import { loadMigrations, migrate, migrationStatus } from '../../src/state/migrate.js';
+import { ConfigError, OffloadError } from '../../src/core/errors.js';
+import { freshPostgresDatabase } from '../support/stack.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {

@@ -4,10 +4,10 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { connectPostgres, createPool, describePostgres, withTransaction } from '../../../src/state/pool.js';
-import { advisoryKey, isTableLocked, tableLockHolder, tryLockTable } from '../../../src/state/locks.js';
-import { ServiceUnavailable } from '../../../src/core/errors.js';
-import { freshPostgresDatabase } from '../../support/stack.js';
+import { connectPostgres, createPool, describePostgres, withTransaction } from '../../src/state/pool.js';
+import { advisoryKey, isTableLocked, tableLockHolder, tryLockTable } from '../../src/state/locks.js';
+import { ServiceUnavailable } from '../../src/core/errors.js';
+import { freshPostgresDatabase } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;
 let poolA: pg.Pool;

@@ -4,10 +4,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { createPool, withTransaction } from '../../../src/state/pool.js';
-import { migrate } from '../../../src/state/migrate.js';
-import * as runs from '../../../src/state/runs.js';
-import { freshPostgresDatabase } from '../../support/stack.js';
+import { createPool, withTransaction } from '../../src/state/pool.js';
+import { migrate } from '../../src/state/migrate.js';
+import * as runs from '../../src/state/runs.js';
+import { freshPostgresDatabase } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;
 let pool: pg.Pool;

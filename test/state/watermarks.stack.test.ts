@@ -5,12 +5,12 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createPool, withTransaction } from '../../../src/state/pool.js';
-import { migrate } from '../../../src/state/migrate.js';
-import * as watermarks from '../../../src/state/watermarks.js';
-import { EPOCH } from '../../../src/core/watermark.js';
-import { CommitConflict } from '../../../src/core/errors.js';
-import { freshPostgresDatabase } from '../../support/stack.js';
+import { createPool, withTransaction } from '../../src/state/pool.js';
+import { migrate } from '../../src/state/migrate.js';
+import * as watermarks from '../../src/state/watermarks.js';
+import { EPOCH } from '../../src/core/watermark.js';
+import { CommitConflict } from '../../src/core/errors.js';
+import { freshPostgresDatabase } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;
 let pool: pg.Pool;

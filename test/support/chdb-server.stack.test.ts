@@ -6,7 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
-import { startChdbServer, type ChdbServer } from '../support/chdb-server.js';
+import { startChdbServer, type ChdbServer } from './chdb-server.js';
 
 let server: ChdbServer;
 let client: ClickHouseClient;

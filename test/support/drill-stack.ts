@@ -6,16 +6,16 @@ import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { clickhouseFromEnv } from '../../../src/config/env.js';
-import { loadTablesConfig, type OffloadConfig } from '../../../src/config/tables.js';
-import { ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { applySeedSchema } from '../../../src/dev/schema.js';
-import { seedTrades } from '../../../src/dev/seed.js';
-import type { DrillEvent } from '../../../src/drill/events.js';
-import type { DrillReport, DrillStep } from '../../../src/drill/report.js';
-import type { DrillOptions } from '../../../src/drill/sandbox.js';
-import type { CheckName, InvariantCheck } from '../../../src/verify/check.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from '../../support/stack.js';
+import { clickhouseFromEnv } from '../../src/config/env.js';
+import { loadTablesConfig, type OffloadConfig } from '../../src/config/tables.js';
+import { ClickHouseSource } from '../../src/clickhouse/client.js';
+import { applySeedSchema } from '../../src/dev/schema.js';
+import { seedTrades } from '../../src/dev/seed.js';
+import type { DrillEvent } from '../../src/drill/events.js';
+import type { DrillReport, DrillStep } from '../../src/drill/report.js';
+import type { DrillOptions } from '../../src/drill/sandbox.js';
+import type { CheckName, InvariantCheck } from '../../src/verify/check.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');
 

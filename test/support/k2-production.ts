@@ -2,7 +2,7 @@
 // the current ClickHouse engine: the nine tables' DDL as production has it, the silver → candle
 // materialized views (the production flow), the AggregatingMergeTree candle variant, the offload
 // configuration of the nine tables, and rows with edge values — each row kept in the canonical form the
-// Iceberg readers print (test/interop/py/iceberg_check.py), so what pyiceberg reads is compared with what
+// Iceberg readers print (test/support/iceberg_check.py), so what pyiceberg reads is compared with what
 // was inserted, not with ClickHouse's own rendering of it.
 //
 // Candles (flaw 4 of the reference). Production's ohlcv_* are SummingMergeTree tables that sum volume,

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 // Colours are decided when chalk loads, so force them before Ink is imported.
 process.env.FORCE_COLOR = '1';
 const { cleanup, render } = await import('ink-testing-library');
-const { App } = await import('./App.js');
-const { TuiSession } = await import('./session.js');
-const { createTuiStore } = await import('./store.js');
-const { ThemeContext, themeFromEnv } = await import('./theme.js');
-const { NOW } = await import('./testing/fixtures.js');
-const { MemoryBackend } = await import('./testing/memory-backend.js');
-const { resizeTerminal, waitForFrame } = await import('./testing/terminal.js');
+const { App } = await import('../../src/ui/App.js');
+const { TuiSession } = await import('../../src/ui/session.js');
+const { createTuiStore } = await import('../../src/ui/store.js');
+const { ThemeContext, themeFromEnv } = await import('../../src/ui/theme.js');
+const { NOW } = await import('../support/ui/fixtures.js');
+const { MemoryBackend } = await import('../support/ui/memory-backend.js');
+const { resizeTerminal, waitForFrame } = await import('../support/ui/terminal.js');
 
 const sessions: InstanceType<typeof TuiSession>[] = [];
 after(async () => {

@@ -3,12 +3,12 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, render } from 'ink-testing-library';
-import { App } from './App.js';
-import { TuiSession } from './session.js';
-import { createTuiStore } from './store.js';
-import { NOW, WATERMARK } from './testing/fixtures.js';
-import { MemoryBackend } from './testing/memory-backend.js';
-import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
+import { App } from '../../src/ui/App.js';
+import { TuiSession } from '../../src/ui/session.js';
+import { createTuiStore } from '../../src/ui/store.js';
+import { NOW, WATERMARK } from '../support/ui/fixtures.js';
+import { MemoryBackend } from '../support/ui/memory-backend.js';
+import { KEY, plain, resizeTerminal, tick, waitForFrame } from '../support/ui/terminal.js';
 
 const sessions: TuiSession[] = [];
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitColumns, joinCells, type ColumnSpec } from './columns.js';
+import { fitColumns, joinCells, type ColumnSpec } from '../../src/ui/columns.js';
 
 const SPECS: ColumnSpec[] = [
   { id: 'name', title: 'NAME', min: 10, preferred: 20, rank: 0 },

@@ -11,7 +11,7 @@ import {
   fitWatermark,
   oneLine,
   padCell,
-} from './format.js';
+} from '../../src/ui/format.js';
 
 describe('format', () => {
   it('writes counts in full while they fit, compact after', () => {

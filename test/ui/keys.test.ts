@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Key } from 'ink';
-import { DETAILS_KEYS, TABLE_KEYS, handleKey, type KeyResult } from './keys.js';
-import { initialState, reduceRunRequested, reduceStatus, type TuiState } from './store.js';
-import { NOW, sampleReport } from './testing/fixtures.js';
+import { DETAILS_KEYS, TABLE_KEYS, handleKey, type KeyResult } from '../../src/ui/keys.js';
+import { initialState, reduceRunRequested, reduceStatus, type TuiState } from '../../src/ui/store.js';
+import { NOW, sampleReport } from '../support/ui/fixtures.js';
 
 const NO_KEY: Key = {
   upArrow: false,

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as runs from '../state/runs.js';
-import { commitStaged, createTable, stageAppend, type Table } from '../iceberg/table.js';
+import * as runs from '../../src/state/runs.js';
+import { commitStaged, createTable, stageAppend, type Table } from '../../src/iceberg/table.js';
 import {
   openCatalog,
   openDuck,
@@ -17,10 +17,10 @@ import {
   writeRows,
   type CatalogDatabase,
   type Warehouse,
-} from '../../test/support/iceberg-tables.js';
-import { stackEnv } from '../../test/support/stack.js';
-import type { DuckDBSession } from '../iceberg/parquet.js';
-import { PipelineBackend } from './pipeline-backend.js';
+} from '../support/iceberg-tables.js';
+import { stackEnv } from '../support/stack.js';
+import type { DuckDBSession } from '../../src/iceberg/parquet.js';
+import { PipelineBackend } from '../../src/ui/pipeline-backend.js';
 
 describe('pipeline backend: table details on the real stack', () => {
   let db: CatalogDatabase;

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TuiSession } from './session.js';
-import { createTuiStore } from './store.js';
-import { NOW, WATERMARK } from './testing/fixtures.js';
-import { MemoryBackend } from './testing/memory-backend.js';
+import { TuiSession } from '../../src/ui/session.js';
+import { createTuiStore } from '../../src/ui/store.js';
+import { NOW, WATERMARK } from '../support/ui/fixtures.js';
+import { MemoryBackend } from '../support/ui/memory-backend.js';
 
 async function until(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

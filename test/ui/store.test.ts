@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OffloadEvent } from '../pipeline/events.js';
+import type { OffloadEvent } from '../../src/pipeline/events.js';
 import {
   LOG_LIMIT,
   appendLog,
@@ -16,8 +16,8 @@ import {
   rowStateOf,
   visibleTables,
   type TuiState,
-} from './store.js';
-import { NOW, WATERMARK, sampleReport, tableStatus } from './testing/fixtures.js';
+} from '../../src/ui/store.js';
+import { NOW, WATERMARK, sampleReport, tableStatus } from '../support/ui/fixtures.js';
 
 const T = 'bronze_trades_kraken';
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFaultDrill } from '../../../src/drill/fault-drill.js';
 import type { DrillReport } from '../../../src/drill/report.js';
-import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
+import { checkOf, describeStep, freshDrillStack, type DrillStack } from '../../support/drill-stack.js';
 
 let stack: DrillStack;
 let report: DrillReport;

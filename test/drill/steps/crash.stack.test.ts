@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { CRASH_FAULTS } from '../../../src/drill/catalogue.js';
 import { runFaultDrill } from '../../../src/drill/fault-drill.js';
 import type { DrillReport } from '../../../src/drill/report.js';
-import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
+import { checkOf, describeStep, freshDrillStack, type DrillStack } from '../../support/drill-stack.js';
 
 const TABLES = ['bronze_trades_binance', 'ohlcv_1m'];
 // The faults after which the killed run has written files the table does not reference.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { TRANSIENT_FAULTS } from '../../../src/drill/catalogue.js';
 import { runFaultDrill } from '../../../src/drill/fault-drill.js';
 import type { DrillReport } from '../../../src/drill/report.js';
-import { checkOf, describeStep, freshDrillStack, type DrillStack } from './support.js';
+import { checkOf, describeStep, freshDrillStack, type DrillStack } from '../../support/drill-stack.js';
 
 let stack: DrillStack;
 let report: DrillReport;

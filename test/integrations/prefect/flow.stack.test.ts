@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createPool } from '../../../src/state/pool.js';
 import { tryLockTable } from '../../../src/state/locks.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack, type CurrentSnapshot } from '../../support/cli-stack.js';
-import { PrefectDriver, prefectPython, type FlowRunAnswer, type TaskRunInfo } from './driver.js';
+import { PrefectDriver, prefectPython, type FlowRunAnswer, type TaskRunInfo } from '../../support/prefect/driver.js';
 
 const BRONZE = ['bronze_trades_binance', 'bronze_trades_kraken'];
 const SILVER = ['silver_trades'];

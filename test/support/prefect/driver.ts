@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT } from '../../support/stack.js';
+import { ROOT } from '../stack.js';
 
 /** The Python of the Prefect venv, or undefined when it is not installed (`dev/prefect-env.sh`). */
 export function prefectPython(): string | undefined {
@@ -83,7 +83,7 @@ export class PrefectDriver {
     };
     delete childEnv.PREFECT_API_URL;
     delete childEnv.PREFECT_PROFILES_PATH;
-    this.child = spawn(python, [join(ROOT, 'test/integration/prefect/flow_driver.py')], { cwd: ROOT, env: childEnv });
+    this.child = spawn(python, [join(ROOT, 'test/support/prefect/flow_driver.py')], { cwd: ROOT, env: childEnv });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       if (this.waiting) {

@@ -1,8 +1,8 @@
 // Plain data for the UI's own tests: a status report shaped like the k2 platform's nine tables, with
 // one table in each state the main screen colours (up to date, pending, failed, busy, unreachable).
-import type { Watermark } from '../../core/watermark.js';
-import type { Layer, StatusReport, TableStatus } from '../../pipeline/status-model.js';
-import type { TableDetails } from '../backend.js';
+import type { Watermark } from '../../../src/core/watermark.js';
+import type { Layer, StatusReport, TableStatus } from '../../../src/pipeline/status-model.js';
+import type { TableDetails } from '../../../src/ui/backend.js';
 
 export const NOW = Date.parse('2026-02-11T12:10:00Z');
 

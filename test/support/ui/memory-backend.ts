@@ -1,8 +1,8 @@
 // An OffloadBackend holding plain data, for the UI's own tests: the test decides what each status
 // load returns and plays each offload's events by hand (`runs[i].emit(…)`, `runs[i].finish()`).
-import type { OffloadEvent } from '../../pipeline/events.js';
-import type { StatusReport } from '../../pipeline/status-model.js';
-import type { OffloadBackend, RunScope, TableDetails } from '../backend.js';
+import type { OffloadEvent } from '../../../src/pipeline/events.js';
+import type { StatusReport } from '../../../src/pipeline/status-model.js';
+import type { OffloadBackend, RunScope, TableDetails } from '../../../src/ui/backend.js';
 import { sampleDetails, sampleReport } from './fixtures.js';
 
 export interface ScriptedRun {

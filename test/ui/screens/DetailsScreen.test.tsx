@@ -2,8 +2,8 @@
 /** @jsxRuntime automatic @jsxImportSource react */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleDetails } from '../testing/fixtures.js';
-import { listingFor, readableWatermark } from './DetailsScreen.js';
+import { sampleDetails } from '../../support/ui/fixtures.js';
+import { listingFor, readableWatermark } from '../../../src/ui/screens/DetailsScreen.js';
 
 describe('details: snapshot watermarks', () => {
   it("reads the pipeline's JSON watermark, and ISO text from other writers, fitted to the column", () => {

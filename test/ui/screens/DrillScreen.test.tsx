@@ -6,17 +6,17 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, render } from 'ink-testing-library';
-import { App } from './App.js';
-import type { DrillChoice, DrillFault } from './backend.js';
-import { TuiSession } from './session.js';
-import { createTuiStore } from './store.js';
-import { NOW } from './testing/fixtures.js';
-import { MemoryBackend } from './testing/memory-backend.js';
-import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
-import { drillChoices } from '../drill/catalogue.js';
-import type { DrillEvent } from '../drill/events.js';
-import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
-import type { InvariantCheck } from '../verify/check.js';
+import { App } from '../../../src/ui/App.js';
+import type { DrillChoice, DrillFault } from '../../../src/ui/backend.js';
+import { TuiSession } from '../../../src/ui/session.js';
+import { createTuiStore } from '../../../src/ui/store.js';
+import { NOW } from '../../support/ui/fixtures.js';
+import { MemoryBackend } from '../../support/ui/memory-backend.js';
+import { KEY, plain, resizeTerminal, tick, waitForFrame } from '../../support/ui/terminal.js';
+import { drillChoices } from '../../../src/drill/catalogue.js';
+import type { DrillEvent } from '../../../src/drill/events.js';
+import type { ChildRun, DrillReport, DrillStep } from '../../../src/drill/report.js';
+import type { InvariantCheck } from '../../../src/verify/check.js';
 
 interface ScriptedDrill {
   choice: DrillChoice;
