@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { seedTrades } from '../../src/dev/seed.js';
+import { OffloadEvents } from '../../src/pipeline/events.js';
 import { runLayers } from '../../src/pipeline/layers.js';
 import { assertAgree, openBench, projectTables, pyicebergSkip, tableConfig, type Bench } from '../support/offload-stack.js';
 
@@ -22,9 +23,9 @@ describe('offload run --all', { skip: pyicebergSkip || undefined }, () => {
     const tables = projectTables(bench);
     assert.equal(tables.length, 9);
     const order: string[] = [];
-    const first = await runLayers(tables, bench.deps, {
-      events: { emit: (e) => e.kind === 'committed' && order.push(e.table), on: () => () => true } as never,
-    });
+    const events = new OffloadEvents();
+    events.on((e) => e.kind === 'committed' && order.push(e.table));
+    const first = await runLayers(tables, bench.deps, { events });
     assert.deepEqual(
       first.map((o) => [o.table, o.status, o.status === 'failed' ? o.error.message : '']),
       tables.map((t) => [t.name, 'committed', '']),
@@ -33,7 +34,7 @@ describe('offload run --all', { skip: pyicebergSkip || undefined }, () => {
     const pos = (n: string) => order.indexOf(n);
     assert.ok(Math.max(pos('bronze_trades_binance'), pos('bronze_trades_kraken')) < pos('silver_trades'));
     assert.ok(tables.filter((t) => t.layer === 'gold').every((t) => pos(t.name) > pos('silver_trades')));
-    const rows = new Map(first.map((o) => [o.table, o.status === 'committed' ? o.result.status === 'committed' && o.result.rows : 0]));
+    const rows = new Map(first.map((o) => [o.table, o.status === 'committed' && o.result.status === 'committed' ? o.result.rows : 0]));
     assert.equal(rows.get('bronze_trades_binance')! + rows.get('bronze_trades_kraken')!, 20_000);
     assert.equal(rows.get('silver_trades'), 20_000);
 

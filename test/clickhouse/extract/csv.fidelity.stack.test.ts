@@ -260,7 +260,7 @@ describe('extraction fidelity (ClickHouse CSV → DuckDB)', () => {
       `(SELECT toUInt32(number) AS id FROM system.numbers LIMIT 3000000)`,
       'throwIf(id = 2999999) = 0',
     );
-    await assert.rejects(extractToFile(ch, plan, file, { settings: { max_block_size: 1000 } }), /ClickHouse|middle of a row/);
+    await assert.rejects(extractToFile(ch, plan, file, { settings: { max_block_size: '1000' } }), /ClickHouse|middle of a row/);
   });
 
   it('reports a column type it cannot carry exactly, naming table and column', async () => {
