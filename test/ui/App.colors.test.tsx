@@ -5,36 +5,17 @@ import assert from 'node:assert/strict';
 
 // Colours are decided when chalk loads, so force them before Ink is imported.
 process.env.FORCE_COLOR = '1';
-const { cleanup, render } = await import('ink-testing-library');
-const { App } = await import('../../src/ui/App.js');
-const { TuiSession } = await import('../../src/ui/session.js');
-const { createTuiStore } = await import('../../src/ui/store.js');
-const { ThemeContext, themeFromEnv } = await import('../../src/ui/theme.js');
-const { NOW } = await import('../support/ui/fixtures.js');
+const { closeApps, openApp } = await import('../support/ui/app.js');
+const { themeFromEnv } = await import('../../src/ui/theme.js');
 const { MemoryBackend } = await import('../support/ui/memory-backend.js');
-const { resizeTerminal, waitForFrame } = await import('../support/ui/terminal.js');
 
-const sessions: InstanceType<typeof TuiSession>[] = [];
-after(async () => {
-  cleanup();
-  await Promise.all(sessions.map((s) => s.dispose()));
-});
+after(closeApps);
 
 async function rawFrame(env: Record<string, string>): Promise<string> {
-  const backend = new MemoryBackend();
-  const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-  sessions.push(session);
-  const ui = render(
-    <ThemeContext.Provider value={themeFromEnv(env)}>
-      <App session={session} refreshSec={5} clock={() => NOW} />
-    </ThemeContext.Provider>,
-  );
-  resizeTerminal(ui, 100, 30);
-  await session.refresh();
-  await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
+  const { backend, session, ui, until } = await openApp(new MemoryBackend(), { columns: 100, rows: 30 }, { theme: themeFromEnv(env) });
   session.execute({ kind: 'offload', table: 'ohlcv_1d' });
   backend.runs[0].emit({ kind: 'phase', table: 'ohlcv_1d', runId: 'r', phase: 'extract' });
-  await waitForFrame(ui, (f) => f.includes('▶ extract'));
+  await until((f) => f.includes('▶ extract'));
   return ui.lastFrame() ?? '';
 }
 

@@ -2,42 +2,14 @@
 /** @jsxRuntime automatic @jsxImportSource react */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, render } from 'ink-testing-library';
-import { App } from '../../src/ui/App.js';
-import { TuiSession } from '../../src/ui/session.js';
-import { createTuiStore } from '../../src/ui/store.js';
-import { NOW, WATERMARK } from '../support/ui/fixtures.js';
+import { closeApps, openApp, renderApp } from '../support/ui/app.js';
+import { WATERMARK } from '../support/ui/fixtures.js';
 import { MemoryBackend } from '../support/ui/memory-backend.js';
-import { KEY, plain, resizeTerminal, tick, waitForFrame } from '../support/ui/terminal.js';
+import { KEY, plain, resizeTerminal, waitForFrame } from '../support/ui/terminal.js';
 
-const sessions: TuiSession[] = [];
+const open = (size?: { columns: number; rows: number }) => openApp(new MemoryBackend(), size);
 
-async function open(size: { columns: number; rows: number } = { columns: 100, rows: 30 }) {
-  const backend = new MemoryBackend();
-  const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-  sessions.push(session);
-  const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
-  resizeTerminal(ui, size.columns, size.rows);
-  await session.refresh();
-  await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
-  const press = async (...keys: string[]) => {
-    for (const k of keys) {
-      ui.stdin.write(k);
-      await tick(15);
-    }
-  };
-  const frame = () => plain(ui.lastFrame());
-  const rowOf = (table: string) =>
-    frame()
-      .split('\n')
-      .find((l) => l.includes(` ${table} `)) ?? '';
-  return { backend, session, ui, press, frame, rowOf };
-}
-
-afterEach(async () => {
-  cleanup();
-  await Promise.all(sessions.splice(0).map((s) => s.dispose()));
-});
+afterEach(closeApps);
 
 describe('main screen', () => {
   it('shows one row a table with watermark, counts, Δ, state and last run, under a header of services', async () => {
@@ -94,10 +66,7 @@ describe('main screen', () => {
       const backend = new MemoryBackend();
       let release!: () => void;
       backend.statusGate = new Promise((r) => (release = r));
-      const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-      sessions.push(session);
-      const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
-      resizeTerminal(ui, columns, rows);
+      const { session, ui } = renderApp(backend, { columns, rows });
       const loading = session.refresh();
       for (const isLoaded of [false, true]) {
         if (isLoaded) {

@@ -5,14 +5,10 @@
 // by hand here, as the pipeline's drill emits them.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, render } from 'ink-testing-library';
-import { App } from '../../../src/ui/App.js';
 import type { DrillChoice, DrillFault } from '../../../src/ui/backend.js';
-import { TuiSession } from '../../../src/ui/session.js';
-import { createTuiStore } from '../../../src/ui/store.js';
-import { NOW } from '../../support/ui/fixtures.js';
+import { closeApps, openApp } from '../../support/ui/app.js';
 import { MemoryBackend } from '../../support/ui/memory-backend.js';
-import { KEY, plain, resizeTerminal, tick, waitForFrame } from '../../support/ui/terminal.js';
+import { KEY } from '../../support/ui/terminal.js';
 import { drillChoices } from '../../../src/drill/catalogue.js';
 import type { DrillEvent } from '../../../src/drill/events.js';
 import type { ChildRun, DrillReport, DrillStep } from '../../../src/drill/report.js';
@@ -42,31 +38,9 @@ class DrillBackend extends MemoryBackend {
   }
 }
 
-const sessions: TuiSession[] = [];
+afterEach(closeApps);
 
-afterEach(async () => {
-  cleanup();
-  await Promise.all(sessions.splice(0).map((s) => s.dispose()));
-});
-
-async function open(size = { columns: 100, rows: 34 }) {
-  const backend = new DrillBackend();
-  const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-  sessions.push(session);
-  const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
-  resizeTerminal(ui, size.columns, size.rows);
-  await session.refresh();
-  await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
-  const press = async (...keys: string[]) => {
-    for (const k of keys) {
-      ui.stdin.write(k);
-      await tick(15);
-    }
-  };
-  const frame = () => plain(ui.lastFrame());
-  const until = (p: (f: string) => boolean) => waitForFrame(ui, p);
-  return { backend, session, ui, press, frame, until };
-}
+const open = (size = { columns: 100, rows: 34 }) => openApp(new DrillBackend(), size);
 
 function check(
   name: InvariantCheck['name'],
