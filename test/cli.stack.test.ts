@@ -2,36 +2,21 @@
 // a fresh ClickHouse database: init → seed → status --json, and the failures a person must understand.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { StatusReport } from '../src/pipeline/status-model.js';
-import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './support/stack.js';
+import { CLI, ensureBuilt } from './support/cli-stack.js';
+import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './support/stack.js';
 
 let ch: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 let pg: Awaited<ReturnType<typeof freshPostgresDatabase>>;
 let configFile: string;
 let env: Record<string, string>;
 
-async function newestSource(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && /\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** The CLI under test is the built one (bin/offload.js → dist/cli.js); build it when sources are newer. */
-async function ensureBuilt(): Promise<void> {
-  const built = join(ROOT, 'dist/cli.js');
-  if (existsSync(built) && statSync(built).mtimeMs >= (await newestSource(join(ROOT, 'src')))) return;
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
-}
-
 function offload(args: string[], extraEnv: Record<string, string> = {}) {
-  return execa('node', [join(ROOT, 'bin/offload.js'), ...args], {
+  return execa('node', [CLI, ...args], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     reject: false,
@@ -46,10 +31,9 @@ before(async () => {
   env = { ...stackEnv(), DATABASE_URL: pg.url };
   delete env.OFFLOAD_DEBUG;
   // The shipped configuration, pointed at this test's ClickHouse database.
-  const shipped = readFileSync(join(ROOT, 'offload.config.json'), 'utf8');
   const dir = mkdtempSync(join(tmpdir(), 'offload-cli-'));
   configFile = join(dir, 'offload.config.json');
-  writeFileSync(configFile, shipped.replace(/"k2\./g, `"${ch.name}.`).replace(/`k2`\./g, `\`${ch.name}\`.`));
+  writeFileSync(configFile, shippedConfig(ch.name));
   env.OFFLOAD_CONFIG = configFile;
 });
 

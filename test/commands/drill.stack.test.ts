@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { DrillReport } from '../../src/drill/report.js';
-import { CLI, freshDrillStack, type DrillStack } from '../support/drill-stack.js';
+import { CLI } from '../support/cli-stack.js';
+import { freshDrillStack, type DrillStack } from '../support/drill-stack.js';
 
 let stack: DrillStack;
 let dir: string;

@@ -10,7 +10,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa, type Options } from 'execa';
 import pg from 'pg';
 import type { StatusReport } from '../../src/pipeline/status-model.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './stack.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');
 
@@ -73,10 +73,8 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
   const env: Record<string, string> = { ...stackEnv(), DATABASE_URL: db.url, OFFLOAD_WAREHOUSE: bucket.warehouse };
   delete env.OFFLOAD_DEBUG;
   const dir = mkdtempSync(join(tmpdir(), `offload-${prefix}-`));
-  const shipped = readFileSync(join(ROOT, 'offload.config.json'), 'utf8');
-  const configText = shipped.replace(/"k2\./g, `"${ch.name}.`).replace(/`k2`\./g, `\`${ch.name}\`.`);
   const configFile = join(dir, 'offload.config.json');
-  writeFileSync(configFile, configText);
+  writeFileSync(configFile, shippedConfig(ch.name));
   env.OFFLOAD_CONFIG = configFile;
 
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });

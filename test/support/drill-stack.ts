@@ -1,11 +1,10 @@
 // A fresh corner of the local stack for drill tests: a ClickHouse database with the seed schema and seeded
 // trades, a PostgreSQL database, an S3 bucket, and the shipped configuration pointed at them. Drills start
 // `offload` child processes: the built CLI (dist/), built here when the sources are newer.
-import { existsSync, statSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { clickhouseFromEnv } from '../../src/config/env.js';
 import { loadTablesConfig, type OffloadConfig } from '../../src/config/tables.js';
 import { ClickHouseSource } from '../../src/clickhouse/client.js';
@@ -15,24 +14,8 @@ import type { DrillEvent } from '../../src/drill/events.js';
 import type { DrillReport, DrillStep } from '../../src/drill/report.js';
 import type { DrillOptions } from '../../src/drill/sandbox.js';
 import type { CheckName, InvariantCheck } from '../../src/verify/check.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './stack.js';
-
-export const CLI = join(ROOT, 'bin/offload.js');
-
-async function newestSource(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && /\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** The children run the built CLI: build it when a source is newer than dist/cli.js. */
-export async function ensureBuilt(): Promise<void> {
-  const built = join(ROOT, 'dist/cli.js');
-  if (existsSync(built) && statSync(built).mtimeMs >= (await newestSource(join(ROOT, 'src')))) return;
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
-}
+import { CLI, ensureBuilt } from './cli-stack.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, shippedConfig, stackEnv } from './stack.js';
 
 export interface DrillStack {
   env: Record<string, string>;
@@ -72,8 +55,7 @@ export async function freshDrillStack(prefix: string, seed: { trades: number; ho
   await source.close();
   const dir = mkdtempSync(join(tmpdir(), `offload-drill-test-${prefix}-`));
   const configFile = join(dir, 'offload.config.json');
-  const shipped = readFileSync(join(ROOT, 'offload.config.json'), 'utf8');
-  writeFileSync(configFile, shipped.replace(/"k2\./g, `"${ch.name}.`).replace(/`k2`\./g, `\`${ch.name}\`.`));
+  writeFileSync(configFile, shippedConfig(ch.name));
   env.OFFLOAD_CONFIG = configFile;
   const config = loadTablesConfig({ config: configFile, env });
   const events: DrillEvent[] = [];

@@ -4,7 +4,6 @@
 // multisets (DuckDB EXCEPT ALL both ways on canonical rows), the watermark equals the current snapshot's
 // `offload.watermark`, and pyiceberg reads the table through the same catalog.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +31,7 @@ import { offloadDepsOn } from '../../src/pipeline/services.js';
 import { lowerBoundOf } from '../../src/pipeline/plan.js';
 import { currentTable } from '../../src/pipeline/recover.js';
 import { pyiceberg, pyicebergSkip, type PyRead } from './iceberg-tables.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './stack.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './stack.js';
 
 export { pyicebergSkip };
 
@@ -320,13 +319,6 @@ export function chTime(d: Date): string {
 
 /** The project's offload.config.json, pointed at the bench's ClickHouse database instead of `k2`. */
 export function projectTables(bench: Bench): TableConfig[] {
-  const doc = JSON.parse(readFileSync(join(ROOT, 'offload.config.json'), 'utf8')) as { tables: Array<Record<string, unknown>> };
-  return doc.tables.map((t) => {
-    const copy: Record<string, unknown> = { ...t };
-    delete copy.comment;
-    if (typeof copy.source === 'string') copy.source = copy.source.replace(/^k2\./, `${bench.chDatabase}.`);
-    if (typeof copy.query === 'string')
-      copy.query = copy.query.replace(/`k2`\./g, `\`${bench.chDatabase}\`.`).replace(/\bk2\./g, `${bench.chDatabase}.`);
-    return tableConfig(bench, copy);
-  });
+  const doc = JSON.parse(shippedConfig(bench.chDatabase)) as { tables: Array<Record<string, unknown>> };
+  return doc.tables.map(({ comment: _comment, ...t }) => tableConfig(bench, t));
 }

@@ -4,13 +4,21 @@
 // `offload status --json`, open the details, quit, and check the terminal is given back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
-import { ROOT, freshBucket, freshClickHouseDatabase, freshPostgresDatabase, stackEnv, uniqueName } from '../support/stack.js';
+import { CLI, ensureBuilt } from '../support/cli-stack.js';
+import {
+  ROOT,
+  freshBucket,
+  freshClickHouseDatabase,
+  freshPostgresDatabase,
+  shippedConfig,
+  stackEnv,
+  uniqueName,
+} from '../support/stack.js';
 
-const CLI = join(ROOT, 'bin/offload.js');
 const COLUMNS = 100;
 const ROWS = 30;
 /** Trades seeded: 60 % Binance, 40 % Kraken, all older than the lag so one run takes them all. */
@@ -31,21 +39,6 @@ function hasTmux(): boolean {
   } catch {
     return false;
   }
-}
-
-/** Newest modification time under `dir` for TypeScript sources. */
-function newestSource(dir: string): number {
-  const out = execaSync('find', [dir, '-name', '*.ts*', '-newer', join(ROOT, 'dist/cli.js'), '-print', '-quit']);
-  return out.stdout.trim() ? Date.now() : 0;
-}
-
-async function ensureBuilt(): Promise<void> {
-  const built = join(ROOT, 'dist/cli.js');
-  if (existsSync(built) && existsSync(join(ROOT, 'dist/commands/tui.js')) && newestSource(join(ROOT, 'src')) === 0) return;
-  // Emits even when another part of the tree has a type error; the typecheck is a separate step.
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false });
-  assert.ok(existsSync(join(ROOT, 'dist/commands/tui.js')), 'the CLI builds (npm run build)');
-  assert.ok(statSync(built).size > 0);
 }
 
 /** One tmux server of our own (its own socket), so nothing else running tmux is touched. */
@@ -163,9 +156,7 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     work = mkdtempSync(join(tmpdir(), 'offload-tui-e2e-'));
     cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
     // The local stack's tables, read from the fresh ClickHouse database.
-    const config = readFileSync(join(ROOT, 'offload.config.json'), 'utf8')
-      .replace(/\bk2\./g, `${ch.name}.`)
-      .replace(/`k2`\./g, `\`${ch.name}\`.`);
+    const config = shippedConfig(ch.name);
     assert.doesNotMatch(config, /\bk2\b[.`]/, 'no table of the shared k2 database is left in the test configuration');
     writeFileSync(join(work, 'offload.config.json'), config);
     env = { ...base, DATABASE_URL: pg.url, OFFLOAD_WAREHOUSE: bucket.warehouse, OFFLOAD_CONFIG: join(work, 'offload.config.json') };
