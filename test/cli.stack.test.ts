@@ -46,8 +46,8 @@ describe('offload CLI on the local stack', () => {
   it('init applies migrations, seeds nine watermarks and the ClickHouse schema; twice is harmless', async () => {
     const first = await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name]);
     assert.equal(first.exitCode, 0, first.stderr);
-    assert.match(first.stdout, /PostgreSQL  postgres:\/\/offload:\*\*\*@127\.0\.0\.1:\d+\/\S+: schema version \d+ \(applied 001_/);
-    assert.match(first.stdout, /watermarks  9 tables configured in .*; 9 created at 1970-01-01/);
+    assert.match(first.stdout, /PostgreSQL {2}postgres:\/\/offload:\*\*\*@127\.0\.0\.1:\d+\/\S+: schema version \d+ \(applied 001_/);
+    assert.match(first.stdout, /watermarks {2}9 tables configured in .*; 9 created at 1970-01-01/);
     assert.match(
       first.stdout,
       new RegExp(`ClickHouse  http://default@127\\.0\\.0\\.1:\\d+: seed schema in database ${ch.name} \\(30 statements`),

@@ -2,7 +2,7 @@
 // The exactly-once protocol leans on two properties here: whole-object writes (a reader never sees half a
 // file) and `createExclusive` (a metadata file is created once and never overwritten).
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -533,7 +533,7 @@ async function syncFile(path: string): Promise<void> {
 }
 
 async function walk(dir: string, out: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {

@@ -18,7 +18,7 @@ import {
 } from './conversions.js';
 import { partitionPath, partitionSqlExpressions, type PartitionValue } from './partition.js';
 import { duckdbFieldIds, duckdbType } from './schema.js';
-import type { DataFile, IcebergType, NestedField, PartitionSpec, PrimitiveType, Schema } from './types.js';
+import type { DataFile, IcebergType, PartitionSpec, PrimitiveType, Schema } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // A DuckDB instance with bounded resources

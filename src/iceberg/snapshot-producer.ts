@@ -248,7 +248,7 @@ async function replacePartitions(
   const candidates = live.filter((m) => m.partitionSpecId === change.specId);
   const entriesByPath = new Map<string, ManifestEntry[]>();
   const read = await mapLimit(candidates, 8, (m) => readManifestEntries(io, m));
-  candidates.forEach((m, i) => entriesByPath.set(m.manifestPath, read[i]));
+  for (const [i, m] of candidates.entries()) entriesByPath.set(m.manifestPath, read[i]);
 
   const schema = currentSchema(base.metadata);
   const spec = base.metadata['partition-specs'].find((s) => s['spec-id'] === change.specId)!;
@@ -260,7 +260,7 @@ async function replacePartitions(
   for (const m of live) {
     const entries = entriesByPath.get(m.manifestPath);
     const isTouched = (e: ManifestEntry): boolean => e.status !== 2 && touched.has(partitionKey(change.specId, e.dataFile.partition));
-    if (!entries || !entries.some(isTouched)) {
+    if (!entries?.some(isTouched)) {
       manifests.push(m);
       continue;
     }

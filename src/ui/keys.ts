@@ -221,6 +221,6 @@ function detailsKey(state: TuiState, input: string, key: Key, ctx: KeyContext): 
 }
 
 function isPrintable(input: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
   return !/[\x00-\x1f\x7f]/.test(input);
 }

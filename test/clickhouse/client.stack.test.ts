@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTablesAgainstClickHouse, validateTablesConfig } from '../../src/config/tables.js';
-import { ClickHouseQueryError, ClickHouseSource, clickhouseSourceFromEnv } from '../../src/clickhouse/client.js';
+import { ClickHouseQueryError, type ClickHouseSource, clickhouseSourceFromEnv } from '../../src/clickhouse/client.js';
 import { dateTimeLiteral, qualifiedName, quoteIdentifier, stringLiteral } from '../../src/clickhouse/sql.js';
 import { applySeedSchema, candleSelectSql } from '../../src/dev/schema.js';
 import { ConfigError, ExitCode, ServiceUnavailable } from '../../src/core/errors.js';

@@ -271,9 +271,10 @@ describe('offload run --all --every', () => {
       // The first table committed; the one running at the signal was abandoned before its commit (or, had it
       // reached its commit, completed it); nothing started after.
       const lines = new Map(TABLES.map((t) => [t, s.lines.find((l) => l.includes(`tick 1  ${t} (`)) ?? '']));
-      assert.equal([...lines.values()].filter((l) => /  committed  /.test(l)).length >= 1, true, s.describe());
-      assert.match(lines.get(running)!, /  (committed  |skipped  .*stopped (while moving its data|before its commit))/, s.describe());
-      for (const t of ['silver_trades', 'ohlcv_1m', 'ohlcv_1d']) assert.match(lines.get(t)!, /  skipped  not run: a stop was requested/);
+      assert.equal([...lines.values()].filter((l) => / {2}committed {2}/.test(l)).length >= 1, true, s.describe());
+      assert.match(lines.get(running)!, / {2}(committed {2}|skipped {2}.*stopped (while moving its data|before its commit))/, s.describe());
+      for (const t of ['silver_trades', 'ohlcv_1m', 'ohlcv_1d'])
+        assert.match(lines.get(t)!, / {2}skipped {2}not run: a stop was requested/);
 
       const stillRunning = await stack.query(`SELECT table_name, status FROM offload_runs WHERE status = 'running'`);
       assert.deepEqual(stillRunning, []);

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool, withTransaction } from '../../src/state/pool.js';
 import { migrate } from '../../src/state/migrate.js';
 import { JdbcCatalog } from '../../src/iceberg/catalog.js';
@@ -30,7 +30,7 @@ let catalog: JdbcCatalog;
 let warehouse: string;
 
 // Everything pyiceberg is asked to do, one step per invocation; each prints one JSON object.
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, os, sys
 from pyiceberg.catalog.sql import SqlCatalog
 

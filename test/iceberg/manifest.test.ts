@@ -131,7 +131,10 @@ describe('Avro schemas with Iceberg field ids', () => {
       const { schema: avroSchema } = readAvroContainer(bytes);
       let fields = 0;
       const visit = (s: unknown): void => {
-        if (Array.isArray(s)) return s.forEach(visit);
+        if (Array.isArray(s)) {
+          for (const x of s) visit(x);
+          return;
+        }
         if (!s || typeof s !== 'object') return;
         const o = s as Record<string, unknown>;
         if (o.type === 'record') {

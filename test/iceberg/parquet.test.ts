@@ -133,7 +133,7 @@ describe('a data file with every mapped type', () => {
     );
     assert.equal(rows[0].s, 'tab\tnl\ncr\rnul\0end 🙂');
     assert.equal(rows[1].s, null);
-    assert.equal(rows[2].s, '🙂'.repeat(40) + 'z');
+    assert.equal(rows[2].s, `${'🙂'.repeat(40)}z`);
     assert.equal(rows[3].s, `back\\slash 'single' "double"`);
     assert.deepEqual(
       rows.map((r) => r.l),
@@ -232,9 +232,9 @@ describe('a data file with every mapped type', () => {
     assert.deepEqual(both('ui32'), [0n, 4294967295n]);
     // strings: Iceberg's default metrics mode keeps 16 code points; the upper bound is raised to stay above the max
     const min = `back\\slash 'single' "double"`;
-    const max = '🙂'.repeat(40) + 'z';
+    const max = `${'🙂'.repeat(40)}z`;
     assert.deepEqual(both('s'), [truncateStringLowerBound(min), truncateStringUpperBound(max)]);
-    assert.equal(bound('s', 'upper'), '🙂'.repeat(15) + '🙃');
+    assert.equal(bound('s', 'upper'), `${'🙂'.repeat(15)}🙃`);
     // struct fields have bounds of their own
     const st = fieldByName(EVERYTHING, 'st').type as { fields: NestedField[] };
     const [x, y] = st.fields;

@@ -9,7 +9,6 @@ import { CatalogError } from '../../src/iceberg/catalog.js';
 import { readManifestList } from '../../src/iceberg/manifest.js';
 import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 import { readDataFiles, readTotals, snapshotHistory } from '../../src/iceberg/reader.js';
-import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
 import {
   commitStaged,
   commitWithRetry,

@@ -224,7 +224,7 @@ class MemoryDatabase implements StateStore {
 
   private finish(runId: string, status: OffloadRun['status'], error: string | null): boolean {
     const r = this.committed.runs.get(runId);
-    if (!r || r.status !== 'running') return false;
+    if (r?.status !== 'running') return false;
     Object.assign(r, { status, error, finishedAt: new Date().toISOString() });
     return true;
   }
@@ -289,7 +289,7 @@ function advance(t: Tables, table: string, watermark: Watermark, o: AdvanceOptio
 
 function markCommitted(t: Tables, runId: string, result: CommittedRun): void {
   const r = t.runs.get(runId);
-  if (!r || r.status !== 'running') throw new Error(`run ${runId} is not running`);
+  if (r?.status !== 'running') throw new Error(`run ${runId} is not running`);
   Object.assign(r, {
     status: 'committed',
     snapshotId: String(result.snapshotId),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool } from '../../src/state/pool.js';
 import { loadMigrations, migrate, migrationStatus } from '../../src/state/migrate.js';
 import { ConfigError, OffloadError } from '../../src/core/errors.js';

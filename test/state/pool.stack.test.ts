@@ -3,7 +3,7 @@
 // and an unreachable server is reported with its URL redacted.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import type pg from 'pg';
 import { connectPostgres, createPool, describePostgres, withTransaction } from '../../src/state/pool.js';
 import { advisoryKey, isTableLocked, tableLockHolder, tryLockTable } from '../../src/state/locks.js';
 import { ServiceUnavailable } from '../../src/core/errors.js';

@@ -3,7 +3,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool, withTransaction } from '../../src/state/pool.js';
 import { migrate } from '../../src/state/migrate.js';
 import * as runs from '../../src/state/runs.js';

@@ -4,7 +4,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool, withTransaction } from '../../src/state/pool.js';
 import { migrate } from '../../src/state/migrate.js';
 import * as watermarks from '../../src/state/watermarks.js';

@@ -79,7 +79,7 @@ const TSV_ROWS = [
     'back\\\\slash',
   ],
 ]
-  .map((r) => r.join('\t') + '\n')
+  .map((r) => `${r.join('\t')}\n`)
   .join('');
 
 describe('chdb ClickHouse HTTP server', () => {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
+import type pg from 'pg';
 import { s3FromEnv } from '../../src/config/env.js';
 import { createPool } from '../../src/state/pool.js';
 import { migrate } from '../../src/state/migrate.js';

@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
+import type pg from 'pg';
 import { s3FromEnv } from '../../src/config/env.js';
 import { validateTablesConfig, type TableConfig } from '../../src/config/tables.js';
 import { clickhouseSourceFromEnv, type ClickHouseSource } from '../../src/clickhouse/client.js';

@@ -21,11 +21,11 @@ async function rawFrame(env: Record<string, string>): Promise<string> {
 
 /** The SGR colour code in force where `word` first appears on the line of `table`. */
 function colourOf(frame: string, table: string, word: string): string | null {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
   const line = frame.split('\n').find((l) => new RegExp(`^[ ›]\\S ${table} `).test(l.replace(/\x1b\[[0-9;]*m/g, ''))) ?? '';
   const at = line.indexOf(word, line.indexOf(table) + table.length);
   const before = line.slice(0, at);
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
   const codes = [...before.matchAll(/\x1b\[(\d+)m/g)].map((m) => m[1]);
   for (let i = codes.length - 1; i >= 0; i--) {
     if (codes[i] === '39') return null;
@@ -46,9 +46,9 @@ describe('colours', () => {
 
   it('uses no colour at all with NO_COLOR, and still says every state in words', async () => {
     const f = await rawFrame({ NO_COLOR: '1' });
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
     assert.doesNotMatch(f, /\x1b\[(3[0-7]|9[0-7]|38;[0-9;]+|4[0-7])m/);
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
     const text = f.replace(/\x1b\[[0-9;]*m/g, '');
     for (const word of ['up to date', 'pending', 'running', 'failed', 'busy']) assert.ok(text.includes(word), word);
   });

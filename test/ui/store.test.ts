@@ -70,7 +70,10 @@ describe('store: status snapshots', () => {
   it('cycles the sort through layer, name, pending, watermark, state', () => {
     let s = loaded();
     const seen = [s.sort];
-    for (let i = 0; i < 5; i++) seen.push((s = reduceCycleSort(s)).sort);
+    for (let i = 0; i < 5; i++) {
+      s = reduceCycleSort(s);
+      seen.push(s.sort);
+    }
     assert.deepEqual(seen, ['layer', 'name', 'pending', 'watermark', 'state', 'layer']);
     s = { ...s, sort: 'pending' };
     assert.equal(visibleTables(s)[0].name, 'bronze_trades_kraken', 'most pending first (12,345)');

@@ -81,7 +81,7 @@ before(async () => {
       String.raw`[NULL,'','\\N']`,
       '[1,-2]',
       '[18446744073709551615,0]',
-      String.raw`[['a'],[],['b','c']]`,
+      `[['a'],[],['b','c']]`,
     ],
     [
       '2',
@@ -128,13 +128,13 @@ before(async () => {
       '2024-02-29',
       '00000000-0000-0000-0000-000000000000',
       String.raw`['😀\t\n']`,
-      String.raw`['x']`,
+      `['x']`,
       '[2147483647]',
       '[1]',
       '[[]]',
     ],
   ];
-  const body = rows.map((r) => r.join('\t')).join('\n') + '\n';
+  const body = `${rows.map((r) => r.join('\t')).join('\n')}\n`;
   await clickhouseQuery(`INSERT INTO ${qualifiedName({ database: db.name, table: 'f' })} FORMAT TabSeparated\n${body}`);
 });
 

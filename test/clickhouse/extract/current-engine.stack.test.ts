@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { validateTablesConfig } from '../../../src/config/tables.js';
 import { ClickHouseSource } from '../../../src/clickhouse/client.js';
-import { type ColumnInfo } from '../../../src/clickhouse/types.js';
+import type { ColumnInfo } from '../../../src/clickhouse/types.js';
 import { literalValues, parameterValues, qualifiedName } from '../../../src/clickhouse/sql.js';
 import { checkWholeParquet, extractParquetToFile } from '../../../src/clickhouse/extract/parquet.js';
 import { extractionPath } from '../../../src/clickhouse/extract/format.js';

@@ -14,7 +14,7 @@ export function resizeTerminal(ui: FakeTerminal, columns: number, rows: number):
   ui.stdout.emit('resize');
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 export function plain(frame: string | undefined): string {
