@@ -49,6 +49,14 @@ export interface FileIO {
   close(): void;
 }
 
+/**
+ * Deletes files nothing references (what a failed or superseded attempt wrote), as a courtesy: a file that
+ * cannot be deleted now stays an orphan that `offload gc` removes later, and the caller's outcome stands.
+ */
+export async function discardUnreferenced(io: FileIO, uris: string | Iterable<string>): Promise<void> {
+  await (typeof uris === 'string' ? io.delete(uris) : io.deleteMany(uris)).catch(() => undefined);
+}
+
 /** `createExclusive` lost: another writer (or an earlier attempt of ours with different content) created it first. */
 export class AlreadyExists extends OffloadError {
   constructor(readonly uri: string) {

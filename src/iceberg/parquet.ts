@@ -208,7 +208,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
     }
     return written;
   } catch (err) {
-    await Promise.all(written.map((w) => unlink(w.localPath).catch(() => undefined)));
+    await Promise.all(written.map((w) => unlink(w.localPath).catch(() => undefined))); // local files of a failed write
     throw err;
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${partsTable}`).catch(() => undefined);

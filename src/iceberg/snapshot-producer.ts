@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mapLimit } from '../core/concurrency.js';
 import { OffloadError, SchemaError } from '../core/errors.js';
-import type { FileIO } from './io.js';
+import { discardUnreferenced, type FileIO } from './io.js';
 import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
 import {
   addSchema,
@@ -226,7 +226,7 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
     written.push(next);
     return { ident: base.ident, base: base.metadataLocation, next, metadata, snapshotId, attempt, change, attemptFiles: written };
   } catch (err) {
-    await io.deleteMany(written).catch(() => undefined);
+    await discardUnreferenced(io, written);
     throw err;
   }
 }

@@ -115,7 +115,7 @@ export async function commitBatch(
           level: 'warn',
           message: `the watermark moved during run ${o.runId}; discarding it and planning again`,
         });
-        await discardStaged(deps.io, pending.staged, { dataFiles: true }).catch(() => undefined);
+        await discardStaged(deps.io, pending.staged, { dataFiles: true });
         await deps.state.markRunAborted(o.runId, 'superseded: the watermark moved before this run could commit; re-planned');
         return 'replan';
       }

@@ -83,7 +83,7 @@ export async function connectPostgres(conn: PostgresConnection = postgresFromEnv
   try {
     await checkout(pool).then((c) => c.release());
   } catch (err) {
-    await pool.end().catch(() => {});
+    await pool.end().catch(() => undefined); // the connection error is the one to report
     throw err;
   }
   return pool;
