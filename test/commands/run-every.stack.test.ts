@@ -9,7 +9,7 @@ import { decodeWatermark, EPOCH, sameWatermark } from '../../src/core/watermark.
 import { createPool } from '../../src/state/pool.js';
 import { SUMMARY } from '../../src/pipeline/stage.js';
 import type { ScheduleLogLine } from '../../src/pipeline/schedule.js';
-import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../support/cli-stack.js';
+import { CLI, freshCliStack, TradeBatches, until, type CliStack } from '../support/cli-stack.js';
 import { ROOT } from '../support/stack.js';
 
 const TABLES = [
@@ -27,17 +27,10 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 let stack: CliStack;
-const seeded = { binance: 0, kraken: 0 };
 /** Each batch of trades in days of its own, in time order, older than the lag (see dayAlignedBatches). */
-const nextBatch = dayAlignedBatches(6);
-
-async function seedBatch(rows: number, spanMs: number, seed: string) {
-  const { start, end } = nextBatch(spanMs);
-  const r = await stack.seed(rows, start, end, seed);
-  seeded.binance += r.binance;
-  seeded.kraken += r.kraken;
-  return r;
-}
+const batches = new TradeBatches(6);
+const { seeded } = batches;
+const seedBatch = (rows: number, spanMs: number, seed: string) => batches.seed(stack, rows, spanMs, seed);
 
 /** The CLI in interval mode, its output lines collected as they come. */
 class Scheduler {

@@ -1,10 +1,6 @@
 // A fresh corner of the local stack for drill tests: a ClickHouse database with the seed schema and seeded
 // trades, a PostgreSQL database, an S3 bucket, and the shipped configuration pointed at them. Drills start
 // `offload` child processes: the built CLI (dist/), built here when the sources are newer.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { clickhouseFromEnv } from '../../src/config/env.js';
 import { loadTablesConfig, type OffloadConfig } from '../../src/config/tables.js';
 import { ClickHouseSource } from '../../src/clickhouse/client.js';
@@ -14,8 +10,7 @@ import type { DrillEvent } from '../../src/drill/events.js';
 import type { DrillReport, DrillStep } from '../../src/drill/report.js';
 import type { DrillOptions } from '../../src/drill/sandbox.js';
 import type { CheckName, InvariantCheck } from '../../src/verify/check.js';
-import { CLI, ensureBuilt } from './cli-stack.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, shippedConfig, stackEnv } from './stack.js';
+import { CLI, freshStackCorner } from './cli-stack.js';
 
 export interface DrillStack {
   env: Record<string, string>;
@@ -35,35 +30,26 @@ export interface DrillStack {
  * closed long ago.
  */
 export async function freshDrillStack(prefix: string, seed: { trades: number; hours: number; endAgoMs?: number }): Promise<DrillStack> {
-  await ensureBuilt();
-  const ch = await freshClickHouseDatabase(prefix);
-  const db = await freshPostgresDatabase(prefix);
-  const bucket = await freshBucket(prefix);
-  const env: Record<string, string> = { ...stackEnv(), DATABASE_URL: db.url, OFFLOAD_WAREHOUSE: bucket.warehouse };
-  delete env.OFFLOAD_DEBUG;
-  delete env.OFFLOAD_FAULT;
+  const corner = await freshStackCorner(prefix);
+  const { env, configFile } = corner;
   const source = new ClickHouseSource(clickhouseFromEnv(env), { env });
-  await applySeedSchema(source, ch.name);
+  await applySeedSchema(source, corner.clickhouseDatabase);
   const end = new Date(Date.now() - (seed.endAgoMs ?? 10 * 60_000));
   const r = await seedTrades(source, {
     rows: seed.trades,
-    database: ch.name,
+    database: corner.clickhouseDatabase,
     start: new Date(end.getTime() - seed.hours * 3_600_000),
     end,
     seed: prefix,
   });
   await source.close();
-  const dir = mkdtempSync(join(tmpdir(), `offload-drill-test-${prefix}-`));
-  const configFile = join(dir, 'offload.config.json');
-  writeFileSync(configFile, shippedConfig(ch.name));
-  env.OFFLOAD_CONFIG = configFile;
   const config = loadTablesConfig({ config: configFile, env });
   const events: DrillEvent[] = [];
   return {
     env,
     config,
     configFile,
-    database: ch.name,
+    database: corner.clickhouseDatabase,
     seeded: r.rows.binance + r.rows.kraken,
     events,
     options: (extra = {}) => ({
@@ -74,10 +60,7 @@ export async function freshDrillStack(prefix: string, seed: { trades: number; ho
       childTimeoutMs: 240_000,
       ...extra,
     }),
-    drop: async () => {
-      await rm(dir, { recursive: true, force: true });
-      await Promise.allSettled([ch.drop(), db.drop()]);
-    },
+    drop: corner.drop,
   };
 }
 

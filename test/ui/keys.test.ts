@@ -1,32 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Key } from 'ink';
-import { DETAILS_KEYS, TABLE_KEYS, handleKey, type KeyResult } from '../../src/ui/keys.js';
+import { DETAILS_KEYS, NO_KEY, TABLE_KEYS, handleKey, type KeyResult } from '../../src/ui/keys.js';
 import { initialState, reduceRunRequested, reduceStatus, type TuiState } from '../../src/ui/store.js';
 import { NOW, sampleReport } from '../support/ui/fixtures.js';
 
-const NO_KEY: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
 const CTX = { pageSize: 5, detailsPageSize: 5, helpLineCount: 30, helpPageSize: 10 };
 
 function press(state: TuiState, input: string, key: Partial<Key> = {}): KeyResult {

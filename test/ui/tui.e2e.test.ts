@@ -4,20 +4,11 @@
 // `offload status --json`, open the details, quit, and check the terminal is given back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
-import { CLI, ensureBuilt } from '../support/cli-stack.js';
-import {
-  ROOT,
-  freshBucket,
-  freshClickHouseDatabase,
-  freshPostgresDatabase,
-  shippedConfig,
-  stackEnv,
-  uniqueName,
-} from '../support/stack.js';
+import { CLI, freshStackCorner } from '../support/cli-stack.js';
+import { ROOT, uniqueName } from '../support/stack.js';
 
 const COLUMNS = 100;
 const ROWS = 30;
@@ -147,28 +138,22 @@ describe('TUI end to end (built CLI in tmux, real stack)', { skip: hasTmux() ? f
     execa('node', [CLI, ...args], { cwd: ROOT, env, extendEnv: false, reject: options.reject ?? true, timeout: 300_000 });
 
   before(async () => {
-    await ensureBuilt();
-    const base = stackEnv();
-    const ch = await freshClickHouseDatabase('tui');
-    const pg = await freshPostgresDatabase('tui');
-    const bucket = await freshBucket('tui');
-    cleanups.push(ch.drop, pg.drop);
-    work = mkdtempSync(join(tmpdir(), 'offload-tui-e2e-'));
-    cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+    const corner = await freshStackCorner('tui');
+    cleanups.push(corner.drop);
+    work = corner.dir;
     // The local stack's tables, read from the fresh ClickHouse database.
-    const config = shippedConfig(ch.name);
+    const config = readFileSync(corner.configFile, 'utf8');
     assert.doesNotMatch(config, /\bk2\b[.`]/, 'no table of the shared k2 database is left in the test configuration');
-    writeFileSync(join(work, 'offload.config.json'), config);
-    env = { ...base, DATABASE_URL: pg.url, OFFLOAD_WAREHOUSE: bucket.warehouse, OFFLOAD_CONFIG: join(work, 'offload.config.json') };
+    env = { ...corner.env };
     // As on CI: the TUI must draw live frames in a terminal even when CI is set.
     env.CI = 'true';
-    await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name]);
+    await offload(['init', '--clickhouse-schema', '--clickhouse-database', corner.clickhouseDatabase]);
     await offload([
       'seed',
       '--rows',
       String(TRADES),
       '--database',
-      ch.name,
+      corner.clickhouseDatabase,
       '--end',
       new Date(Date.now() - 3_600_000).toISOString(),
       '--seed',

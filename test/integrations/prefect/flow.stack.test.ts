@@ -9,7 +9,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPool } from '../../../src/state/pool.js';
 import { tryLockTable } from '../../../src/state/locks.js';
-import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack, type CurrentSnapshot } from '../../support/cli-stack.js';
+import { CLI, freshCliStack, TradeBatches, until, type CliStack, type CurrentSnapshot } from '../../support/cli-stack.js';
 import { PrefectDriver, prefectPython, type FlowRunAnswer, type TaskRunInfo } from '../../support/prefect/driver.js';
 
 const BRONZE = ['bronze_trades_binance', 'bronze_trades_kraken'];
@@ -21,17 +21,10 @@ const HOUR = 3_600_000;
 let stack: CliStack;
 let driver: PrefectDriver;
 let targetOf: Map<string, string>;
-const seeded = { binance: 0, kraken: 0 };
 /** Each batch of trades in days of its own, in time order, older than the lag (see dayAlignedBatches). */
-const nextBatch = dayAlignedBatches(6);
-
-async function seedBatch(rows: number, spanMs: number, seed: string) {
-  const { start, end } = nextBatch(spanMs);
-  const r = await stack.seed(rows, start, end, seed);
-  seeded.binance += r.binance;
-  seeded.kraken += r.kraken;
-  return r;
-}
+const batches = new TradeBatches(6);
+const { seeded } = batches;
+const seedBatch = (rows: number, spanMs: number, seed: string) => batches.seed(stack, rows, spanMs, seed);
 
 function task(run: FlowRunAnswer, name: string): TaskRunInfo {
   const t = run.tasks.find((x) => x.name === name);
