@@ -11,7 +11,7 @@ import type { TableConfig } from '../config/tables.js';
 import { OffloadError } from '../core/errors.js';
 import type { Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
-import type { FileIO } from '../iceberg/io.js';
+import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
 import { discardStaged, type StagedCommit, type Table } from '../iceberg/table.js';
@@ -304,7 +304,7 @@ async function runBatch(
     await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
     throw err;
   } finally {
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless
   }
 }
 
@@ -329,8 +329,8 @@ async function failRun(
     if (isStop) await deps.state.markTableUpToDate(cfg.name);
     else await deps.state.markTableFailed(cfg.name, err.message);
     if (marked) {
-      if (staged) await discardStaged(deps.io, staged, { dataFiles: true }).catch(() => undefined);
-      else await deps.io.deleteMany(uploaded).catch(() => undefined);
+      if (staged) await discardStaged(deps.io, staged, { dataFiles: true });
+      else await discardUnreferenced(deps.io, uploaded);
     }
   } catch {
     // The state store or storage is unreachable: the run stays `running` and the next run's recovery resolves it; gc collects its files.

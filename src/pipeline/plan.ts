@@ -29,7 +29,10 @@ import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { StateStore } from '../state/store.js';
 import type { OffloadEvents } from './events.js';
 import { faultPoint } from './faults.js';
-import type { RowSource, SourceShape } from './source.js';
+import type { CursorCount, RowSource, Slice, SourceShape } from './source.js';
+
+// The planner's units are declared beside the RowSource that counts and extracts them (no import cycle).
+export type { CursorCount, Slice };
 
 export function watermarkOf(cursor: Micros, tieBreak: string | null): Watermark {
   return { timestamp: isoFromMicros(cursor), tieBreak };
@@ -61,12 +64,6 @@ export function watermarkOfLower(lower: LowerBound | null, initial: Watermark): 
  */
 export function cutoffMicros(now: Micros, lagMs: number, closedWindowMs: number | null): Micros {
   return now - BigInt(Math.round(lagMs)) * 1000n - BigInt(Math.round(closedWindowMs ?? 0)) * 1000n;
-}
-
-/** Rows counted per cursor value (or per bucket of cursor values: `cursor` is then the bucket's first value). */
-export interface CursorCount {
-  cursor: Micros;
-  rows: number;
 }
 
 /**
@@ -190,16 +187,6 @@ export function periodStart(period: number, t: TimeTransform): Micros {
 /** The bucket size to count rows in, to find a transform's periods: hours for `hour`, UTC days otherwise. */
 export function countingBucket(t: TimeTransform): Micros {
   return t === 'hour' ? US_PER_HOUR : US_PER_DAY;
-}
-
-export interface Slice {
-  index: number;
-  /** [from, to) in µs, cursor values; null = unbounded on that side (the window bounds it). */
-  from: Micros | null;
-  to: Micros | null;
-  rows: number;
-  /** Holds rows of one partition at most: files may roll at the target size. */
-  isSinglePartition: boolean;
 }
 
 /**

@@ -25,7 +25,23 @@ import {
 import { SchemaError } from '../core/errors.js';
 import type { Micros } from '../core/watermark.js';
 import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
-import type { CursorCount, Slice } from './plan.js';
+
+/** Rows counted per cursor value (or per bucket of cursor values: `cursor` is then the bucket's first value). */
+export interface CursorCount {
+  cursor: Micros;
+  rows: number;
+}
+
+/** A part of a batch, extracted and written on its own (plan.ts cuts batches into slices). */
+export interface Slice {
+  index: number;
+  /** [from, to) in µs, cursor values; null = unbounded on that side (the window bounds it). */
+  from: Micros | null;
+  to: Micros | null;
+  rows: number;
+  /** Holds rows of one partition at most: files may roll at the target size. */
+  isSinglePartition: boolean;
+}
 
 /** Everything about reading one configured table: columns, how they travel, the window source. */
 export interface SourceShape {

@@ -73,7 +73,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
     for (const c of result.commands) session.execute(c);
   });
 
-  let body;
+  let body: ReactElement;
   if (state.overlay === 'help') {
     body = <HelpOverlay width={width} height={helpHeight} scroll={state.helpScroll} />;
   } else if (state.screen === 'drill') {

@@ -13,6 +13,30 @@ import {
   type TuiState,
 } from './store.js';
 
+/** A key event with no key flag set: a plain character, and the base the other events are made from. */
+export const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
 /** What the session must do after a key: talk to the backend, or leave. */
 export type Command =
   | { kind: 'refresh' }
@@ -221,6 +245,6 @@ function detailsKey(state: TuiState, input: string, key: Key, ctx: KeyContext): 
 }
 
 function isPrintable(input: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
   return !/[\x00-\x1f\x7f]/.test(input);
 }

@@ -111,7 +111,7 @@ export class TuiSession {
     const timeoutMs = this.options.statusTimeoutMs ?? Math.max(15_000, this.options.refreshSec * 3000);
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    let onClose = () => undefined as void;
+    let onClose: () => void = () => {};
     // Settles first when the backend hangs: after the timeout, or at once when the TUI closes.
     const givenUp = new Promise<never>((_, reject) => {
       const giveUp = (why: string) => {

@@ -221,7 +221,7 @@ export function reduceRunSettled(
   let log = state.log;
   for (const t of tables) {
     const run = live[t];
-    if (run && run.isOurs) live[t] = { ...run, isOurs: false };
+    if (run?.isOurs) live[t] = { ...run, isOurs: false };
     if (!isActive(run)) continue;
     if (outcome.error !== undefined) {
       live[t] = { ...run, isOurs: false, status: 'failed', finishedAt: now, message: firstLine(outcome.error) };

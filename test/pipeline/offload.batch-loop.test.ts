@@ -2,7 +2,7 @@
 // a state store, a catalog, a FileIO — with the real planner, writer (DuckDB, in-process), stager and
 // commit logic in between: large windows commit in several batches, a lost compare-and-set re-plans or
 // restages as it must, and a failed run is recorded as failed with everything it wrote removed. No
-// service is needed; the same loop on the real services is covered by test/integration/pipeline.
+// service is needed; the same loop on the real services is covered by test/pipeline/*.stack.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -224,7 +224,7 @@ class MemoryDatabase implements StateStore {
 
   private finish(runId: string, status: OffloadRun['status'], error: string | null): boolean {
     const r = this.committed.runs.get(runId);
-    if (!r || r.status !== 'running') return false;
+    if (r?.status !== 'running') return false;
     Object.assign(r, { status, error, finishedAt: new Date().toISOString() });
     return true;
   }
@@ -289,7 +289,7 @@ function advance(t: Tables, table: string, watermark: Watermark, o: AdvanceOptio
 
 function markCommitted(t: Tables, runId: string, result: CommittedRun): void {
   const r = t.runs.get(runId);
-  if (!r || r.status !== 'running') throw new Error(`run ${runId} is not running`);
+  if (r?.status !== 'running') throw new Error(`run ${runId} is not running`);
   Object.assign(r, {
     status: 'committed',
     snapshotId: String(result.snapshotId),

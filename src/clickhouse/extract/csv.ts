@@ -50,7 +50,7 @@ function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean }
     if (cur.name === 'LowCardinality' || cur.name === 'Nullable') {
       if (cur.name === 'Nullable') nullable = true;
       const a = cur.args[0];
-      if (!a || a.kind !== 'type') throw new SchemaError(`${cur.name} without an inner type`);
+      if (a?.kind !== 'type') throw new SchemaError(`${cur.name} without an inner type`);
       cur = a.type;
       continue;
     }
@@ -60,7 +60,7 @@ function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean }
 
 function numArg(t: ClickHouseType, i: number): number {
   const a = t.args[i];
-  if (!a || a.kind !== 'number') throw new SchemaError(`${t.name} expects a number as argument ${i + 1}`);
+  if (a?.kind !== 'number') throw new SchemaError(`${t.name} expects a number as argument ${i + 1}`);
   return a.value;
 }
 
@@ -183,7 +183,7 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
     json(`concat('"', ${text(value)}, '"')`, '"VARCHAR"', convert);
   if (inner.name === 'Array') {
     const a = inner.args[0];
-    if (!a || a.kind !== 'type') throw new SchemaError(`${where}: Array without an element type`);
+    if (a?.kind !== 'type') throw new SchemaError(`${where}: Array without an element type`);
     const depth = lambdaDepth++;
     try {
       const v = `__e${depth}`;
@@ -200,7 +200,7 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
   }
   if (inner.name === 'Map' && caps.mapType) {
     const [k, val] = inner.args;
-    if (!k || k.kind !== 'type' || !val || val.kind !== 'type') throw new SchemaError(`${where}: Map without key and value types`);
+    if (k?.kind !== 'type' || !val || val.kind !== 'type') throw new SchemaError(`${where}: Map without key and value types`);
     const depth = lambdaDepth++;
     try {
       const kv = `__k${depth}`;

@@ -60,7 +60,7 @@ export async function streamToFile(
       await pipeline(result.stream, counter, createWriteStream(path), { signal: options.signal });
     }, 'extracting rows');
   } catch (err) {
-    // Aborting the request does not stop the query on 18.16: stop it on the server too.
+    // Aborting the request does not stop the query on 18.16: stop it on the server too (best effort: it may be over).
     if (queryId)
       await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
     throw err;

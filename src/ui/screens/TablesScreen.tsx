@@ -233,7 +233,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
     if (live && hasProgressLine(live) && used < listHeight) {
       lines.push(
         <Text key={`${t.name}-progress`} color={theme.state.running} wrap="truncate-end">
-          {'   └ ' + progressLine(live, width, now)}
+          {`   └ ${progressLine(live, width, now)}`}
         </Text>,
       );
       used++;
@@ -242,7 +242,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text bold wrap="truncate-end">
-        {'   ' + columns.map((c) => padCell(c.title, c.width, c.align)).join(' ')}
+        {`   ${columns.map((c) => padCell(c.title, c.width, c.align)).join(' ')}`}
       </Text>
       {rows.length === 0 ? (
         <Text color={theme.muted}>
