@@ -2,42 +2,20 @@
 /** @jsxRuntime automatic @jsxImportSource react */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, render } from 'ink-testing-library';
+import { render } from 'ink-testing-library';
 import { App } from './App.js';
 import { TuiSession } from './session.js';
 import { createTuiStore } from './store.js';
 import { NOW, WATERMARK } from './testing/fixtures.js';
+import { closeApps, openApp } from './testing/app.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { KEY, plain, resizeTerminal, tick, waitForFrame } from './testing/terminal.js';
 
-const sessions: TuiSession[] = [];
-
-async function open(size: { columns: number; rows: number } = { columns: 100, rows: 30 }) {
-  const backend = new MemoryBackend();
-  const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-  sessions.push(session);
-  const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
-  resizeTerminal(ui, size.columns, size.rows);
-  await session.refresh();
-  await waitForFrame(ui, (f) => f.includes('ohlcv_1d'));
-  const press = async (...keys: string[]) => {
-    for (const k of keys) {
-      ui.stdin.write(k);
-      await tick(15);
-    }
-  };
-  const frame = () => plain(ui.lastFrame());
-  const rowOf = (table: string) =>
-    frame()
-      .split('\n')
-      .find((l) => l.includes(` ${table} `)) ?? '';
-  return { backend, session, ui, press, frame, rowOf };
+function open(size: { columns: number; rows: number } = { columns: 100, rows: 30 }) {
+  return openApp(new MemoryBackend(), size);
 }
 
-afterEach(async () => {
-  cleanup();
-  await Promise.all(sessions.splice(0).map((s) => s.dispose()));
-});
+afterEach(closeApps);
 
 describe('main screen', () => {
   it('shows one row a table with watermark, counts, Δ, state and last run, under a header of services', async () => {
@@ -95,7 +73,6 @@ describe('main screen', () => {
       let release!: () => void;
       backend.statusGate = new Promise((r) => (release = r));
       const session = new TuiSession(createTuiStore(), backend, { refreshSec: 0, now: () => NOW });
-      sessions.push(session);
       const ui = render(<App session={session} refreshSec={5} clock={() => NOW} />);
       resizeTerminal(ui, columns, rows);
       const loading = session.refresh();
@@ -117,6 +94,7 @@ describe('main screen', () => {
         for (const l of lines) assert.ok(l.length <= columns, `${at}: line too wide: ${l}`);
       }
       ui.unmount();
+      await session.dispose();
     }
   });
 
@@ -276,14 +254,13 @@ describe('offloading from the main screen', () => {
     run.emit({ kind: 'progress', table: k, runId: 'r2', rows: 3000, bytes: 1000, files: 0, rowsPerSec: 1500, totalRows: 12_345 });
     const f = await waitForFrame(ui, (x) => x.includes('ETA 2.0s') && x.includes('1.50k rows/s'));
     assert.match(rowOf(b), /▶ extract 50%/);
-    assert.match(f, /└ █+░+ {2}50% · extract · 100k rows · 5\.0 MB · 50.0k rows\/s · ETA 2\.0s/);
-    assert.match(f, /└ █+░+ {2}24% · write · 3.00k rows · 1000 B · 1.50k rows\/s/);
+    assert.match(f, /└ █+░+ {2}50% · extract · 100k\/200k rows · 5\.0 MB · 50.0k rows\/s · ETA 2\.0s/);
+    assert.match(f, /└ █+░+ {2}24% · write · 3.00k\/12.3k rows · 1000 B · 1.50k rows\/s/);
     assert.match(rowOf('silver_trades'), /… silver_trades .* queued\s+queued/);
     assert.equal(f.split('\n').filter((l) => l.includes('└')).length, 2, 'a progress line for each running table, none for queued ones');
 
     backend.statusGate = new Promise(() => undefined); // the refresh after the commit is slow
-    run.emit({
-      kind: 'committed',
+    const outcome = {
       table: b,
       runId: 'r1',
       snapshotId: '8888',
@@ -292,9 +269,12 @@ describe('offloading from the main screen', () => {
       files: 2,
       bytes: 9_000_000,
       durationMs: 4000,
-    });
+    };
+    run.emit({ kind: 'committed', ...outcome });
     await waitForFrame(ui, (x) => x.includes('committed 200,000 rows, 2 files'));
-    assert.match(rowOf(b), /02-11 12:09:00 .*2.60M .*✓ \+200k rows/, 'new watermark and Iceberg rows without a refresh');
+    assert.match(rowOf(b), /02-11 12:09:00 .*2.60M .*▶ /, 'new watermark and Iceberg rows without a refresh; the run goes on');
+    run.emit({ kind: 'finished', ...outcome, batches: 1 });
+    await waitForFrame(ui, () => /✓ \+200k rows/.test(rowOf(b)));
     assert.doesNotMatch(frame(), /50% · extract/);
   });
 
