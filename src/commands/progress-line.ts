@@ -54,7 +54,8 @@ export class LivePainter {
   ) {}
 
   paint(lines: string[]): void {
-    const width = Math.max(10, this.columns() - 1);
+    // A terminal that reports no size (0: a pseudo-terminal nobody sized) gets the usual 100 columns.
+    const width = Math.max(10, (this.columns() || 100) - 1);
     this.clear();
     if (lines.length === 0) return;
     this.out.write(lines.map((l) => l.slice(0, width)).join('\n'));

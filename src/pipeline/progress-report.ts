@@ -13,6 +13,7 @@ export class ProgressReport {
   private done = { bytes: 0, files: 0 };
   private lastEmitAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
+  private trailing: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly events: OffloadEvents,
@@ -49,6 +50,8 @@ export class ProgressReport {
     const at = this.clock();
     this.model?.batchRows(progress.rows, at);
     if (at - this.lastEmitAt >= EMIT_EVERY_MS) this.emit();
+    // Held back by the pace: shown at the next beat, so the last rows of a slice never wait for the heartbeat.
+    else this.trailing ??= setTimeout(() => this.emit(), this.lastEmitAt + EMIT_EVERY_MS - at).unref();
   }
 
   /** The batch committed `rows` rows (exact). */
@@ -69,10 +72,14 @@ export class ProgressReport {
   /** The run ended (committed, up to date, failed or stopped): no more events. */
   close(): void {
     clearInterval(this.timer);
+    clearTimeout(this.trailing);
     this.timer = undefined;
+    this.trailing = undefined;
   }
 
   private emit(): void {
+    clearTimeout(this.trailing);
+    this.trailing = undefined;
     if (!this.model) return;
     const at = this.clock();
     this.lastEmitAt = at;
