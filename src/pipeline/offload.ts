@@ -173,7 +173,14 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         table = (await currentTable(deps.catalog, deps.io, ident)) ?? table;
         continue;
       }
-      if (outcome.kind === 'empty') break;
+      if (outcome.kind === 'empty') {
+        // The planned rows vanished before they were read (recorded up to date by runBatch).
+        if (batches.length === 0) {
+          emit({ kind: 'up-to-date', table: cfg.name, watermark: next.from });
+          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started };
+        }
+        break;
+      }
       batches.push(outcome.batch);
       report.committed(outcome.batch.rows);
       table = outcome.table;
