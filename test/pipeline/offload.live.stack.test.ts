@@ -22,8 +22,9 @@ before(async () => {
   await seedTrades(bench.ch, { rows: 100_000, start: new Date(end.getTime() - 3 * 3_600_000), end, database: bench.chDatabase });
   stopTrades = new AbortController();
   following = followTrades(bench.ch, {
-    rate: 400,
-    intervalMs: 100,
+    // Two inserts a second: a trickle, without piling up parts the server must merge before the drop.
+    rate: 200,
+    intervalMs: 500,
     database: bench.chDatabase,
     signal: stopTrades.signal,
     onBatch: (_rows, total) => (arrived = total),
