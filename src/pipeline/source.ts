@@ -128,7 +128,10 @@ export interface ExtractSliceOptions {
    */
   streams?: number;
   signal?: AbortSignal;
+  /** Bytes of the slice received so far, every stream together. */
   onBytes?: (bytes: number) => void;
+  /** Rows of the slice received so far, every stream together, when the extraction path counts them. */
+  onRows?: (rows: number) => void;
 }
 
 /** The ClickHouse source: a table's shape from the server, window statistics and slices by SQL. */
@@ -169,6 +172,8 @@ export class ClickHouseRows implements RowSource {
     const where = slicePredicate(shape.window, lower, upper, slice, values);
     const streams = Math.max(1, Math.trunc(o.streams ?? 1));
     const bytes = new Array<number>(streams).fill(0);
+    const rows = new Array<number>(streams).fill(0);
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
     const files = await Promise.all(
       Array.from({ length: streams }, (_, k) => {
         const part = streams === 1 ? where : `${where} AND cityHash64(${quoteIdentifier(shape.window.cursor)}) % ${streams} = ${k}`;
@@ -181,7 +186,11 @@ export class ClickHouseRows implements RowSource {
           signal: o.signal,
           onBytes: (b) => {
             bytes[k] = b;
-            o.onBytes?.(bytes.reduce((x, y) => x + y, 0));
+            o.onBytes?.(sum(bytes));
+          },
+          onRows: (n) => {
+            rows[k] = n;
+            o.onRows?.(sum(rows));
           },
         });
       }),

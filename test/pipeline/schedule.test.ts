@@ -28,8 +28,13 @@ async function until(check: () => boolean, what: string, timeoutMs = 5000): Prom
   }
 }
 
-function committed(table: string, rows: number): OffloadEvent {
-  return { kind: 'committed', table, runId: `run-${table}`, snapshotId: '1', watermark: WM, rows, files: 1, bytes: 100, durationMs: 3 };
+/** A run that committed in one batch: its `committed` event, then its `finished` one. */
+function committed(table: string, rows: number): OffloadEvent[] {
+  const batch = { table, runId: `run-${table}`, snapshotId: '1', watermark: WM, rows, files: 1, bytes: 100, durationMs: 3 };
+  return [
+    { kind: 'committed', ...batch },
+    { kind: 'finished', ...batch, batches: 1 },
+  ];
 }
 
 test('ticks run on a fixed schedule, one line per table per tick', async () => {
@@ -43,7 +48,7 @@ test('ticks run on a fixed schedule, one line per table per tick', async () => {
     log: (l) => lines.push(l),
     tick: async ({ emit }) => {
       starts.push(Date.now());
-      emit(committed('bronze_a', 10));
+      for (const e of committed('bronze_a', 10)) emit(e);
       emit({ kind: 'up-to-date', table: 'silver_b', watermark: WM });
     },
   });
@@ -94,8 +99,8 @@ test('a tick still running when the next is due is skipped and logged, never sta
       concurrent++;
       maxConcurrent = Math.max(maxConcurrent, concurrent);
       await delay(170); // longer than three intervals
-      emit(committed('bronze_a', 1));
-      emit(committed('silver_b', 1));
+      for (const e of committed('bronze_a', 1)) emit(e);
+      for (const e of committed('silver_b', 1)) emit(e);
       concurrent--;
     },
   });
@@ -145,7 +150,7 @@ test('a stop waits for the commit under way, starts nothing after it, and every 
         await delay(150); // … and a commit, once begun, is completed.
         commits++;
         inCommit = false;
-        emit(committed(t.name, 5));
+        for (const e of committed(t.name, 5)) emit(e);
       }
     },
   });

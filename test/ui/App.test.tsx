@@ -86,6 +86,7 @@ describe('main screen', () => {
         for (const l of lines) assert.ok(l.length <= columns, `${at}: line too wide: ${l}`);
       }
       ui.unmount();
+      await session.dispose();
     }
   });
 
@@ -245,14 +246,13 @@ describe('offloading from the main screen', () => {
     run.emit({ kind: 'progress', table: k, runId: 'r2', rows: 3000, bytes: 1000, files: 0, rowsPerSec: 1500, totalRows: 12_345 });
     const f = await waitForFrame(ui, (x) => x.includes('ETA 2.0s') && x.includes('1.50k rows/s'));
     assert.match(rowOf(b), /▶ extract 50%/);
-    assert.match(f, /└ █+░+ {2}50% · extract · 100k rows · 5\.0 MB · 50.0k rows\/s · ETA 2\.0s/);
-    assert.match(f, /└ █+░+ {2}24% · write · 3.00k rows · 1000 B · 1.50k rows\/s/);
+    assert.match(f, /└ █+░+ {2}50% · extract · 100k\/200k rows · 5\.0 MB · 50.0k rows\/s · ETA 2\.0s/);
+    assert.match(f, /└ █+░+ {2}24% · write · 3.00k\/12.3k rows · 1000 B · 1.50k rows\/s/);
     assert.match(rowOf('silver_trades'), /… silver_trades .* queued\s+queued/);
     assert.equal(f.split('\n').filter((l) => l.includes('└')).length, 2, 'a progress line for each running table, none for queued ones');
 
     backend.statusGate = new Promise(() => undefined); // the refresh after the commit is slow
-    run.emit({
-      kind: 'committed',
+    const outcome = {
       table: b,
       runId: 'r1',
       snapshotId: '8888',
@@ -261,9 +261,12 @@ describe('offloading from the main screen', () => {
       files: 2,
       bytes: 9_000_000,
       durationMs: 4000,
-    });
+    };
+    run.emit({ kind: 'committed', ...outcome });
     await waitForFrame(ui, (x) => x.includes('committed 200,000 rows, 2 files'));
-    assert.match(rowOf(b), /02-11 12:09:00 .*2.60M .*✓ \+200k rows/, 'new watermark and Iceberg rows without a refresh');
+    assert.match(rowOf(b), /02-11 12:09:00 .*2.60M .*▶ /, 'new watermark and Iceberg rows without a refresh; the run goes on');
+    run.emit({ kind: 'finished', ...outcome, batches: 1 });
+    await waitForFrame(ui, () => /✓ \+200k rows/.test(rowOf(b)));
     assert.doesNotMatch(frame(), /50% · extract/);
   });
 

@@ -167,30 +167,17 @@ describe('store: offload events', () => {
     assert.equal(s.live[T].totalRows, 12_345, 'the plan estimate is the total until progress says otherwise');
     assert.equal(s.live[T].etaSec, 2);
 
-    s = play(
-      s,
-      [
-        {
-          kind: 'committed',
-          table: T,
-          runId,
-          snapshotId: '99',
-          watermark: WATERMARK,
-          rows: 12_345,
-          files: 1,
-          bytes: 600_000,
-          durationMs: 4100,
-        },
-      ],
-      NOW + 5000,
-    );
+    const outcome = { table: T, runId, snapshotId: '99', watermark: WATERMARK, rows: 12_345, files: 1, bytes: 600_000, durationMs: 4100 };
+    s = play(s, [{ kind: 'committed', ...outcome }], NOW + 5000);
+    assert.equal(s.live[T].status, 'running', 'a commit is one batch: the run goes on until it finishes');
+    s = play(s, [{ kind: 'finished', ...outcome, batches: 1 }], NOW + 5000);
     assert.equal(s.live[T].status, 'committed');
     const row = s.report?.tables.find((t) => t.name === T);
     assert.ok(row?.watermark.ok && row.iceberg.ok);
     assert.equal(row.watermark.value.timestamp, WATERMARK.timestamp, 'the new watermark shows before the next refresh');
     assert.equal(row.iceberg.value.rows, 800_000 + 12_345);
     assert.equal(row.lastRun?.status, 'committed');
-    assert.match(s.log.at(-1)?.message ?? '', /committed 12,345 rows, 1 file/);
+    assert.ok(s.log.some((l) => /committed 12,345 rows, 1 file/.test(l.message)));
   });
 
   it('records busy, failed and skipped outcomes and logs them', () => {
@@ -265,7 +252,7 @@ describe('store: offload events', () => {
       s,
       [
         {
-          kind: 'committed',
+          kind: 'finished',
           table: 'ohlcv_1m',
           runId: 'r',
           snapshotId: '1',
@@ -273,6 +260,7 @@ describe('store: offload events', () => {
           rows: 300,
           files: 1,
           bytes: 1,
+          batches: 1,
           durationMs: 1,
         },
       ],
@@ -281,7 +269,7 @@ describe('store: offload events', () => {
     s = reduceStatus(s, sampleReport(), NOW + 10, NOW + 10); // ohlcv_1m is locked (isBusy) in the report
     const row = s.report?.tables.find((t) => t.name === 'ohlcv_1m');
     assert.ok(row?.isBusy);
-    assert.equal(rowStateOf(row, s.live.ohlcv_1m), 'pending', 'ours, between its commit and the end of its run');
+    assert.equal(rowStateOf(row, s.live.ohlcv_1m), 'pending', 'ours, between its last event and the end of its run');
     s = reduceRunSettled(s, ['ohlcv_1m'], { isAborted: false }, NOW + 20);
     s = reduceStatus(s, sampleReport(), NOW + 30, NOW + 30);
     assert.equal(rowStateOf(row, s.live.ohlcv_1m), 'busy', 'once our run has ended, a lock is another worker');

@@ -328,6 +328,9 @@ export function relationSql(files: string[], columns: ColumnTransport[]): string
   return `SELECT ${exprs.join(', ')} FROM ${readCsvSql(files, columns)}`;
 }
 
+/** What ends every row: the constant last column and the line break (the row count while rows stream). */
+const ROW_END = Buffer.from(',1\n');
+
 /**
  * Runs `plan.sql` with FORMAT CSV and pipes the body into `path` (never held in memory). Throws when the
  * server failed mid-stream (the body then ends in an exception, not in a complete row).
@@ -338,7 +341,7 @@ export async function extractToFile(
   path: string,
   options: ExtractToFileOptions = {},
 ): Promise<ExtractedFile> {
-  const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options);
+  const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options, ROW_END);
   await checkComplete(path, bytes);
   return { path, bytes };
 }

@@ -2,12 +2,14 @@
 // load returns and plays each offload's events by hand (`runs[i].emit(…)`, `runs[i].finish()`).
 import type { OffloadEvent } from '../../../src/pipeline/events.js';
 import type { StatusReport } from '../../../src/pipeline/status-model.js';
-import type { OffloadBackend, RunScope, TableDetails } from '../../../src/ui/backend.js';
+import type { OffloadBackend, RunOptions, RunScope, TableDetails } from '../../../src/ui/backend.js';
 import { sampleDetails, sampleReport } from './fixtures.js';
 
 export interface ScriptedRun {
   scope: RunScope;
   signal: AbortSignal;
+  /** A table's own stop within offload all (absent for one table: `signal` is its stop). */
+  tableSignal?: (table: string) => AbortSignal;
   emit: (event: OffloadEvent) => void;
   finish: () => void;
   fail: (error: Error) => void;
@@ -37,9 +39,17 @@ export class MemoryBackend implements OffloadBackend {
     return sampleDetails(table);
   }
 
-  run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void> {
+  run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal, options: RunOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      const run: ScriptedRun = { scope, signal, emit: onEvent, finish: resolve, fail: reject, isCommitting: false };
+      const run: ScriptedRun = {
+        scope,
+        signal,
+        tableSignal: options.tableSignal,
+        emit: onEvent,
+        finish: resolve,
+        fail: reject,
+        isCommitting: false,
+      };
       signal.addEventListener('abort', () => {
         if (!run.isCommitting) resolve();
       });

@@ -161,7 +161,10 @@ describe('drill mode', () => {
     assert.match(f, /sandbox copy of silver_trades/);
     assert.match(f, /⏎ start/);
     await press('j');
-    assert.match(frame(), /› mid-extract/);
+    await until((x) => x.includes('› ohlcv_1m')); // the table list has the focus first
+    assert.match(frame(), /› after-plan/);
+    await press(KEY.tab, 'j');
+    await until((x) => x.includes('› mid-extract'));
     assert.match(frame(), /mid-extract \(crash\): the process dies while rows stream from ClickHouse/);
   });
 
@@ -169,7 +172,7 @@ describe('drill mode', () => {
     const { backend, press, frame, until } = await open();
     await press('d');
     await until((x) => x.includes('Drill mode'));
-    await press('j', 'j', 'j', 'j', 'j', 'j'); // after-plan → inside-commit
+    await press(KEY.tab, 'j', 'j', 'j', 'j', 'j', 'j'); // to the faults; after-plan → inside-commit
     await until((x) => x.includes('› inside-commit'));
     await press(KEY.tab, 'j', KEY.tab); // table: bronze_trades_binance → bronze_trades_kraken
     await press(KEY.enter);
@@ -218,6 +221,28 @@ describe('drill mode', () => {
     assert.match(f, /j\/k move/);
   });
 
+  it('while the invariants are checked, shows which check is under way and each one as it ends', async () => {
+    const { backend, press, until } = await open();
+    await press('d');
+    await until((x) => x.includes('Drill mode'));
+    await press(KEY.enter);
+    const d = backend.drills[0];
+    const table = d.choice.table;
+    d.emit({ kind: 'step-started', index: 1, total: 1, table, fault: 'after-plan', step: 'crash', simulates: 'x' });
+    d.emit({ kind: 'checking', index: 1, table });
+    d.emit({ kind: 'checking', index: 1, table, checks: ['rows-lost', 'rows-duplicated'] });
+    let f = await until((x) => x.includes('▸ rows lost'));
+    assert.match(f, /▸ rows lost\s+checking…/);
+    assert.match(f, /▸ rows duplicated\s+checking…/);
+    assert.doesNotMatch(f, /^\s+checking…$/m, 'not a bare "checking…"');
+    for (const c of HELD.slice(0, 2)) d.emit({ kind: 'check', index: 1, table, check: c });
+    d.emit({ kind: 'checking', index: 1, table, checks: ['pyiceberg-loads'] });
+    f = await until((x) => x.includes('▸ loads in pyiceberg'));
+    assert.match(f, /✓ rows lost\s+lost 0/);
+    assert.match(f, /✓ rows duplicated/);
+    assert.doesNotMatch(f, /▸ rows lost/);
+  });
+
   it('shows a broken invariant as ✗ with what is wrong, and the drill as broken', async () => {
     const { backend, press, until } = await open();
     await press('d');
@@ -255,7 +280,7 @@ describe('drill mode', () => {
     const { backend, press, frame, until } = await open({ columns: 80, rows: 24 });
     await press('d');
     await until((x) => x.includes('Drill mode'));
-    await press('G');
+    await press(KEY.tab, 'G');
     await until((x) => x.includes('› random (10 kills)'));
     for (const l of frame().split('\n')) assert.ok(l.length <= 80, `line too wide: ${l}`);
     await press(KEY.enter);
