@@ -99,8 +99,7 @@ export async function compact(options: CompactCliOptions, ctx: CommandContext): 
     );
     for (const line of alignedTable(['TABLE', 'PARTITION', 'STATE', 'FILES', 'SMALL', 'ROWS', 'BYTES', 'RUN / WHY'], rows, new Set([4, 5])))
       println(ctx.stdout, line);
-    for (const r of results)
-      if (r.status === 'nothing-to-compact' && r.partitions.length === 0) println(ctx.stdout, `${r.table}: nothing to compact`);
+    for (const r of results) if (r.partitions.length === 0) println(ctx.stdout, `${r.table}: ${TABLE_STATUS[r.status]}`);
   }
   if (results.some((r) => r.partitions.some((p) => p.status === 'failed'))) ctx.exitCode = ExitCode.failed;
   else if (results.some((r) => r.status === 'busy')) ctx.exitCode = ExitCode.busy;

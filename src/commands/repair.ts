@@ -26,7 +26,7 @@ function describe(r: PartitionRepair): string {
   switch (r.status) {
     case 'repaired':
     case 'emptied':
-      return `${where}: ${r.status === 'emptied' ? 'emptied (ClickHouse has no row of it' + upTo + ')' : `repaired: ${side(r.before)} replaced by ${side(r.after)} from ClickHouse${upTo}`}, snapshot ${r.snapshotId}, run ${r.runId} (${formatSeconds(r.durationMs)})`;
+      return `${where}: ${r.status === 'emptied' ? `emptied (ClickHouse has no row of it${upTo})` : `repaired: ${side(r.before)} replaced by ${side(r.after)} from ClickHouse${upTo}`}, snapshot ${r.snapshotId}, run ${r.runId} (${formatSeconds(r.durationMs)})`;
     case 'dry-run':
       return `${where}: would replace ${side(r.before)} by the ${formatCount(r.after?.rows ?? 0)} rows ClickHouse holds for it${upTo}`;
     case 'nothing-to-repair':

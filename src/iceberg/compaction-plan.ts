@@ -91,8 +91,10 @@ export function planCompaction(files: SnapshotFiles, specId: number, policy: Com
   >();
   const entry = (f: LiveDataFile | LiveDeleteFile) => {
     const key = partitionKey(f.specId, f.partition);
-    let p = byPartition.get(key);
-    if (!p) byPartition.set(key, (p = { specId: f.specId, partition: f.partition, data: [], deletes: [] }));
+    const known = byPartition.get(key);
+    if (known) return known;
+    const p = { specId: f.specId, partition: f.partition, data: [], deletes: [] };
+    byPartition.set(key, p);
     return p;
   };
   for (const f of files.dataFiles) entry(f).data.push(f);

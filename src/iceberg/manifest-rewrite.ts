@@ -56,7 +56,7 @@ export async function removeFromManifests(
   for (const m of live) {
     const entries = entriesByPath.get(m.manifestPath);
     const isRemoved = (e: ManifestEntry<ContentFile>): boolean => e.status !== 2 && removal.isRemoved(e);
-    if (!entries || !entries.some(isRemoved)) {
+    if (!entries?.some(isRemoved)) {
       manifests.push(m);
       continue;
     }

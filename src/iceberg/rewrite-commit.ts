@@ -10,7 +10,7 @@ import { ExitCode, OffloadError } from '../core/errors.js';
 import type { FileIO } from './io.js';
 import { countFiles, removeFromManifests, type FileCounts } from './manifest-rewrite.js';
 import { isDeleteEntry, partitionKey, readManifestEntries } from './reader.js';
-import type { DataChangeBase, Table } from './snapshot-producer.js';
+import type { DataChangeBase, Table } from './types.js';
 import type { ContentFile, ManifestFile } from './types.js';
 import { formatIdentifier } from './types.js';
 

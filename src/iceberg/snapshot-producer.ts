@@ -6,7 +6,7 @@
 // manifests, metadata) is built again.
 import { randomUUID } from 'node:crypto';
 import { OffloadError, SchemaError } from '../core/errors.js';
-import type { FileIO } from './io.js';
+import { discardUnreferenced, type FileIO } from './io.js';
 import { summarizeManifest, writeManifest, writeManifestList } from './manifest.js';
 import { countFiles, removeFromManifests, type FileCounts } from './manifest-rewrite.js';
 import {
@@ -29,23 +29,20 @@ import { rewriteManifests, type RewriteChange } from './rewrite-commit.js';
 import { assignFreshIds } from './schema.js';
 import type {
   ContentFile,
+  DataChangeBase,
   DataFile,
   IcebergType,
   ManifestEntry,
   ManifestFile,
   NestedField,
   Schema,
+  Table,
   TableIdentifier,
   TableMetadata,
 } from './types.js';
 import { formatIdentifier } from './types.js';
 
-/** A table at one version: the metadata file the catalog pointed at when it was loaded, and its content. */
-export interface Table {
-  ident: TableIdentifier;
-  metadataLocation: string;
-  metadata: TableMetadata;
-}
+export type { DataChangeBase, Table } from './types.js';
 
 /** A column to add: ids of nested types are assigned on staging (any given ids are replaced). */
 export interface NewColumn {
@@ -58,15 +55,6 @@ export interface NewColumn {
 export type TableChange = DataChange | RewriteChange | SchemaChange;
 
 /** What every change of data files has. */
-export interface DataChangeBase {
-  /** The new snapshot's id; it stays the same on every attempt (the manifest's entries carry it). */
-  snapshotId: bigint;
-  commitUuid: string;
-  /** The partition spec the data files were written with (the table's default spec when staged). */
-  specId: number;
-  dataFiles: DataFile[];
-  summaryProperties: Record<string, string>;
-}
 
 /** Adds data files. */
 export interface AppendChange extends DataChangeBase {
@@ -260,7 +248,7 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
     written.push(next);
     return { ident: base.ident, base: base.metadataLocation, next, metadata, snapshotId, attempt, change, attemptFiles: written };
   } catch (err) {
-    await io.deleteMany(written).catch(() => undefined);
+    await discardUnreferenced(io, written);
     throw err;
   }
 }

@@ -11,7 +11,7 @@
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
 import { CatalogError, type Catalog, type CatalogConnection } from './catalog.js';
 import { expiryDeleteList, planExpiry, resolveExpiryPolicy, type ExpiryDeletes, type ExpiryPolicy, type ExpiryRules } from './expire.js';
-import type { FileIO } from './io.js';
+import { discardUnreferenced, type FileIO } from './io.js';
 import { newSnapshotId, newTableMetadata, nextMetadataFileLocation, parseMetadata, stringifyMetadata } from './metadata.js';
 import {
   buildOnBase,
@@ -86,7 +86,7 @@ export async function createTable(catalog: Catalog, io: FileIO, ident: TableIden
     await catalog.ensureNamespace(ident.namespace);
     await catalog.createTable(ident, metadataLocation);
   } catch (err) {
-    await io.delete(metadataLocation).catch(() => undefined); // registered nowhere
+    await discardUnreferenced(io, metadataLocation); // registered nowhere
     if (err instanceof CatalogError && err.reason === 'table-exists') {
       if (options.ifExists === 'load') return loadTable(catalog, io, ident);
       throw new CatalogError('table-exists', `table ${name} already exists in catalog ${catalog.name}`);
@@ -148,7 +148,7 @@ async function stageDataChange(
   try {
     return await buildOnBase(table, io, change, 1);
   } catch (err) {
-    if (manifest) await io.delete(manifest.manifestPath).catch(() => undefined);
+    if (manifest) await discardUnreferenced(io, manifest.manifestPath);
     throw err;
   }
 }
@@ -247,18 +247,18 @@ export async function restage(
   if (current.metadataLocation === staged.base)
     throw new OffloadError(`${name}: the catalog still points at ${staged.base}; commit the staged version instead of restaging it`);
   const rebuilt = await buildOnBase(current, io, staged.change, staged.attempt + 1);
-  await io.deleteMany(staged.attemptFiles).catch(() => undefined);
+  await discardUnreferenced(io, staged.attemptFiles);
   return rebuilt;
 }
 
-/** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too. Never call it on a version that may be committed. */
+/** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too; as discardUnreferenced, never failing. Never call it on a version that may be committed. */
 export async function discardStaged(io: FileIO, staged: StagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
   const files = [...staged.attemptFiles];
   if (staged.change.kind !== 'schema') {
     if (staged.change.addedManifest) files.push(staged.change.addedManifest.manifestPath);
     if (options.dataFiles) files.push(...staged.change.dataFiles.map((f) => f.filePath));
   }
-  await io.deleteMany(files);
+  await discardUnreferenced(io, files);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ export async function expireSnapshots(
       await catalog.compareAndSetMetadataLocation(db, ident, { expected: base.metadataLocation, next });
     } catch (err) {
       if (err instanceof CommitConflict) {
-        await io.delete(next).catch(() => undefined); // definitely not committed: planned again on the newer version
+        await discardUnreferenced(io, next); // definitely not committed: planned again on the newer version
         if (attempt < maxAttempts) continue;
       }
       throw err;

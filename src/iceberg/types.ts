@@ -204,3 +204,21 @@ export interface ManifestFile {
   deletedRowsCount: bigint;
   partitions?: Array<{ containsNull: boolean; containsNan?: boolean; lowerBound?: Uint8Array | null; upperBound?: Uint8Array | null }>;
 }
+
+/** A table at one version: the metadata file the catalog pointed at when it was loaded, and its content. */
+export interface Table {
+  ident: TableIdentifier;
+  metadataLocation: string;
+  metadata: TableMetadata;
+}
+
+/** What every change adding data files has (see snapshot-producer.ts). */
+export interface DataChangeBase {
+  /** The new snapshot's id; it stays the same on every attempt (the manifest's entries carry it). */
+  snapshotId: bigint;
+  commitUuid: string;
+  /** The partition spec the data files were written with (the table's default spec when staged). */
+  specId: number;
+  dataFiles: DataFile[];
+  summaryProperties: Record<string, string>;
+}

@@ -12,7 +12,8 @@ import type { TableConfig } from '../config/tables.js';
 import { ServiceUnavailable } from '../core/errors.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
-import { readReferencedFiles, type ReferencedFiles } from '../iceberg/reader.js';
+import { readReferencedFiles } from '../iceberg/reader.js';
+import type { Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
@@ -66,35 +67,19 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {
-    const ident = tableIdentifier(cfg);
-    let refs: ReferencedFiles;
-    let table: Awaited<ReturnType<typeof currentTable>>;
+    let table: Table | null;
+    let referenced: Set<string>;
     try {
-      table = await currentTable(deps.catalog, deps.io, ident);
+      table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
       if (!table) return base;
-      refs = await readReferencedFiles(deps.io, table.metadata, table.metadataLocation);
+      referenced = await referencedFiles(deps.io, table);
     } catch (err) {
       // What the table references is unknown: nothing of it may be deleted, and the other tables go on.
       if (err instanceof ServiceUnavailable) throw err;
       return { ...base, status: 'error', error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
     }
-    const referenced = new Set(
-      [...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles, ...refs.deleteFiles].map(normalize),
-    );
-    const location = table.metadata.location.replace(/\/+$/, '');
-    const listed: FileInfo[] = await deps.io.list(`${location}/`);
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;
-    const orphans: FileInfo[] = [];
-    let tooYoung = 0;
-    let kept = 0;
-    for (const f of listed) {
-      if (referenced.has(normalize(f.uri))) {
-        kept++;
-        continue;
-      }
-      if (f.lastModified.getTime() > cutoff) tooYoung++;
-      else orphans.push(f);
-    }
+    const { listed, referenced: kept, orphans, tooYoung } = await classifyFiles(deps.io, table, referenced, cutoff);
     // Still ours? The lock is held for the whole pass: a lost connection means a run could have started.
     if (!lock.isHeld()) return { ...base, status: 'busy' };
     const result: GcTableResult = {
@@ -113,6 +98,43 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   } finally {
     await lock.release();
   }
+}
+
+/** Every file the table's metadata reaches (kept snapshots' manifest lists, manifests, live data and delete files; metadata files). */
+export async function referencedFiles(io: FileIO, table: Table): Promise<Set<string>> {
+  const refs = await readReferencedFiles(io, table.metadata, table.metadataLocation);
+  return new Set([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles, ...refs.deleteFiles].map(normalize));
+}
+
+export interface FileClassification {
+  /** Every file under the table location. */
+  listed: FileInfo[];
+  /** How many of them the metadata references. */
+  referenced: number;
+  /** Unreferenced and last modified before the cutoff: what gc deletes. */
+  orphans: FileInfo[];
+  /** Unreferenced but newer than the cutoff (possibly a run under way). */
+  tooYoung: number;
+}
+
+/** Sorts the files under the table location into referenced, orphans (older than `cutoffMs`) and too young. */
+export async function classifyFiles(
+  io: FileIO,
+  table: Table,
+  referenced: ReadonlySet<string>,
+  cutoffMs: number,
+): Promise<FileClassification> {
+  const location = table.metadata.location.replace(/\/+$/, '');
+  const listed = await io.list(`${location}/`);
+  const orphans: FileInfo[] = [];
+  let tooYoung = 0;
+  let kept = 0;
+  for (const f of listed) {
+    if (referenced.has(normalize(f.uri))) kept++;
+    else if (f.lastModified.getTime() > cutoffMs) tooYoung++;
+    else orphans.push(f);
+  }
+  return { listed, referenced: kept, orphans, tooYoung };
 }
 
 /** s3a:// and s3:// name the same object. */

@@ -10,7 +10,7 @@
 import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
 import { stagePartitionRewrite, type RewrittenPartition } from '../iceberg/compaction.js';
 import type { PartitionCompaction } from '../iceberg/compaction-plan.js';
-import type { FileIO } from '../iceberg/io.js';
+import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
 import type { PartitionValue } from '../iceberg/partition.js';
 import { buildOnBase, newCommitUuid, writeAddedManifest, type StagedCommit, type Table } from '../iceberg/snapshot-producer.js';
@@ -86,7 +86,7 @@ export async function stageRun(table: Table, io: FileIO, dataFiles: readonly Dat
       1,
     );
   } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
+    await discardUnreferenced(io, manifest.manifestPath);
     throw err;
   }
   faultPoint('after-metadata-file', o.tableName);

@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { partitionPredicateSql } from '../clickhouse/checksum.js';
 import type { TableConfig } from '../config/tables.js';
