@@ -280,6 +280,8 @@ export interface PartitionStats {
   recordCount: bigint;
   fileCount: number;
   fileSizeBytes: bigint;
+  /** Data files smaller than the reader's `smallBelowBytes` (0 when it gave none): what compaction would rewrite. */
+  smallFileCount: number;
   /** Delete files in the partition (written by other engines), and the rows they hold by kind. */
   deleteFileCount: number;
   positionDeletes: bigint;
@@ -314,10 +316,10 @@ function schemaFor(metadata: TableMetadata, schemaId: number | undefined): Schem
 export async function readPartitionStats(io: FileIO, metadata: TableMetadata, snapshotId?: bigint): Promise<PartitionStats[]> {
   const snapshot = resolveSnapshot(metadata, snapshotId);
   if (!snapshot) return [];
-  return partitionStatsOf(metadata, snapshot, await readSnapshotFiles(io, metadata, snapshot['snapshot-id']));
+  return partitionStatsOf(metadata, snapshot, await readSnapshotFiles(io, metadata, snapshot['snapshot-id']), 0);
 }
 
-function partitionStatsOf(metadata: TableMetadata, snapshot: Snapshot, files: SnapshotFiles): PartitionStats[] {
+function partitionStatsOf(metadata: TableMetadata, snapshot: Snapshot, files: SnapshotFiles, smallBelowBytes: number): PartitionStats[] {
   const schema = schemaFor(metadata, snapshot['schema-id']);
   const byKey = new Map<string, PartitionStats>();
   const statsOf = (f: LiveDataFile | LiveDeleteFile): PartitionStats => {
@@ -331,6 +333,7 @@ function partitionStatsOf(metadata: TableMetadata, snapshot: Snapshot, files: Sn
         recordCount: 0n,
         fileCount: 0,
         fileSizeBytes: 0n,
+        smallFileCount: 0,
         deleteFileCount: 0,
         positionDeletes: 0n,
         equalityDeletes: 0n,
@@ -344,6 +347,7 @@ function partitionStatsOf(metadata: TableMetadata, snapshot: Snapshot, files: Sn
     stats.recordCount += f.recordCount;
     stats.fileCount += 1;
     stats.fileSizeBytes += f.fileSizeInBytes;
+    if (Number(f.fileSizeInBytes) < smallBelowBytes) stats.smallFileCount += 1;
   }
   for (const f of files.deleteFiles) {
     const stats = statsOf(f);
@@ -371,8 +375,15 @@ export interface TableOverview {
   snapshots: SnapshotInfo[];
 }
 
-/** The table as its metadata describes it: current snapshot, totals, live rows, per-partition counts, snapshot history. */
-export async function readTableOverview(io: FileIO, metadata: TableMetadata): Promise<TableOverview> {
+/**
+ * The table as its metadata describes it: current snapshot, totals, live rows, per-partition counts, snapshot
+ * history. Data files below `smallBelowBytes` count as small in each partition's stats.
+ */
+export async function readTableOverview(
+  io: FileIO,
+  metadata: TableMetadata,
+  options: { smallBelowBytes?: number } = {},
+): Promise<TableOverview> {
   const history = snapshotHistory(metadata);
   const snapshot = currentSnapshot(metadata);
   const [totals, files] = await Promise.all([readTotals(io, metadata), readSnapshotFiles(io, metadata)]);
@@ -385,7 +396,7 @@ export async function readTableOverview(io: FileIO, metadata: TableMetadata): Pr
     currentSnapshot: history.find((s) => s.isCurrent) ?? null,
     totals,
     liveRows: liveRowsOf(files),
-    partitions: snapshot ? partitionStatsOf(metadata, snapshot, files) : [],
+    partitions: snapshot ? partitionStatsOf(metadata, snapshot, files, options.smallBelowBytes ?? 0) : [],
     snapshots: history,
   };
 }

@@ -1,6 +1,7 @@
 // What a table went through, for `offload runs` and the TUI's details screen: its run records from the
 // state store, and its snapshots and partitions from the Iceberg metadata (never a data scan).
 import type { TableConfig } from '../config/tables.js';
+import { DEFAULT_SMALL_FILE_RATIO } from '../iceberg/compaction-plan.js';
 import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
 import { loadTable } from '../iceberg/table.js';
 import * as runs from '../state/runs.js';
@@ -18,9 +19,13 @@ export function listRuns(services: Pick<Services, 'pool'>, filter: runs.ListRuns
   return runs.list(services.pool, filter);
 }
 
-/** The table's snapshots, totals and partitions from its metadata; null when it has no Iceberg table yet. */
+/**
+ * The table's snapshots, totals and partitions from its metadata; null when it has no Iceberg table yet. A
+ * data file is small below the compaction policy's share of the target file size (what compaction rewrites).
+ */
 export async function readOverview(services: Pick<Services, 'catalog' | 'io'>, cfg: TableConfig): Promise<TableOverview | null> {
   const ident = tableIdentifier(cfg);
   if (!(await services.catalog.tableExists(ident))) return null;
-  return readTableOverview(services.io, (await loadTable(services.catalog, services.io, ident)).metadata);
+  const smallBelowBytes = cfg.targetFileSizeBytes * (cfg.compaction?.smallFileRatio ?? DEFAULT_SMALL_FILE_RATIO);
+  return readTableOverview(services.io, (await loadTable(services.catalog, services.io, ident)).metadata, { smallBelowBytes });
 }

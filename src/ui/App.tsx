@@ -3,6 +3,7 @@
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import { useStore } from 'zustand';
+import { carePanel } from './care-view.js';
 import { Dialog } from './components/Dialog.js';
 import { Header } from './components/Header.js';
 import { KeyHints } from './components/KeyHints.js';
@@ -58,7 +59,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
     state.screen === 'drill' ? room : state.screen === 'tables' ? tablesHeightWanted(state) : Math.max(8, detailsHeightWanted(state)),
   );
   const logLines = Math.max(MIN_LOG_LINES, room - 1 - wanted);
-  const bottom = bottomPanel(state, width, logLines);
+  const bottom = bottomPanel(state, width, logLines, now);
   const bodyHeight = Math.max(3, room - bottom.height);
   const helpHeight = height - HEADER_LINES - HINT_LINES;
 
@@ -136,8 +137,8 @@ function hintsFor(state: TuiState): KeyBinding[] {
 }
 
 /** The log pane, or a dialog above what is left of it. `logLines` is the room for log lines. */
-function bottomPanel(state: TuiState, width: number, logLines: number): { element: ReactElement; height: number } {
-  const dialog = dialogFor(state, width);
+function bottomPanel(state: TuiState, width: number, logLines: number, now: number): { element: ReactElement; height: number } {
+  const dialog = dialogFor(state, width, now);
   if (!dialog) return { element: <LogPane lines={state.log} height={logLines} width={width} />, height: logLines + 1 };
   const logRoom = logLines + 1 - dialog.height;
   if (logRoom < 2) return dialog;
@@ -152,7 +153,7 @@ function bottomPanel(state: TuiState, width: number, logLines: number): { elemen
   };
 }
 
-function dialogFor(state: TuiState, width: number): { element: ReactElement; height: number } | null {
+function dialogFor(state: TuiState, width: number, now: number): { element: ReactElement; height: number } | null {
   const counted = activeOffloadsText(state);
   const box = (title: string, lines: string[], tone: 'accent' | 'warn') => ({
     element: <Dialog title={title} lines={lines} width={width} tone={tone} />,
@@ -187,6 +188,10 @@ function dialogFor(state: TuiState, width: number): { element: ReactElement; hei
       [`Offload all ${n} tables in layers: bronze, then silver, then gold?`, 'y / enter  yes · n / esc  no'],
       'accent',
     );
+  }
+  if (state.care) {
+    const panel = carePanel(state.care, now);
+    return box(panel.title, panel.lines, panel.tone);
   }
   return null;
 }

@@ -35,6 +35,10 @@ export interface PartitionRow {
   partition: string;
   records: number;
   files: number;
+  /** Data files smaller than the compaction policy's share of the target size. */
+  smallFiles: number;
+  /** Delete files (another engine's merge-on-read deletes) in the partition. */
+  deleteFiles: number;
 }
 
 /** A configuration setting of the table, already rendered to text (secrets never appear here). */
@@ -60,6 +64,37 @@ export interface RunOptions {
    * whole run would — before its commit, or before it starts — and the others go on.
    */
   tableSignal?: (table: string) => AbortSignal;
+}
+
+/** Table care from the TUI (`v`, `c`): verify against ClickHouse, or compact small files. */
+export type CareKind = 'verify' | 'compact';
+
+/** One partition's result, as it arrives. */
+export interface CarePartition {
+  /** The partition as a person reads it, e.g. `exchange_timestamp_day=2026-02-11`. */
+  partition: string;
+  /** verify: match, differ, unverifiable; compact: compacted, skipped, failed. */
+  status: string;
+  /** The numbers behind it, in words (e.g. "1,200 rows both sides", "48 → 1 files"). */
+  detail: string;
+  /** A partition that differs or failed: shown as an error. */
+  isProblem: boolean;
+}
+
+/** Live progress: partitions done of those known so far, and the one just finished (if any). */
+export interface CareProgress {
+  done: number;
+  total: number;
+  partition?: CarePartition;
+}
+
+export interface CareOutcome {
+  /** verify: match, differ, unverifiable, no-table; compact: compacted, nothing-to-compact, busy, no-table, stopped. */
+  status: string;
+  /** One line: what was found or done. */
+  summary: string;
+  isProblem: boolean;
+  partitions: CarePartition[];
 }
 
 /** A fault the drill screen offers: a crash point, a transient fault, two workers, or random kills. */
@@ -88,6 +123,12 @@ export interface OffloadBackend {
    * (its files become orphans for `offload gc`); a commit already under way is completed, never cut.
    */
   run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal, options?: RunOptions): Promise<void>;
+
+  /**
+   * Verifies (read only) or compacts one table, reporting each partition as it is done. Aborting `signal`
+   * stops a compaction between partitions (one under way is finished) and abandons a verification.
+   */
+  care?(kind: CareKind, table: string, onProgress: (p: CareProgress) => void, signal: AbortSignal): Promise<CareOutcome>;
 
   /** Releases connections; called once when the TUI exits. */
   close(): Promise<void>;

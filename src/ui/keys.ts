@@ -1,8 +1,10 @@
 // Every key the TUI answers to, in one table (the help overlay and the hint bar are drawn from it),
 // and the pure function that turns a key press into a new state plus the commands to carry out.
 import type { Key } from 'ink';
+import type { CareKind } from './backend.js';
 import {
   DETAILS_SECTIONS,
+  isCareRunning,
   activeRuns,
   reduceCycleSort,
   reduceDetailsScroll,
@@ -44,6 +46,7 @@ export type Command =
   | { kind: 'offload-all' }
   | { kind: 'stop-table'; table: string }
   | { kind: 'load-details'; table: string }
+  | { kind: 'care'; care: CareKind; table: string }
   | { kind: 'exit' }
   | { kind: 'wait-then-exit' }
   | { kind: 'stop-then-exit' };
@@ -58,6 +61,9 @@ export interface KeyBinding {
 const STOP_TABLE_ACTION =
   "stop the selected table's offload safely (as quit's stop): work before its commit is abandoned, a commit under way completes";
 
+const VERIFY_ACTION = 'verify the selected table against ClickHouse, partition by partition';
+const COMPACT_ACTION = "compact the selected table's small files, partition by partition";
+
 export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'j / ↓', action: 'next table', hint: { label: 'j/k move', rank: 5 } },
   { keys: 'k / ↑', action: 'previous table' },
@@ -67,6 +73,8 @@ export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'o', action: 'offload the selected table now', hint: { label: 'o offload', rank: 1 } },
   { keys: 'A', action: 'offload all tables in layers: bronze → silver → gold (asks first)', hint: { label: 'A all', rank: 2 } },
   { keys: 'x', action: STOP_TABLE_ACTION, hint: { label: 'x stop', rank: 1 } },
+  { keys: 'v', action: VERIFY_ACTION, hint: { label: 'v verify', rank: 6 } },
+  { keys: 'c', action: COMPACT_ACTION, hint: { label: 'c compact', rank: 6 } },
   {
     keys: 'd',
     action: 'drill mode: kill an offload on purpose (a sandbox copy), watch it recover, check every invariant',
@@ -87,6 +95,8 @@ export const DETAILS_KEYS: KeyBinding[] = [
   { keys: 'g / G', action: 'top / bottom' },
   { keys: 'o', action: 'offload this table now', hint: { label: 'o offload', rank: 2 } },
   { keys: 'x', action: STOP_TABLE_ACTION, hint: { label: 'x stop', rank: 2 } },
+  { keys: 'v', action: VERIFY_ACTION.replace('the selected table', 'this table'), hint: { label: 'v verify', rank: 5 } },
+  { keys: 'c', action: COMPACT_ACTION.replace('the selected table', 'this table'), hint: { label: 'c compact', rank: 5 } },
   { keys: 'r', action: 'reload the details', hint: { label: 'r reload', rank: 5 } },
   { keys: 'esc', action: 'back to the tables', hint: { label: 'esc back', rank: 0 } },
 ];
@@ -184,12 +194,14 @@ export function handleKey(state: TuiState, input: string, key: Key, ctx: KeyCont
 
   if (input === 'q' && !state.isEditingFilter) return quit(state);
   if (isCtrlC) return quit(state);
+  // The care panel: esc closes it once finished (the results stay in the log pane).
+  if (state.care && !isCareRunning(state) && key.escape && !state.isEditingFilter) return none({ ...state, care: null });
 
   return state.screen === 'details' ? detailsKey(state, input, key, ctx) : tablesKey(state, input, key, ctx);
 }
 
 function quit(state: TuiState): KeyResult {
-  if (activeRuns(state).length > 0) return { state: { ...state, overlay: 'quit' }, commands: [] };
+  if (activeRuns(state).length > 0 || isCareRunning(state)) return { state: { ...state, overlay: 'quit' }, commands: [] };
   return { state, commands: [{ kind: 'exit' }] };
 }
 
@@ -226,6 +238,8 @@ function tablesKey(state: TuiState, input: string, key: Key, ctx: KeyContext): K
   if (key.return) return { state: reduceOpenDetails(state, state.selected), commands: [{ kind: 'load-details', table: state.selected }] };
   if (input === 'o') return { state, commands: [{ kind: 'offload', table: state.selected }] };
   if (input === 'x') return { state, commands: [{ kind: 'stop-table', table: state.selected }] };
+  if (input === 'v') return { state, commands: [{ kind: 'care', care: 'verify', table: state.selected }] };
+  if (input === 'c') return { state, commands: [{ kind: 'care', care: 'compact', table: state.selected }] };
   return none();
 }
 
@@ -249,6 +263,8 @@ function detailsKey(state: TuiState, input: string, key: Key, ctx: KeyContext): 
     return { state: { ...state, details: { ...d, isLoading: true } }, commands: [{ kind: 'load-details', table: d.table }] };
   if (input === 'o') return { state, commands: [{ kind: 'offload', table: d.table }] };
   if (input === 'x') return { state, commands: [{ kind: 'stop-table', table: d.table }] };
+  if (input === 'v') return { state, commands: [{ kind: 'care', care: 'verify', table: d.table }] };
+  if (input === 'c') return { state, commands: [{ kind: 'care', care: 'compact', table: d.table }] };
   return none();
 }
 

@@ -4,6 +4,7 @@
 import { secretsOf, type Env } from '../config/env.js';
 import { scrubSecrets } from '../config/redact.js';
 import { findTable, loadTablesConfig, type OffloadConfig, type TableConfig } from '../config/tables.js';
+import { compactTable } from '../pipeline/compact.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { listRuns, readOverview, type OffloadRun, type TableOverview } from '../pipeline/history.js';
 import { runLayers } from '../pipeline/layers.js';
@@ -12,7 +13,11 @@ import { openServices, type Services } from '../pipeline/services.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
+import { verifyPartitions } from '../verify/partitions.js';
 import type {
+  CareKind,
+  CareOutcome,
+  CareProgress,
   ConfigEntry,
   DrillChoice,
   DrillFault,
@@ -29,6 +34,7 @@ import type { DrillEvent } from '../drill/events.js';
 import { runFaultDrill } from '../drill/fault-drill.js';
 import { runRandomDrill } from '../drill/random-drill.js';
 import { writeReport, type DrillReport } from '../drill/report.js';
+import { compactedPartition, compactOutcome, verifiedPartition, verifyOutcome } from './care-view.js';
 
 export interface PipelineBackendOptions {
   config?: string;
@@ -89,7 +95,13 @@ export function snapshotRows(overview: TableOverview): SnapshotRow[] {
 }
 
 export function partitionRows(overview: TableOverview): PartitionRow[] {
-  return overview.partitions.map((p) => ({ partition: p.path || '(unpartitioned)', records: Number(p.recordCount), files: p.fileCount }));
+  return overview.partitions.map((p) => ({
+    partition: p.path || '(unpartitioned)',
+    records: Number(p.recordCount),
+    files: p.fileCount,
+    smallFiles: p.smallFileCount,
+    deleteFiles: p.deleteFileCount,
+  }));
 }
 
 export function runRecord(r: OffloadRun): RunRecord {
@@ -172,6 +184,38 @@ export class PipelineBackend implements OffloadBackend {
       // Stopped on request: already reported as an event; not a failure.
       if (!(err instanceof OffloadStopped)) throw err;
     }
+  }
+
+  /**
+   * `v` and `c`: offload verify / offload compact of one table, in this process, each partition reported as it
+   * is done. Compaction follows the table's policy (minFiles, smallFileRatio) with no age limit, like the command.
+   */
+  async care(kind: CareKind, table: string, onProgress: (p: CareProgress) => void, signal: AbortSignal): Promise<CareOutcome> {
+    const t = findTable(this.config, table);
+    this.offloadServices ??= openServices(this.env, 'tui offloads');
+    const services = this.offloadServices;
+    const scrub = (o: CareOutcome): CareOutcome => ({
+      ...o,
+      summary: scrubSecrets(o.summary, this.secrets),
+      partitions: o.partitions.map((p) => ({ ...p, detail: scrubSecrets(p.detail, this.secrets) })),
+    });
+    if (kind === 'verify') {
+      const r = await verifyPartitions(services, t, {
+        onPartition: (p, done, total) => {
+          if (!signal.aborted) onProgress({ done, total, partition: verifiedPartition(p) });
+        },
+      });
+      return scrub(verifyOutcome(r));
+    }
+    const r = await compactTable(t, services.offloadDeps(), {
+      signal,
+      onProgress: (p) => {
+        if (p.kind === 'planned') onProgress({ done: 0, total: p.partitions.length });
+        else if (p.kind === 'partition-finished')
+          onProgress({ done: p.index + 1, total: p.total, partition: compactedPartition(p.result) });
+      },
+    });
+    return scrub(compactOutcome(r));
   }
 
   drillMenu(): { tables: string[]; faults: DrillFault[] } {

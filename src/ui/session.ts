@@ -1,12 +1,16 @@
 // Carries out what the keys ask for: refreshes (periodic, single-flight, never blocking input),
 // offloads (their events reduced into the store), details, and the three ways to leave.
 import type { OffloadEvent } from '../pipeline/events.js';
-import type { OffloadBackend, RunScope } from './backend.js';
+import type { CareKind, OffloadBackend, RunScope } from './backend.js';
 import type { Command } from './keys.js';
 import {
   activeRuns,
   appendLog,
   isActive,
+  isCareRunning,
+  reduceCareProgress,
+  reduceCareSettled,
+  reduceCareStarted,
   reduceDetailsFailed,
   reduceDetailsLoaded,
   reduceEvent,
@@ -42,6 +46,8 @@ export class TuiSession {
   private refreshing: Promise<void> | null = null;
   private isRefreshQueued = false;
   private readonly offloads = new Set<ActiveOffload>();
+  /** The verification or compaction under way (`v`, `c`): one at a time. */
+  private careRun: { table: string; controller: AbortController; done: Promise<void> } | null = null;
   private readonly closing = new AbortController();
   private resolveExit!: () => void;
   /** Settles when the operator has chosen to leave and every offload has ended. */
@@ -82,6 +88,9 @@ export class TuiSession {
         return;
       case 'load-details':
         void this.loadDetails(command.table);
+        return;
+      case 'care':
+        this.care(command.care, command.table);
         return;
       case 'exit':
         this.resolveExit();
@@ -185,10 +194,50 @@ export class TuiSession {
   }
 
   /**
+   * Verifies or compacts one table (`v`, `c`), each partition's result reduced into the store as it arrives.
+   * One at a time; a compaction waits for no offload (the table's lock decides: busy is its outcome).
+   */
+  care(kind: CareKind, table: string): void {
+    const state = this.store.getState();
+    const say = (message: string) =>
+      this.store.setState((s) => ({ ...s, log: appendLog(s.log, { at: this.now(), level: 'warn', table, message }) }));
+    if (state.quitting) return;
+    const backend = this.backend;
+    if (!backend.care) {
+      say(`${kind}: not available here`);
+      return;
+    }
+    if (this.careRun || isCareRunning(state)) {
+      say(`${kind}: wait for the ${state.care?.kind ?? 'one'} of ${state.care?.table ?? 'another table'} to finish first`);
+      return;
+    }
+    const controller = new AbortController();
+    this.store.setState((s) => reduceCareStarted(s, kind, table, this.now()));
+    const done = (async () => {
+      try {
+        const outcome = await backend.care!(
+          kind,
+          table,
+          (p) => this.store.setState((s) => reduceCareProgress(s, p, this.now())),
+          controller.signal,
+        );
+        this.store.setState((s) => reduceCareSettled(s, { outcome }, this.now()));
+      } catch (err) {
+        this.store.setState((s) => reduceCareSettled(s, { error: messageOf(err) }, this.now()));
+      }
+      this.careRun = null;
+      if (kind === 'compact') void this.refresh();
+    })();
+    this.careRun = { table, controller, done };
+  }
+
+  /**
    * Stops one table's offload safely (`x`): the same stop as quitting's "stop safely" — work before its
    * commit is abandoned, a commit under way completes — for this table only.
    */
   stopTable(table: string): void {
+    // A compaction of the table stops between partitions (one under way is finished).
+    if (this.careRun?.table === table) this.careRun.controller.abort();
     const entry = [...this.offloads].find((o) => o.tables.includes(table));
     this.store.setState((s) => reduceStopRequested(s, table, this.now()));
     if (!entry || !isActive(this.store.getState().live[table])) return;
@@ -197,16 +246,18 @@ export class TuiSession {
   }
 
   hasOffloads(): boolean {
-    return this.offloads.size > 0;
+    return this.offloads.size > 0 || this.careRun !== null;
   }
 
+  /** Waits for every offload, and for the verification or compaction under way. */
   async waitForOffloads(): Promise<void> {
-    while (this.offloads.size > 0) await Promise.all([...this.offloads].map((o) => o.done));
+    while (this.offloads.size > 0 || this.careRun) await Promise.all([...[...this.offloads].map((o) => o.done), this.careRun?.done]);
   }
 
-  /** Asks every offload to stop before its commit (one already committing completes) and waits for them. */
+  /** Asks every offload to stop before its commit (one already committing completes), a compaction between partitions, and waits. */
   async stopOffloads(): Promise<void> {
     for (const o of this.offloads) o.controller.abort();
+    this.careRun?.controller.abort();
     await this.waitForOffloads();
   }
 

@@ -5,7 +5,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { Watermark } from '../core/watermark.js';
 import type { OffloadEvent, OffloadPhase } from '../pipeline/events.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
-import type { TableDetails } from './backend.js';
+import type { CareKind, CareOutcome, CarePartition, CareProgress, TableDetails } from './backend.js';
 import { firstLine, formatBytes, formatCount, formatDuration, oneLine } from './format.js';
 
 export type SortKey = 'layer' | 'name' | 'pending' | 'watermark' | 'state';
@@ -85,6 +85,22 @@ export interface TuiState {
   helpScroll: number;
   /** Set once the operator has asked to quit while offloads run. */
   quitting: 'waiting' | 'stopping' | null;
+  /** The verification or compaction started with `v` / `c` (one at a time), live until its outcome is shown. */
+  care: CareView | null;
+}
+
+export interface CareView {
+  kind: CareKind;
+  table: string;
+  startedAt: number;
+  status: 'running' | 'done' | 'failed';
+  done: number;
+  total: number;
+  /** Partitions as they finished, in that order. */
+  partitions: CarePartition[];
+  outcome: CareOutcome | null;
+  error: string | null;
+  finishedAt: number | null;
 }
 
 export const LOG_LIMIT = 200;
@@ -107,6 +123,7 @@ export function initialState(): TuiState {
     overlay: null,
     helpScroll: 0,
     quitting: null,
+    care: null,
   };
 }
 
@@ -376,8 +393,75 @@ export function activeOffloadsText(state: TuiState): string {
   if (running > 0 && queued > 0) return `${plural(running)} running, ${queued} queued`;
   if (running > 0) return `${plural(running)} running`;
   if (queued > 0) return `${plural(queued)} queued`;
+  if (state.care?.status === 'running') return `the ${state.care.kind === 'verify' ? 'verification' : 'compaction'} of ${state.care.table}`;
   // Every table has its outcome; the offload is releasing its lock and connections.
   return 'the last offload';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Table care (`v` verify, `c` compact)
+
+const CARE_WORD: Record<CareKind, string> = { verify: 'verify', compact: 'compact' };
+
+export function isCareRunning(state: Pick<TuiState, 'care'>): boolean {
+  return state.care?.status === 'running';
+}
+
+export function reduceCareStarted(state: TuiState, kind: CareKind, table: string, now: number): TuiState {
+  return {
+    ...state,
+    care: {
+      kind,
+      table,
+      startedAt: now,
+      status: 'running',
+      done: 0,
+      total: 0,
+      partitions: [],
+      outcome: null,
+      error: null,
+      finishedAt: null,
+    },
+    log: appendLog(state.log, { at: now, level: 'info', table, message: `${CARE_WORD[kind]}: started` }),
+  };
+}
+
+/** A partition finished (logged as it arrives: the result per partition stays in the log pane). */
+export function reduceCareProgress(state: TuiState, p: CareProgress, now: number): TuiState {
+  const c = state.care;
+  if (c?.status !== 'running') return state;
+  const partitions = p.partition ? [...c.partitions, p.partition] : c.partitions;
+  const log = p.partition
+    ? appendLog(state.log, {
+        at: now,
+        level: p.partition.isProblem ? 'error' : 'info',
+        table: c.table,
+        message: `${CARE_WORD[c.kind]} ${p.partition.partition}: ${p.partition.status} — ${p.partition.detail}`,
+      })
+    : state.log;
+  return { ...state, log, care: { ...c, done: Math.max(c.done, p.done), total: Math.max(p.total, p.done), partitions } };
+}
+
+export function reduceCareSettled(state: TuiState, result: { outcome?: CareOutcome; error?: string }, now: number): TuiState {
+  const c = state.care;
+  if (!c) return state;
+  const outcome = result.outcome ?? null;
+  const error = result.error ?? null;
+  const message = outcome ? `${CARE_WORD[c.kind]}: ${outcome.summary}` : `${CARE_WORD[c.kind]} failed: ${firstLine(error ?? 'no message')}`;
+  return {
+    ...state,
+    care: {
+      ...c,
+      status: outcome ? 'done' : 'failed',
+      outcome,
+      error,
+      finishedAt: now,
+      total: outcome ? Math.max(c.total, outcome.partitions.length) : c.total,
+      done: outcome ? Math.max(c.done, outcome.partitions.length) : c.done,
+      partitions: outcome && outcome.partitions.length > c.partitions.length ? outcome.partitions : c.partitions,
+    },
+    log: appendLog(state.log, { at: now, level: !outcome || outcome.isProblem ? 'error' : 'info', table: c.table, message }),
+  };
 }
 
 /** What a commit tells us for sure, shown at once; the refresh that follows brings the rest. */

@@ -43,7 +43,10 @@ describe('main screen', () => {
     assert.match(rowOf('ohlcv_1m'), /⊘ ohlcv_1m .* busy/);
     assert.match(rowOf('ohlcv_5m'), /\? ohlcv_5m .*error\s+error\s+error\s+1,200\s+— unknown/, 'an unreachable service shows in its cells');
     assert.match(rowOf('ohlcv_1h'), /ohlcv_1h\s+gold\s+never\s+—.* no table .* never/);
-    assert.match(f, /j\/k move {2}⏎ details {2}o offload {2}A all {2}d drill {2}\/ filter {2}s sort {2}r refresh {2}\? help {2}q quit/);
+    assert.match(
+      f,
+      /j\/k move {2}⏎ details {2}o offload {2}A all {2}v verify {2}c compact {2}d drill {2}\/ filter {2}s sort {2}r refresh {2}\? help {2}q quit/,
+    );
   });
 
   it('fits 80×24: every line within 80 columns, the main columns kept, the frame one line short of the terminal', async () => {

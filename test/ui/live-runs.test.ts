@@ -89,7 +89,7 @@ describe('x: stop the selected table’s run safely', () => {
   });
 
   it('is in the help', async () => {
-    const { press, frame } = await open({ columns: 120, rows: 50 });
+    const { press, frame } = await open({ columns: 120, rows: 60 });
     await press('?');
     assert.match(frame(), /x\s+stop the selected table's offload safely \(as quit's stop\)/);
   });

@@ -49,6 +49,8 @@ const PARTITION_COLUMNS: ColumnSpec[] = [
   { id: 'partition', title: 'PARTITION', min: 20, preferred: 60, rank: 0 },
   { id: 'records', title: 'RECORDS', min: 12, rank: 0, align: 'right' },
   { id: 'files', title: 'FILES', min: 6, rank: 0, align: 'right' },
+  { id: 'small', title: 'SMALL', min: 10, rank: 1, align: 'right' },
+  { id: 'deletes', title: 'DELETE FILES', min: 12, rank: 2, align: 'right' },
 ];
 
 const CONFIG_COLUMNS: ColumnSpec[] = [
@@ -145,7 +147,14 @@ export function listingFor(
       const { fitted } = fit(PARTITION_COLUMNS, width);
       const rows = details.partitions.ok
         ? details.partitions.value.map((p) => ({
-            cells: cellsFor(fitted, { partition: p.partition, records: formatCount(p.records), files: String(p.files) }),
+            cells: cellsFor(fitted, {
+              partition: p.partition,
+              records: formatCount(p.records),
+              files: String(p.files),
+              // How many of the files are small, and their share: what compaction (c) would rewrite.
+              small: p.files > 0 ? `${p.smallFiles} ${Math.round((100 * p.smallFiles) / p.files)}%` : '—',
+              deletes: p.deleteFiles > 0 ? String(p.deleteFiles) : '—',
+            }),
           }))
         : [];
       return { columns: fitted, rows, error: notLoaded(details.partitions), empty: 'no partitions: the table holds no data yet' };

@@ -152,8 +152,8 @@ export function sampleDetails(table: string): TableDetails {
     partitions: {
       ok: true,
       value: [
-        { partition: 'exchange_timestamp_day=2026-02-10', records: 900, files: 1 },
-        { partition: 'exchange_timestamp_day=2026-02-11', records: 1500, files: 2 },
+        { partition: 'exchange_timestamp_day=2026-02-10', records: 900, files: 1, smallFiles: 1, deleteFiles: 0 },
+        { partition: 'exchange_timestamp_day=2026-02-11', records: 1500, files: 2, smallFiles: 2, deleteFiles: 0 },
       ],
     },
     config: [

@@ -2,7 +2,7 @@
 // load returns and plays each offload's events by hand (`runs[i].emit(…)`, `runs[i].finish()`).
 import type { OffloadEvent } from '../../../src/pipeline/events.js';
 import type { StatusReport } from '../../../src/pipeline/status-model.js';
-import type { OffloadBackend, RunOptions, RunScope, TableDetails } from '../../../src/ui/backend.js';
+import type { CareKind, CareOutcome, CareProgress, OffloadBackend, RunOptions, RunScope, TableDetails } from '../../../src/ui/backend.js';
 import { sampleDetails, sampleReport } from './fixtures.js';
 
 export interface ScriptedRun {
@@ -17,7 +17,18 @@ export interface ScriptedRun {
   isCommitting: boolean;
 }
 
+/** A verification or compaction the test plays by hand: partitions one by one, then its outcome. */
+export interface ScriptedCare {
+  kind: CareKind;
+  table: string;
+  signal: AbortSignal;
+  progress: (p: CareProgress) => void;
+  finish: (outcome: CareOutcome) => void;
+  fail: (error: Error) => void;
+}
+
 export class MemoryBackend implements OffloadBackend {
+  readonly cares: ScriptedCare[] = [];
   report: StatusReport = sampleReport();
   statusError: Error | null = null;
   /** When set, a status load waits for this promise first (a slow service). */
@@ -54,6 +65,12 @@ export class MemoryBackend implements OffloadBackend {
         if (!run.isCommitting) resolve();
       });
       this.runs.push(run);
+    });
+  }
+
+  care(kind: CareKind, table: string, onProgress: (p: CareProgress) => void, signal: AbortSignal): Promise<CareOutcome> {
+    return new Promise((resolve, reject) => {
+      this.cares.push({ kind, table, signal, progress: onProgress, finish: resolve, fail: reject });
     });
   }
 
