@@ -4,7 +4,7 @@
 // metadata reads, pyiceberg agrees, and gc collects what the killed run left behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CRASH_FAULTS } from '../../../src/drill/catalogue.js';
+import { OFFLOAD_CRASH_FAULTS as CRASH_FAULTS } from '../../../src/drill/catalogue.js';
 import { runFaultDrill } from '../../../src/drill/fault-drill.js';
 import type { DrillReport } from '../../../src/drill/report.js';
 import { checkOf, describeStep, freshDrillStack, type DrillStack } from '../../support/drill-stack.js';
