@@ -84,7 +84,8 @@ export function registerRepair(program: Command, ctx: CommandContext): void {
     .addHelpText(
       'after',
       '\nA partition ClickHouse no longer has any row of is emptied (its files deleted). ' +
-        'Exit code 0 when repaired (or nothing to repair); 5 when the table was busy; 2 when the partition is unknown on both sides.',
+        'Exit code 0 when repaired (or nothing to repair); 5 when the table was busy; 1 when the Iceberg table does not exist yet; ' +
+        '2 when the partition is unknown on both sides.',
     )
     .action(async (options: RepairCliOptions) => {
       await repair(options, ctx);
