@@ -284,3 +284,27 @@ describe('config path, durations and sizes', () => {
     assert.throws(() => parseSize('huge', 'tables[2].targetFileSize'), /^ConfigError: tables\[2\]\.targetFileSize: "huge" is not a size/);
   });
 });
+
+describe('the compaction policy of a table', () => {
+  const table = (compaction: unknown, extra: Record<string, unknown> = {}) =>
+    validateTablesConfig({ tables: [{ ...good, ...extra, compaction }] }, 'test-config').tables[0].compaction;
+
+  it('is off unless the table opts in; true takes the defaults, minAge the lag', () => {
+    assert.equal(validateTablesConfig({ tables: [good] }, 'test-config').tables[0].compaction, null);
+    assert.deepEqual(table(true, { lag: '10m' }), { minAge: '10m', minAgeMs: 600_000 });
+    assert.deepEqual(table({ minFiles: 3, smallFileRatio: 0.5, minAge: '2h' }), {
+      minFiles: 3,
+      smallFileRatio: 0.5,
+      minAge: '2h',
+      minAgeMs: 7_200_000,
+    });
+  });
+
+  it('refuses what cannot be a policy, naming the key', () => {
+    assert.throws(() => table({ minFiles: 1 }), /tables\[0\]\.compaction\.minFiles.*whole number ≥ 2/);
+    assert.throws(() => table({ smallFileRatio: 1.5 }), /tables\[0\]\.compaction\.smallFileRatio.*at most 1/);
+    assert.throws(() => table({ minAge: 'soon' }), /tables\[0\]\.compaction\.minAge/);
+    assert.throws(() => table({ every: '1h' }), /tables\[0\]\.compaction/);
+    assert.throws(() => table('yes'), /tables\[0\]\.compaction.*true, or an object/);
+  });
+});
