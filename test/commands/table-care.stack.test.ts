@@ -183,6 +183,17 @@ describe('offload compact, verify, repair and expire (CLI, --json)', { skip: pyi
     );
     assert.equal(Number(differ[0].clickhouse!.rows), Number(differ[0].iceberg!.rows), 'same rows, other values');
 
+    // One partition alone: ClickHouse is asked for its rows only.
+    const one = await cli(['verify', '--table', 'care_trades', '--partition', `exchange_timestamp_day=${day}`]);
+    assert.equal(one.exitCode, 7, one.stderr);
+    assert.deepEqual(
+      (one.doc as VerifyDoc).tables[0].checksums!.partitions.map((p) => [p.path, p.status]),
+      [[`exchange_timestamp_day=${day}`, 'differ']],
+    );
+    const other = await cli(['verify', '--table', 'care_trades', '--partition', 'exchange_timestamp_day=2024-03-01']);
+    assert.equal(other.exitCode, 0, other.stderr);
+    assert.equal((other.doc as VerifyDoc).tables[0].checksums!.partitions.length, 1);
+
     const r = await cli(['repair', '--table', 'care_trades', '--partition', `exchange_timestamp_day=${day}`]);
     assert.equal(r.exitCode, 0, r.stderr);
     const rep = r.doc as { status: string; before: { rows: number }; after: { rows: number }; runId: string };
@@ -215,6 +226,25 @@ describe('offload compact, verify, repair and expire (CLI, --json)', { skip: pyi
     const v = await cli(['verify', '--table', 'care_trades']);
     assert.equal(v.exitCode, 0, v.stderr);
     await assertAgree(bench, cfg);
+  });
+
+  it('compact, repair and expire wait for no one: a table another worker holds is busy (exit 5), nothing done', async () => {
+    const lock = await bench.deps.state.tryLockTable('care_trades');
+    assert.ok(lock);
+    try {
+      for (const args of [
+        ['compact', '--table', 'care_trades', '--min-files', '2'],
+        ['repair', '--table', 'care_trades', '--partition', 'exchange_timestamp_day=2024-03-01'],
+        ['expire', '--table', 'care_trades', '--older-than', '0s'],
+      ]) {
+        const r = await cli(args);
+        assert.equal(r.exitCode, 5, `${args[0]}: ${r.stderr}`);
+        const doc = r.doc as { status?: string; tables?: Array<{ status: string }> };
+        assert.equal(doc.status ?? doc.tables?.[0].status, 'busy', args[0]);
+      }
+    } finally {
+      await lock.release();
+    }
   });
 
   it('refuses bad command lines with one line: exit 2, or 3 for a table the configuration does not have', async () => {
