@@ -133,17 +133,23 @@ function legOf(t: ClickHouseType, where: string): Leg {
   throw new SchemaError(`${where}: the ${t.name} type cannot be extracted as Parquet exactly`);
 }
 
-/** How a top-level column of ClickHouse type `typeText` travels through Parquet; SchemaError for types without an Iceberg mapping. */
-export function parquetColumn(name: string, typeText: string, table = ''): ParquetColumn {
+/**
+ * A top-level column about to be extracted: where it is (for messages), its parsed ClickHouse type, and the
+ * DuckDB type of its Iceberg field — which also refuses what Iceberg cannot hold, with the mapping's message.
+ */
+export function extractedColumnType(name: string, typeText: string, table = ''): { where: string; parsed: ClickHouseType; target: string } {
   const where = `${table ? `${table}: ` : ''}column "${name}" (${typeText})`;
-  // The Iceberg type decides the final DuckDB type (and refuses what Iceberg cannot hold, with the mapping's message).
   const target = duckdbType(icebergFieldFromColumn(table || 'the source', { name, type: typeText }).type);
-  let parsed: ClickHouseType;
   try {
-    parsed = parseClickHouseType(typeText);
+    return { where, parsed: parseClickHouseType(typeText), target };
   } catch (err) {
     throw new SchemaError(`${where}: the type cannot be parsed (${(err as Error).message})`);
   }
+}
+
+/** How a top-level column of ClickHouse type `typeText` travels through Parquet; SchemaError for types without an Iceberg mapping. */
+export function parquetColumn(name: string, typeText: string, table = ''): ParquetColumn {
+  const { where, parsed, target } = extractedColumnType(name, typeText, table);
   const col = quoteIdentifier(name);
   const leg = legOf(parsed, where);
   return {
