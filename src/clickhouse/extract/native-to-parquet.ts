@@ -1,17 +1,19 @@
 // ClickHouse Native → a PLAIN Parquet file, block by block as the HTTP body arrives (one Native block = one
 // row group). Most types need no work per value: Int32/Int64/UInt32/UInt64/Float*/Decimal32/64/Date32/
 // DateTime/DateTime64 columns are written as the very bytes received. The rest is a tight loop over one
-// column: narrow integers widened to INT32, Decimal128 and UUID byte-reversed to big-endian, Strings given
-// a 4-byte length instead of a VarUInt one, FixedString and Enum turned into strings, Bool bit-packed.
+// column: narrow integers widened to INT32, DateTime seconds to µs, Decimal128 and UUID byte-reversed to
+// big-endian, Strings given a 4-byte length instead of a VarUInt one, FixedString and Enum turned into
+// strings, Bool bit-packed.
 // Nullable becomes definition levels, Array/Map repetition levels (Dremel, computed per leaf column).
 //
 // The Parquet column types are chosen for DuckDB's read_parquet (native.ts converts what remains, times):
 // narrow ints → INT32, UInt32 → INT32 UINT_32, UInt64 → INT64 UINT_64, Decimal(P,S) → INT32/INT64/
-// FIXED(16) DECIMAL(P,S), Date/Date32 → INT32 DATE, DateTime → INT32 UINT_32 (seconds), DateTime64 → INT64
-// (ticks), UUID → FIXED(16) UUID, String/FixedString/Enum → BYTE_ARRAY UTF8, Bool → BOOLEAN.
+// FIXED(16) DECIMAL(P,S), Date/Date32 → INT32 DATE, DateTime and DateTime64(6) → INT64 TIMESTAMP(µs, UTC),
+// DateTime64(3) → INT64 TIMESTAMP(ms, UTC), other DateTime64 → INT64 (ticks), UUID → FIXED(16) UUID,
+// String/FixedString/Enum → BYTE_ARRAY UTF8, Bool → BOOLEAN.
 import { SchemaError } from '../../errors.js';
 import type { ClickHouseType } from '../../iceberg/schema.js';
-import { ByteSource, NativeFormatError, type VarValues } from './native-format.js';
+import { ByteSource, NativeFormatError, Scratch, type VarValues } from './native-format.js';
 import { packBooleans, PlainParquetFile, type ColumnChunkData, type PrimitiveField, type SchemaField } from './plain-parquet.js';
 
 /** Present values of a leaf column in their PLAIN layout. */
@@ -39,37 +41,67 @@ function leafCodec(type: LeafType, read: (src: ByteSource, rows: number) => Prom
   };
 }
 
-/** A copy of `raw` whose offset is a multiple of 8 (typed-array views need alignment). */
-function alignedCopy(raw: Buffer): Buffer {
-  const out = Buffer.allocUnsafeSlow(raw.length);
+type Read = (src: ByteSource, rows: number) => Promise<Leaf>;
+
+/** `raw`, or a copy of it in `scratch` when its offset does not suit a typed-array view of `width`-byte values. */
+function aligned(raw: Buffer, width: number, scratch: Scratch): Buffer {
+  if (raw.byteOffset % width === 0) return raw;
+  const out = scratch.take(raw.length);
   raw.copy(out);
   return out;
 }
 
-function aligned(raw: Buffer, width: number): Buffer {
-  return raw.byteOffset % width === 0 ? raw : alignedCopy(raw);
-}
-
 /** Values of `width` bytes sent as they are. */
-const same = (width: number) => async (src: ByteSource, rows: number): Promise<Leaf> => ({ kind: 'fixed', width, data: await src.bytes(rows * width) });
+const same = (width: number): Read => async (src, rows) => ({ kind: 'fixed', width, data: await src.bytes(rows * width) });
 
 /** Narrow integers widened to INT32 (TypedArray.set converts natively). */
-function widen(view: (b: Buffer, rows: number) => ArrayLike<number>, width: number) {
-  return async (src: ByteSource, rows: number): Promise<Leaf> => {
-    const raw = aligned(await src.bytes(rows * width), width);
-    const out = new Int32Array(rows);
-    out.set(view(raw, rows));
-    return { kind: 'fixed', width: 4, data: Buffer.from(out.buffer, out.byteOffset, out.byteLength) };
+function widen(view: (b: Buffer, rows: number) => ArrayLike<number>, width: number): Read {
+  const copy = new Scratch();
+  const out = new Scratch();
+  return async (src, rows) => {
+    const raw = aligned(await src.bytes(rows * width), width, copy);
+    const data = out.take(rows * 4);
+    new Int32Array(data.buffer, data.byteOffset, rows).set(view(raw, rows));
+    return { kind: 'fixed', width: 4, data };
   };
 }
 
-/** Little-endian values of 16 bytes (Decimal128) reversed to the big-endian Parquet wants. */
-async function bigEndian128(src: ByteSource, rows: number): Promise<Leaf> {
-  const data = alignedCopy(await src.bytes(rows * 16));
-  data.swap64(); // each 8-byte half reversed …
+/** DateTime (UInt32 seconds) → INT64 µs (exact in a double: below 2^53). */
+function secondsToMicros(): Read {
+  const copy = new Scratch();
+  const out = new Scratch();
+  return async (src, rows) => {
+    const raw = aligned(await src.bytes(rows * 4), 4, copy);
+    const s = new Uint32Array(raw.buffer, raw.byteOffset, rows);
+    const data = out.take(rows * 8);
+    const u = new Uint32Array(data.buffer, data.byteOffset, rows * 2);
+    for (let i = 0; i < rows; i++) {
+      const us = s[i] * 1_000_000;
+      // `>>> 0` is the value modulo 2^32, exact for integers below 2^53 (and far faster than %).
+      const lo = us >>> 0;
+      u[2 * i] = lo;
+      u[2 * i + 1] = (us - lo) / 4_294_967_296;
+    }
+    return { kind: 'fixed', width: 8, data };
+  };
+}
+
+/** 16-byte values with `swap` applied to a copy: Decimal128 and UUID to the big-endian Parquet wants. */
+function reordered16(swap: (data: Buffer, rows: number) => void): Read {
+  const out = new Scratch();
+  return async (src, rows) => {
+    const data = out.take(rows * 16);
+    (await src.bytes(rows * 16)).copy(data);
+    swap(data, rows);
+    return { kind: 'fixed', width: 16, data };
+  };
+}
+
+/** Little-endian Decimal128: each 8-byte half reversed, then the halves exchanged. */
+function reverse16(data: Buffer, rows: number): void {
+  data.swap64();
   const u = new Uint32Array(data.buffer, data.byteOffset, rows * 4);
   for (let i = 0; i < u.length; i += 4) {
-    // … and the halves exchanged.
     const a = u[i];
     const b = u[i + 1];
     u[i] = u[i + 2];
@@ -77,22 +109,22 @@ async function bigEndian128(src: ByteSource, rows: number): Promise<Leaf> {
     u[i + 2] = a;
     u[i + 3] = b;
   }
-  return { kind: 'fixed', width: 16, data };
 }
 
-/** UUID: two little-endian UInt64, the high half first (every version's Native layout) → 16 big-endian bytes. */
-async function uuidBytes(src: ByteSource, rows: number): Promise<Leaf> {
-  const data = alignedCopy(await src.bytes(rows * 16));
+/** UUID: two little-endian UInt64, the high half first (every version's Native layout): each half reversed. */
+function uuidToBigEndian(data: Buffer): void {
   data.swap64();
-  return { kind: 'fixed', width: 16, data };
 }
 
 /** Fixed-size values of `width` bytes, each written as a string of that many bytes. */
-function fixedStrings(width: number) {
-  return async (src: ByteSource, rows: number): Promise<Leaf> => {
+function fixedStrings(width: number): Read {
+  const out = new Scratch();
+  const at = new Scratch();
+  return async (src, rows) => {
     const raw = await src.bytes(rows * width);
-    const data = Buffer.allocUnsafe(rows * (width + 4));
-    const pos = new Int32Array(rows + 1);
+    const data = out.take(rows * (width + 4));
+    const posBytes = at.take((rows + 1) * 4);
+    const pos = new Int32Array(posBytes.buffer, posBytes.byteOffset, rows + 1);
     for (let i = 0, o = 0; i < rows; i++) {
       pos[i] = o;
       data.writeUInt32LE(width, o);
@@ -105,9 +137,10 @@ function fixedStrings(width: number) {
 }
 
 /** Enum values (Int8 or Int16) written as their names. */
-function enumNames(t: ClickHouseType, width: 1 | 2, where: string) {
+function enumNames(t: ClickHouseType, width: 1 | 2, where: string): Read {
   const bias = width === 1 ? 128 : 32768;
   const names: Array<Buffer | undefined> = new Array(width === 1 ? 256 : 65536);
+  let longest = 0;
   for (const a of t.args) {
     if (a.kind !== 'enum') throw new SchemaError(`${where}: ${t.name} expects 'name' = value pairs`);
     const b = Buffer.from(a.name, 'utf8');
@@ -115,22 +148,26 @@ function enumNames(t: ClickHouseType, width: 1 | 2, where: string) {
     withLength.writeUInt32LE(b.length, 0);
     b.copy(withLength, 4);
     names[a.value + bias] = withLength;
+    longest = Math.max(longest, withLength.length);
   }
-  return async (src: ByteSource, rows: number): Promise<Leaf> => {
+  const out = new Scratch();
+  const at = new Scratch();
+  return async (src, rows) => {
     const raw = await src.bytes(rows * width);
-    const pos = new Int32Array(rows + 1);
-    const parts: Buffer[] = new Array(rows);
+    const data = out.take(rows * longest);
+    const posBytes = at.take((rows + 1) * 4);
+    const pos = new Int32Array(posBytes.buffer, posBytes.byteOffset, rows + 1);
     let o = 0;
     for (let i = 0; i < rows; i++) {
       const v = width === 1 ? raw.readInt8(i) : raw.readInt16LE(i * 2);
       const name = names[v + bias];
       if (!name) throw new NativeFormatError(`${where}: value ${v} is not one of the enum's`);
       pos[i] = o;
-      parts[i] = name;
+      name.copy(data, o);
       o += name.length;
     }
     pos[rows] = o;
-    return { kind: 'var', data: Buffer.concat(parts, o), pos };
+    return { kind: 'var', data: data.subarray(0, o), pos };
   };
 }
 
@@ -178,10 +215,16 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
     case 'Int32':
       return leafCodec({ type: 'INT32' }, same(4));
     case 'UInt32':
-    case 'DateTime': // seconds; DuckDB makes the timestamp (native.ts)
       return leafCodec({ type: 'INT32', converted: 'UINT_32' }, same(4));
+    case 'DateTime':
+      return leafCodec({ type: 'INT64', timestamp: 'MICROS' }, secondsToMicros());
+    case 'DateTime64': {
+      // Ticks of 10^-P s: ms and µs are Parquet timestamps as they are; other precisions travel as numbers
+      // and DuckDB makes the timestamp (native.ts).
+      const p = t.args[0]?.kind === 'number' ? t.args[0].value : 3;
+      return leafCodec(p === 3 ? { type: 'INT64', timestamp: 'MILLIS' } : p === 6 ? { type: 'INT64', timestamp: 'MICROS' } : { type: 'INT64' }, same(8));
+    }
     case 'Int64':
-    case 'DateTime64': // ticks of 10^-P s; DuckDB makes the timestamp (native.ts)
       return leafCodec({ type: 'INT64' }, same(8));
     case 'UInt64':
       return leafCodec({ type: 'INT64', converted: 'UINT_64' }, same(8));
@@ -196,9 +239,11 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
     case 'Date32':
       return leafCodec({ type: 'INT32', converted: 'DATE' }, same(4));
     case 'UUID':
-      return leafCodec({ type: 'FIXED_LEN_BYTE_ARRAY', typeLength: 16, uuid: true }, uuidBytes);
-    case 'String':
-      return leafCodec(UTF8, async (src, rows) => ({ kind: 'var', ...(await src.strings(rows)) }));
+      return leafCodec({ type: 'FIXED_LEN_BYTE_ARRAY', typeLength: 16, uuid: true }, reordered16(uuidToBigEndian));
+    case 'String': {
+      const scratch = { data: new Scratch(), pos: new Scratch() };
+      return leafCodec(UTF8, async (src, rows) => ({ kind: 'var', ...(await src.strings(rows, scratch)) }));
+    }
     case 'FixedString':
       return leafCodec(UTF8, fixedStrings(numberArg(t, 0, where)));
     case 'Enum8':
@@ -217,10 +262,11 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
     }
     case 'Array': {
       const element = nativeCodec(typeArg(t, 0, where), where);
+      const scratch = new Scratch();
       return {
         field: (name) => ({ kind: 'group', name, repetition: 'REQUIRED', converted: 'LIST', children: [{ kind: 'group', name: 'list', repetition: 'REPEATED', children: [element.field('element')] }] }),
         decode: async (src, rows) => {
-          const offsets = await src.offsets(rows);
+          const offsets = await src.offsets(rows, scratch);
           return { kind: 'array', offsets, inner: await element.decode(src, rows === 0 ? 0 : offsets[rows - 1]) };
         },
       };
@@ -229,6 +275,7 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
       // Native sends a Map as Array(Tuple(keys, values)).
       const key = nativeCodec(typeArg(t, 0, where), where);
       const value = nativeCodec(typeArg(t, 1, where), where);
+      const scratch = new Scratch();
       return {
         field: (name) => ({
           kind: 'group',
@@ -238,7 +285,7 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
           children: [{ kind: 'group', name: 'key_value', repetition: 'REPEATED', children: [key.field('key'), value.field('value')] }],
         }),
         decode: async (src, rows) => {
-          const offsets = await src.offsets(rows);
+          const offsets = await src.offsets(rows, scratch);
           const n = rows === 0 ? 0 : offsets[rows - 1];
           const keys = await key.decode(src, n);
           const values = await value.decode(src, n);
@@ -263,7 +310,7 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
   if (dec) {
     if (dec.precision <= 9) return leafCodec({ type: 'INT32', converted: 'DECIMAL', precision: dec.precision, scale: dec.scale }, same(4));
     if (dec.precision <= 18) return leafCodec({ type: 'INT64', converted: 'DECIMAL', precision: dec.precision, scale: dec.scale }, same(8));
-    if (dec.precision <= 38) return leafCodec({ type: 'FIXED_LEN_BYTE_ARRAY', typeLength: 16, converted: 'DECIMAL', precision: dec.precision, scale: dec.scale }, bigEndian128);
+    if (dec.precision <= 38) return leafCodec({ type: 'FIXED_LEN_BYTE_ARRAY', typeLength: 16, converted: 'DECIMAL', precision: dec.precision, scale: dec.scale }, reordered16(reverse16));
   }
   throw new SchemaError(`${where}: the ${t.name} type cannot be extracted in the Native format`);
 }
@@ -411,7 +458,7 @@ export interface TranscodeResult {
  * server appended mid-stream (`parseType` parses header types; a mismatch is reported with the server's text).
  */
 export async function transcodeNativeToParquet(
-  body: AsyncIterable<Buffer>,
+  body: AsyncIterable<Buffer> | AsyncIterator<Buffer>,
   columns: NativeColumn[],
   path: string,
   o: { parseType: (text: string) => ClickHouseType; sameType: (a: ClickHouseType, b: ClickHouseType) => boolean; onBytes?: (received: number) => void },
@@ -420,13 +467,14 @@ export async function transcodeNativeToParquet(
     path,
     columns.map((c) => c.codec.field(c.name)),
   );
-  const src = new ByteSource(body[Symbol.asyncIterator](), o.onBytes);
+  const src = new ByteSource(Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body, o.onBytes);
   let rows = 0;
   try {
-    // A failure text a server appends is at most a few KB: read it whole with the block head.
+    // A failure text a server appends is at most a few KB: the block head is read with room for it.
     while (await src.need(1)) {
-      await src.need(4096);
-      const head = src.buf.subarray(src.pos, src.pos + 4096).toString('latin1');
+      // Every slice of the previous block is written out: its space in the arena is reused.
+      src.release();
+      const head = await src.peek(4096);
       const fail = (why: string) => new NativeFormatError(serverFailure(head) ?? why);
       const ncols = await src.varUInt();
       const nrows = await src.varUInt();
@@ -454,9 +502,11 @@ export async function transcodeNativeToParquet(
     }
   } catch (err) {
     await file.abort();
-    if (err instanceof NativeFormatError && !/^ClickHouse failed/.test(err.message)) {
-      const tail = serverFailure(await src.rest().catch(() => ''));
-      if (tail) throw new NativeFormatError(tail);
+    if (!(err instanceof NativeFormatError && /^ClickHouse failed/.test(err.message))) {
+      // The server's own words, when it wrote them before the body ended (18.16 appends them and ends the
+      // body; current servers append them and cut the connection).
+      const failure = serverFailure(err instanceof NativeFormatError ? await src.rest().catch(() => src.receivedText()) : src.receivedText());
+      if (failure) throw new NativeFormatError(failure, { cause: err });
     }
     throw err;
   }

@@ -5,15 +5,18 @@
 // Measured against the CSV and Parquet paths in docs/clickhouse-versions.md.
 //
 // The query selects the columns as they are, but LowCardinality is cast away (current servers send it
-// dictionary-encoded over HTTP whatever low_cardinality_allow_in_native_format says). What Parquet cannot
-// carry in the final type is converted by DuckDB in the relation: DateTime (seconds) and DateTime64 (ticks
-// of 10^-P s, floored to µs for P > 6) become TIMESTAMPTZ, also inside arrays, maps and tuples; everything
-// is finally cast to the column's Iceberg DuckDB type (UInt32 → BIGINT, UInt64 → DECIMAL(20,0), …).
+// dictionary-encoded over HTTP whatever low_cardinality_allow_in_native_format says). What the Parquet file
+// cannot carry in the final type is converted by DuckDB in the relation: DateTime64 of a precision other
+// than 3 and 6 (ticks of 10^-P s, floored to µs for P > 6) becomes TIMESTAMPTZ, also inside arrays, maps and
+// tuples; everything is finally cast to the column's Iceberg DuckDB type (UInt32 → BIGINT, UInt64 →
+// DECIMAL(20,0), …).
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { parseClickHouseType, type ClickHouseType, type ClickHouseTypeArg } from '../../iceberg/schema.js';
 import { quoteIdentifier, type ClickHouseCapabilities, type ClickHouseSource } from '../../db/clickhouse.js';
 import type { ExtractedFile, ExtractToFileOptions } from '../../db/clickhouse-extract.js';
 import { extractedColumnType } from '../../db/clickhouse-extract-parquet.js';
+import { OffloadError } from '../../errors.js';
+import { NativeFormatError, receivedChunks } from './native-format.js';
 import { nativeCodec, transcodeNativeToParquet, type NativeColumn } from './native-to-parquet.js';
 
 /** How one column travels through Native: what is selected, what the header must say, how DuckDB finishes it. */
@@ -66,9 +69,16 @@ export function withoutLowCardinality(t: ClickHouseType): ClickHouseType {
   };
 }
 
-/** Two types are the same when their canonical texts are (named tuple elements compared by position and name). */
+/** The type without what does not change the bytes sent: LowCardinality, and time zones (a header may omit them). */
+function bytesShape(t: ClickHouseType): ClickHouseType {
+  const u = withoutLowCardinality(t);
+  const args = u.name === 'DateTime' || u.name === 'DateTime64' ? u.args.filter((a) => a.kind !== 'string') : u.args;
+  return { name: u.name, args: args.map((a) => (a.kind === 'type' || a.kind === 'named' ? { ...a, type: bytesShape(a.type) } : a)) };
+}
+
+/** Two types send the same bytes when their canonical texts agree (named tuple elements by position and name). */
 function sameType(a: ClickHouseType, b: ClickHouseType): boolean {
-  return clickhouseTypeText(withoutLowCardinality(a)) === clickhouseTypeText(withoutLowCardinality(b));
+  return clickhouseTypeText(bytesShape(a)) === clickhouseTypeText(bytesShape(b));
 }
 
 let lambdas = 0;
@@ -79,11 +89,11 @@ function duckLeg(t: ClickHouseType): ((v: string) => string) | null {
     case 'Nullable':
     case 'LowCardinality':
       return t.args[0] && t.args[0].kind === 'type' ? duckLeg(t.args[0].type) : null;
-    case 'DateTime':
-      return (v) => `make_timestamptz(CAST(${v} AS BIGINT) * 1000000)`;
     case 'DateTime64': {
+      // Milliseconds and microseconds arrive as Parquet timestamps (native-to-parquet.ts); other precisions as ticks.
       const p = t.args[0]?.kind === 'number' ? t.args[0].value : 3;
-      if (p <= 6) return (v) => `make_timestamptz(${v}${p < 6 ? ` * ${10 ** (6 - p)}` : ''})`;
+      if (p === 3 || p === 6) return null;
+      if (p < 6) return (v) => `make_timestamptz(${v} * ${10 ** (6 - p)})`;
       // Floored to µs, also before 1970 (// alone truncates towards zero).
       const k = 10 ** (p - 6);
       return (v) => `make_timestamptz((${v} - (((${v} % ${k}) + ${k}) % ${k})) // ${k})`;
@@ -167,8 +177,15 @@ export async function extractNativeToFile(
         abort_signal: options.signal,
       });
       try {
-        const r = await transcodeNativeToParquet(result.stream, columns, path, { parseType: parseClickHouseType, sameType, onBytes: options.onBytes });
+        const r = await transcodeNativeToParquet(receivedChunks(result.stream), columns, path, { parseType: parseClickHouseType, sameType, onBytes: options.onBytes });
         return r.received;
+      } catch (err) {
+        // A current server announces with this header that it reports a failure in the body and then cuts
+        // the connection: a cut is its failure (its text reached us or not), not an unreachable server.
+        if (!(err instanceof OffloadError) && result.response_headers['x-clickhouse-exception-tag'] !== undefined && !options.signal?.aborted) {
+          throw new NativeFormatError('ClickHouse failed while sending rows: it cut the connection after the body had started (its log has the error)', { cause: err });
+        }
+        throw err;
       } finally {
         result.stream.destroy();
       }

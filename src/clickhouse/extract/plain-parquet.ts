@@ -10,7 +10,7 @@
 // and re-encode them: measured far slower (docs/clickhouse-versions.md), and none is kept small enough.
 // The format: https://github.com/apache/parquet-format (Thrift compact footer, RLE/bit-packed levels).
 import { open, type FileHandle } from 'node:fs/promises';
-import { binary, encodeStruct, i32, i64, list, struct, type ThriftStruct } from './thrift-compact.js';
+import { binary, bool, encodeStruct, i32, i64, list, struct, type ThriftStruct } from './thrift-compact.js';
 
 export type PhysicalType = 'BOOLEAN' | 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'BYTE_ARRAY' | 'FIXED_LEN_BYTE_ARRAY';
 export type Repetition = 'REQUIRED' | 'OPTIONAL' | 'REPEATED';
@@ -29,6 +29,8 @@ export interface PrimitiveField {
   scale?: number;
   /** The UUID logical type (FIXED_LEN_BYTE_ARRAY(16), big-endian). */
   uuid?: boolean;
+  /** The TIMESTAMP logical type, adjusted to UTC (INT64): DuckDB reads TIMESTAMP WITH TIME ZONE. */
+  timestamp?: 'MILLIS' | 'MICROS';
 }
 
 export interface GroupField {
@@ -101,8 +103,8 @@ function schemaElements(fields: SchemaField[]): ThriftStruct[] {
       [6, f.converted ? i32(CONVERTED[f.converted]) : undefined],
       [7, f.scale !== undefined ? i32(f.scale) : undefined],
       [8, f.precision !== undefined ? i32(f.precision) : undefined],
-      // LogicalType is a union: member 14 is UUIDType (an empty struct).
-      [10, f.uuid ? struct([[14, struct([])]]) : undefined],
+      // LogicalType is a union: member 14 is UUIDType (an empty struct), 8 TimestampType(isAdjustedToUTC, unit).
+      [10, f.uuid ? struct([[14, struct([])]]) : f.timestamp ? struct([[8, struct([[1, bool(true)], [2, struct([[f.timestamp === 'MILLIS' ? 1 : 2, struct([])]])]])]]) : undefined],
     ]);
   };
   fields.forEach(visit);
