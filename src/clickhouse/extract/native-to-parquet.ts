@@ -441,7 +441,8 @@ export interface NativeColumn {
   name: string;
   /** The type text the header must carry (compared after parsing, see `sameType`). */
   type: ClickHouseType;
-  codec: NativeCodec;
+  /** Makes the column's codec: one per transcoded body, as codecs keep buffers from block to block. */
+  codec: () => NativeCodec;
 }
 
 export interface TranscodeResult {
@@ -463,9 +464,10 @@ export async function transcodeNativeToParquet(
   path: string,
   o: { parseType: (text: string) => ClickHouseType; sameType: (a: ClickHouseType, b: ClickHouseType) => boolean; onBytes?: (received: number) => void },
 ): Promise<TranscodeResult> {
+  const codecs = columns.map((c) => c.codec());
   const file = await PlainParquetFile.create(
     path,
-    columns.map((c) => c.codec.field(c.name)),
+    columns.map((c, k) => codecs[k].field(c.name)),
   );
   const src = new ByteSource(Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body, o.onBytes);
   let rows = 0;
@@ -480,7 +482,7 @@ export async function transcodeNativeToParquet(
       const nrows = await src.varUInt();
       if (ncols !== columns.length) throw fail(`a block of ${ncols} columns where ${columns.length} were selected`);
       const decoded: Decoded[] = [];
-      for (const c of columns) {
+      for (const [k, c] of columns.entries()) {
         const name = await src.string();
         const typeText = await src.string();
         if (name !== c.name) throw fail(`column "${name}" where "${c.name}" was selected`);
@@ -491,7 +493,7 @@ export async function transcodeNativeToParquet(
           throw fail(`column ${c.name}: an unreadable type`);
         }
         if (!o.sameType(sent, c.type)) throw fail(`column ${c.name}: ClickHouse sent ${typeText}`);
-        if (nrows > 0) decoded.push(await c.codec.decode(src, nrows));
+        if (nrows > 0) decoded.push(await codecs[k].decode(src, nrows));
       }
       if (nrows === 0) continue;
       await file.writeRowGroup(

@@ -131,12 +131,13 @@ export function nativeColumn(name: string, typeText: string, index: number, tabl
   const sent = withoutLowCardinality(parsed);
   const col = quoteIdentifier(name);
   const hasLowCardinality = clickhouseTypeText(sent) !== clickhouseTypeText(parsed);
+  nativeCodec(sent, where); // refuses a type it cannot carry now, not at the first extraction
   const leg = duckLeg(sent);
   return {
     name: `c${index}`,
     source: name,
     type: sent,
-    codec: nativeCodec(sent, where),
+    codec: () => nativeCodec(sent, where),
     select: hasLowCardinality ? `CAST(${col} AS ${clickhouseTypeText(sent)})` : col,
     convert: (ref) => `CAST(${leg ? leg(ref) : ref} AS ${target})`,
   };

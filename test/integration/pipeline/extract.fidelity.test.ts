@@ -291,4 +291,22 @@ describe('extraction fidelity: failures and types only one path carries', () => 
       await assert.rejects(transcodeNativeToParquet(body(whole.subarray(0, cut)), columns, join(dir, 'cut.parquet'), o), /ended/, `cut at ${cut}`);
     }
   });
+
+  it('Native: streams of one path transcoded at once (as the offload runs two) each keep their own rows', async () => {
+    const columns = [['n', 'UInt64'], ['s', 'String'], ['t', 'DateTime'], ['w', 'UInt16'], ['d', 'Decimal(38, 8)']] as const;
+    const path = await pathFor('Native', columns);
+    const from = `(SELECT number AS n, toString(number) AS s, toDateTime(number) AS t, toUInt16(number % 65536) AS w, toDecimal128(number, 8) AS d FROM system.numbers LIMIT 300000)`;
+    const files = await Promise.all([0, 1].map(async (k) => {
+      const file = join(dir, `stream-${k}.parquet`);
+      await path.extract(ch, path.query(from, `n % 2 = ${k}`), file, { settings: { max_block_size: 7000 } });
+      return file;
+    }));
+    const [r] = (
+      await duck.connection.runAndReadAll(
+        `SELECT count(*) AS rows, count(*) FILTER (WHERE s = CAST(n AS VARCHAR) AND epoch(t) = n AND w = n % 65536 AND d = n) AS exact FROM (${path.relation(files)})`,
+      )
+    ).getRowObjectsJS();
+    assert.equal(Number(r.rows), 300000);
+    assert.equal(Number(r.exact), 300000);
+  });
 });
