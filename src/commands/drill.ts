@@ -5,22 +5,10 @@
 // Prints each step and each invariant with its numbers (or one JSON document with --json), writes the
 // report as JSON and Markdown with --report <dir>, and exits 7 when an invariant broke.
 import { InvalidArgumentError, type Command } from 'commander';
-import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { checkLine, writeReport, type DrillReport } from '../pipeline/drill-report.js';
-import {
-  CRASH_FAULTS,
-  TRANSIENT_FAULTS,
-  cleanLeftoverSandboxes,
-  defaultDrillTables,
-  isCrashFault,
-  isTransientFault,
-  runFaultDrill,
-  runRandomDrill,
-  type CrashFault,
-  type DrillEvent,
-  type TransientFault,
-} from '../pipeline/drill.js';
+import type { DrillReport } from '../pipeline/drill-report.js';
+import type { CrashFault, DrillEvent, TransientFault } from '../pipeline/drill.js';
+import { FAULT_POINTS as CRASH_FAULTS, TRANSIENT_FAULTS } from '../pipeline/faults.js';
 import { formatCount, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
 export interface DrillCliOptions {
@@ -61,7 +49,9 @@ function listOf(text: string | undefined): string[] {
 }
 
 /** Progress as the drill goes: one block per step, one line per invariant. */
-function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) => void {
+type CheckLine = (typeof import('../pipeline/drill-report.js'))['checkLine'];
+
+function progressPrinter(ctx: CommandContext, isJson: boolean, checkLine: CheckLine): (e: DrillEvent) => void {
   const out = isJson ? ctx.stderr : ctx.stdout;
   const randomSteps = new Map<number, string>();
   return (e) => {
@@ -105,7 +95,7 @@ function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) 
   };
 }
 
-function printSummary(ctx: CommandContext, report: DrillReport): void {
+function printSummary(ctx: CommandContext, report: DrillReport, checkLine: CheckLine): void {
   const t = report.totals;
   println(ctx.stdout);
   println(
@@ -124,6 +114,7 @@ function printSummary(ctx: CommandContext, report: DrillReport): void {
 
 /** `offload drill --clean`: removes sandboxes that drills killed before their own cleanup left behind. */
 async function clean(options: DrillCliOptions, ctx: CommandContext): Promise<void> {
+  const [{ durationMs }, { cleanLeftoverSandboxes }] = await Promise.all([import('../config/tables.js'), import('../pipeline/drill.js')]);
   const minAgeMs = durationMs(options.minAge);
   if (minAgeMs === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. 1h, 30m, 0s)`);
   const r = await cleanLeftoverSandboxes({ env: ctx.env, minAgeMs });
@@ -142,6 +133,9 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
     await clean(options, ctx);
     return null;
   }
+  // The drills load here, not with the CLI: `offload --help` and the other commands start without them.
+  const [{ durationMs, loadTablesConfig, findTable }, { checkLine, writeReport }, { defaultDrillTables, isCrashFault, isTransientFault, runFaultDrill, runRandomDrill }] =
+    await Promise.all([import('../config/tables.js'), import('../pipeline/drill-report.js'), import('../pipeline/drill.js')]);
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const modes = [options.fault || options.transient ? 'fault' : null, options.allFaults ? 'all' : null, options.random !== undefined ? 'random' : null].filter(Boolean);
   if (modes.length !== 1) {
@@ -156,7 +150,7 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
   const common = {
     config,
     env: ctx.env,
-    onEvent: progressPrinter(ctx, options.json === true),
+    onEvent: progressPrinter(ctx, options.json === true, checkLine),
     signal: controller.signal,
     keepSandbox: options.keep === true,
     pyiceberg: options.pyiceberg,
@@ -205,7 +199,7 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
     println(ctx.stderr, `drill: report written to ${paths.markdown} and ${paths.json}`);
   }
   if (options.json) printJson(ctx.stdout, report);
-  else printSummary(ctx, report);
+  else printSummary(ctx, report, checkLine);
   ctx.exitCode = report.outcome === 'held' ? ExitCode.ok : report.outcome === 'broken' ? ExitCode.invariant : ExitCode.failed;
   return report;
 }

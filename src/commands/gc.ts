@@ -2,9 +2,8 @@
 // committed — only files no kept snapshot references, older than the safety age, and never while a run
 // holds the table (src/pipeline/gc.ts).
 import type { Command } from 'commander';
-import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
+import type { GcTableResult } from '../pipeline/gc.js';
 import { openDeps } from './run.js';
 import { alignedTable, formatCount, printJson, println, type CommandContext } from './output.js';
 
@@ -17,6 +16,7 @@ export interface GcCliOptions {
 }
 
 export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<GcTableResult[]> {
+  const [{ durationMs, findTable, loadTablesConfig }, { DEFAULT_GC_MIN_AGE_MS, gcTable }] = await Promise.all([import('../config/tables.js'), import('../pipeline/gc.js')]);
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const tables = options.table?.length ? options.table.map((t) => findTable(config, t)) : config.tables;
   let minAgeMs = DEFAULT_GC_MIN_AGE_MS;
@@ -25,7 +25,7 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
     if (ms === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. "1h", "30m", "0s")`);
     minAgeMs = ms;
   }
-  const deps = openDeps(ctx, 'offload gc');
+  const deps = await openDeps(ctx, 'offload gc');
   const results: GcTableResult[] = [];
   try {
     for (const t of tables) results.push(await gcTable(t, deps, { minAgeMs, dryRun: options.dryRun }));

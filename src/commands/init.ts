@@ -2,11 +2,6 @@
 // with --clickhouse-schema, the k2 seed schema on ClickHouse (the local stack's tables and views).
 import type { Command } from 'commander';
 import { clickhouseFromEnv, postgresFromEnv } from '../config/env.js';
-import { checkTablesAgainstClickHouse, loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { migrate } from '../db/migrate.js';
-import { connectPostgres, describePostgres } from '../db/postgres.js';
-import * as watermarks from '../db/watermarks.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
 import { printJson, println, type CommandContext } from './output.js';
 
@@ -24,6 +19,14 @@ export interface InitResult {
 }
 
 export async function init(options: InitOptions, ctx: CommandContext): Promise<InitResult> {
+  // Loaded here, not with the CLI: `offload --help` and the other commands start without them.
+  const [{ checkTablesAgainstClickHouse, loadTablesConfig }, { ClickHouseSource }, { migrate }, { connectPostgres, describePostgres }, watermarks] = await Promise.all([
+    import('../config/tables.js'),
+    import('../db/clickhouse.js'),
+    import('../db/migrate.js'),
+    import('../db/postgres.js'),
+    import('../db/watermarks.js'),
+  ]);
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const pgConn = postgresFromEnv(ctx.env);
   const pool = await connectPostgres(pgConn, { env: ctx.env, max: 2, applicationName: 'offload init' });

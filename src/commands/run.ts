@@ -2,18 +2,13 @@
 // Human output: a progress line on a terminal, plain event lines otherwise. --json: one document at the end.
 import type { Command } from 'commander';
 import { connectionsFromEnv } from '../config/env.js';
-import { findTable, loadTablesConfig, LAYERS, type Layer, type TableConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { createPool } from '../db/postgres.js';
+import type { Layer, TableConfig } from '../config/tables.js';
 import { ExitCode, TableBusy, UsageError } from '../errors.js';
-import { JdbcCatalog } from '../iceberg/catalog.js';
-import { createFileIO } from '../iceberg/io.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
-import { runLayers, type TableOutcome } from '../pipeline/layers.js';
+import type { TableOutcome } from '../pipeline/layers.js';
 import type { OffloadDeps } from '../pipeline/offload.js';
 import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
-import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
   config?: string;
@@ -28,8 +23,17 @@ export interface RunCliOptions {
   every?: string;
 }
 
-/** Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. */
-export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { close(): Promise<void> } {
+/**
+ * Connections for an offload from the environment: ClickHouse, PostgreSQL (catalog + state), storage. Their
+ * modules load here, not with the CLI (`offload --help` and the other commands start without them).
+ */
+export async function openDeps(ctx: CommandContext, appName: string): Promise<OffloadDeps & { close(): Promise<void> }> {
+  const [{ ClickHouseSource }, { createPool }, { JdbcCatalog }, { createFileIO }] = await Promise.all([
+    import('../db/clickhouse.js'),
+    import('../db/postgres.js'),
+    import('../iceberg/catalog.js'),
+    import('../iceberg/io.js'),
+  ]);
   const conn = connectionsFromEnv(ctx.env);
   const clickhouse = new ClickHouseSource(conn.clickhouse, { env: ctx.env });
   const pool = createPool(conn.postgres, { env: ctx.env, max: 16, applicationName: appName });
@@ -48,7 +52,12 @@ export function openDeps(ctx: CommandContext, appName: string): OffloadDeps & { 
   };
 }
 
-function selectTables(tables: TableConfig[], options: RunCliOptions, file: string): TableConfig[] {
+function selectTables(
+  { findTable, LAYERS }: typeof import('../config/tables.js'),
+  tables: TableConfig[],
+  options: RunCliOptions,
+  file: string,
+): TableConfig[] {
   const chosen = [options.table?.length ? 'table' : null, options.layer ? 'layer' : null, options.all ? 'all' : null].filter(Boolean);
   if (chosen.length !== 1) throw new UsageError('choose what to offload: --table T (repeatable), --layer bronze|silver|gold, or --all');
   if (options.table?.length) return options.table.map((t) => findTable({ file, tables }, t));
@@ -172,12 +181,14 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
 }
 
 export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
-  const config = loadTablesConfig({ config: options.config, env: ctx.env });
-  const tables = selectTables(config.tables, options, config.file);
+  const tablesModule = await import('../config/tables.js');
+  const config = tablesModule.loadTablesConfig({ config: options.config, env: ctx.env });
+  const tables = selectTables(tablesModule, config.tables, options, config.file);
   if (options.every !== undefined) {
     if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
+    const { parseEvery, runEvery } = await import('./run-every.js');
     parseEvery(options.every);
-    const deps = openDeps(ctx, 'offload run --every');
+    const deps = await openDeps(ctx, 'offload run --every');
     try {
       const layerOptions = { concurrency: wholeNumber(options.concurrency, '--concurrency'), maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows') };
       await runEvery(tables, deps, { every: options.every, json: options.json, layerOptions }, ctx);
@@ -186,7 +197,8 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     }
     return [];
   }
-  const deps = openDeps(ctx, 'offload run');
+  const { runLayers } = await import('../pipeline/layers.js');
+  const deps = await openDeps(ctx, 'offload run');
   const events = new OffloadEvents();
   const printer = eventPrinter(ctx, options);
   events.on(printer.listener);

@@ -1,8 +1,7 @@
 // `offload runs [--table T] [--status S] [--limit N] [--json]`: the offload_runs history, latest first.
 import type { Command } from 'commander';
 import { postgresFromEnv } from '../config/env.js';
-import { createPool } from '../db/postgres.js';
-import * as runsDb from '../db/runs.js';
+import type * as runsDb from '../db/runs.js';
 import { UsageError } from '../errors.js';
 import { alignedTable, formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
 
@@ -21,10 +20,11 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
   }
   const limit = options.limit === undefined ? 50 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a whole number ≥ 1, got "${options.limit}"`);
+  const [{ createPool }, { list: listRunsOf }] = await Promise.all([import('../db/postgres.js'), import('../db/runs.js')]);
   const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 2, applicationName: 'offload runs' });
   let list: runsDb.OffloadRun[];
   try {
-    list = await runsDb.list(pool, { table: options.table, status: options.status as runsDb.RunStatus | undefined, limit });
+    list = await listRunsOf(pool, { table: options.table, status: options.status as runsDb.RunStatus | undefined, limit });
   } finally {
     await pool.end();
   }

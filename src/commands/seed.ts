@@ -2,8 +2,7 @@
 // candles), and with --follow a live trickle until Ctrl-C / SIGTERM.
 import { InvalidArgumentError, type Command } from 'commander';
 import { clickhouseFromEnv } from '../config/env.js';
-import { durationMs } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
+import { durationMs } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { applySeedSchema, SEED_DATABASE } from '../dev/schema.js';
 import { DEFAULT_SEED, followTrades, seedTrades, type SeedResult } from '../dev/seed.js';
@@ -48,6 +47,7 @@ function positiveNumber(text: string): number {
 
 export async function seed(options: SeedOptions, ctx: CommandContext): Promise<void> {
   if (options.rows === undefined && !options.follow) throw new UsageError('seed: give --rows N, --follow, or both (see `offload seed --help`)');
+  const { ClickHouseSource } = await import('../db/clickhouse.js');
   const source = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env });
   try {
     if (!(await source.tableExists({ database: options.database, table: 'bronze_trades_binance' }))) {

@@ -1,13 +1,7 @@
 // `offload status [--json]`: every configured table with its watermark, ClickHouse rows and Iceberg rows.
 import type { Command } from 'commander';
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv } from '../config/env.js';
-import { loadTablesConfig } from '../config/tables.js';
-import { ClickHouseSource } from '../db/clickhouse.js';
-import { createPool } from '../db/postgres.js';
-import { JdbcCatalog } from '../iceberg/catalog.js';
-import { createFileIO } from '../iceberg/io.js';
 import { ExitCode } from '../errors.js';
-import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';
 
@@ -17,6 +11,15 @@ export interface StatusOptions {
 }
 
 export async function status(options: StatusOptions, ctx: CommandContext): Promise<StatusReport> {
+  // Loaded here, not with the CLI: `offload --help` and the other commands start without them.
+  const [{ loadTablesConfig }, { ClickHouseSource }, { createPool }, { JdbcCatalog }, { createFileIO }, { collectStatus }] = await Promise.all([
+    import('../config/tables.js'),
+    import('../db/clickhouse.js'),
+    import('../db/postgres.js'),
+    import('../iceberg/catalog.js'),
+    import('../iceberg/io.js'),
+    import('../pipeline/status.js'),
+  ]);
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const clickhouse = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env, requestTimeoutMs: 30_000 });
   const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 4, applicationName: 'offload status' });

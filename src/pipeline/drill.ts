@@ -55,8 +55,8 @@ export const CRASH_FAULTS = FAULT_POINTS;
 export type CrashFault = FaultPoint;
 export { FAULT_ENV };
 
-export const TRANSIENT_FAULTS = ['s3-500', 's3-503', 's3-timeout', 'pg-drop', 'ch-reset'] as const;
-export type TransientFault = (typeof TRANSIENT_FAULTS)[number];
+import { TRANSIENT_FAULTS, type TransientFault } from './faults.js';
+export { TRANSIENT_FAULTS, type TransientFault };
 
 /** What each fault simulates, for reports, the TUI and docs/drills.md. */
 export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {

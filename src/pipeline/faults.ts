@@ -71,3 +71,7 @@ export function faultPoint(point: FaultPoint, table?: string): void {
   writeSync(2, `offload: fault point ${point}${table ? ` (${table})` : ''} reached: killing this process (SIGKILL)\n`);
   process.kill(process.pid, 'SIGKILL');
 }
+
+/** Transient faults the drills inject through a loopback proxy (src/pipeline/fault-proxy.ts); here so the CLI can list them without loading the drills. */
+export const TRANSIENT_FAULTS = ['s3-500', 's3-503', 's3-timeout', 'pg-drop', 'ch-reset'] as const;
+export type TransientFault = (typeof TRANSIENT_FAULTS)[number];
