@@ -197,8 +197,11 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     }
     return [];
   }
-  const { runLayers } = await import('../pipeline/layers.js');
   const deps = await openDeps(ctx, 'offload run');
+  // The connections open while the pipeline's modules load (their failures surface in the calls that need them).
+  const connecting = Promise.all([deps.pool.query('SELECT 1'), deps.clickhouse.capabilities()]).catch(() => undefined);
+  const { runLayers } = await import('../pipeline/layers.js');
+  await connecting;
   const events = new OffloadEvents();
   const printer = eventPrinter(ctx, options);
   events.on(printer.listener);

@@ -12,17 +12,14 @@ export interface StatusOptions {
 
 export async function status(options: StatusOptions, ctx: CommandContext): Promise<StatusReport> {
   // Loaded here, not with the CLI: `offload --help` and the other commands start without them.
-  const [{ loadTablesConfig }, { ClickHouseSource }, { createPool }, { JdbcCatalog }, { createFileIO }, { collectStatus }] = await Promise.all([
-    import('../config/tables.js'),
-    import('../db/clickhouse.js'),
-    import('../db/postgres.js'),
-    import('../iceberg/catalog.js'),
-    import('../iceberg/io.js'),
-    import('../pipeline/status.js'),
-  ]);
+  const [{ loadTablesConfig }, { ClickHouseSource }, { createPool }] = await Promise.all([import('../config/tables.js'), import('../db/clickhouse.js'), import('../db/postgres.js')]);
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const clickhouse = new ClickHouseSource(clickhouseFromEnv(ctx.env), { env: ctx.env, requestTimeoutMs: 30_000 });
   const pool = createPool(postgresFromEnv(ctx.env), { env: ctx.env, max: 4, applicationName: 'offload status' });
+  // The connections open while the rest loads (their failures surface in the calls that need them).
+  const connecting = Promise.all([pool.query('SELECT 1'), clickhouse.capabilities()]).catch(() => undefined);
+  const [{ JdbcCatalog }, { createFileIO }, { collectStatus }] = await Promise.all([import('../iceberg/catalog.js'), import('../iceberg/io.js'), import('../pipeline/status.js')]);
+  await connecting;
   const io = createFileIO({ s3: s3FromEnv(ctx.env) });
   let report: StatusReport;
   try {

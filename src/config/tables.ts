@@ -3,7 +3,7 @@
 // the key (e.g. `tables[3].cursor`) and what was expected, as a ConfigError (exit code 3).
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { durationMs } from './duration.js';
@@ -260,9 +260,12 @@ function lineColumn(text: string, offset: number): string {
   return `line ${line}, column ${column}`;
 }
 
+/** The YAML parser, loaded only for a YAML file (most configurations are JSON; the CLI starts faster without it). */
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 function parseText(text: string, file: string, shown: string): unknown {
   if (/\.ya?ml$/i.test(file)) {
-    const doc = parseDocument(text, { prettyErrors: false });
+    const doc = yaml().parseDocument(text, { prettyErrors: false });
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
       throw new ConfigError(`${shown}: not valid YAML (${e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]})`);
