@@ -18,6 +18,9 @@ def catalog(io: str = "pyarrow"):
         "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
         "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
         "s3.force-virtual-addressing": "false",
+        # A loaded machine: pyarrow's S3 client otherwise gives up on a read that stalls for 3 seconds.
+        "s3.connect-timeout": "60",
+        "s3.request-timeout": "120",
     }
     if io == "fsspec":
         # pyarrow's own S3 client rejects moto's reply to a multipart completion; s3fs does not.
