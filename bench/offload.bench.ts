@@ -277,7 +277,10 @@ async function measureAll(source: Source, rows: number): Promise<Measured> {
       runs.push(run);
     }
   }
-  return { engine: source.engine, rows, runs, loadBefore, loadAfter: load() };
+  const measured = { engine: source.engine, rows, runs, loadBefore, loadAfter: load() };
+  // Each table as soon as it is measured (on stderr; stdout gets them all at the end).
+  process.stderr.write(`\n${report(measured).join('\n')}\n\n`);
+  return measured;
 }
 
 const LABEL: Record<Peer, string> = {
