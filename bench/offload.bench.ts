@@ -35,7 +35,7 @@ import { initState } from '../src/pipeline/init.js';
 import { openServices, type Services } from '../src/pipeline/services.js';
 import { startChdbServer, type ChdbServer } from '../test/support/chdb-server.js';
 import { freshPostgresDatabase, stackEnv } from '../test/support/stack.js';
-import { productionDdl } from '../test/integration/current-clickhouse/k2-production.js';
+import { productionDdl } from '../test/support/k2-production.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const env = stackEnv();

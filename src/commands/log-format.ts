@@ -107,6 +107,7 @@ export class JsonLogStream extends Writable {
   private lineOf(line: string): void {
     // Blank separator lines and a terminal's line erasing carry nothing in a log.
     const text = line
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: a terminal's erase-line code, matched on purpose
       .replace(/\r?\x1b\[K/g, '')
       .replace(/\r/g, '')
       .trimEnd();

@@ -29,7 +29,10 @@ export function logLine(out: Writable, message: string, fields: LogFields): void
 
 /** `{…}` on one document, two-space indented, newline-terminated (one compact line under --log-format json). */
 export function printJson(out: Writable, value: unknown): void {
-  if (isJsonLog(out)) return out.document(value);
+  if (isJsonLog(out)) {
+    out.document(value);
+    return;
+  }
   out.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }
 

@@ -10,6 +10,7 @@ import type { LogFields } from './log-format.js';
 import { formatCount, formatInstant, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
 import { addMetricsOptions, metricsListenOf } from './metrics-options.js';
+import { LivePainter, liveLine, type LiveTable } from './progress-line.js';
 import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
@@ -82,11 +83,6 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
   }
 }
 
-function bar(fraction: number, width = 20): string {
-  const full = Math.max(0, Math.min(width, Math.round(fraction * width)));
-  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
-}
-
 /** What a JSON log record of an event carries besides its message. */
 function eventFields(e: OffloadEvent): LogFields {
   const level = e.kind === 'failed' ? 'error' : e.kind === 'log' ? e.level : e.kind === 'busy' || e.kind === 'skipped' ? 'warn' : 'info';
@@ -94,53 +90,64 @@ function eventFields(e: OffloadEvent): LogFields {
   return { level, event: e.kind === 'log' ? (e.code ?? 'log') : e.kind, table: e.table, runId };
 }
 
-/** Prints events: a live line on a terminal (stderr), or one plain line per meaningful event. */
+/** Prints events: live lines on a terminal (stderr), or one plain line per meaningful event. */
 function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: (e: OffloadEvent) => void; finish(): void } {
   const isTTY = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.json;
-  const live = new Map<string, string>();
-  let drawn = false;
+  const live = new Map<string, LiveTable>();
+  const painter = new LivePainter(ctx.stderr, () => (ctx.stderr as { columns?: number }).columns ?? 100);
   const draw = () => {
-    if (!isTTY) return;
-    const text = [...live.values()].join('  |  ');
-    const cols = (ctx.stderr as { columns?: number }).columns ?? 100;
-    ctx.stderr.write(`\r\x1b[K${text.slice(0, Math.max(10, cols - 1))}`);
-    drawn = text.length > 0;
+    if (isTTY) painter.paint([...live].map(([table, l]) => liveLine(table, l, Date.now())));
   };
   // The event being printed: what its JSON log record says besides the line.
   let fields: LogFields = {};
+  // Between events too: the elapsed time goes on while a slice is encoded or a commit is under way.
+  const redraw = isTTY ? setInterval(draw, 500) : undefined;
+  redraw?.unref();
   const line = (text: string, toStderr = false) => {
-    if (drawn) ctx.stderr.write('\r\x1b[K');
-    drawn = false;
+    painter.clear();
     // --json keeps stdout for the document: event lines go to stderr then.
     logLine(options.json || toStderr ? ctx.stderr : ctx.stdout, text, fields);
     draw();
+  };
+  const liveOf = (table: string): LiveTable => {
+    let l = live.get(table);
+    if (!l) {
+      l = { phase: 'starting', startedAt: Date.now(), progress: null, plannedRows: null };
+      live.set(table, l);
+    }
+    return l;
   };
   const listener = (e: OffloadEvent) => {
     fields = eventFields(e);
     switch (e.kind) {
       case 'phase':
-        if (isTTY) {
-          live.set(e.table, `${e.table} ${e.phase}`);
-          draw();
-        }
-        return;
-      case 'planned':
-        line(
-          `${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.estimatedRows)} rows${e.batches > 1 ? ` (first of ~${e.batches} batches)` : ''}${e.runId ? `, run ${e.runId}` : ''}`,
-        );
-        return;
-      case 'progress': {
-        if (!isTTY) return;
-        const total = e.totalRows ?? 0;
-        live.set(
-          e.table,
-          `${e.table} ${bar(total > 0 ? e.rows / total : 0)} ${formatCount(e.rows)}${total ? `/${formatCount(total)}` : ''} rows ${formatCount(e.rowsPerSec)}/s${e.etaSec !== undefined ? ` ETA ${e.etaSec}s` : ''}`,
-        );
+        liveOf(e.table).phase = e.phase;
         draw();
         return;
+      case 'planned': {
+        const l = liveOf(e.table);
+        const isFirst = (e.batch ?? 1) === 1;
+        if (isFirst) l.plannedRows = e.runRows ?? e.estimatedRows;
+        line(
+          isFirst
+            ? `${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.runRows ?? e.estimatedRows)} rows${e.batches > 1 ? ` in ~${e.batches} batches` : ''}${e.runId ? `, run ${e.runId}` : ''}`
+            : `${e.table}: batch ${e.batch}: ~${formatCount(e.estimatedRows)} rows up to ${formatInstant(e.window.upper.timestamp)}, run ${e.runId}`,
+        );
+        return;
       }
-      case 'committed':
+      case 'progress':
+        liveOf(e.table).progress = e;
+        draw();
+        return;
+      case 'finished':
         live.delete(e.table);
+        if (e.batches > 1)
+          line(
+            `${e.table}: run finished: ${formatCount(e.rows)} rows in ${e.batches} commits, ${e.files} file(s) (${formatSeconds(e.durationMs)})`,
+          );
+        else draw();
+        return;
+      case 'committed':
         line(
           `${e.table}: committed ${formatCount(e.rows)} rows in ${e.files} file(s), snapshot ${e.snapshotId}, watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''} (${formatSeconds(e.durationMs)})`,
         );
@@ -171,8 +178,8 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
   return {
     listener,
     finish: () => {
-      if (drawn) ctx.stderr.write('\r\x1b[K');
-      drawn = false;
+      clearInterval(redraw);
+      painter.clear();
     },
   };
 }

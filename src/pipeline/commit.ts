@@ -116,7 +116,7 @@ export async function commitBatch(
           message: `the watermark moved during run ${o.runId}; discarding it and planning again`,
           code: 'commit-conflict-replanned',
         });
-        await discardStaged(deps.io, pending.staged, { dataFiles: true }).catch(() => undefined);
+        await discardStaged(deps.io, pending.staged, { dataFiles: true });
         await deps.state.markRunAborted(o.runId, 'superseded: the watermark moved before this run could commit; re-planned');
         return 'replan';
       }

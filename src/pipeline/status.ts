@@ -105,7 +105,7 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
   try {
     const ident = tableIdentifier(t);
     const row = await catalog.loadTable(ident);
-    if (!row || !row.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+    if (!row?.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
     const table = await readTableAt(io, ident, row.metadataLocation);
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];

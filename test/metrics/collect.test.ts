@@ -32,7 +32,7 @@ function setup() {
 }
 
 /** The value of a metric's series whose labels include `labels`, after a scrape's collect hooks. */
-async function valueOf(metrics: OffloadMetrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
+async function seriesValue(metrics: OffloadMetrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
   await metrics.registry.metrics(); // runs the scrape-time hooks, as a scrape does
   const metric = metrics.registry.getSingleMetric(name);
   assert.ok(metric, `${name} is registered`);
@@ -49,12 +49,12 @@ describe('MetricsCollector', () => {
   it('every table starts with zero counters for every outcome and its expected lag (candles: lag + 2 windows)', async () => {
     const { metrics } = setup();
     for (const outcome of ['committed', 'up_to_date', 'busy', 'failed', 'skipped']) {
-      assert.equal(await valueOf(metrics, 'offload_runs_total', { table: T, layer: 'bronze', outcome }), 0);
+      assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: T, layer: 'bronze', outcome }), 0);
     }
-    assert.equal(await valueOf(metrics, 'offload_rows_total', { table: 'silver_trades', layer: 'silver' }), 0);
-    assert.equal(await valueOf(metrics, 'offload_expected_lag_seconds', { table: T }), 300);
-    assert.equal(await valueOf(metrics, 'offload_expected_lag_seconds', { table: 'ohlcv_1h' }), 60 + 7200);
-    assert.equal(await valueOf(metrics, 'offload_table_busy', { table: T }), 0);
+    assert.equal(await seriesValue(metrics, 'offload_rows_total', { table: 'silver_trades', layer: 'silver' }), 0);
+    assert.equal(await seriesValue(metrics, 'offload_expected_lag_seconds', { table: T }), 300);
+    assert.equal(await seriesValue(metrics, 'offload_expected_lag_seconds', { table: 'ohlcv_1h' }), 60 + 7200);
+    assert.equal(await seriesValue(metrics, 'offload_table_busy', { table: T }), 0);
   });
 
   it('a committed batch adds its rows, bytes and files, counts a committed run, observes its duration and sets the watermark', async () => {
@@ -62,29 +62,35 @@ describe('MetricsCollector', () => {
     collector.onEvent({ kind: 'phase', table: T, runId: '', phase: 'claim' });
     collector.onEvent(committed(1_500, '2026-02-11T11:50:00.000000Z', 4_000));
     collector.onEvent(committed(500, '2026-02-11T11:54:00.000000Z', 1_000));
-    assert.equal(await valueOf(metrics, 'offload_rows_total', { table: T }), 2_000);
-    assert.equal(await valueOf(metrics, 'offload_bytes_total', { table: T }), 2_000);
-    assert.equal(await valueOf(metrics, 'offload_files_total', { table: T }), 4);
-    assert.equal(await valueOf(metrics, 'offload_runs_total', { table: T, outcome: 'committed' }), 2);
+    assert.equal(await seriesValue(metrics, 'offload_rows_total', { table: T }), 2_000);
+    assert.equal(await seriesValue(metrics, 'offload_bytes_total', { table: T }), 2_000);
+    assert.equal(await seriesValue(metrics, 'offload_files_total', { table: T }), 4);
+    assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: T, outcome: 'committed' }), 2);
     const histogram = await metrics.runDuration.get();
     const sum = histogram.values.find((v) => v.metricName === 'offload_run_duration_seconds_sum' && v.labels.outcome === 'committed');
     const count = histogram.values.find((v) => v.metricName === 'offload_run_duration_seconds_count' && v.labels.outcome === 'committed');
     assert.equal(sum?.value, 5);
     assert.equal(count?.value, 2);
-    assert.equal(await valueOf(metrics, 'offload_watermark_timestamp_seconds', { table: T }), Date.parse('2026-02-11T11:54:00Z') / 1000);
-    assert.equal(await valueOf(metrics, 'offload_last_success_timestamp_seconds', { table: T }), Date.parse('2026-02-11T12:00:00Z') / 1000);
+    assert.equal(
+      await seriesValue(metrics, 'offload_watermark_timestamp_seconds', { table: T }),
+      Date.parse('2026-02-11T11:54:00Z') / 1000,
+    );
+    assert.equal(
+      await seriesValue(metrics, 'offload_last_success_timestamp_seconds', { table: T }),
+      Date.parse('2026-02-11T12:00:00Z') / 1000,
+    );
   });
 
   it('freshness lag is now − watermark at scrape time: it grows with the clock and falls when a batch commits', async () => {
     const { metrics, collector, advance } = setup();
     collector.onEvent(committed(10, '2026-02-11T11:50:00.000000Z'));
-    assert.equal(await valueOf(metrics, 'offload_freshness_lag_seconds', { table: T }), 600);
+    assert.equal(await seriesValue(metrics, 'offload_freshness_lag_seconds', { table: T }), 600);
     advance(60_000);
-    assert.equal(await valueOf(metrics, 'offload_freshness_lag_seconds', { table: T }), 660);
+    assert.equal(await seriesValue(metrics, 'offload_freshness_lag_seconds', { table: T }), 660);
     collector.onEvent(committed(10, '2026-02-11T11:59:00.000000Z'));
-    assert.equal(await valueOf(metrics, 'offload_freshness_lag_seconds', { table: T }), 120);
+    assert.equal(await seriesValue(metrics, 'offload_freshness_lag_seconds', { table: T }), 120);
     // No watermark known yet: no lag series (not a made-up 0).
-    assert.equal(await valueOf(metrics, 'offload_freshness_lag_seconds', { table: 'silver_trades' }), undefined);
+    assert.equal(await seriesValue(metrics, 'offload_freshness_lag_seconds', { table: 'silver_trades' }), undefined);
   });
 
   it('outcomes: up to date, busy (and the busy gauge until the table is had again), failed, skipped; durations from the claim', async () => {
@@ -94,7 +100,7 @@ describe('MetricsCollector', () => {
     collector.onEvent({ kind: 'up-to-date', table: T, watermark: W('2026-02-11T11:00:00.000000Z') });
     collector.onEvent({ kind: 'phase', table: T, runId: '', phase: 'claim' });
     collector.onEvent({ kind: 'busy', table: T });
-    assert.equal(await valueOf(metrics, 'offload_table_busy', { table: T }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_table_busy', { table: T }), 1);
     collector.onEvent({ kind: 'failed', table: T, error: 'cannot reach S3' });
     collector.onEvent({ kind: 'skipped', table: 'silver_trades', reason: 'not run: the bronze layer failed' });
     for (const [outcome, n] of [
@@ -102,10 +108,10 @@ describe('MetricsCollector', () => {
       ['busy', 1],
       ['failed', 1],
     ] as const) {
-      assert.equal(await valueOf(metrics, 'offload_runs_total', { table: T, outcome }), n, outcome);
+      assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: T, outcome }), n, outcome);
     }
-    assert.equal(await valueOf(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'skipped' }), 1);
-    assert.equal(await valueOf(metrics, 'offload_table_busy', { table: T }), 0);
+    assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'skipped' }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_table_busy', { table: T }), 0);
     const histogram = await metrics.runDuration.get();
     assert.equal(
       histogram.values.find((v) => v.metricName === 'offload_run_duration_seconds_sum' && v.labels.outcome === 'up_to_date')?.value,
@@ -131,8 +137,8 @@ describe('MetricsCollector', () => {
     });
     collector.onEvent({ kind: 'log', table: T, level: 'warn', message: 'the watermark moved', code: 'commit-conflict-replanned' });
     collector.onEvent({ kind: 'log', table: T, level: 'info', message: 'creating Iceberg table cold.x' });
-    assert.equal(await valueOf(metrics, 'offload_commit_conflicts_total', { table: T, resolution: 'restaged' }), 2);
-    assert.equal(await valueOf(metrics, 'offload_commit_conflicts_total', { table: T, resolution: 'replanned' }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_commit_conflicts_total', { table: T, resolution: 'restaged' }), 2);
+    assert.equal(await seriesValue(metrics, 'offload_commit_conflicts_total', { table: T, resolution: 'replanned' }), 1);
   });
 
   it('a run a table ended without a terminal event still counts once (failed before the pipeline could report)', async () => {
@@ -156,12 +162,12 @@ describe('MetricsCollector', () => {
       },
       { table: 'silver_trades', layer: 'silver', status: 'failed', error: new Error('PostgreSQL refused the lock') },
     ]);
-    assert.equal(await valueOf(metrics, 'offload_runs_total', { table: T, outcome: 'committed' }), 1);
-    assert.equal(await valueOf(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'failed' }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: T, outcome: 'committed' }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'failed' }), 1);
     // The next tick's failure of the same table, reported by an event, is counted once too.
     collector.onEvent({ kind: 'failed', table: 'silver_trades', error: 'again' });
     collector.settle([{ table: 'silver_trades', layer: 'silver', status: 'failed', error: new Error('again') }]);
-    assert.equal(await valueOf(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'failed' }), 2);
+    assert.equal(await seriesValue(metrics, 'offload_runs_total', { table: 'silver_trades', outcome: 'failed' }), 2);
   });
 
   it('a status report sets pending rows, row counts, service state; a report older than an event does not undo it', async () => {
@@ -191,20 +197,20 @@ describe('MetricsCollector', () => {
       readAt,
     );
     assert.equal(
-      await valueOf(metrics, 'offload_watermark_timestamp_seconds', { table: T }),
+      await seriesValue(metrics, 'offload_watermark_timestamp_seconds', { table: T }),
       Date.parse('2026-02-11T11:55:00Z') / 1000,
       'the event is newer than the report',
     );
     assert.equal(
-      await valueOf(metrics, 'offload_run_in_progress_seconds', { table: T }),
+      await seriesValue(metrics, 'offload_run_in_progress_seconds', { table: T }),
       0,
       'the run the report saw running has committed since',
     );
-    assert.equal(await valueOf(metrics, 'offload_pending_rows', { table: T }), 42);
-    assert.equal(await valueOf(metrics, 'offload_source_rows', { table: T }), 1_042);
-    assert.equal(await valueOf(metrics, 'offload_iceberg_rows', { table: T }), 1_000);
-    assert.equal(await valueOf(metrics, 'offload_service_up', { service: 'ClickHouse' }), 1);
-    assert.equal(await valueOf(metrics, 'offload_service_up', { service: 'PostgreSQL' }), 0);
+    assert.equal(await seriesValue(metrics, 'offload_pending_rows', { table: T }), 42);
+    assert.equal(await seriesValue(metrics, 'offload_source_rows', { table: T }), 1_042);
+    assert.equal(await seriesValue(metrics, 'offload_iceberg_rows', { table: T }), 1_000);
+    assert.equal(await seriesValue(metrics, 'offload_service_up', { service: 'ClickHouse' }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_service_up', { service: 'PostgreSQL' }), 0);
 
     // A later report: a run of another worker under way for 90 s, the table busy; ClickHouse counts failed.
     collector.onStatus(
@@ -218,10 +224,13 @@ describe('MetricsCollector', () => {
       ]),
       now(),
     );
-    assert.equal(await valueOf(metrics, 'offload_watermark_timestamp_seconds', { table: T }), Date.parse('2026-02-11T11:56:00Z') / 1000);
-    assert.equal(await valueOf(metrics, 'offload_run_in_progress_seconds', { table: T }), 90);
-    assert.equal(await valueOf(metrics, 'offload_table_busy', { table: T }), 1);
-    assert.equal(await valueOf(metrics, 'offload_pending_rows', { table: T }), undefined, 'a failed cell drops its series');
+    assert.equal(
+      await seriesValue(metrics, 'offload_watermark_timestamp_seconds', { table: T }),
+      Date.parse('2026-02-11T11:56:00Z') / 1000,
+    );
+    assert.equal(await seriesValue(metrics, 'offload_run_in_progress_seconds', { table: T }), 90);
+    assert.equal(await seriesValue(metrics, 'offload_table_busy', { table: T }), 1);
+    assert.equal(await seriesValue(metrics, 'offload_pending_rows', { table: T }), undefined, 'a failed cell drops its series');
   });
 
   it('files: counts and the small-file ratio; unknown files drop their series', async () => {
@@ -237,13 +246,13 @@ describe('MetricsCollector', () => {
       orphanFiles: 3,
       orphanBytes: 30,
     });
-    assert.equal(await valueOf(metrics, 'offload_iceberg_small_file_ratio', { table: T }), 0.75);
-    assert.equal(await valueOf(metrics, 'offload_iceberg_max_files_per_partition', { table: T }), 5);
-    assert.equal(await valueOf(metrics, 'offload_orphan_files', { table: T }), 3);
+    assert.equal(await seriesValue(metrics, 'offload_iceberg_small_file_ratio', { table: T }), 0.75);
+    assert.equal(await seriesValue(metrics, 'offload_iceberg_max_files_per_partition', { table: T }), 5);
+    assert.equal(await seriesValue(metrics, 'offload_orphan_files', { table: T }), 3);
     collector.onFiles(noTableYet('silver_trades'));
-    assert.equal(await valueOf(metrics, 'offload_iceberg_small_file_ratio', { table: 'silver_trades' }), 0);
+    assert.equal(await seriesValue(metrics, 'offload_iceberg_small_file_ratio', { table: 'silver_trades' }), 0);
     collector.onFilesUnknown(T);
-    assert.equal(await valueOf(metrics, 'offload_iceberg_data_files', { table: T }), undefined);
+    assert.equal(await seriesValue(metrics, 'offload_iceberg_data_files', { table: T }), undefined);
   });
 
   it('watermarkSeconds reads microsecond timestamps', () => {

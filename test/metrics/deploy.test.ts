@@ -36,6 +36,7 @@ async function exported(): Promise<Set<string>> {
 const referenced = (expr: string) => [...expr.matchAll(/\b(offload_[a-z_]+)\b/g)].map((m) => m[1]);
 
 // The parts of Grafana's dashboard model an import needs (Grafana fills the rest with defaults).
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own placeholder, not a template
 const datasourceRef = z.object({ type: z.literal('prometheus'), uid: z.literal('${datasource}') });
 const gridPos = z.object({
   h: z.number().int().positive(),

@@ -76,6 +76,12 @@ export async function freshBucket(prefix = 't'): Promise<{ bucket: string; wareh
   return { bucket, warehouse: `s3://${bucket}/iceberg` };
 }
 
+/** The shipped offload.config.json, its tables read from `database` instead of the seed's `k2`. */
+export function shippedConfig(database: string): string {
+  const text = readFileSync(`${ROOT}offload.config.json`, 'utf8');
+  return text.replace(/"k2\./g, `"${database}.`).replace(/`k2`\./g, `\`${database}\`.`);
+}
+
 /** The Python of the verification venv (.venv), or undefined when it is not installed. */
 export function verificationPython(): string | undefined {
   const venv = process.env.OFFLOAD_VENV ?? `${ROOT}.venv`;

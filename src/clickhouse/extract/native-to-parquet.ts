@@ -175,7 +175,7 @@ function enumNames(t: ClickHouseType, width: 1 | 2, where: string): Read {
 
 function numberArg(t: ClickHouseType, i: number, where: string): number {
   const a = t.args[i];
-  if (!a || a.kind !== 'number') throw new SchemaError(`${where}: ${t.name} expects a number as argument ${i + 1}`);
+  if (a?.kind !== 'number') throw new SchemaError(`${where}: ${t.name} expects a number as argument ${i + 1}`);
   return a.value;
 }
 
@@ -392,7 +392,10 @@ class Slots {
 
 /** Dremel: the repetition and definition level of every slot of one leaf column, walking the rows. */
 function walk(steps: Step[], d: number, index: number, rep: number, def: number, arrays: number, out: Slots): void {
-  if (d === steps.length) return out.push(rep, def, index);
+  if (d === steps.length) {
+    out.push(rep, def, index);
+    return;
+  }
   const step = steps[d];
   if (step.kind === 'nullable') {
     if (step.nulls[index]) out.push(rep, def, -1);
@@ -401,7 +404,10 @@ function walk(steps: Step[], d: number, index: number, rep: number, def: number,
   }
   const start = index === 0 ? 0 : step.offsets[index - 1];
   const end = step.offsets[index];
-  if (start === end) return out.push(rep, def, -1);
+  if (start === end) {
+    out.push(rep, def, -1);
+    return;
+  }
   for (let j = start; j < end; j++) walk(steps, d + 1, j, j === start ? rep : arrays + 1, def + 1, arrays + 1, out);
 }
 
