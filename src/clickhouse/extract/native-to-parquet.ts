@@ -15,6 +15,7 @@ import { SchemaError } from '../../core/errors.js';
 import type { ClickHouseType } from '../types.js';
 import { ByteSource, NativeFormatError, Scratch, type VarValues } from './native-format.js';
 import { packBooleans, PlainParquetFile, type ColumnChunkData, type PrimitiveField, type SchemaField } from './plain-parquet.js';
+import { withValidUtf8 } from './utf8.js';
 
 /** Present values of a leaf column in their PLAIN layout. */
 type Leaf = { kind: 'fixed'; width: number; data: Buffer } | ({ kind: 'var' } & VarValues) | { kind: 'bool'; data: Buffer };
@@ -42,6 +43,23 @@ function leafCodec(type: LeafType, read: (src: ByteSource, rows: number) => Prom
 }
 
 type Read = (src: ByteSource, rows: number) => Promise<Leaf>;
+
+/** Values of one top-level column whose bytes were not UTF-8 and were written with U+FFFD (utf8.ts). */
+export interface Utf8Tally {
+  replaced: number;
+}
+
+/** String values read by `read`, each one that is not UTF-8 rewritten and counted in `tally`. */
+function validUtf8(read: Read, tally: Utf8Tally): Read {
+  const fixed = new Scratch();
+  return async (src, rows) => {
+    const leaf = await read(src, rows);
+    if (leaf.kind !== 'var') return leaf;
+    const { strings, replaced } = withValidUtf8(leaf, fixed);
+    tally.replaced += replaced;
+    return { kind: 'var', ...strings };
+  };
+}
 
 /** `raw`, or a copy of it in `scratch` when its offset does not suit a typed-array view of `width`-byte values. */
 function aligned(raw: Buffer, width: number, scratch: Scratch): Buffer {
@@ -222,8 +240,11 @@ function repeatedGroup(name: string, converted: 'LIST' | 'MAP', repeated: string
   };
 }
 
-/** The codec of a ClickHouse type as the Native format sends it (LowCardinality already cast away by the query). */
-export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
+/**
+ * The codec of a ClickHouse type as the Native format sends it (LowCardinality already cast away by the
+ * query); String and FixedString values that are not UTF-8 are counted in `tally`.
+ */
+export function nativeCodec(t: ClickHouseType, where: string, tally: Utf8Tally = { replaced: 0 }): NativeCodec {
   switch (t.name) {
     case 'Int8':
     case 'UInt8':
@@ -268,16 +289,19 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
       return leafCodec({ type: 'FIXED_LEN_BYTE_ARRAY', typeLength: 16, uuid: true }, reordered16(uuidToBigEndian));
     case 'String': {
       const scratch = { data: new Scratch(), pos: new Scratch() };
-      return leafCodec(UTF8, async (src, rows) => ({ kind: 'var', ...(await src.strings(rows, scratch)) }));
+      return leafCodec(
+        UTF8,
+        validUtf8(async (src, rows) => ({ kind: 'var', ...(await src.strings(rows, scratch)) }), tally),
+      );
     }
     case 'FixedString':
-      return leafCodec(UTF8, fixedStrings(numberArg(t, 0, where)));
+      return leafCodec(UTF8, validUtf8(fixedStrings(numberArg(t, 0, where)), tally));
     case 'Enum8':
       return leafCodec(UTF8, enumNames(t, 1, where));
     case 'Enum16':
       return leafCodec(UTF8, enumNames(t, 2, where));
     case 'Nullable': {
-      const inner = nativeCodec(typeArg(t, 0, where), where);
+      const inner = nativeCodec(typeArg(t, 0, where), where, tally);
       return {
         field: (name) => ({ ...inner.field(name), repetition: 'OPTIONAL' }),
         decode: async (src, rows) => {
@@ -287,7 +311,7 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
       };
     }
     case 'Array': {
-      const element = nativeCodec(typeArg(t, 0, where), where);
+      const element = nativeCodec(typeArg(t, 0, where), where, tally);
       const scratch = new Scratch();
       return {
         field: (name) => repeatedGroup(name, 'LIST', 'list', [element.field('element')]),
@@ -299,8 +323,8 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
     }
     case 'Map': {
       // Native sends a Map as Array(Tuple(keys, values)).
-      const key = nativeCodec(typeArg(t, 0, where), where);
-      const value = nativeCodec(typeArg(t, 1, where), where);
+      const key = nativeCodec(typeArg(t, 0, where), where, tally);
+      const value = nativeCodec(typeArg(t, 1, where), where, tally);
       const scratch = new Scratch();
       return {
         field: (name) => repeatedGroup(name, 'MAP', 'key_value', [key.field('key'), value.field('value')]),
@@ -317,7 +341,7 @@ export function nativeCodec(t: ClickHouseType, where: string): NativeCodec {
       // Parquet fields named as the Iceberg struct's fields (the element names, or _1, _2 … when unnamed).
       const elements = t.args.map((a, i) => ({
         name: a.kind === 'named' ? a.name : `_${i + 1}`,
-        codec: nativeCodec(typeArg(t, i, where), where),
+        codec: nativeCodec(typeArg(t, i, where), where, tally),
       }));
       return {
         field: (name) => ({ kind: 'group', name, repetition: 'REQUIRED', children: elements.map((e) => e.codec.field(e.name)) }),
@@ -475,7 +499,7 @@ export interface NativeColumn {
   /** The type text the header must carry (compared after parsing, see `sameType`). */
   type: ClickHouseType;
   /** Makes the column's codec: one per transcoded body, as codecs keep buffers from block to block. */
-  codec: () => NativeCodec;
+  codec: (tally: Utf8Tally) => NativeCodec;
 }
 
 export interface TranscodeResult {
@@ -484,6 +508,8 @@ export interface TranscodeResult {
   received: number;
   /** Bytes of the Parquet file. */
   written: number;
+  /** Per column (in order), values that were not UTF-8, written with U+FFFD. */
+  replacedUtf8: number[];
 }
 
 /**
@@ -499,9 +525,12 @@ export async function transcodeNativeToParquet(
     parseType: (text: string) => ClickHouseType;
     sameType: (a: ClickHouseType, b: ClickHouseType) => boolean;
     onBytes?: (received: number) => void;
+    /** Rows received so far, after each block. */
+    onRows?: (rows: number) => void;
   },
 ): Promise<TranscodeResult> {
-  const codecs = columns.map((c) => c.codec());
+  const tallies = columns.map((): Utf8Tally => ({ replaced: 0 }));
+  const codecs = columns.map((c, k) => c.codec(tallies[k]));
   const file = await PlainParquetFile.create(
     path,
     columns.map((c, k) => codecs[k].field(c.name)),
@@ -538,6 +567,7 @@ export async function transcodeNativeToParquet(
         decoded.flatMap((d) => columnChunks(d, nrows)),
       );
       rows += nrows;
+      o.onRows?.(rows);
     }
   } catch (err) {
     await file.abort();
@@ -552,7 +582,7 @@ export async function transcodeNativeToParquet(
     throw err;
   }
   const written = await file.close();
-  return { rows, received: src.received, written };
+  return { rows, received: src.received, written, replacedUtf8: tallies.map((t) => t.replaced) };
 }
 
 /** The exception a server appended to a body it had started, if `text` holds one. */

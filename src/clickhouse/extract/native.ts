@@ -153,7 +153,7 @@ export function nativeColumn(name: string, typeText: string, index: number, targ
     name: `c${index}`,
     source: name,
     type: sent,
-    codec: () => nativeCodec(sent, where),
+    codec: (tally) => nativeCodec(sent, where, tally),
     select: hasLowCardinality ? `CAST(${col} AS ${clickhouseTypeText(sent)})` : col,
     convert: (ref) => `CAST(${leg ? leg(ref) : ref} AS ${target})`,
   };
@@ -194,12 +194,12 @@ export async function extractNativeToFile(
         abort_signal: options.signal,
       });
       try {
-        const r = await transcodeNativeToParquet(receivedChunks(result.stream), columns, path, {
+        return await transcodeNativeToParquet(receivedChunks(result.stream), columns, path, {
           parseType: parseClickHouseType,
           sameType,
           onBytes: options.onBytes,
+          onRows: options.onRows,
         });
-        return r.received;
       } catch (err) {
         // A current server announces with this header that it reports a failure in the body and then cuts
         // the connection: a cut is its failure (its text reached us or not), not an unreachable server.
@@ -218,7 +218,8 @@ export async function extractNativeToFile(
         result.stream.destroy();
       }
     }, 'extracting rows');
-    return { path, bytes: received };
+    const replaced = columns.flatMap((c, k) => (received.replacedUtf8[k] > 0 ? [[c.source, received.replacedUtf8[k]] as const] : []));
+    return { path, bytes: received.received, ...(replaced.length > 0 ? { replacedUtf8: Object.fromEntries(replaced) } : {}) };
   } catch (err) {
     // Aborting the request does not stop the query on 18.16: stop it on the server too.
     if (queryId)

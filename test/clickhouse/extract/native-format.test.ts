@@ -4,16 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteSource, Scratch } from '../../../src/clickhouse/extract/native-format.js';
 import { encodeLevels, packBooleans } from '../../../src/clickhouse/extract/plain-parquet.js';
-
-function varUInt(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
+import { varUInt } from '../../support/native-body.js';
 
 /** A body delivered in chunks cut at the given offsets. */
 function chunked(body: Buffer, cuts: number[]): AsyncIterator<Buffer> {
