@@ -219,6 +219,7 @@ class MemoryDatabase implements StateStore {
       snapshotId: null,
       metadataLocation: null,
       error: null,
+      replacedUtf8: null,
       startedAt: new Date().toISOString(),
       finishedAt: null,
       durationMs: null,
