@@ -15,6 +15,10 @@
 // medians are reported, with the load average before and after (the machine is shared: compare ratios).
 //
 //   BENCH_ROWS=5000000 BENCH_SIZES=1,2 BENCH_ROUNDS=3 BENCH_ENGINES=18.16,current BENCH_PEERS=floor,naive,chdb,pyiceberg,offload
+//
+// `npm run bench:same-second` (BENCH_CASE=same-second): every row shares one cursor value (one second), so
+// the offload cannot cut the window into batches or slices; it measures the offload's peak RSS on such a
+// group (defaults: 600,000 rows, the offload alone, one round, both engines; the target is ≤ 300 MB).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -41,11 +45,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const env = stackEnv();
 Object.assign(process.env, env);
 const PYTHON = join(process.env.OFFLOAD_VENV ?? join(ROOT, '.venv'), 'bin/python');
-const baseRows = Number(process.env.BENCH_ROWS ?? 5_000_000);
-const sizes = (process.env.BENCH_SIZES ?? '1,2').split(',').map((m) => Math.round(baseRows * Number(m)));
-const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const sameSecond = process.env.BENCH_CASE === 'same-second';
+const baseRows = Number(process.env.BENCH_ROWS ?? (sameSecond ? 600_000 : 5_000_000));
+const sizes = (process.env.BENCH_SIZES ?? (sameSecond ? '1' : '1,2')).split(',').map((m) => Math.round(baseRows * Number(m)));
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? (sameSecond ? 1 : 3)));
 const engines = (process.env.BENCH_ENGINES ?? '18.16,current').split(',') as Array<'18.16' | 'current'>;
-const peers = (process.env.BENCH_PEERS ?? 'floor,naive,chdb,pyiceberg,offload').split(',') as Peer[];
+const peers = (process.env.BENCH_PEERS ?? (sameSecond ? 'offload' : 'floor,naive,chdb,pyiceberg,offload')).split(',') as Peer[];
 type Peer = 'floor' | 'naive' | 'chdb' | 'pyiceberg' | 'offload' | 'offload-csv' | 'offload-parquet';
 
 const TABLE = 'bronze_trades_binance';
@@ -128,7 +133,9 @@ async function seed1816(rows: number): Promise<Source> {
   }
   const end = Date.now() - 3_600_000;
   const feed = new TradeFeed('binance', 'bench', await feedPosition(ch, 'binance', database));
-  const trades = feed.trades(rows, end - 2 * 86_400_000, end);
+  // Two days of trades; or, for the same-second case, every trade inside one whole second.
+  const second = Math.floor(end / 1000) * 1000;
+  const trades = sameSecond ? feed.trades(rows, second, second + 999) : feed.trades(rows, end - 2 * 86_400_000, end);
   for (let done = 0; done < rows; done += 1_000_000) {
     const n = Math.min(1_000_000, rows - done);
     await insertTrades(ch, 'binance', take(trades, n), database);
