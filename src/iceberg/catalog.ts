@@ -54,6 +54,25 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === UNIQUE_VIOLATION;
 }
 
+/**
+ * Creates a namespace unless it exists, also when another client creates it in between. Looking first
+ * spares a principal allowed to use a namespace but not to create one a refusal. Returns whether it was created.
+ */
+export async function ensureNamespaceIn(
+  catalog: { namespaceExists(namespace: string): Promise<boolean>; createNamespace(namespace: string, properties: Record<string, string>): Promise<void> },
+  namespace: string,
+  properties: Record<string, string>,
+): Promise<boolean> {
+  if (await catalog.namespaceExists(namespace)) return false;
+  try {
+    await catalog.createNamespace(namespace, properties);
+    return true;
+  } catch (err) {
+    if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
+    throw err;
+  }
+}
+
 export class JdbcCatalog {
   constructor(
     private readonly db: CatalogConnection,
@@ -119,14 +138,7 @@ export class JdbcCatalog {
   /** Creates the namespace unless it exists (safe under concurrency). Returns whether it was created. */
   async ensureNamespace(namespace: string, properties: Record<string, string> = {}): Promise<boolean> {
     this.checkNamespace(namespace);
-    if (await this.namespaceExists(namespace)) return false;
-    try {
-      await this.createNamespace(namespace, properties);
-      return true;
-    } catch (err) {
-      if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
-      throw err;
-    }
+    return ensureNamespaceIn(this, namespace, properties);
   }
 
   /** Every namespace of this catalog (full dotted names, sorted), from tables and from properties. */
