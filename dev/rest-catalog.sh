@@ -46,7 +46,7 @@ rest_classpath() {
   if [ -s "$cp" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && tr ':' '\n' <"$cp" | while read -r jar; do [ -f "$jar" ] || exit 1; done; then
     return
   fi
-  log "resolving the REST catalog server from Maven Central (first time: about 90 MB)"
+  log "resolving the REST catalog server from Maven Central (~110 MB the first time, cached in ~/.m2)"
   mvn -B -q --no-transfer-progress -f "$REST_POM" "$REST_MVN_PLUGIN:build-classpath" -Dmdep.outputFile="$cp" \
     >"$STACK_DIR/logs/rest-catalog-maven.log" 2>&1 \
     || die "could not resolve the REST catalog server with Maven (see $STACK_DIR/logs/rest-catalog-maven.log); is Maven Central reachable?"
