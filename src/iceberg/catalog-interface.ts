@@ -16,6 +16,7 @@ import { RestCatalog, type RestCatalogOptions } from './rest-catalog.js';
 import type { StagedCommit, Table } from './snapshot-producer.js';
 import { commitStaged, createTable, loadTable, readTableAt } from './table.js';
 import type { PartitionSpec, Schema, TableIdentifier } from './types.js';
+import { formatIdentifier } from './types.js';
 
 /** A table to create. */
 export interface NewTable {
@@ -104,7 +105,7 @@ export class JdbcTableCatalog implements TransactionalCatalog {
   }
 
   async commit(tx: CatalogConnection, base: Table, staged: StagedCommit): Promise<Table> {
-    if (base.metadataLocation !== staged.base) throw new CatalogError('invalid', `${staged.ident.namespace}.${staged.ident.name}: the staged change was built on ${staged.base}, not on ${base.metadataLocation}`);
+    if (base.metadataLocation !== staged.base) throw new CatalogError('invalid', `${formatIdentifier(staged.ident)}: the staged change was built on ${staged.base}, not on ${base.metadataLocation}`);
     return commitStaged(tx, this.catalog, staged);
   }
 }

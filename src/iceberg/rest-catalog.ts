@@ -3,8 +3,7 @@
 // Plain fetch, no SDK. The server writes the metadata files: a commit sends the staged snapshot (our
 // manifests and manifest list) as updates, guarded by assert-ref-snapshot-id, and gets back the table
 // as the server now has it. docs/rest-catalog.md explains how exactly-once holds on top of this.
-import type { RestCatalogSettings } from '../config/catalog.js';
-import { describeCatalog } from '../config/catalog.js';
+import { describeCatalog, type RestCatalogSettings } from '../config/catalog.js';
 import { CatalogError, ensureNamespaceIn } from './catalog.js';
 import type { NewTable, RemoteCatalog } from './catalog-interface.js';
 import { defaultRetryPolicy, type RetryPolicy } from './io.js';

@@ -41,7 +41,7 @@ export function isNeverSent(err: unknown): boolean {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
-const describe = (operation: CatalogOperation): string =>
+const operationLabel = (operation: CatalogOperation): string =>
   'ident' in operation ? `${operation.op} ${formatIdentifier(operation.ident)}` : 'namespace' in operation ? `${operation.op} ${operation.namespace}` : operation.op;
 
 export class CatalogHttp {
@@ -90,26 +90,26 @@ export class CatalogHttp {
       } catch (err) {
         if (committing !== null && !isNeverSent(err)) throw new CommitOutcomeUnknown(committing, transportDetail(err), { cause: err });
         if (await retry()) continue;
-        throw new CatalogUnavailable(this.uri, `${describe(operation)}: ${transportDetail(err)}`, { cause: err });
+        throw new CatalogUnavailable(this.uri, `${operationLabel(operation)}: ${transportDetail(err)}`, { cause: err });
       }
 
       if (status >= 200 && status < 300) {
         try {
-          return responseBody(answer, `${describe(operation)} answer`);
+          return responseBody(answer, `${operationLabel(operation)} answer`);
         } catch (err) {
           if (committing !== null) throw new CommitOutcomeUnknown(committing, `answer ${status} unreadable`, { cause: err });
           throw err;
         }
       }
-      // A 401 means the server did nothing with the request: a commit too may be sent again with a new token.
-      if (status === 401 && !renewed) {
+      // 401 (419: token expired) means the server did nothing with the request: a commit too may be sent again with a new token.
+      if ((status === 401 || status === 419) && !renewed) {
         renewed = true;
         if (await this.o.credentials.renew()) continue;
       }
       if (RETRYABLE_STATUS.has(status) && (await retry())) continue;
       let parsed: unknown = null;
       try {
-        parsed = responseBody(answer, `${describe(operation)} error answer`);
+        parsed = responseBody(answer, `${operationLabel(operation)} error answer`);
       } catch {
         /* not JSON: described by its status alone */
       }

@@ -6,12 +6,12 @@ import { CommitConflict, ExitCode, OffloadError } from '../errors.js';
 import { CatalogError } from './catalog.js';
 import { metadataFromJson, readJson, writeJson } from './metadata.js';
 import type { Table } from './snapshot-producer.js';
-import type { PartitionSpec, Schema, Snapshot, SnapshotRef, SortOrder, TableIdentifier, TableMetadata } from './types.js';
+import type { PartitionSpec, Schema, Snapshot, SnapshotRef, TableIdentifier, TableMetadata } from './types.js';
 import { formatIdentifier } from './types.js';
 
 // ─── errors a caller acts on ────────────────────────────────────────────────────────────────────────
 
-/** The catalog cannot be reached or answered 5xx/429 to a request that changes nothing; nothing changed. */
+/** The catalog cannot be reached (the request never left), or answered 5xx/429 to a request that changes nothing. */
 export class CatalogUnavailable extends OffloadError {
   override readonly exitCode: number = ExitCode.unavailable;
   constructor(
@@ -244,7 +244,7 @@ export function commitRequest(ident: TableIdentifier, base: TableMetadata, next:
   if (base.location !== next.location) refuse('the table location');
   if (base['format-version'] !== next['format-version']) refuse('the format version');
   if (!same(base['partition-specs'], next['partition-specs']) || base['default-spec-id'] !== next['default-spec-id']) refuse('the partition spec');
-  if (!same(base['sort-orders'] as SortOrder[], next['sort-orders']) || base['default-sort-order-id'] !== next['default-sort-order-id']) refuse('the sort order');
+  if (!same(base['sort-orders'], next['sort-orders']) || base['default-sort-order-id'] !== next['default-sort-order-id']) refuse('the sort order');
 
   const requirements: TableRequirement[] = [{ type: 'assert-table-uuid', uuid: base['table-uuid'] }];
   const updates: TableUpdate[] = [];

@@ -45,11 +45,23 @@ const restSkip: string | false = !REST_URI
 const settings = (auth: RestCatalogAuth = { kind: 'none' }, uri = REST_URI!): RestCatalogSettings => ({ kind: 'rest', uri, warehouse: null, auth });
 
 /** A fetch that notes each request's method, path and Authorization header and passes it on unchanged. */
-function recordingFetch(): { fetch: typeof fetch; seen: Array<{ method: string; path: string; authorization: string | null }> } {
-  const seen: Array<{ method: string; path: string; authorization: string | null }> = [];
+interface SeenRequest {
+  method: string;
+  path: string;
+  authorization: string | null;
+  delegation: string | null;
+}
+
+function recordingFetch(): { fetch: typeof fetch; seen: SeenRequest[] } {
+  const seen: SeenRequest[] = [];
   const wrapped: typeof fetch = (input, init) => {
     const headers = new Headers(init?.headers);
-    seen.push({ method: init?.method ?? 'GET', path: new URL(String(input)).pathname, authorization: headers.get('authorization') });
+    seen.push({
+      method: init?.method ?? 'GET',
+      path: new URL(String(input)).pathname,
+      authorization: headers.get('authorization'),
+      delegation: headers.get('x-iceberg-access-delegation'),
+    });
     return fetch(input, init);
   };
   return { fetch: wrapped, seen };
@@ -300,12 +312,13 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     }
   });
 
-  test('a static bearer token is sent as it is', async () => {
+  test('a static bearer token is sent as it is, and no access delegation is asked for', async () => {
     const recorder = recordingFetch();
     const bearer = await RestCatalog.connect(settings({ kind: 'bearer', token: 'static-token-123' }), { fetch: recorder.fetch });
     await bearer.ensureNamespace(namespace);
     assert.ok(recorder.seen.length >= 2);
     assert.ok(recorder.seen.every((r) => r.authorization === 'Bearer static-token-123'));
+    assert.ok(recorder.seen.every((r) => r.delegation === null), 'no X-Iceberg-Access-Delegation: the offload writes with its own S3 credentials');
   });
 
   test('an unreachable server: CatalogUnavailable (exit 4) naming the URI, after the retries of a read; a commit that cannot connect was not applied', async () => {

@@ -306,7 +306,7 @@ describe('requests', () => {
     assert.equal(transportDetail(Object.assign(new Error('x'), { name: 'TimeoutError' })), 'timed out');
   });
 
-  it('a 401 gets one new token and one retry (also for a commit: the server did nothing); a second 401 is access denied', async () => {
+  it('a 401 or 419 gets one new token and one retry (also for a commit: the server did nothing); a second 401 is access denied', async () => {
     let issued = 0;
     const creds = {
       authorization: async () => `Bearer t${issued}`,
@@ -318,6 +318,9 @@ describe('requests', () => {
     assert.deepEqual(await http(once.fetch, creds).send('POST', 'https://cat/v1/x', commit, {}), { ok: true });
     assert.deepEqual(once.calls.map((c) => c.authorization), ['Bearer t0', 'Bearer t1']);
     await assert.rejects(http(scripted([{ status: 401 }, { status: 401 }]).fetch, creds).send('GET', 'https://cat/v1/config', { op: 'config' }), CatalogAccessDenied);
+    const expired = scripted([{ status: 419 }, { status: 200, body: {} }]);
+    await http(expired.fetch, creds).send('GET', 'https://cat/v1/config', { op: 'config' });
+    assert.equal(expired.calls.length, 2, '419 (token expired) renews too');
   });
 
   it('secrets a server echoes are scrubbed from the error', async () => {
