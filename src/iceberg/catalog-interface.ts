@@ -49,15 +49,18 @@ export interface TransactionalCatalog extends CatalogOperations {
   commit(tx: CatalogConnection, base: Table, staged: StagedCommit): Promise<Table>;
 }
 
+/** A new version of a table: a StagedCommit, or any change made with the metadata builders (expiry, properties). */
+export type NextVersion = Pick<StagedCommit, 'ident' | 'metadata'>;
+
 /** A catalog in another system: each commit is atomic on its own, never part of a state transaction. */
 export interface RemoteCatalog extends CatalogOperations {
   readonly kind: 'rest';
   /**
-   * Applies `staged` if the table is still at `base`. CommitConflict: it moved on, nothing was applied
+   * Applies `next` if the table is still at `base`. CommitConflict: it moved on, nothing was applied
    * (restage on the new version). CommitOutcomeUnknown: it may have been applied — resolve with
    * `commitOutcome` on a freshly loaded table before anything else.
    */
-  commit(base: Table, staged: StagedCommit): Promise<Table>;
+  commit(base: Table, next: NextVersion): Promise<Table>;
 }
 
 export type OffloadCatalog = TransactionalCatalog | RemoteCatalog;

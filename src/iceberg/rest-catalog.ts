@@ -5,7 +5,7 @@
 // as the server now has it. docs/rest-catalog.md explains how exactly-once holds on top of this.
 import { describeCatalog, type RestCatalogSettings } from '../config/catalog.js';
 import { CatalogError, ensureNamespaceIn } from './catalog.js';
-import type { NewTable, RemoteCatalog } from './catalog-interface.js';
+import type { NewTable, NextVersion, RemoteCatalog } from './catalog-interface.js';
 import { defaultRetryPolicy, type RetryPolicy } from './io.js';
 import { credentialsFor } from './rest-auth.js';
 import { CatalogHttp } from './rest-http.js';
@@ -21,7 +21,7 @@ import {
   tableFromResponse,
   type CatalogConfig,
 } from './rest-protocol.js';
-import type { StagedCommit, Table } from './snapshot-producer.js';
+import type { Table } from './snapshot-producer.js';
 import type { TableIdentifier } from './types.js';
 import { formatIdentifier } from './types.js';
 
@@ -160,13 +160,13 @@ export class RestCatalog implements RemoteCatalog {
   }
 
   /**
-   * Commits `staged` (built on `base`) as requirements + updates. Returns the table as the server has it
+   * Commits `next` (built on `base`) as requirements + updates. Returns the table as the server has it
    * afterwards (the server's own metadata file). CommitConflict: the table moved on, nothing applied;
    * CommitOutcomeUnknown: it may have been applied (reload and look for the snapshot).
    */
-  async commit(base: Table, staged: StagedCommit): Promise<Table> {
-    const ident = staged.ident;
-    const request = commitRequest(ident, base.metadata, staged.metadata);
+  async commit(base: Table, next: NextVersion): Promise<Table> {
+    const ident = next.ident;
+    const request = commitRequest(ident, base.metadata, next.metadata);
     if (request.updates.length === 0) return base;
     try {
       const answer = await this.http.send('POST', this.paths.table(ident), { op: 'commit', ident, expected: base.metadataLocation }, request);

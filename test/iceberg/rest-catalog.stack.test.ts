@@ -11,12 +11,12 @@ import type { RestCatalogAuth, RestCatalogSettings } from '../../src/config/cata
 import { CommitConflict, ExitCode } from '../../src/errors.js';
 import { CatalogError } from '../../src/iceberg/catalog.js';
 import { commitOutcome } from '../../src/iceberg/catalog-interface.js';
-import { currentSchema, currentSnapshot } from '../../src/iceberg/metadata.js';
+import { currentSchema, currentSnapshot, expireSnapshots } from '../../src/iceberg/metadata.js';
 import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 import { RestCatalog, type RestCatalogOptions } from '../../src/iceberg/rest-catalog.js';
 import { CatalogUnavailable, CommitOutcomeUnknown } from '../../src/iceberg/rest-protocol.js';
 import { buildOnBase, type StagedCommit, type Table } from '../../src/iceberg/snapshot-producer.js';
-import { stageAppend } from '../../src/iceberg/table.js';
+import { stageAddColumns, stageAppend } from '../../src/iceberg/table.js';
 import { FaultProxy } from '../../src/pipeline/fault-proxy.js';
 import {
   canonicalRows,
@@ -201,6 +201,28 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
       ['run-1', '300'],
       ['run-2', '200'],
     ]);
+  });
+
+  test('a schema change, snapshot expiry and table properties commit as add-schema, remove-snapshots and set-properties; a stale schema change is refused', async () => {
+    const created = await newTable();
+    const one = await catalog.commit(created, await stage(created, 1, 20, 'run-a'));
+    const two = await catalog.commit(one, await stage(one, 100, 20, 'run-b'));
+    const lastColumnId = two.metadata['last-column-id'];
+    const widened = await catalog.commit(two, await stageAddColumns(two, warehouse.io, [{ name: 'venue_code', type: 'string' }]));
+    assert.equal(widened.metadata['current-schema-id'], 1);
+    assert.deepEqual(currentSchema(widened.metadata).fields.at(-1), { id: lastColumnId + 1, name: 'venue_code', required: false, type: 'string' });
+    assert.equal(widened.metadata['last-column-id'], lastColumnId + 1);
+
+    const expired = expireSnapshots(widened.metadata, { olderThanMs: Date.now() + 1, minSnapshotsToKeep: 1 }).metadata;
+    const next = { ...expired, properties: { ...expired.properties, 'offload.owner': 'rest-test' } };
+    const trimmed = await catalog.commit(widened, { ident: widened.ident, metadata: next });
+    assert.deepEqual(trimmed.metadata.snapshots.map((s) => s.summary['offload.run-id']), ['run-b']);
+    assert.equal(currentSnapshot(trimmed.metadata)!.summary['offload.run-id'], 'run-b');
+    assert.equal(trimmed.metadata.properties['offload.owner'], 'rest-test');
+
+    const stale = await stageAddColumns(two, warehouse.io, [{ name: 'other', type: 'long' }]);
+    await assert.rejects(catalog.commit(two, stale), (e: unknown) => e instanceof CommitConflict && /Requirement failed: current schema changed: expected id 0 != 1/.test(e.message));
+    assert.equal((await catalog.loadTable(created.ident))!.metadataLocation, trimmed.metadataLocation);
   });
 
   test('a commit built on an old version is refused (409 → CommitConflict, nothing applied); rebuilt on the new one it commits', async () => {
