@@ -61,6 +61,28 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
+ * Creates a namespace unless it exists, also when another client creates it in between. Looking first
+ * spares a principal allowed to use a namespace but not to create one a refusal. Returns whether it was created.
+ */
+export async function ensureNamespaceIn(
+  catalog: {
+    namespaceExists(namespace: string): Promise<boolean>;
+    createNamespace(namespace: string, properties: Record<string, string>): Promise<void>;
+  },
+  namespace: string,
+  properties: Record<string, string>,
+): Promise<boolean> {
+  if (await catalog.namespaceExists(namespace)) return false;
+  try {
+    await catalog.createNamespace(namespace, properties);
+    return true;
+  } catch (err) {
+    if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
+    throw err;
+  }
+}
+
+/**
  * What the engine asks of an Iceberg catalog: tables by identifier, and the compare-and-set of a table's
  * metadata pointer on a connection the caller hands in (inside its transaction, when it has one).
  * JdbcCatalog is the catalog; the batch loop's unit test runs on an in-memory one.
@@ -149,14 +171,7 @@ export class JdbcCatalog implements Catalog {
   /** Creates the namespace unless it exists (safe under concurrency). Returns whether it was created. */
   async ensureNamespace(namespace: string, properties: Record<string, string> = {}): Promise<boolean> {
     this.checkNamespace(namespace);
-    if (await this.namespaceExists(namespace)) return false;
-    try {
-      await this.createNamespace(namespace, properties);
-      return true;
-    } catch (err) {
-      if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
-      throw err;
-    }
+    return ensureNamespaceIn(this, namespace, properties);
   }
 
   /** Every namespace of this catalog (full dotted names, sorted), from tables and from properties. */

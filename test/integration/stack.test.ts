@@ -29,6 +29,8 @@ const env = {
   OFFLOAD_STACK_CH_TCP_PORT: String(chTcp),
   OFFLOAD_STACK_PG_PORT: String(pgPort),
   OFFLOAD_STACK_S3_PORT: String(s3Port),
+  // Not its REST catalog: its port would be the main stack's (CI runs with OFFLOAD_STACK_REST=1).
+  OFFLOAD_STACK_REST: '0',
 };
 const stack = (verb: string) => execa(`${ROOT}dev/stack.sh`, [verb], { env, reject: false, all: true });
 

@@ -1,0 +1,224 @@
+// An Iceberg REST catalog client: configuration (`GET /v1/config`: prefix, defaults, overrides), namespaces,
+// tables, and the commit (`POST /v1/{prefix}/namespaces/{ns}/tables/{t}` with requirements and updates).
+// Plain fetch, no SDK. The server writes the metadata files: a commit sends the staged snapshot (our
+// manifests and manifest list) as updates, guarded by assert-ref-snapshot-id, and gets back the table
+// as the server now has it. docs/rest-catalog.md explains how exactly-once holds on top of this.
+import { describeCatalog, type RestCatalogSettings } from '../config/catalog.js';
+import { CatalogError, ensureNamespaceIn } from './catalog.js';
+import type { NewTable, NextVersion, RemoteCatalog } from './catalog-interface.js';
+import { defaultRetryPolicy, type RetryPolicy } from './io.js';
+import { credentialsFor } from './rest-auth.js';
+import { CatalogHttp } from './rest-http.js';
+import {
+  CatalogPaths,
+  commitRequest,
+  createTableBody,
+  identifiersFromResponse,
+  namespaceLevels,
+  namespacesFromResponse,
+  parseConfigResponse,
+  RestCommitConflict,
+  tableFromResponse,
+  type CatalogConfig,
+} from './rest-protocol.js';
+import type { Table } from './snapshot-producer.js';
+import type { TableIdentifier } from './types.js';
+import { formatIdentifier } from './types.js';
+
+export interface RestCatalogOptions {
+  /** Default: the global fetch (undici). */
+  fetch?: typeof fetch;
+  /** Default: Date.now; token renewal is timed by it. */
+  now?: () => number;
+  /** Per request (default 30 s). */
+  timeoutMs?: number;
+  /** Reads only (default: the storage policy of io.ts, 6 attempts). */
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const USER_AGENT = 'clickhouse-iceberg-offload';
+/** The routes a commit needs, as `GET /v1/config` lists endpoints (servers that list none support them all). */
+const REQUIRED_ENDPOINTS = [
+  'GET /v1/{prefix}/namespaces/{namespace}/tables/{table}',
+  'POST /v1/{prefix}/namespaces/{namespace}/tables/{table}',
+];
+
+export class RestCatalog implements RemoteCatalog {
+  readonly kind = 'rest' as const;
+
+  private constructor(
+    readonly settings: RestCatalogSettings,
+    /** What the server said at connect time (prefix, merged properties, endpoints). */
+    readonly config: CatalogConfig,
+    private readonly http: CatalogHttp,
+    private readonly paths: CatalogPaths,
+  ) {}
+
+  /** Asks the server for its configuration (with the warehouse, when given) and returns a client bound to it. */
+  static async connect(settings: RestCatalogSettings, options: RestCatalogOptions = {}): Promise<RestCatalog> {
+    const fetchImpl = options.fetch ?? fetch;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const credentials = credentialsFor(settings.auth, {
+      catalogUri: settings.uri,
+      fetch: fetchImpl,
+      now: options.now ?? Date.now,
+      timeoutMs,
+    });
+    const http = new CatalogHttp(settings.uri, {
+      credentials,
+      fetch: fetchImpl,
+      timeoutMs,
+      retry: { ...defaultRetryPolicy, ...options.retry },
+      headers: { 'user-agent': USER_AGENT },
+      sleep: options.sleep,
+    });
+    const query = settings.warehouse ? `?${new URLSearchParams({ warehouse: settings.warehouse })}` : '';
+    const answer = await http.send('GET', `${settings.uri}/v1/config${query}`, { op: 'config' });
+    const config = parseConfigResponse(answer, settings.uri, {
+      uri: settings.uri,
+      ...(settings.warehouse ? { warehouse: settings.warehouse } : {}),
+    });
+    const missing = config.endpoints ? REQUIRED_ENDPOINTS.filter((e) => !config.endpoints!.includes(e)) : [];
+    if (missing.length > 0)
+      throw new CatalogError(
+        'invalid',
+        `the REST catalog at ${settings.uri} does not offer ${missing.join(' and ')}; the offload cannot commit through it`,
+      );
+    if (config.properties['oauth2-server-uri']) credentials.useServerTokenEndpoint(config.properties['oauth2-server-uri']);
+    return new RestCatalog(settings, config, http, new CatalogPaths(config.uri, config.prefix));
+  }
+
+  get description(): string {
+    return `${describeCatalog(this.settings)}${this.config.prefix ? `, prefix ${this.config.prefix}` : ''}`;
+  }
+
+  // ── namespaces ──────────────────────────────────────────────────────────────────────────────
+
+  async namespaceExists(namespace: string): Promise<boolean> {
+    return (await this.loadNamespaceProperties(namespace).catch(notFoundAs(null))) !== null;
+  }
+
+  async loadNamespaceProperties(namespace: string): Promise<Record<string, string>> {
+    const b = (await this.http.send('GET', this.paths.namespace(namespace), { op: 'load-namespace', namespace })) as {
+      properties?: Record<string, string>;
+    } | null;
+    return { ...(b?.properties ?? {}) };
+  }
+
+  async createNamespace(namespace: string, properties: Record<string, string> = {}): Promise<void> {
+    await this.http.send(
+      'POST',
+      this.paths.namespaces(),
+      { op: 'create-namespace', namespace },
+      { namespace: namespaceLevels(namespace), properties },
+    );
+  }
+
+  /** Creates the namespace unless it exists (also when another client creates it meanwhile). Returns whether it was created. */
+  ensureNamespace(namespace: string, properties: Record<string, string> = {}): Promise<boolean> {
+    return ensureNamespaceIn(this, namespace, properties);
+  }
+
+  /** Top-level namespaces, or the children of `parent`; every page. */
+  async listNamespaces(parent?: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = namespacesFromResponse(await this.http.send('GET', this.paths.namespaces(parent, token), { op: 'list-namespaces' }));
+      out.push(...page.namespaces);
+      token = page.nextPageToken ?? undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  /** Drops an empty namespace. Returns false when it does not exist. */
+  async dropNamespace(namespace: string): Promise<boolean> {
+    try {
+      await this.http.send('DELETE', this.paths.namespace(namespace), { op: 'drop-namespace', namespace });
+      return true;
+    } catch (err) {
+      return notFoundAs(false)(err);
+    }
+  }
+
+  // ── tables ──────────────────────────────────────────────────────────────────────────────────
+
+  async listTables(namespace: string): Promise<TableIdentifier[]> {
+    const out: TableIdentifier[] = [];
+    let token: string | undefined;
+    do {
+      const page = identifiersFromResponse(
+        await this.http.send('GET', this.paths.tables(namespace, token), { op: 'list-tables', namespace }),
+        `the tables of ${namespace}`,
+      );
+      out.push(...page.identifiers);
+      token = page.nextPageToken ?? undefined;
+    } while (token);
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The table as the catalog has it now (its metadata location and content), or null when it does not exist. */
+  async loadTable(ident: TableIdentifier): Promise<Table | null> {
+    try {
+      return tableFromResponse(ident, await this.http.send('GET', this.paths.table(ident), { op: 'load-table', ident })).table;
+    } catch (err) {
+      return notFoundAs(null)(err);
+    }
+  }
+
+  /** Creates the table (the namespace must exist); the server assigns field ids and the location unless given. */
+  async createTable(ident: TableIdentifier, table: NewTable): Promise<Table> {
+    const answer = await this.http.send(
+      'POST',
+      this.paths.tables(ident.namespace),
+      { op: 'create-table', ident },
+      createTableBody(ident.name, table),
+    );
+    return tableFromResponse(ident, answer).table;
+  }
+
+  /** Removes the table from the catalog without purging its files. Returns false when it did not exist. */
+  async dropTable(ident: TableIdentifier): Promise<boolean> {
+    try {
+      await this.http.send('DELETE', this.paths.table(ident, { purgeRequested: 'false' }), { op: 'drop-table', ident });
+      return true;
+    } catch (err) {
+      return notFoundAs(false)(err);
+    }
+  }
+
+  /**
+   * Commits `next` (built on `base`) as requirements + updates. Returns the table as the server has it
+   * afterwards (the server's own metadata file). CommitConflict: the table moved on, nothing applied;
+   * CommitOutcomeUnknown: it may have been applied (reload and look for the snapshot).
+   */
+  async commit(base: Table, next: NextVersion): Promise<Table> {
+    const ident = next.ident;
+    const request = commitRequest(ident, base.metadata, next.metadata);
+    if (request.updates.length === 0) return base;
+    try {
+      const answer = await this.http.send(
+        'POST',
+        this.paths.table(ident),
+        { op: 'commit', ident, expected: base.metadataLocation },
+        request,
+      );
+      return tableFromResponse(ident, answer).table;
+    } catch (err) {
+      if (!(err instanceof RestCommitConflict)) throw err;
+      // Name the version that won, as the JDBC catalog's conflict does.
+      const current = await this.loadTable(ident).catch(() => null);
+      throw new RestCommitConflict(formatIdentifier(ident), base.metadataLocation, current?.metadataLocation ?? null, err.reason);
+    }
+  }
+}
+
+/** For lookups where "not there" is an answer: a CatalogError no-such-* becomes `value`, anything else is rethrown. */
+function notFoundAs<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if (err instanceof CatalogError && (err.reason === 'no-such-table' || err.reason === 'no-such-namespace')) return value;
+    throw err;
+  };
+}
