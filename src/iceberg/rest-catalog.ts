@@ -4,10 +4,9 @@
 // manifests and manifest list) as updates, guarded by assert-ref-snapshot-id, and gets back the table
 // as the server now has it. docs/rest-catalog.md explains how exactly-once holds on top of this.
 import { describeCatalog, type RestCatalogSettings } from '../config/catalog.js';
-import { CatalogError, ensureNamespaceIn } from './catalog.js';
-import type { NewTable, NextVersion, RemoteCatalog } from './catalog-interface.js';
+import { CatalogError, ensureNamespaceIn, type Catalog, type CatalogConnection, type NewTable, type TableVersion } from './catalog.js';
 import { defaultRetryPolicy, type RetryPolicy } from './io.js';
-import { credentialsFor } from './rest-auth.js';
+import { credentialsFor, type CatalogCredentials } from './rest-auth.js';
 import { CatalogHttp } from './rest-http.js';
 import {
   CatalogPaths,
@@ -45,37 +44,71 @@ const REQUIRED_ENDPOINTS = [
   'POST /v1/{prefix}/namespaces/{namespace}/tables/{table}',
 ];
 
-export class RestCatalog implements RemoteCatalog {
+/** What `GET /v1/config` bound the client to. */
+interface Connection {
+  config: CatalogConfig;
+  paths: CatalogPaths;
+}
+
+export class RestCatalog implements Catalog {
   readonly kind = 'rest' as const;
+  private readonly http: CatalogHttp;
+  private readonly credentials: CatalogCredentials;
+  private connection: Promise<Connection> | null = null;
+  private connected: Connection | null = null;
 
-  private constructor(
+  /** A client that asks the server for its configuration on first use (opening one connects to nothing). */
+  constructor(
     readonly settings: RestCatalogSettings,
-    /** What the server said at connect time (prefix, merged properties, endpoints). */
-    readonly config: CatalogConfig,
-    private readonly http: CatalogHttp,
-    private readonly paths: CatalogPaths,
-  ) {}
-
-  /** Asks the server for its configuration (with the warehouse, when given) and returns a client bound to it. */
-  static async connect(settings: RestCatalogSettings, options: RestCatalogOptions = {}): Promise<RestCatalog> {
+    options: RestCatalogOptions = {},
+  ) {
     const fetchImpl = options.fetch ?? fetch;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const credentials = credentialsFor(settings.auth, {
+    this.credentials = credentialsFor(settings.auth, {
       catalogUri: settings.uri,
       fetch: fetchImpl,
       now: options.now ?? Date.now,
       timeoutMs,
     });
-    const http = new CatalogHttp(settings.uri, {
-      credentials,
+    this.http = new CatalogHttp(settings.uri, {
+      credentials: this.credentials,
       fetch: fetchImpl,
       timeoutMs,
       retry: { ...defaultRetryPolicy, ...options.retry },
       headers: { 'user-agent': USER_AGENT },
       sleep: options.sleep,
     });
+  }
+
+  /** Asks the server for its configuration (with the warehouse, when given) and returns a client bound to it. */
+  static async connect(settings: RestCatalogSettings, options: RestCatalogOptions = {}): Promise<RestCatalog> {
+    const catalog = new RestCatalog(settings, options);
+    await catalog.bound();
+    return catalog;
+  }
+
+  /** What the server said at connect time (prefix, merged properties, endpoints). */
+  get config(): CatalogConfig {
+    if (!this.connected) throw new CatalogError('invalid', `the REST catalog at ${this.settings.uri} is not connected yet`);
+    return this.connected.config;
+  }
+
+  /** The configuration, asked for once (again after a failed attempt). */
+  private bound(): Promise<Connection> {
+    this.connection ??= this.configure().then(
+      (c) => (this.connected = c),
+      (err) => {
+        this.connection = null;
+        throw err;
+      },
+    );
+    return this.connection;
+  }
+
+  private async configure(): Promise<Connection> {
+    const settings = this.settings;
     const query = settings.warehouse ? `?${new URLSearchParams({ warehouse: settings.warehouse })}` : '';
-    const answer = await http.send('GET', `${settings.uri}/v1/config${query}`, { op: 'config' });
+    const answer = await this.http.send('GET', `${settings.uri}/v1/config${query}`, { op: 'config' });
     const config = parseConfigResponse(answer, settings.uri, {
       uri: settings.uri,
       ...(settings.warehouse ? { warehouse: settings.warehouse } : {}),
@@ -86,8 +119,17 @@ export class RestCatalog implements RemoteCatalog {
         'invalid',
         `the REST catalog at ${settings.uri} does not offer ${missing.join(' and ')}; the offload cannot commit through it`,
       );
-    if (config.properties['oauth2-server-uri']) credentials.useServerTokenEndpoint(config.properties['oauth2-server-uri']);
-    return new RestCatalog(settings, config, http, new CatalogPaths(config.uri, config.prefix));
+    if (config.properties['oauth2-server-uri']) this.credentials.useServerTokenEndpoint(config.properties['oauth2-server-uri']);
+    return { config, paths: new CatalogPaths(config.uri, config.prefix) };
+  }
+
+  private async paths(): Promise<CatalogPaths> {
+    return (await this.bound()).paths;
+  }
+
+  /** For messages: the catalog's URI (and warehouse). */
+  get name(): string {
+    return `${this.settings.uri}${this.settings.warehouse ? ` (warehouse ${this.settings.warehouse})` : ''}`;
   }
 
   get description(): string {
@@ -101,7 +143,7 @@ export class RestCatalog implements RemoteCatalog {
   }
 
   async loadNamespaceProperties(namespace: string): Promise<Record<string, string>> {
-    const b = (await this.http.send('GET', this.paths.namespace(namespace), { op: 'load-namespace', namespace })) as {
+    const b = (await this.http.send('GET', (await this.paths()).namespace(namespace), { op: 'load-namespace', namespace })) as {
       properties?: Record<string, string>;
     } | null;
     return { ...(b?.properties ?? {}) };
@@ -110,7 +152,7 @@ export class RestCatalog implements RemoteCatalog {
   async createNamespace(namespace: string, properties: Record<string, string> = {}): Promise<void> {
     await this.http.send(
       'POST',
-      this.paths.namespaces(),
+      (await this.paths()).namespaces(),
       { op: 'create-namespace', namespace },
       { namespace: namespaceLevels(namespace), properties },
     );
@@ -126,7 +168,9 @@ export class RestCatalog implements RemoteCatalog {
     const out: string[] = [];
     let token: string | undefined;
     do {
-      const page = namespacesFromResponse(await this.http.send('GET', this.paths.namespaces(parent, token), { op: 'list-namespaces' }));
+      const page = namespacesFromResponse(
+        await this.http.send('GET', (await this.paths()).namespaces(parent, token), { op: 'list-namespaces' }),
+      );
       out.push(...page.namespaces);
       token = page.nextPageToken ?? undefined;
     } while (token);
@@ -136,7 +180,7 @@ export class RestCatalog implements RemoteCatalog {
   /** Drops an empty namespace. Returns false when it does not exist. */
   async dropNamespace(namespace: string): Promise<boolean> {
     try {
-      await this.http.send('DELETE', this.paths.namespace(namespace), { op: 'drop-namespace', namespace });
+      await this.http.send('DELETE', (await this.paths()).namespace(namespace), { op: 'drop-namespace', namespace });
       return true;
     } catch (err) {
       return notFoundAs(false)(err);
@@ -150,7 +194,7 @@ export class RestCatalog implements RemoteCatalog {
     let token: string | undefined;
     do {
       const page = identifiersFromResponse(
-        await this.http.send('GET', this.paths.tables(namespace, token), { op: 'list-tables', namespace }),
+        await this.http.send('GET', (await this.paths()).tables(namespace, token), { op: 'list-tables', namespace }),
         `the tables of ${namespace}`,
       );
       out.push(...page.identifiers);
@@ -159,10 +203,14 @@ export class RestCatalog implements RemoteCatalog {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  async tableExists(ident: TableIdentifier): Promise<boolean> {
+    return (await this.loadTable(ident)) !== null;
+  }
+
   /** The table as the catalog has it now (its metadata location and content), or null when it does not exist. */
   async loadTable(ident: TableIdentifier): Promise<Table | null> {
     try {
-      return tableFromResponse(ident, await this.http.send('GET', this.paths.table(ident), { op: 'load-table', ident })).table;
+      return tableFromResponse(ident, await this.http.send('GET', (await this.paths()).table(ident), { op: 'load-table', ident })).table;
     } catch (err) {
       return notFoundAs(null)(err);
     }
@@ -172,7 +220,7 @@ export class RestCatalog implements RemoteCatalog {
   async createTable(ident: TableIdentifier, table: NewTable): Promise<Table> {
     const answer = await this.http.send(
       'POST',
-      this.paths.tables(ident.namespace),
+      (await this.paths()).tables(ident.namespace),
       { op: 'create-table', ident },
       createTableBody(ident.name, table),
     );
@@ -182,26 +230,34 @@ export class RestCatalog implements RemoteCatalog {
   /** Removes the table from the catalog without purging its files. Returns false when it did not exist. */
   async dropTable(ident: TableIdentifier): Promise<boolean> {
     try {
-      await this.http.send('DELETE', this.paths.table(ident, { purgeRequested: 'false' }), { op: 'drop-table', ident });
+      await this.http.send('DELETE', (await this.paths()).table(ident, { purgeRequested: 'false' }), { op: 'drop-table', ident });
       return true;
     } catch (err) {
       return notFoundAs(false)(err);
     }
   }
 
+  /** The request line of a commit to `ident` (`POST <path>`): where a drill cuts the answer of one. */
+  async commitRequestLine(ident: TableIdentifier): Promise<string> {
+    return `POST ${new URL((await this.paths()).table(ident)).pathname}`;
+  }
+
   /**
-   * Commits `next` (built on `base`) as requirements + updates. Returns the table as the server has it
+   * Commits `version` (built on its `baseTable`) as requirements + updates. Returns the table as the server has it
    * afterwards (the server's own metadata file). CommitConflict: the table moved on, nothing applied;
    * CommitOutcomeUnknown: it may have been applied (reload and look for the snapshot).
    */
-  async commit(base: Table, next: NextVersion): Promise<Table> {
-    const ident = next.ident;
-    const request = commitRequest(ident, base.metadata, next.metadata);
+  async commit(version: TableVersion, tx?: CatalogConnection): Promise<Table> {
+    const ident = version.ident;
+    const base = version.baseTable;
+    // Another system: nothing can make this request part of a state transaction.
+    if (tx) throw new CatalogError('invalid', `${formatIdentifier(ident)}: a REST catalog commit cannot join a transaction`);
+    const request = commitRequest(ident, base.metadata, version.metadata);
     if (request.updates.length === 0) return base;
     try {
       const answer = await this.http.send(
         'POST',
-        this.paths.table(ident),
+        (await this.paths()).table(ident),
         { op: 'commit', ident, expected: base.metadataLocation },
         request,
       );

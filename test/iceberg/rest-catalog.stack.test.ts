@@ -10,13 +10,12 @@ import type { AddressInfo } from 'node:net';
 import type { RestCatalogAuth, RestCatalogSettings } from '../../src/config/catalog.js';
 import { CommitConflict, ExitCode } from '../../src/core/errors.js';
 import { CatalogError } from '../../src/iceberg/catalog.js';
-import { commitOutcome } from '../../src/iceberg/catalog-interface.js';
 import { currentSchema, currentSnapshot, expireSnapshots } from '../../src/iceberg/metadata.js';
 import type { DuckDBSession } from '../../src/iceberg/parquet.js';
 import { RestCatalog, type RestCatalogOptions } from '../../src/iceberg/rest-catalog.js';
 import { CatalogUnavailable, CommitOutcomeUnknown } from '../../src/iceberg/rest-protocol.js';
-import { buildOnBase, type StagedCommit, type Table } from '../../src/iceberg/snapshot-producer.js';
-import { stageAddColumns, stageAppend } from '../../src/iceberg/table.js';
+import { type AnyStagedCommit, buildOnBase, type Table } from '../../src/iceberg/snapshot-producer.js';
+import { commitOutcome, stageAddColumns, stageAppend, stageSchemaChange } from '../../src/iceberg/table.js';
 import { FaultProxy } from '../../src/drill/fault-proxy.js';
 import {
   canonicalRows,
@@ -110,10 +109,12 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
   }
 
   /** Writes `count` trades from `first` and stages their append on `base` with an offload run's summary. */
-  async function stage(base: Table, first: number, count: number, runId: string): Promise<StagedCommit> {
+  async function stage(base: Table, first: number, count: number, runId: string): Promise<AnyStagedCommit> {
     const files = await writeRows(duck, base, warehouse.io, tradesSql(first, count), { prefix: runId });
+    // As the pipeline stages for a REST catalog: no metadata file of ours (the server writes its own).
     return stageAppend(base, warehouse.io, files, {
       summaryProperties: { 'offload.run-id': runId, 'offload.watermark': WATERMARK(`2026-02-1${first % 3}T00:00:00Z`) },
+      metadataFile: false,
     });
   }
 
@@ -205,12 +206,12 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
   }, async () => {
     const base = await newTable();
     const first = await stage(base, 1, 300, 'run-1');
-    const afterFirst = await catalog.commit(base, first);
+    const afterFirst = await catalog.commit(first);
     const second = await stage(afterFirst, 1000, 200, 'run-2');
-    const afterSecond = await catalog.commit(afterFirst, second);
+    const afterSecond = await catalog.commit(second);
 
-    // The server wrote its own metadata files (ours, staged for the JDBC catalog, are not used).
-    assert.notEqual(afterFirst.metadataLocation, first.next);
+    // The server wrote its own metadata files (none of ours was staged).
+    assert.equal(first.next, null);
     assert.match(afterSecond.metadataLocation, /\/metadata\/00002-[0-9a-f-]{36}\.metadata\.json$/);
     const snap = currentSnapshot(afterSecond.metadata)!;
     assert.equal(snap['snapshot-id'], second.snapshotId);
@@ -252,10 +253,12 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
 
   test('a schema change, snapshot expiry and table properties commit as add-schema, remove-snapshots and set-properties; a stale schema change is refused', async () => {
     const created = await newTable();
-    const one = await catalog.commit(created, await stage(created, 1, 20, 'run-a'));
-    const two = await catalog.commit(one, await stage(one, 100, 20, 'run-b'));
+    const one = await catalog.commit(await stage(created, 1, 20, 'run-a'));
+    const two = await catalog.commit(await stage(one, 100, 20, 'run-b'));
     const lastColumnId = two.metadata['last-column-id'];
-    const widened = await catalog.commit(two, await stageAddColumns(two, warehouse.io, [{ name: 'venue_code', type: 'string' }]));
+    const widened = await catalog.commit(
+      await stageSchemaChange(two, warehouse.io, { addColumns: [{ name: 'venue_code', type: 'string' }] }, { metadataFile: false }),
+    );
     assert.equal(widened.metadata['current-schema-id'], 1);
     assert.deepEqual(currentSchema(widened.metadata).fields.at(-1), {
       id: lastColumnId + 1,
@@ -267,7 +270,7 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
 
     const expired = expireSnapshots(widened.metadata, { olderThanMs: Date.now() + 1, minSnapshotsToKeep: 1 }).metadata;
     const next = { ...expired, properties: { ...expired.properties, 'offload.owner': 'rest-test' } };
-    const trimmed = await catalog.commit(widened, { ident: widened.ident, metadata: next });
+    const trimmed = await catalog.commit({ ident: widened.ident, baseTable: widened, metadata: next, next: null });
     assert.deepEqual(
       trimmed.metadata.snapshots.map((s) => s.summary['offload.run-id']),
       ['run-b'],
@@ -277,7 +280,7 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
 
     const stale = await stageAddColumns(two, warehouse.io, [{ name: 'other', type: 'long' }]);
     await assert.rejects(
-      catalog.commit(two, stale),
+      catalog.commit(stale),
       (e: unknown) => e instanceof CommitConflict && /Requirement failed: current schema changed: expected id 0 != 1/.test(e.message),
     );
     assert.equal((await catalog.loadTable(created.ident))!.metadataLocation, trimmed.metadataLocation);
@@ -287,8 +290,8 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     const base = await newTable();
     const ours = await stage(base, 1, 50, 'run-ours');
     const theirs = await stage(base, 100, 50, 'run-theirs');
-    const won = await catalog.commit(base, theirs);
-    await assert.rejects(catalog.commit(base, ours), (e: unknown) => {
+    const won = await catalog.commit(theirs);
+    await assert.rejects(catalog.commit(ours), (e: unknown) => {
       assert.ok(e instanceof CommitConflict, String(e));
       assert.equal(e.exitCode, ExitCode.conflict);
       assert.equal(e.expected, base.metadataLocation);
@@ -304,8 +307,8 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     );
 
     // The restage of the pipeline: the same data files and manifest, a manifest list on the new version.
-    const rebuilt = await buildOnBase(current, warehouse.io, ours.change, ours.attempt + 1);
-    const committed = await catalog.commit(current, rebuilt);
+    const rebuilt = await buildOnBase(current, warehouse.io, ours.change, ours.attempt + 1, { metadataFile: false });
+    const committed = await catalog.commit(rebuilt);
     assert.deepEqual(
       committed.metadata.snapshots.map((s) => s.summary['offload.run-id']),
       ['run-theirs', 'run-ours'],
@@ -318,7 +321,7 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     const { proxy, viaProxy } = await throughProxy(base.ident.name, 'after-reply');
     try {
       const staged = await stage(base, 1, 40, 'run-ambiguous');
-      await assert.rejects(viaProxy.commit(base, staged), (e: unknown) => {
+      await assert.rejects(viaProxy.commit(staged), (e: unknown) => {
         assert.ok(e instanceof CommitOutcomeUnknown, String(e));
         assert.match(e.message, /outcome unknown/);
         return true;
@@ -341,11 +344,11 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     const { proxy, viaProxy } = await throughProxy(base.ident.name, 'before-forward');
     try {
       const staged = await stage(base, 1, 40, 'run-lost');
-      await assert.rejects(viaProxy.commit(base, staged), CommitOutcomeUnknown);
+      await assert.rejects(viaProxy.commit(staged), CommitOutcomeUnknown);
       const current = (await catalog.loadTable(base.ident))!;
       assert.equal(commitOutcome(current, staged), 'not-committed');
       assert.equal(current.metadataLocation, base.metadataLocation);
-      const committed = await catalog.commit(current, staged);
+      const committed = await catalog.commit(staged);
       assert.equal(currentSnapshot(committed.metadata)!['snapshot-id'], staged.snapshotId);
     } finally {
       await proxy.close();
@@ -465,13 +468,10 @@ describe('Iceberg REST catalog client against the stack REST catalog server', { 
     await proxy.close();
     // On the kept-alive connection the proxy closed, the client cannot tell whether the request left (unknown),
     // unless it saw the close first and connected anew (refused): either way nothing claims "failed" wrongly.
-    await assert.rejects(
-      viaProxy.commit(base, staged),
-      (e: unknown) => e instanceof CommitOutcomeUnknown || e instanceof CatalogUnavailable,
-    );
+    await assert.rejects(viaProxy.commit(staged), (e: unknown) => e instanceof CommitOutcomeUnknown || e instanceof CatalogUnavailable);
     // A new connection is refused: the request never left, so the commit is known not to be applied.
     await assert.rejects(
-      viaProxy.commit(base, staged),
+      viaProxy.commit(staged),
       (e: unknown) => e instanceof CatalogUnavailable && /commit .*ECONNREFUSED/.test(e.message),
     );
     assert.equal(commitOutcome(await catalog.loadTable(base.ident), staged), 'not-committed');

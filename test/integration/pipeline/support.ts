@@ -19,7 +19,8 @@ import { migrate } from '../../../src/state/migrate.js';
 import { createPool } from '../../../src/state/pool.js';
 import * as watermarks from '../../../src/state/watermarks.js';
 import { applySeedSchema } from '../../../src/dev/schema.js';
-import { JdbcCatalog } from '../../../src/iceberg/catalog.js';
+import { JdbcCatalog, type Catalog } from '../../../src/iceberg/catalog.js';
+import { JdbcTableCatalog } from '../../../src/iceberg/jdbc-table-catalog.js';
 import { createFileIO, type FileIO } from '../../../src/iceberg/io.js';
 import { currentSchema, currentSnapshot } from '../../../src/iceberg/metadata.js';
 import { openDuckDB, type DuckDBSession } from '../../../src/iceberg/parquet.js';
@@ -41,7 +42,7 @@ export interface Bench {
   ch: ClickHouseSource;
   pgUrl: string;
   pool: pg.Pool;
-  catalog: JdbcCatalog;
+  catalog: Catalog;
   io: FileIO;
   warehouse: string;
   deps: OffloadDeps;
@@ -57,9 +58,9 @@ export async function openBench(prefix: string): Promise<Bench> {
   const pgDb = await freshPostgresDatabase(prefix);
   const pool = createPool({ connectionString: pgDb.url }, { max: 12 });
   await migrate(pool);
-  const catalog = new JdbcCatalog(pool);
   const { warehouse } = await freshBucket(prefix);
   const io = createFileIO({ s3: s3FromEnv(env) });
+  const catalog = new JdbcTableCatalog(new JdbcCatalog(pool), io, warehouse, pool);
   const duck = await openDuckDB({ threads: 2, memoryLimit: '256MB' });
   return {
     chDatabase: chDb.name,
