@@ -133,7 +133,8 @@ export class RestCatalog implements Catalog {
   }
 
   get description(): string {
-    return `${describeCatalog(this.settings)}${this.config.prefix ? `, prefix ${this.config.prefix}` : ''}`;
+    const prefix = this.connected?.config.prefix;
+    return `${describeCatalog(this.settings)}${prefix ? `, prefix ${prefix}` : ''}`;
   }
 
   // ── namespaces ──────────────────────────────────────────────────────────────────────────────

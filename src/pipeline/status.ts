@@ -156,7 +156,7 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
   // A REST catalog is asked once whether it answers (GET …/namespaces): its own line, its cells follow it.
   let catalogService: ServiceInfo | undefined;
   if (catalog && io && catalog.kind === 'rest') {
-    catalogService = { name: 'Iceberg catalog', url: catalog.description, ok: true };
+    catalogService = { name: 'Iceberg', url: catalog.description, ok: true };
     try {
       await catalog.listNamespaces();
     } catch (err) {
