@@ -13,15 +13,16 @@
 # Run directly (dev/rest-catalog.sh up|down|status): the same as dev/stack.sh rest up|down|status.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then exec "$(dirname "$0")/stack.sh" rest "$@"; fi
 
-REST_PORT=${OFFLOAD_STACK_REST_PORT:-19910}
+# Its port (REST_PORT, OFFLOAD_STACK_REST_PORT) and the bucket are settings of dev/stack.sh (resolve_settings).
 REST_DB=${OFFLOAD_STACK_REST_DB:-offload_rest}
-REST_WAREHOUSE=s3://$BUCKET/rest
 REST_DIR=$STACK_DIR/rest-catalog
 REST_POM=$ROOT/dev/rest-catalog/pom.xml
 # Pinned: `mvn dependency:…` without a version would take whatever the local Maven defaults to.
 REST_MVN_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # A small heap and the client compiler only: a test server, started often, idle most of the time.
 REST_JAVA_OPTS=${OFFLOAD_STACK_REST_JAVA_OPTS:--Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k}
+
+rest_warehouse() { echo "s3://$BUCKET/rest"; }
 
 # Started by `up` when asked for, and kept in `up`/`env` while it runs.
 rest_catalog_wanted() {
@@ -76,7 +77,7 @@ up_rest_catalog() {
     CATALOG_JDBC_USER=offload \
     CATALOG_JDBC_PASSWORD="$PG_PASSWORD" \
     CATALOG_JDBC_SCHEMA__VERSION=V1 \
-    CATALOG_WAREHOUSE="$REST_WAREHOUSE" \
+    CATALOG_WAREHOUSE="$(rest_warehouse)" \
     CATALOG_IO__IMPL=org.apache.iceberg.aws.s3.S3FileIO \
     CATALOG_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" \
     CATALOG_S3_PATH__STYLE__ACCESS=true \
@@ -91,7 +92,7 @@ up_rest_catalog() {
     [ $SECONDS -lt $deadline ] || die "the REST catalog did not come up within 120s (see $logf)"
     sleep 0.2
   done
-  log "rest catalog up: http://127.0.0.1:$REST_PORT (backend: database $REST_DB, warehouse $REST_WAREHOUSE)"
+  log "rest catalog up: http://127.0.0.1:$REST_PORT (backend: database $REST_DB, warehouse $(rest_warehouse))"
 }
 
 down_rest_catalog() {
@@ -100,7 +101,7 @@ down_rest_catalog() {
 
 status_rest_catalog() {
   if pid_alive "$STACK_DIR/rest-catalog.pid" && curl -sf "http://127.0.0.1:$REST_PORT/v1/config" >/dev/null 2>&1; then
-    echo "rest catalog running  pid $(cat "$STACK_DIR/rest-catalog.pid")  http://127.0.0.1:$REST_PORT (database $REST_DB, warehouse $REST_WAREHOUSE)"
+    echo "rest catalog running  pid $(cat "$STACK_DIR/rest-catalog.pid")  http://127.0.0.1:$REST_PORT (database $REST_DB, warehouse $(rest_warehouse))"
   else
     echo "rest catalog stopped"; return 1
   fi
@@ -109,5 +110,5 @@ status_rest_catalog() {
 # What .stack/env says about it. Not OFFLOAD_CATALOG_URI: pointing the offload at it is a choice.
 rest_catalog_env() {
   echo "export OFFLOAD_STACK_REST_URI=http://127.0.0.1:$REST_PORT"
-  echo "export OFFLOAD_STACK_REST_WAREHOUSE=$REST_WAREHOUSE"
+  echo "export OFFLOAD_STACK_REST_WAREHOUSE=$(rest_warehouse)"
 }

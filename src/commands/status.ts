@@ -5,7 +5,7 @@ import { ExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
 import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
-import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';
+import { formatCount, formatInstant, logLine, printJson, printTable, println, type CommandContext } from './output.js';
 
 export interface StatusOptions {
   config?: string;
@@ -34,7 +34,12 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   // Scripts get the document (or the table) and a non-zero exit naming the service that is down.
   const down = report.services.filter((s) => !s.ok);
   if (down.length > 0) {
-    for (const s of down) println(ctx.stderr, `offload: ${s.error ?? `cannot reach ${s.name} at ${s.url}`}`);
+    for (const s of down)
+      logLine(ctx.stderr, `offload: ${s.error ?? `cannot reach ${s.name} at ${s.url}`}`, {
+        level: 'error',
+        event: 'service-unreachable',
+        service: s.name,
+      });
     ctx.exitCode = ExitCode.unavailable;
   }
   return report;
@@ -69,7 +74,7 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       t.lastRun ? `${t.lastRun.status} ${formatInstant(t.lastRun.startedAt)}` : '—',
     ];
   });
-  for (const line of alignedTable(header, rows, new Set([4, 5, 6, 8]))) println(ctx.stdout, line);
+  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 8]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
   // Cells that failed while their service answered (a missing table, a query that does not run).
   const isUp = (name: string) => report.services.some((s) => s.name === name && s.ok);
   const problems = [

@@ -4,8 +4,7 @@
 // they are never part of an error message.
 import type { RestCatalogAuth } from '../config/catalog.js';
 import { redactUrl } from '../config/redact.js';
-import { transportDetail } from './rest-http.js';
-import { CatalogAccessDenied, CatalogUnavailable } from './rest-protocol.js';
+import { CatalogAccessDenied, CatalogUnavailable, transportDetail } from './rest-protocol.js';
 
 export interface CatalogCredentials {
   /** The Authorization header value for the next request, or null (no authentication). */
@@ -13,7 +12,7 @@ export interface CatalogCredentials {
   /** After a 401: gets a new token if it can. Returns whether a retry may succeed. */
   renew(): Promise<boolean>;
   /** The token endpoint a server named in its config (`oauth2-server-uri`), used unless one was configured. */
-  useServerTokenEndpoint(uri: string): void;
+  adoptServerTokenEndpoint(uri: string): void;
   /** Every secret value in play (client secret, tokens issued), for scrubbing text before it is shown. */
   secrets(): string[];
 }
@@ -29,12 +28,12 @@ export interface CredentialsOptions {
 export function credentialsFor(auth: RestCatalogAuth, o: CredentialsOptions): CatalogCredentials {
   switch (auth.kind) {
     case 'none':
-      return { authorization: async () => null, renew: async () => false, useServerTokenEndpoint: () => undefined, secrets: () => [] };
+      return { authorization: async () => null, renew: async () => false, adoptServerTokenEndpoint: () => undefined, secrets: () => [] };
     case 'bearer':
       return {
         authorization: async () => `Bearer ${auth.token}`,
         renew: async () => false,
-        useServerTokenEndpoint: () => undefined,
+        adoptServerTokenEndpoint: () => undefined,
         secrets: () => [auth.token],
       };
     case 'oauth2':
@@ -95,7 +94,7 @@ class ClientCredentials implements CatalogCredentials {
     return this.auth.tokenUri ?? this.serverTokenUri ?? `${this.o.catalogUri}/v1/oauth/tokens`;
   }
 
-  useServerTokenEndpoint(uri: string): void {
+  adoptServerTokenEndpoint(uri: string): void {
     this.serverTokenUri = uri;
   }
 

@@ -119,7 +119,7 @@ export class RestCatalog implements Catalog {
         'invalid',
         `the REST catalog at ${settings.uri} does not offer ${missing.join(' and ')}; the offload cannot commit through it`,
       );
-    if (config.properties['oauth2-server-uri']) this.credentials.useServerTokenEndpoint(config.properties['oauth2-server-uri']);
+    if (config.properties['oauth2-server-uri']) this.credentials.adoptServerTokenEndpoint(config.properties['oauth2-server-uri']);
     return { config, paths: new CatalogPaths(config.uri, config.prefix) };
   }
 

@@ -12,6 +12,7 @@ import {
   errorForStatus,
   requestBody,
   responseBody,
+  transportDetail,
   type CatalogOperation,
 } from './rest-protocol.js';
 import { formatIdentifier } from './types.js';
@@ -26,16 +27,6 @@ export interface CatalogHttpOptions {
   /** Extra request headers (e.g. a User-Agent). */
   headers?: Record<string, string>;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** A fetch failure in words: undici hides the system error code in `cause`. */
-export function transportDetail(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return 'timed out';
-  if (e?.name === 'AbortError') return 'aborted';
-  const code = e?.cause?.code;
-  if (code) return e.cause?.message?.includes(code) ? e.cause.message : `${code}${e.cause?.message ? ` ${e.cause.message}` : ''}`;
-  return e?.cause?.message ?? e?.message ?? String(err);
 }
 
 /** Codes meaning no connection was made, so the request never reached the server. */

@@ -377,3 +377,13 @@ export function errorForStatus(status: number, body: unknown, operation: Catalog
     `the REST catalog at ${uri} rejected ${operation.op}${'ident' in operation || 'namespace' in operation ? ` of ${what}` : ''} (${said})`,
   );
 }
+
+/** A fetch failure in words: undici hides the system error code in `cause`. */
+export function transportDetail(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return 'timed out';
+  if (e?.name === 'AbortError') return 'aborted';
+  const code = e?.cause?.code;
+  if (code) return e.cause?.message?.includes(code) ? e.cause.message : `${code}${e.cause?.message ? ` ${e.cause.message}` : ''}`;
+  return e?.cause?.message ?? e?.message ?? String(err);
+}

@@ -24,6 +24,7 @@ export type ServicePurpose =
   | 'tui'
   | 'tui offloads'
   | 'status'
+  | 'serve-metrics'
   | 'init'
   | 'runs'
   | 'seed'
@@ -51,6 +52,8 @@ const SETTINGS: Record<ServicePurpose, Settings> = {
   bench: OFFLOADS,
   tui: STATUS,
   status: STATUS,
+  // Status queries only, between scrapes: the same small pool and short timeouts as `offload status`.
+  'serve-metrics': STATUS,
   drill: { poolMax: 6, clickhouseTimeoutMs: 300_000 },
   'drill --clean': ADMIN,
   init: ADMIN,

@@ -6,7 +6,7 @@
 // was — and, with a REST catalog, what PostgreSQL is reconciled from. Nothing is left to write before the
 // commit (`before-commit`).
 import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
-import type { FileIO } from '../iceberg/io.js';
+import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
 import { type AnyStagedCommit, buildOnBase, newCommitUuid, writeAddedManifest, type Table } from '../iceberg/snapshot-producer.js';
 import type { DataFile, Snapshot, TableMetadata } from '../iceberg/types.js';
@@ -88,7 +88,7 @@ export async function stageRun(table: Table, io: FileIO, dataFiles: readonly Dat
       { metadataFile: o.metadataFile },
     );
   } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
+    await discardUnreferenced(io, manifest.manifestPath);
     throw err;
   }
   faultPoint('after-metadata-file', o.tableName);

@@ -18,6 +18,7 @@ import type {
   DrillFault,
   OffloadBackend,
   PartitionRow,
+  RunOptions,
   RunRecord,
   RunScope,
   SnapshotRow,
@@ -122,7 +123,8 @@ export class PipelineBackend implements OffloadBackend {
     const env = options.env;
     this.env = env;
     this.config = loadTablesConfig({ config: options.config, env });
-    const s = (this.services = openServices(env, 'tui'));
+    this.services = openServices(env, 'tui');
+    const s = this.services;
     // Opened now, so a connection setting that is wrong is reported before the screen opens.
     this.status = { config: this.config, clickhouse: s.clickhouse, pool: s.pool, catalog: s.catalog, io: s.io };
     this.secrets = secretsOf(env);
@@ -155,13 +157,13 @@ export class PipelineBackend implements OffloadBackend {
    * (`signal`) is the pipeline's own: checked before each batch and before the commit transaction, so
    * a commit under way completes and nothing is left half-done.
    */
-  async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void> {
+  async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal, options: RunOptions = {}): Promise<void> {
     const events = new OffloadEvents();
     events.on((e) => onEvent(this.scrub(e)));
     this.offloadServices ??= openServices(this.env, 'tui offloads');
     const deps = this.offloadServices.offloadDeps();
     if (scope.kind === 'all') {
-      await runLayers(this.config.tables, deps, { events, signal });
+      await runLayers(this.config.tables, deps, { events, signal, tableSignal: options.tableSignal });
       return;
     }
     try {

@@ -8,7 +8,7 @@ import { CommitConflict, ExitCode } from '../../src/core/errors.js';
 import { CatalogError } from '../../src/iceberg/catalog.js';
 import { addSchema, addSnapshot, expireSnapshots, newTableMetadata } from '../../src/iceberg/metadata.js';
 import { credentialsFor, jwtExpiry, renewalTime, tokenRequestBody } from '../../src/iceberg/rest-auth.js';
-import { CatalogHttp, isNeverSent, transportDetail } from '../../src/iceberg/rest-http.js';
+import { CatalogHttp, isNeverSent } from '../../src/iceberg/rest-http.js';
 import {
   CatalogAccessDenied,
   CatalogPaths,
@@ -22,6 +22,7 @@ import {
   requestBody,
   responseBody,
   tableFromResponse,
+  transportDetail,
   type CatalogOperation,
 } from '../../src/iceberg/rest-protocol.js';
 import type { Schema, TableMetadata } from '../../src/iceberg/types.js';
@@ -387,8 +388,11 @@ describe('requests', () => {
     let issued = 0;
     const creds = {
       authorization: async () => `Bearer t${issued}`,
-      renew: async () => (issued++, true),
-      useServerTokenEndpoint: () => undefined,
+      renew: async () => {
+        issued++;
+        return true;
+      },
+      adoptServerTokenEndpoint: () => undefined,
       secrets: () => [],
     };
     const once = scripted([{ status: 401 }, { status: 200, body: { ok: true } }]);

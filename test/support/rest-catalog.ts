@@ -20,7 +20,8 @@ export const restCatalogSkip: string | false = await (async () => {
 
 /** The stack's REST catalog as the offload's settings (no authentication: the test server checks none). */
 export function restCatalogSettings(): RestCatalogSettings {
-  if (!uri) throw new Error('the stack has no REST catalog (OFFLOAD_STACK_REST_URI is not in .stack/env): OFFLOAD_STACK_REST=1 dev/stack.sh up');
+  if (!uri)
+    throw new Error('the stack has no REST catalog (OFFLOAD_STACK_REST_URI is not in .stack/env): OFFLOAD_STACK_REST=1 dev/stack.sh up');
   return { kind: 'rest', uri, warehouse: null, auth: { kind: 'none' } };
 }
 
