@@ -25,9 +25,9 @@ export function restCatalogSettings(): RestCatalogSettings {
   return { kind: 'rest', uri, warehouse: null, auth: { kind: 'none' } };
 }
 
-/** The one setting (and its URI) that points a fresh installation's CLI at the stack's REST catalog. */
+/** The one setting that points a fresh installation's CLI at the stack's REST catalog (a URI alone means rest). */
 export function restCatalogEnv(): Record<string, string> {
-  return { OFFLOAD_CATALOG: 'rest', OFFLOAD_CATALOG_URI: restCatalogSettings().uri };
+  return { OFFLOAD_CATALOG_URI: restCatalogSettings().uri };
 }
 
 /** Drops a test's namespace from the shared server: its tables, their files, the namespace. */
