@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { mapLimit } from '../core/concurrency.js';
 import { CommitConflict, OffloadError } from '../core/errors.js';
-import type { Catalog, CatalogConnection } from './catalog.js';
+import type { CatalogConnection, PointerCatalog } from './catalog.js';
 import { checksumQuerySql } from './checksum.js';
 import type { PartitionCompaction } from './compaction-plan.js';
 import type { FileIO } from './io.js';
@@ -163,7 +163,7 @@ export interface CompactedPartition {
  */
 export async function compactPartition(
   db: CatalogConnection,
-  catalog: Catalog,
+  catalog: PointerCatalog,
   io: FileIO,
   connection: DuckDBConnection,
   table: Table,

@@ -21,7 +21,7 @@ import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
 import { partitionPath, type PartitionValue } from '../iceberg/partition.js';
 import { readSnapshotFiles } from '../iceberg/reader.js';
-import { committedTable, RewriteConflict, type Table } from '../iceberg/table.js';
+import { committedTable, RewriteConflict, type StagedCommit, type Table } from '../iceberg/table.js';
 import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import { commitMaintenance, type PendingCommit } from './commit.js';
 import { OffloadEvents } from './events.js';
@@ -298,7 +298,8 @@ async function compactPartition(
       events: new OffloadEvents(),
     });
     return {
-      table: committedTable(pending.staged),
+      // commitMaintenance commits through the JDBC catalog only: the staged version has its metadata file.
+      table: committedTable(pending.staged as StagedCommit),
       result: {
         ...planned,
         status: 'compacted',

@@ -9,7 +9,7 @@
 import type { TableConfig } from '../config/tables.js';
 import type { ExpiryDeletes } from '../iceberg/expire.js';
 import { expireSnapshots } from '../iceberg/table.js';
-import { claimForMaintenance, type MaintenanceDeps } from './maintenance.js';
+import { claimForMaintenance, type MaintenanceDeps, pointerCatalogOf } from './maintenance.js';
 import { tableIdentifier } from './prepare.js';
 
 export interface ExpireOptions {
@@ -52,14 +52,20 @@ export async function expireTable(cfg: TableConfig, deps: MaintenanceDeps, o: Ex
   if (!claimed) return result('busy');
   try {
     if (!claimed.table) return result('no-table');
-    const r = await expireSnapshots(deps.state.connection, deps.catalog, deps.io, tableIdentifier(cfg), {
-      policy: {
-        maxSnapshotAgeMs: o.maxSnapshotAgeMs,
-        minSnapshotsToKeep: o.retainLast,
-        maxPreviousMetadataFiles: o.maxPreviousMetadataFiles,
+    const r = await expireSnapshots(
+      deps.state.connection,
+      pointerCatalogOf(deps.catalog, 'expire', cfg.name),
+      deps.io,
+      tableIdentifier(cfg),
+      {
+        policy: {
+          maxSnapshotAgeMs: o.maxSnapshotAgeMs,
+          minSnapshotsToKeep: o.retainLast,
+          maxPreviousMetadataFiles: o.maxPreviousMetadataFiles,
+        },
+        dryRun: o.dryRun,
       },
-      dryRun: o.dryRun,
-    });
+    );
     const changed = r.expired.length > 0 || r.deletedFiles.length > 0;
     return result(o.dryRun ? 'dry-run' : changed ? 'expired' : 'nothing-to-expire', r.expired, r.deleted);
   } finally {

@@ -4,14 +4,18 @@
 // Unarmed, a fault point costs one comparison.
 //
 // The offload's points (in protocol order), and the step file that fires each:
-//   after-plan             plan.ts    the run is recorded as running and its window planned; nothing written yet
-//   mid-extract            extract.ts rows are streaming from ClickHouse into the first slice's file
-//   after-data-upload      upload.ts  every data file of the run is in the table location; no metadata yet
-//   after-manifests        stage.ts   the manifest adding the files is written; no manifest list or metadata file
-//   after-metadata-file    stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
-//   before-commit          stage.ts   everything staged; the PostgreSQL transaction has not begun
-//   inside-commit          commit.ts  catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
-//   after-commit           commit.ts  committed; the process dies before reporting it
+//   after-plan          plan.ts    the run is recorded as running and its window planned; nothing written yet
+//   mid-extract         extract.ts rows are streaming from ClickHouse into the first slice's file
+//   after-data-upload   upload.ts  every data file of the run is in the table location; no metadata yet
+//   after-manifests     stage.ts   the manifest adding the files is written; no manifest list or metadata file
+//   after-metadata-file stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
+//                                  (REST catalog: the manifest list only; the server writes the metadata file)
+//   before-commit       stage.ts   everything staged; the PostgreSQL transaction (REST: the commit request) has not begun
+//   inside-commit       commit.ts  JDBC catalog: compare-and-set, watermark and run record done inside the
+//                                  transaction, COMMIT not sent. REST catalog: after the REST commit was applied,
+//                                  before the PostgreSQL update — the table holds the run, the watermark is one run
+//                                  behind, and the next run's recovery records it from the snapshot summary
+//   after-commit        commit.ts  committed (REST: and recorded in PostgreSQL); the process dies before reporting it
 // Compaction's (`offload compact`, one run per partition):
 //   compact-after-upload   rewrite.ts the partition's rows are rewritten and the new files uploaded; no metadata names them
 //   compact-before-commit  stage.ts   the replace snapshot is staged; the transaction has not begun

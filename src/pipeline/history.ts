@@ -3,7 +3,6 @@
 import type { TableConfig } from '../config/tables.js';
 import { DEFAULT_SMALL_FILE_RATIO } from '../iceberg/compaction-plan.js';
 import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
-import { loadTable } from '../iceberg/table.js';
 import * as runs from '../state/runs.js';
 import { tableIdentifier } from './prepare.js';
 import type { Services } from './services.js';
@@ -24,8 +23,7 @@ export function listRuns(services: Pick<Services, 'pool'>, filter: runs.ListRuns
  * data file is small below the compaction policy's share of the target file size (what compaction rewrites).
  */
 export async function readOverview(services: Pick<Services, 'catalog' | 'io'>, cfg: TableConfig): Promise<TableOverview | null> {
-  const ident = tableIdentifier(cfg);
-  if (!(await services.catalog.tableExists(ident))) return null;
+  const table = await services.catalog.loadTable(tableIdentifier(cfg));
   const smallBelowBytes = cfg.targetFileSizeBytes * (cfg.compaction?.smallFileRatio ?? DEFAULT_SMALL_FILE_RATIO);
-  return readTableOverview(services.io, (await loadTable(services.catalog, services.io, ident)).metadata, { smallBelowBytes });
+  return table ? readTableOverview(services.io, table.metadata, { smallBelowBytes }) : null;
 }

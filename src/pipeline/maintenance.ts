@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import type { TableConfig } from '../config/tables.js';
 import type { Watermark } from '../core/watermark.js';
-import type { Catalog } from '../iceberg/catalog.js';
+import type { Catalog, PointerCatalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
-import { discardStaged, type StagedCommit, type Table } from '../iceberg/table.js';
+import { JdbcTableCatalog } from '../iceberg/jdbc-table-catalog.js';
+import { discardStaged, type AnyStagedCommit, type Table } from '../iceberg/table.js';
 import type { TableLock } from '../state/locks.js';
 import type { RunKind } from '../state/runs.js';
 import type { StateStore } from '../state/store.js';
 import { claimTable, ensureWatermarkRow } from './claim.js';
+import { MaintenanceNeedsJdbc } from './commit.js';
 import { OffloadEvents } from './events.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable, recoverTable } from './recover.js';
@@ -50,6 +52,7 @@ export async function claimForMaintenance(
   events.on((e) => {
     if (e.kind === 'log') onLog(e.level, e.message);
   });
+  pointerCatalogOf(deps.catalog, 'maintenance', cfg.name); // refused before anything is claimed or written
   const lock = await claimTable(cfg, deps.state, events);
   if (!lock) return null;
   try {
@@ -63,6 +66,12 @@ export async function claimForMaintenance(
     await lock.release();
     throw err;
   }
+}
+
+/** The JDBC catalog's pointer store, which compaction, repair and expiry commit through; MaintenanceNeedsJdbc for any other catalog. */
+export function pointerCatalogOf(catalog: Catalog, kind: string, table: string): PointerCatalog {
+  if (catalog instanceof JdbcTableCatalog) return catalog.pointers;
+  throw new MaintenanceNeedsJdbc(kind, table);
 }
 
 /** Records a compaction or repair as a run `running` (before it writes anything); its window is the watermark it keeps. */
@@ -81,7 +90,7 @@ export async function failMaintenanceRun(
   deps: MaintenanceDeps,
   cfg: TableConfig,
   runId: string,
-  written: { staged?: StagedCommit; uploaded: readonly string[]; commitSent: boolean },
+  written: { staged?: AnyStagedCommit; uploaded: readonly string[]; commitSent: boolean },
   err: Error,
 ): Promise<void> {
   try {

@@ -1,7 +1,8 @@
 // Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: per
 // configured table its watermark and run state from PostgreSQL and its row counts in ClickHouse. A service
 // that is down shows in its cells and in `services`; collecting never throws for that.
-// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
+// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata. A REST
+// catalog is a service of its own (a line in `services`); the JDBC catalog is PostgreSQL.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
@@ -17,7 +18,6 @@ import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { liveRowsFromSummary } from '../iceberg/reader.js';
-import { readTableAt } from '../iceberg/table.js';
 import { tableIdentifier } from './prepare.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
@@ -102,12 +102,10 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
 /** The table's Iceberg cell: its current snapshot's live rows from the summary (`total-records − total-position-deletes`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<TableStatus['iceberg']> {
   try {
-    const ident = tableIdentifier(t);
-    const row = await catalog.loadTable(ident);
-    if (!row?.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
-    const table = await readTableAt(io, ident, row.metadataLocation);
+    const table = await catalog.loadTable(tableIdentifier(t));
+    if (!table) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
     const snap = currentSnapshot(table.metadata);
     const live = snap ? liveRowsFromSummary(snap.summary) : null;
     if (snap && !live) throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
@@ -156,6 +154,18 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
     pgService.error = (asPostgresUnavailable(err, pool) ?? (err as Error)).message;
   }
 
+  // A REST catalog is asked once whether it answers (GET …/namespaces): its own line, its cells follow it.
+  let catalogService: ServiceInfo | undefined;
+  if (catalog && io && catalog.kind === 'rest') {
+    catalogService = { name: 'Iceberg', url: catalog.description, ok: true };
+    try {
+      await catalog.listNamespaces();
+    } catch (err) {
+      catalogService.ok = false;
+      catalogService.error = (err as Error).message;
+    }
+  }
+
   const tables = await Promise.all(
     config.tables.map(async (t): Promise<TableStatus> => {
       const mark = marks?.get(t.name);
@@ -190,9 +200,11 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
 
       const iceberg: TableStatus['iceberg'] =
         catalog && io
-          ? pgService.ok
-            ? await icebergCell(catalog, io, t)
-            : fail(new Error('PostgreSQL (the catalog) unreachable'))
+          ? catalogService && !catalogService.ok
+            ? fail(new Error(`the Iceberg REST catalog is unreachable`))
+            : catalog.kind === 'jdbc' && !pgService.ok
+              ? fail(new Error('PostgreSQL (the catalog) unreachable'))
+              : await icebergCell(catalog, t)
           : { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
       return {
         name: t.name,
@@ -210,5 +222,6 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
     }),
   );
 
-  return { generatedAt: new Date().toISOString(), services: [chService, pgService], tables };
+  const services = catalogService ? [chService, pgService, catalogService] : [chService, pgService];
+  return { generatedAt: new Date().toISOString(), services, tables };
 }

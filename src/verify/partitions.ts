@@ -10,6 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { OffloadError } from '../core/errors.js';
 import { parseChecksumRow, partitionChecksumSql, partitionPredicateSql, type ChecksumPartitionField } from '../clickhouse/checksum.js';
 import type { TableConfig } from '../config/tables.js';
 import { EPOCH, sameWatermark, type Watermark } from '../core/watermark.js';
@@ -18,7 +19,7 @@ import { readPartitionStats } from '../iceberg/reader.js';
 import { currentSchema, currentSnapshot, defaultSpec } from '../iceberg/metadata.js';
 import { openDuckDB } from '../iceberg/parquet.js';
 import { partitionPath, type PartitionValue } from '../iceberg/partition.js';
-import { loadTable } from '../iceberg/table.js';
+
 import { parseIdentifier, type TableMetadata } from '../iceberg/types.js';
 import { qualifiedName } from '../clickhouse/sql.js';
 import { checksumShape } from '../mapping/checksum-query.js';
@@ -231,7 +232,8 @@ export async function verifyPartitions(
       elapsedMs: elapsed(),
     };
   }
-  const table = await loadTable(s.catalog, s.io, ident);
+  const table = await s.catalog.loadTable(ident);
+  if (!table) throw new OffloadError(`${cfg.target}: the catalog names the table but it could not be loaded`);
   const watermark = snapshotWatermark(table.metadata) ?? mark?.watermark ?? EPOCH;
   const checksums = await checksumPartitions(s, cfg, table.metadata, watermark, o);
   const status = checksums.partitions.some((p) => p.status === 'differ')

@@ -5,6 +5,7 @@
 // others stay), compacted (deletes applied and their files removed in the same commit), expired, and
 // agree with pyiceberg all along. A table with equality deletes (written here by hand: no light writer
 // makes them) is read with "≈" and left alone by compaction and checksums.
+import { JdbcTableCatalog } from '../../src/iceberg/jdbc-table-catalog.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateTablesConfig } from '../../src/config/tables.js';
@@ -194,7 +195,7 @@ describe('a table another engine deletes from (merge-on-read position deletes)',
     // A second table whose current metadata file is gone: its references are unknown.
     const broken = { namespace: 'foreign', name: 'broken' };
     await db.catalog.createTable(broken, `${wh.url}/foreign/broken/metadata/00001-gone.metadata.json`);
-    const deps = { state: new PostgresStateStore(db.pool), catalog: db.catalog, io: wh.io };
+    const deps = { state: new PostgresStateStore(db.pool), catalog: new JdbcTableCatalog(db.catalog, wh.io, wh.url, db.pool), io: wh.io };
     const results = [];
     for (const c of [cfg('broken', 'foreign.broken'), cfg('read_trades', 'foreign.read_trades')])
       results.push(await gcTable(c, deps, { minAgeMs: 0 }));

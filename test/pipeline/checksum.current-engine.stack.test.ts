@@ -5,6 +5,7 @@
 // nanoseconds, FixedString with trailing NULs, Tuple, Map with NULL values, arrays of nullable decimals,
 // Enum16 with negative values), offloaded by the CLI; then ClickHouse's numbers over its rows up to the
 // watermark and DuckDB's over the Parquet files agree on every partition.
+import { JdbcTableCatalog } from '../../src/iceberg/jdbc-table-catalog.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -137,7 +138,13 @@ describe('per-partition checksums, the current ClickHouse engine against the off
     let duck: DuckDBSession | undefined;
     try {
       duck = await openDuckDB({ threads: 2, memoryLimit: '256MB' });
-      const sources = { ch, pool, catalog: new JdbcCatalog(pool), io: warehouse.io, duck: duck.connection };
+      const sources = {
+        ch,
+        pool,
+        catalog: new JdbcTableCatalog(new JdbcCatalog(pool), warehouse.io, warehouse.url, pool),
+        io: warehouse.io,
+        duck: duck.connection,
+      };
       let partitions = 0;
       let rows = 0n;
       for (const t of tables) {

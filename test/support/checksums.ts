@@ -9,18 +9,17 @@ import type { TableConfig } from '../../src/config/tables.js';
 import type { ClickHouseSource } from '../../src/clickhouse/client.js';
 import { qualifiedName } from '../../src/clickhouse/sql.js';
 import * as watermarks from '../../src/state/watermarks.js';
-import type { JdbcCatalog } from '../../src/iceberg/catalog.js';
+import type { Catalog } from '../../src/iceberg/catalog.js';
 import { readPartitionChecksums } from '../../src/iceberg/checksum.js';
 import type { FileIO } from '../../src/iceberg/io.js';
 import { currentSchema, defaultSpec } from '../../src/iceberg/metadata.js';
-import { loadTable } from '../../src/iceberg/table.js';
 import { checksumShape } from '../../src/mapping/checksum-query.js';
 import { upToWatermarkSql } from '../../src/pipeline/status.js';
 
 export interface ChecksumSources {
   ch: ClickHouseSource;
   pool: pg.Pool;
-  catalog: JdbcCatalog;
+  catalog: Catalog;
   io: FileIO;
   duck: DuckDBConnection;
 }
@@ -39,7 +38,8 @@ export interface BothSides {
 }
 
 export async function checksumBothSides(s: ChecksumSources, t: TableConfig): Promise<BothSides> {
-  const table = await loadTable(s.catalog, s.io, { namespace: t.targetNamespace.join('.'), name: t.targetTable });
+  const table = await s.catalog.loadTable({ namespace: t.targetNamespace.join('.'), name: t.targetTable });
+  assert.ok(table, `${t.target} exists`);
   const state = await watermarks.read(s.pool, t.name);
   assert.ok(state, `${t.name} has a watermark`);
   const sourceColumns = t.query ? await s.ch.describeQuery(t.query) : await s.ch.columns(t.sourceTable!);

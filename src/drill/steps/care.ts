@@ -3,7 +3,6 @@
 // fault point armed and dies there by SIGKILL; a plain offload recovers (the dead run is found committed
 // or aborted from the catalog), the compaction or repair is run again to its end, and then every
 // invariant is checked — rows lost or duplicated first of all, since both rewrite the files that hold them.
-import { loadTable } from '../../iceberg/table.js';
 import { readPartitionStats } from '../../iceberg/reader.js';
 import { parseIdentifier } from '../../iceberg/types.js';
 import { faultCommand } from '../../pipeline/faults.js';
@@ -17,7 +16,8 @@ const DRILL_COMPACTION = { compaction: { minFiles: 2, smallFileRatio: 1 } };
 
 /** The newest partition of the sandbox table in Iceberg (by path), or null when it has none. */
 async function newestPartition(session: DrillSession, s: SandboxTable): Promise<string | null> {
-  const table = await loadTable(session.catalog, session.io, parseIdentifier(s.table.target));
+  const table = await session.catalog.loadTable(parseIdentifier(s.table.target));
+  if (!table) return null;
   const stats = await readPartitionStats(session.io, table.metadata);
   return stats.length > 0 ? stats[stats.length - 1].path : null;
 }
