@@ -275,8 +275,10 @@ export class WatermarkMoved extends OffloadError {
  */
 export class MaintenanceNeedsJdbc extends OffloadError {
   override readonly exitCode: number = ExitCode.config;
-  constructor(kind: string, table: string) {
-    super(`${table}: offload ${kind} needs the JDBC catalog for now (OFFLOAD_CATALOG_URI names a REST catalog); nothing was done`);
+  constructor(table: string) {
+    super(
+      `${table}: compact, repair and expire need the JDBC catalog for now (OFFLOAD_CATALOG_URI names a REST catalog); nothing was done`,
+    );
   }
 }
 
@@ -307,7 +309,7 @@ export async function commitMaintenance(
   o: MaintenanceCommitOptions,
 ): Promise<void> {
   const maxAttempts = o.maxAttempts ?? 4;
-  if (deps.catalog.kind !== 'jdbc') throw new MaintenanceNeedsJdbc(o.kind, o.tableName);
+  if (deps.catalog.kind !== 'jdbc') throw new MaintenanceNeedsJdbc(o.tableName);
   for (let attempt = 1; ; attempt++) {
     if (o.lockLost.aborted)
       throw new OffloadError(`${o.tableName}: the table's lock was lost (its PostgreSQL connection dropped); not committing`);

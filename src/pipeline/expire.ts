@@ -52,20 +52,14 @@ export async function expireTable(cfg: TableConfig, deps: MaintenanceDeps, o: Ex
   if (!claimed) return result('busy');
   try {
     if (!claimed.table) return result('no-table');
-    const r = await expireSnapshots(
-      deps.state.connection,
-      pointerCatalogOf(deps.catalog, 'expire', cfg.name),
-      deps.io,
-      tableIdentifier(cfg),
-      {
-        policy: {
-          maxSnapshotAgeMs: o.maxSnapshotAgeMs,
-          minSnapshotsToKeep: o.retainLast,
-          maxPreviousMetadataFiles: o.maxPreviousMetadataFiles,
-        },
-        dryRun: o.dryRun,
+    const r = await expireSnapshots(deps.state.connection, pointerCatalogOf(deps.catalog, cfg.name), deps.io, tableIdentifier(cfg), {
+      policy: {
+        maxSnapshotAgeMs: o.maxSnapshotAgeMs,
+        minSnapshotsToKeep: o.retainLast,
+        maxPreviousMetadataFiles: o.maxPreviousMetadataFiles,
       },
-    );
+      dryRun: o.dryRun,
+    });
     const changed = r.expired.length > 0 || r.deletedFiles.length > 0;
     return result(o.dryRun ? 'dry-run' : changed ? 'expired' : 'nothing-to-expire', r.expired, r.deleted);
   } finally {

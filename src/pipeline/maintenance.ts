@@ -52,7 +52,7 @@ export async function claimForMaintenance(
   events.on((e) => {
     if (e.kind === 'log') onLog(e.level, e.message);
   });
-  pointerCatalogOf(deps.catalog, 'maintenance', cfg.name); // refused before anything is claimed or written
+  pointerCatalogOf(deps.catalog, cfg.name); // refused before anything is claimed or written
   const lock = await claimTable(cfg, deps.state, events);
   if (!lock) return null;
   try {
@@ -69,9 +69,9 @@ export async function claimForMaintenance(
 }
 
 /** The JDBC catalog's pointer store, which compaction, repair and expiry commit through; MaintenanceNeedsJdbc for any other catalog. */
-export function pointerCatalogOf(catalog: Catalog, kind: string, table: string): PointerCatalog {
+export function pointerCatalogOf(catalog: Catalog, table: string): PointerCatalog {
   if (catalog instanceof JdbcTableCatalog) return catalog.pointers;
-  throw new MaintenanceNeedsJdbc(kind, table);
+  throw new MaintenanceNeedsJdbc(table);
 }
 
 /** Records a compaction or repair as a run `running` (before it writes anything); its window is the watermark it keeps. */
