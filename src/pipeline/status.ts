@@ -7,7 +7,7 @@ import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.js';
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
-import { asPostgresUnavailable, describePool } from '../state/pool.js';
+import { postgresFailure, describePool } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
@@ -152,7 +152,7 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
     }
   } catch (err) {
     pgService.ok = false;
-    pgService.error = (asPostgresUnavailable(err, pool) ?? (err as Error)).message;
+    pgService.error = (postgresFailure(err, pool) ?? (err as Error)).message;
   }
 
   const tables = await Promise.all(
