@@ -6,7 +6,7 @@ import { checkTablesAgainstClickHouse, validateTablesConfig } from '../../../src
 import { ClickHouseQueryError, ClickHouseSource, clickhouseSourceFromEnv } from '../../../src/clickhouse/client.js';
 import { dateTimeLiteral, qualifiedName, quoteIdentifier, stringLiteral } from '../../../src/clickhouse/sql.js';
 import { applySeedSchema, candleSelectSql } from '../../../src/dev/schema.js';
-import { ConfigError, ExitCode, ServiceUnavailable } from '../../../src/core/errors.js';
+import { ConfigError, ExitCode, ServiceRefused, ServiceUnavailable } from '../../../src/core/errors.js';
 import { freshClickHouseDatabase, stackEnv } from '../../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
@@ -117,15 +117,16 @@ describe('ClickHouse source', () => {
     }
   });
 
-  it('reports a wrong password as a refused login, without the password', async () => {
+  it('reports a wrong password as a refused login (exit 3: a retry will not help), without the password', async () => {
     const url = new URL(stackEnv().CLICKHOUSE_URL);
     url.password = 'not-the-password';
     const wrong = clickhouseSourceFromEnv({ CLICKHOUSE_URL: url.toString() });
     try {
       await assert.rejects(wrong.version(), (err: Error) => {
-        assert.ok(err instanceof ServiceUnavailable);
-        assert.match(err.message, /authentication failed/);
-        assert.match(err.message, /Check the user and password in CLICKHOUSE_URL/);
+        assert.ok(err instanceof ServiceRefused, String(err));
+        assert.equal(err.exitCode, ExitCode.config);
+        assert.match(err.message, /^ClickHouse at http:\/\/default:\*\*\*@127\.0\.0\.1:\d+: login refused \(/);
+        assert.match(err.message, /check the user and password in CLICKHOUSE_URL/);
         assert.ok(!err.message.includes('not-the-password'));
         return true;
       });
