@@ -17,7 +17,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { OffloadError, ServiceUnavailable } from '../core/errors.js';
+import { OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 import { s3FromEnv, type S3Connection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
 
@@ -46,6 +46,11 @@ export interface FileIO {
   list(prefix: string): Promise<FileInfo[]>;
   /** The same as `list`, one page at a time. */
   iterate(prefix: string): AsyncIterable<FileInfo>;
+  /**
+   * A cheap check that the storage holding `location` answers and lets us in (S3: a listing of at most one
+   * key under it, within a few seconds); throws the classified failure otherwise. What `status` shows.
+   */
+  probe(location: string): Promise<void>;
   close(): void;
 }
 
@@ -176,12 +181,22 @@ export interface S3FileIOOptions {
 
 const MiB = 1024 * 1024;
 
+/** How long a probe waits for S3 before calling it unreachable. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** The S3 endpoint as a person should see it: the URL (credentials redacted), or AWS S3 and the region. */
+export function describeS3Endpoint(conn: S3Connection): string {
+  return conn.endpoint ? redactUrl(conn.endpoint).replace(/\/$/, '') : `AWS S3 (${conn.region})`;
+}
+
 export class S3FileIO implements FileIO {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly listPageSize: number;
   private readonly endpointForHumans: string;
+  /** The variable that says where S3 is, named in the hint when it cannot be reached. */
+  private readonly endpointVariable: string;
   private readonly secrets: string[];
 
   constructor(conn: S3Connection, options: S3FileIOOptions = {}) {
@@ -189,7 +204,8 @@ export class S3FileIO implements FileIO {
     this.partSize = Math.max(5 * MiB, options.partSizeBytes ?? 8 * MiB);
     this.queueSize = options.queueSize ?? 4;
     this.listPageSize = options.listPageSize ?? 1000;
-    this.endpointForHumans = conn.endpoint ? redactUrl(conn.endpoint) : `AWS S3 (${conn.region})`;
+    this.endpointForHumans = describeS3Endpoint(conn);
+    this.endpointVariable = conn.endpoint ? 'AWS_ENDPOINT_URL_S3' : 'AWS_REGION';
     this.secrets = [conn.secretAccessKey].filter((s): s is string => !!s);
     this.client = new S3Client({
       endpoint: conn.endpoint,
@@ -346,6 +362,16 @@ export class S3FileIO implements FileIO {
     } while (continuationToken);
   }
 
+  async probe(location: string): Promise<void> {
+    const loc = this.s3(location);
+    const prefix = loc.key && !loc.key.endsWith('/') ? `${loc.key}/` : loc.key;
+    await this.call('probe', location, () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1 }), {
+        abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      }),
+    );
+  }
+
   close(): void {
     this.client.destroy();
   }
@@ -368,13 +394,47 @@ export class S3FileIO implements FileIO {
     if (err instanceof OffloadError) return err;
     const e = err as SdkError;
     const status = e.$metadata?.httpStatusCode;
+    const where = this.endpointForHumans;
+    if (e.name === 'CredentialsProviderError') {
+      return new ServiceRefused(
+        'S3',
+        where,
+        'no AWS credentials found (not in the environment, ~/.aws or an instance profile)',
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)',
+        { cause: err },
+      );
+    }
     if (e.name === 'NoSuchBucket') {
       const bucket = /^s3a?:\/\/([^/]+)/.exec(uri)?.[1] ?? uri;
-      return new StorageError(`${op} ${uri} failed: bucket "${bucket}" does not exist at ${this.endpointForHumans}`, { cause: err });
+      return new ServiceRefused(
+        'S3',
+        where,
+        `bucket "${bucket}" does not exist (${op} ${uri})`,
+        'check OFFLOAD_WAREHOUSE, or create the bucket',
+        {
+          cause: err,
+        },
+      );
+    }
+    if (status === 403 || CREDENTIAL_REFUSALS.has(e.name)) {
+      return new ServiceRefused(
+        'S3',
+        where,
+        scrubSecrets(
+          `${op} ${uri} refused (${[status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ')})`,
+          this.secrets,
+        ),
+        "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the key's permissions on the bucket",
+        { cause: err },
+      );
     }
     if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound') return new FileNotFound(uri);
+    const hint = `is the server running, and is ${this.endpointVariable} right?`;
+    if (e.name === 'AbortError' && op === 'probe') {
+      return new ServiceUnavailable('S3', where, `no answer within ${PROBE_TIMEOUT_MS / 1000} s`, hint, { cause: err });
+    }
     if (status === undefined && isTransportFailure(e)) {
-      return new ServiceUnavailable('S3', this.endpointForHumans, transportDetail(e), undefined, { cause: err });
+      return new ServiceUnavailable('S3', where, transportDetail(e), hint, { cause: err });
     }
     const attempts = e.$metadata?.attempts;
     const what = [status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ');
@@ -382,6 +442,16 @@ export class S3FileIO implements FileIO {
     return new StorageError(scrubSecrets(`${op} ${uri} failed${tries}: ${what}`, this.secrets), { cause: err });
   }
 }
+
+// S3's answers to credentials it does not accept (403 carries most of them; these names are also sent alone).
+const CREDENTIAL_REFUSALS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+]);
 
 function transportDetail(e: SdkError, depth = 0): string {
   const code = e.code;
@@ -495,6 +565,11 @@ export class LocalFileIO implements FileIO {
     }
   }
 
+  /** Local files are always there; a directory that does not exist yet is created on the first write. */
+  async probe(location: string): Promise<void> {
+    this.path(location);
+  }
+
   close(): void {}
 
   private path(uri: string): string {
@@ -592,6 +667,7 @@ export function createFileIO(options: FileIOOptions = {}): FileIO {
     },
     list: (prefix) => pick(prefix).list(prefix),
     iterate: (prefix) => pick(prefix).iterate(prefix),
+    probe: (location) => pick(location).probe(location),
     close: () => s3?.close(),
   };
 }

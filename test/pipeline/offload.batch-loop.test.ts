@@ -388,6 +388,8 @@ class MemoryFileIO implements FileIO {
     yield* await this.list(prefix);
   }
 
+  async probe(): Promise<void> {}
+
   close(): void {}
 
   /** Object URIs under the table's data directory. */
