@@ -1,23 +1,25 @@
-// Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: per
-// configured table its watermark and run state from PostgreSQL and its row counts in ClickHouse. A service
-// that is down shows in its cells and in `services`; collecting never throws for that.
-// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
+// Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: every
+// service probed with one cheap request (ClickHouse, PostgreSQL, and S3 for the warehouse), and per
+// configured table its current Iceberg snapshot, the ClickHouse rows up to the watermark that snapshot
+// carries, and its run state from PostgreSQL. A service that is down or refuses us shows in `services`
+// and in the cells that need it; collecting never throws for that.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.js';
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
-import { postgresFailure, describePool } from '../state/pool.js';
+import { describePool, serverVersion } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
-import { OffloadError } from '../core/errors.js';
+import { ConfigError, ExitCode, exitCodeOf, OffloadError, ServiceRefused, ServiceUnavailable, type ServiceName } from '../core/errors.js';
 import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { readTableAt } from '../iceberg/table.js';
 import { tableIdentifier } from './prepare.js';
+import { snapshotWatermark } from './stage.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
 export interface StatusSources {
@@ -27,12 +29,35 @@ export interface StatusSources {
   /** With both, the Iceberg cells come from the catalog and the current snapshot's summary (never a scan). */
   catalog?: Catalog;
   io?: FileIO;
+  /** The warehouse (OFFLOAD_WAREHOUSE) and its S3 endpoint as shown; with `io`, S3 is probed like the others. */
+  warehouse?: { location: string; endpoint: string };
 }
 
 const formatCount = (n: number) => n.toLocaleString('en-US');
 
 function fail<T>(err: unknown): CellState<T> {
-  return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  return { ok: false, error: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) };
+}
+
+/** A cell that needs a service that is down: the service line says why; the cell carries its exit code. */
+function needs<T>(s: ServiceInfo, what: string = s.name): CellState<T> {
+  const why = s.exitCode === ExitCode.config ? 'refused these settings' : 'cannot be reached';
+  return { ok: false, error: `${what} ${why}`, exitCode: s.exitCode, service: s.name };
+}
+
+/** A probe's answer as the services line shows it. */
+async function probe(name: ServiceName, url: string, check: () => Promise<string | void>, location?: string): Promise<ServiceInfo> {
+  const info: ServiceInfo = { name, url, ...(location ? { location } : {}), ok: true };
+  try {
+    const version = await check();
+    if (version) info.version = version;
+  } catch (err) {
+    info.ok = false;
+    info.error = err instanceof Error ? err.message : String(err);
+    info.exitCode = exitCodeOf(err);
+    if (err instanceof ServiceUnavailable || err instanceof ServiceRefused) info.reason = err.reason;
+  }
+  return info;
 }
 
 /** What is read for a table: its query as a subquery, or its source table. */
@@ -44,7 +69,7 @@ function readFrom(t: TableConfig): string {
 async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string> {
   const cols = t.query ? await ch.describeQuery(t.query) : await ch.columns(t.sourceTable!);
   const c = cols.find((x) => x.name === t.cursor);
-  if (!c) throw new OffloadError(`column "${t.cursor}" is not in ${t.query ? `the query of ${t.name}` : t.source}`);
+  if (!c) throw new ConfigError(`cursor column "${t.cursor}" is not in ${t.query ? `the query of ${t.name}` : t.source}`);
   return c.type;
 }
 
@@ -65,24 +90,23 @@ export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Wa
 
 /**
  * Total rows (from part metadata for plain tables; for query tables the rows the query returns, which is
- * what an offload copies) and rows up to the watermark.
+ * what an offload copies) and rows up to the watermark `w`.
  */
 async function clickhouseCounts(
   ch: ClickHouseSource,
   t: TableConfig,
-  w: Watermark | null,
+  w: Watermark,
 ): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
   const count = async (where?: string, params?: Record<string, string>) => {
     const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`, { params });
     return Number(rows[0]?.n ?? 0);
   };
   const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
-  if (w === null)
-    throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
+  // Asked even when nothing is to count: a cursor column the source lacks is a configuration error to show.
+  const type = await cursorType(ch, t);
   const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
   const values = await ch.values();
-  const rowsUpToWatermark =
-    totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w, values), values.params);
+  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, type, w, values), values.params);
   return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
 }
 
@@ -99,13 +123,13 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
   };
 }
 
-/** The report for every configured table. Never rejects because a service is down: cells carry that. */
-/** The table's Iceberg cell: its current snapshot's summary (`total-records`), read from the metadata file alone. */
+/** The table's Iceberg cell: its current snapshot's summary (`total-records`, `offload.watermark`), read from the metadata file alone. */
 async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
+  const none = { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null };
   try {
     const ident = tableIdentifier(t);
     const row = await catalog.loadTable(ident);
-    if (!row || !row.metadataLocation) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+    if (!row || !row.metadataLocation) return { ok: true, value: none };
     const table = await readTableAt(io, ident, row.metadataLocation);
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
@@ -118,6 +142,7 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
         rows: snap ? Number(total) : 0,
         snapshotId: snap ? String(snap['snapshot-id']) : null,
         snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+        watermark: snapshotWatermark(table.metadata),
       },
     };
   } catch (err) {
@@ -125,54 +150,56 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
   }
 }
 
-export async function collectStatus({ config, clickhouse, pool, catalog, io }: StatusSources): Promise<StatusReport> {
+/** The state store's view: every watermark row and each table's last run, or why they cannot be read. */
+async function readState(
+  pool: pg.Pool,
+  names: string[],
+  pgService: ServiceInfo,
+): Promise<{ marks: Map<string, watermarks.WatermarkState>; lastRuns: Map<string, runs.OffloadRun>; failure?: CellState<never> }> {
+  const empty = { marks: new Map(), lastRuns: new Map() };
+  if (!pgService.ok) return { ...empty, failure: needs(pgService) };
+  try {
+    const marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
+    return { marks, lastRuns: await runs.latestByTable(pool, names) };
+  } catch (err) {
+    return { ...empty, failure: fail(err) }; // e.g. `offload init` never ran here (state/pool.ts classifies it)
+  }
+}
+
+/** The report for every configured table. Never rejects because a service is down: cells carry that. */
+export async function collectStatus({ config, clickhouse, pool, catalog, io, warehouse }: StatusSources): Promise<StatusReport> {
   const names = config.tables.map((t) => t.name);
-
-  const chService: ServiceInfo = { name: 'ClickHouse', url: clickhouse.url, ok: true };
-  try {
-    chService.version = await clickhouse.version();
-  } catch (err) {
-    chService.ok = false;
-    chService.error = (err as Error).message;
-  }
-
-  const pgService: ServiceInfo = { name: 'PostgreSQL', url: describePool(pool), ok: true };
-  let marks: Map<string, watermarks.WatermarkState> | undefined;
-  let lastRuns = new Map<string, runs.OffloadRun>();
-  let pgTablesError: string | undefined;
-  try {
-    const v = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
-    pgService.version = v.rows[0]?.v;
-    try {
-      marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
-      lastRuns = await runs.latestByTable(pool, names);
-    } catch (err) {
-      if ((err as { code?: string }).code === '42P01') pgTablesError = 'no state tables yet (run `offload init`)';
-      else throw err;
-    }
-  } catch (err) {
-    pgService.ok = false;
-    pgService.error = (postgresFailure(err, pool) ?? (err as Error)).message;
-  }
+  const isS3 = io !== undefined && warehouse !== undefined && /^s3a?:\/\//.test(warehouse.location);
+  const [chService, pgService, s3Service] = await Promise.all([
+    probe('ClickHouse', clickhouse.url, () => clickhouse.probe()),
+    probe('PostgreSQL', describePool(pool), () => serverVersion(pool)),
+    isS3 ? probe('S3', warehouse.endpoint, () => io.probe(warehouse.location), warehouse.location) : undefined,
+  ]);
+  const state = await readState(pool, names, pgService);
 
   const tables = await Promise.all(
     config.tables.map(async (t): Promise<TableStatus> => {
-      const mark = marks?.get(t.name);
-      const watermark: TableStatus['watermark'] = !pgService.ok
-        ? fail(new Error(`PostgreSQL unreachable`))
-        : pgTablesError
-          ? fail(new Error(pgTablesError))
-          : mark
-            ? { ok: true, value: { ...mark.watermark, status: mark.status } }
-            : fail(new Error('no watermark yet (run `offload init`)'));
+      const mark = state.marks.get(t.name);
+      // The snapshot first, then the ClickHouse count up to the watermark it carries: a commit landing
+      // between the two reads changes neither (docs/architecture.md, step 8: data and watermark move together).
+      let iceberg: TableStatus['iceberg'];
+      if (!catalog || !io) iceberg = { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null } };
+      else if (state.failure)
+        iceberg = state.failure; // the catalog lives in the same database
+      else if (s3Service && !s3Service.ok) iceberg = needs(s3Service);
+      else iceberg = await icebergCell(catalog, io, t);
+
+      // No watermark row while PostgreSQL answered: the table was never offloaded (its first run creates the row).
+      const countedTo: Watermark | null = (iceberg.ok ? iceberg.value.watermark : null) ?? mark?.watermark ?? (pgService.ok ? EPOCH : null);
+      const watermark: TableStatus['watermark'] =
+        state.failure ?? (countedTo ? { ok: true, value: { ...countedTo, status: mark?.status ?? 'new' } } : needs(pgService));
 
       let ch: TableStatus['clickhouse'];
-      if (!chService.ok) ch = fail(new Error('ClickHouse unreachable'));
+      if (!chService.ok) ch = needs(chService);
+      else if (countedTo === null) ch = needs(pgService, 'rows up to the watermark unknown: PostgreSQL');
       else {
         try {
-          // No watermark row (PostgreSQL answered): nothing of the table was offloaded yet.
-          const known = watermark.ok ? watermark.value : pgService.ok ? EPOCH : null;
-          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, known) };
+          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, countedTo) };
         } catch (err) {
           ch = fail(err);
         }
@@ -187,12 +214,6 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         }
       }
 
-      const iceberg: TableStatus['iceberg'] =
-        catalog && io
-          ? pgService.ok
-            ? await icebergCell(catalog, io, t)
-            : fail(new Error('PostgreSQL (the catalog) unreachable'))
-          : { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
       return {
         name: t.name,
         layer: t.layer,
@@ -203,11 +224,12 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         clickhouse: ch,
         iceberg,
         delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
-        lastRun: lastRunOf(lastRuns.get(t.name)),
+        lastRun: lastRunOf(state.lastRuns.get(t.name)),
         isBusy,
       };
     }),
   );
 
-  return { generatedAt: new Date().toISOString(), services: [chService, pgService], tables };
+  const services = [chService, pgService, ...(s3Service ? [s3Service] : [])];
+  return { generatedAt: new Date().toISOString(), services, tables };
 }

@@ -122,9 +122,9 @@ export class PipelineBackend implements OffloadBackend {
     const env = options.env;
     this.env = env;
     this.config = loadTablesConfig({ config: options.config, env });
-    const s = (this.services = openServices(env, 'tui'));
-    // Opened now, so a connection setting that is wrong is reported before the screen opens.
-    this.status = { config: this.config, clickhouse: s.clickhouse, pool: s.pool, catalog: s.catalog, io: s.io };
+    this.services = openServices(env, 'tui');
+    // Opened now, so a connection setting that is wrong or missing is reported before the screen opens.
+    this.status = this.services.statusSources(this.config);
     this.secrets = secretsOf(env);
   }
 
