@@ -39,9 +39,9 @@ export function sampleReport(): StatusReport {
   return {
     generatedAt: new Date(NOW).toISOString(),
     services: [
-      { name: 'ClickHouse', url: 'http://default:***@127.0.0.1:18123/', ok: true, version: '18.16.1' },
+      { name: 'ClickHouse', url: 'http://default:***@127.0.0.1:18123', ok: true, version: '18.16.1' },
       { name: 'PostgreSQL', url: 'postgres://offload:***@127.0.0.1:15432/offload', ok: true, version: '15.14' },
-      { name: 'S3', url: 'http://127.0.0.1:19900/', ok: true },
+      { name: 'S3', url: 'http://127.0.0.1:19900', location: 's3://warehouse/iceberg', ok: true },
     ],
     tables: [
       tableStatus('bronze_trades_binance', 'bronze', {
