@@ -22,7 +22,7 @@ import {
   type Lower,
   type WindowSource,
 } from '../clickhouse/window.js';
-import { SchemaError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/watermark.js';
 import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
 import type { CursorCount, Slice } from './plan.js';
@@ -69,10 +69,11 @@ export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: Click
   const what = cfg.query ? `the query of ${cfg.name}` : cfg.source!;
   const byName = new Map(columns.map((c) => [c.name, c.type]));
   const cursorType = byName.get(cfg.cursor);
-  if (cursorType === undefined) throw new SchemaError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
+  // A column the configuration names and the source lacks is the configuration's to fix (exit 3).
+  if (cursorType === undefined) throw new ConfigError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
   if (cfg.tieBreak !== null) {
     const t = byName.get(cfg.tieBreak);
-    if (t === undefined) throw new SchemaError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
+    if (t === undefined) throw new ConfigError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
     checkTieBreakType(t, `${cfg.name}: tie-break column "${cfg.tieBreak}"`);
   }
   return {
