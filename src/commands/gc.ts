@@ -1,6 +1,7 @@
-// `offload gc [--table T] [--dry-run] [--min-age 1h] [--json]`: delete the files of runs that never
-// committed — only files no kept snapshot references, older than the safety age, and never while a run
-// holds the table (src/pipeline/gc.ts).
+// `offload gc [--table T] [--dry-run] [--min-age 1h] [--json]`: delete the files under a table's location
+// that its metadata no longer reaches — those of runs that never committed, and the metadata files of
+// committed versions older than the metadata log keeps — only files older than the safety age, and never
+// while a run holds the table (src/pipeline/gc.ts).
 import type { Command } from 'commander';
 import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
@@ -28,6 +29,7 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
   const services = openServices(ctx.env, 'gc');
   const results: GcTableResult[] = [];
   try {
+    await services.require(['PostgreSQL', 'S3']);
     const deps = services.offloadDeps();
     for (const t of tables) results.push(await gcTable(t, deps, { minAgeMs, dryRun: options.dryRun }));
   } finally {
@@ -63,7 +65,8 @@ export function registerGc(program: Command, ctx: CommandContext): void {
   program
     .command('gc')
     .description(
-      'delete files of runs that never committed: unreferenced by any kept snapshot, older than --min-age, never while a run holds the table',
+      "delete files the table's metadata no longer reaches: those of runs that never committed, and metadata files of " +
+        'committed versions older than the metadata log keeps (100); older than --min-age, never while a run holds the table',
     )
     .option('-t, --table <name>', 'a configured table (repeatable; default: all)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dry-run', 'list what would be deleted; delete nothing')

@@ -1,7 +1,8 @@
 // Orphan files, collected by `offload gc` outside any run (maintenance, not a step of the protocol): files
-// under a table's location that no kept snapshot references — the data files, manifests, manifest lists and
-// metadata files of runs that never committed (a process killed between upload and commit, a lost
-// compare-and-set). They are deleted only when
+// under a table's location that the table's metadata no longer reaches — the data files, manifests, manifest
+// lists and metadata files of runs that never committed (a process killed between upload and commit, a lost
+// compare-and-set), and the metadata files of committed versions that have left the metadata log (it keeps
+// the newest `write.metadata.previous-versions-max`, 100 by default). They are deleted only when
 //   - no run holds the table: gc takes the table's own lock for the whole listing and deletion (busy → skip),
 //   - nothing the table's current metadata reaches names them (every kept snapshot's manifest list,
 //     manifests and live data files; the current metadata file and those in its metadata-log), and
