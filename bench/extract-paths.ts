@@ -18,7 +18,7 @@ import { duckdbTypeOfColumn } from '../src/mapping/clickhouse-to-iceberg.js';
 import { openDuckDB, type DuckDBSession } from '../src/iceberg/parquet.js';
 import { openServices } from '../src/pipeline/services.js';
 import { startChdbServer } from '../test/support/chdb-server.js';
-import { DATABASE, productionDdl, utcDayStart } from '../test/integration/current-clickhouse/k2-production.js';
+import { DATABASE, productionDdl, utcDayStart } from '../test/support/k2-production.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const repeat = Number(process.env.BENCH_REPEAT ?? 3);

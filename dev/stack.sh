@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# The local stack without Docker: ClickHouse, PostgreSQL and an S3 server (moto) on 127.0.0.1,
-# every byte of state under $OFFLOAD_STACK_DIR (default .stack/). Usage: dev/stack.sh up|down|status
+# The local stack without Docker: ClickHouse, PostgreSQL and an S3 server (versitygw) on 127.0.0.1,
+# every byte of state under $OFFLOAD_STACK_DIR (default .stack/). Usage: dev/stack.sh up|down|status|env
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${OFFLOAD_STACK_DIR:-$ROOT/.stack}
-CH_HTTP_PORT=${OFFLOAD_STACK_CH_HTTP_PORT:-18123}
-CH_TCP_PORT=${OFFLOAD_STACK_CH_TCP_PORT:-19000}
-PG_PORT=${OFFLOAD_STACK_PG_PORT:-15432}
-S3_PORT=${OFFLOAD_STACK_S3_PORT:-19900}
-BUCKET=${OFFLOAD_STACK_BUCKET:-warehouse}
+# The ports and bucket chosen at `up` are remembered here and used by every later command, so a shell
+# without the OFFLOAD_STACK_* exports still finds the stack (see resolve_settings).
+SETTINGS_FILE=$STACK_DIR/ports
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 # The stack's own credentials: local, loopback only, not secrets of any real system.
 S3_KEY=offload-local
 S3_SECRET=offload-local-secret
 PG_PASSWORD=offload-local
+# The S3 server: versitygw (Apache-2.0) on its posix backend, a bucket is a directory and an object a file,
+# so objects survive `down`/`up` (moto kept them in memory) and it enforces conditional writes
+# (If-None-Match: * → 412), which the metadata commit depends on. Built once with `go install`.
+VERSITYGW_VERSION=v1.8.0
+VERSITYGW_BIN=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/offload-stack/versitygw-$VERSITYGW_VERSION/versitygw
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
@@ -41,6 +44,49 @@ start_daemon() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+pg_alive() { local pm=$STACK_DIR/postgres/data/postmaster.pid; [ -f "$pm" ] && kill -0 "$(head -n1 "$pm")" 2>/dev/null; }
+stack_running() { pid_alive "$STACK_DIR/clickhouse.pid" || pg_alive || pid_alive "$STACK_DIR/s3.pid"; }
+
+# What can be chosen at `up`: "<name> <variable> <default>".
+SETTINGS=(
+  "CH_HTTP_PORT OFFLOAD_STACK_CH_HTTP_PORT 18123"
+  "CH_TCP_PORT OFFLOAD_STACK_CH_TCP_PORT 19000"
+  "PG_PORT OFFLOAD_STACK_PG_PORT 15432"
+  "S3_PORT OFFLOAD_STACK_S3_PORT 19900"
+  "BUCKET OFFLOAD_STACK_BUCKET warehouse"
+)
+
+remembered_setting() { [ -f "$SETTINGS_FILE" ] && sed -n "s/^$1=//p" "$SETTINGS_FILE" | tail -n 1; return 0; }
+
+# Each setting is, in order: the remembered value while a service of this stack runs (a running stack
+# cannot move, so an export that differs is an error), else the export, else the remembered value, else
+# the default.
+resolve_settings() {
+  local running=false conflicts=() names=() line name var def remembered explicit
+  stack_running && running=true
+  for line in "${SETTINGS[@]}"; do
+    read -r name var def <<<"$line"
+    remembered=$(remembered_setting "$name")
+    explicit=${!var:-}
+    if $running && [ -n "$remembered" ]; then
+      if [ -n "$explicit" ] && [ "$explicit" != "$remembered" ]; then conflicts+=("$var=$explicit"); names+=("$var"); fi
+      printf -v "$name" '%s' "$remembered"
+    else
+      printf -v "$name" '%s' "${explicit:-${remembered:-$def}}"
+    fi
+  done
+  [ ${#conflicts[@]} -eq 0 ] || die "$STACK_DIR runs ClickHouse on $CH_HTTP_PORT (TCP $CH_TCP_PORT), PostgreSQL on $PG_PORT, S3 on $S3_PORT (bucket $BUCKET); the environment asks for ${conflicts[*]}: \`unset ${names[*]}\` to use the running stack (its ports are remembered in $SETTINGS_FILE), or \`npm run stack:down\` first to move it"
+}
+
+remember_settings() {
+  local line name
+  {
+    echo "# Written by dev/stack.sh up: the ports and bucket of this stack, used by every later stack command."
+    for line in "${SETTINGS[@]}"; do read -r name _ <<<"$line"; echo "$name=${!name}"; done
+  } >"$SETTINGS_FILE.tmp"
+  mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE"
+}
+
 # PostgreSQL refuses to run as root; as root we run it in a user namespace where it is uid 1000
 # (files stay owned by root outside), so no chown or traversal rights on the checkout are needed.
 as_pg() {
@@ -59,11 +105,23 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   fi
-  if ! command -v moto_server >/dev/null 2>&1; then
-    log "installing moto_server (pip)"
-    python3 -m pip install -q 'moto[server]==5.1.22' || die "could not install moto; pip install 'moto[server]'"
-    hash -r
-  fi
+  [ -x "$VERSITYGW_BIN" ] || install_versitygw
+}
+
+# Go 1.21 or newer builds it (an older go than versitygw's go.mod asks for fetches that toolchain itself).
+install_versitygw() {
+  local go go_version dir=${VERSITYGW_BIN%/*}
+  # Go's own tarball installs to /usr/local/go, which a non-login shell may not have on PATH.
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  go_version=$("$go" env GOVERSION 2>/dev/null) || go_version=none
+  [[ $go_version =~ ^go1\.([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 21 ] \
+    || die "the S3 server (versitygw $VERSITYGW_VERSION) is built with Go 1.21 or newer (found: $go_version): install Go (https://go.dev/doc/install), then run this again"
+  mkdir -p "$STACK_DIR/logs" "$dir"
+  log "building the S3 server versitygw $VERSITYGW_VERSION (go install, once; a few minutes on 2 cores)"
+  rm -rf "$dir.tmp"
+  GOBIN=$dir.tmp "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >"$STACK_DIR/logs/versitygw-build.log" 2>&1 \
+    || die "could not build versitygw $VERSITYGW_VERSION (see $STACK_DIR/logs/versitygw-build.log)"
+  mv "$dir.tmp/versitygw" "$VERSITYGW_BIN" && rm -rf "$dir.tmp"
 }
 
 clickhouse_config() {
@@ -138,9 +196,7 @@ up_clickhouse() {
 up_postgres() {
   local data=$STACK_DIR/postgres/data sock=$STACK_DIR/postgres/sock
   mkdir -p "$STACK_DIR/postgres" "$sock" "$STACK_DIR/logs"
-  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
-    log "postgres already running (pid $(head -n1 "$data/postmaster.pid"))"; return
-  fi
+  if pg_alive; then log "postgres already running (pid $(head -n1 "$data/postmaster.pid"))"; return; fi
   port_busy "$PG_PORT" && die "port $PG_PORT is taken by another process; set OFFLOAD_STACK_PG_PORT"
   if [ ! -f "$data/PG_VERSION" ]; then
     local pwfile=$STACK_DIR/postgres/pwfile
@@ -167,17 +223,35 @@ CONF
 }
 
 up_s3() {
-  local pidf=$STACK_DIR/s3.pid
-  mkdir -p "$STACK_DIR/s3" "$STACK_DIR/logs"
-  if pid_alive "$pidf"; then log "s3 already running (pid $(cat "$pidf"))"; else
+  local pidf=$STACK_DIR/s3.pid data=$STACK_DIR/s3/data meta=$STACK_DIR/s3/meta
+  mkdir -p "$data" "$meta" "$STACK_DIR/logs"
+  if pid_alive "$pidf"; then
+    log "s3 already running (pid $(cat "$pidf"))"
+    # A stack started by an older dev/stack.sh runs moto, which keeps objects in memory only.
+    if grep -qa moto_server "/proc/$(cat "$pidf")/cmdline" 2>/dev/null; then
+      log "s3 is moto from an older dev/stack.sh: its objects do not survive down; \`npm run stack:down\`, then \`npm run stack:up\` moves to versitygw"
+    fi
+  else
     port_busy "$S3_PORT" && die "port $S3_PORT is taken by another process; set OFFLOAD_STACK_S3_PORT"
-    # moto keeps objects in memory: a restart loses the warehouse (the catalog in PostgreSQL stays).
-    start_daemon "$pidf" "$STACK_DIR/s3" "$STACK_DIR/logs/s3.log" moto_server -H 127.0.0.1 -p "$S3_PORT"
-    wait_for "S3 server (moto)" 30 curl -sf "http://127.0.0.1:$S3_PORT/"
+    # Buckets are directories under s3/data, objects files; ETags and headers live in s3/meta (no
+    # extended attributes needed). No --keep-alive: with it, pyarrow's S3 client (the Python readers)
+    # now and then got a bodiless 400 on a HeadObject that followed a put on the same connection.
+    start_daemon "$pidf" "$STACK_DIR/s3" "$STACK_DIR/logs/s3.log" \
+      env ROOT_ACCESS_KEY_ID="$S3_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET" \
+      "$VERSITYGW_BIN" --port "127.0.0.1:$S3_PORT" --region us-east-1 --quiet --health /health \
+      posix --sidecar "$meta" "$data"
+    wait_for "S3 server (versitygw)" 30 curl -sf "http://127.0.0.1:$S3_PORT/health"
   fi
-  # Create the bucket (idempotent: 200 on create, 409 when it is there already).
-  curl -s -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/$BUCKET" || die "could not create bucket $BUCKET"
-  log "s3 up: http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
+  # Create the bucket: 200, or 409 when this account has it already.
+  local code
+  code=$(curl -s -o "$STACK_DIR/logs/s3-bucket.xml" -w '%{http_code}' -X PUT --aws-sigv4 aws:amz:us-east-1:s3 \
+    --user "$S3_KEY:$S3_SECRET" -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+    "http://127.0.0.1:$S3_PORT/$BUCKET") || code=none
+  case $code in
+    200 | 409) ;;
+    *) die "could not create bucket $BUCKET on http://127.0.0.1:$S3_PORT (HTTP $code; see $STACK_DIR/logs/s3-bucket.xml and $STACK_DIR/logs/s3.log)" ;;
+  esac
+  log "s3 up: http://127.0.0.1:$S3_PORT (bucket $BUCKET, objects in $data)"
 }
 
 write_env() {
@@ -199,13 +273,12 @@ status() {
   if pid_alive "$STACK_DIR/clickhouse.pid" && curl -sf "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null; then
     echo "clickhouse  running  pid $(cat "$STACK_DIR/clickhouse.pid")  http://127.0.0.1:$CH_HTTP_PORT"
   else echo "clickhouse  stopped"; rc=1; fi
-  local pm=$STACK_DIR/postgres/data/postmaster.pid
-  if [ -f "$pm" ] && kill -0 "$(head -n1 "$pm")" 2>/dev/null; then
-    echo "postgres    running  pid $(head -n1 "$pm")  127.0.0.1:$PG_PORT (database offload)"
+  if pg_alive; then
+    echo "postgres    running  pid $(head -n1 "$STACK_DIR/postgres/data/postmaster.pid")  127.0.0.1:$PG_PORT (database offload)"
   else echo "postgres    stopped"; rc=1; fi
-  if pid_alive "$STACK_DIR/s3.pid"; then
-    echo "s3 (moto)   running  pid $(cat "$STACK_DIR/s3.pid")  http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
-  else echo "s3 (moto)   stopped"; rc=1; fi
+  if pid_alive "$STACK_DIR/s3.pid" && curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then
+    echo "s3          running  pid $(cat "$STACK_DIR/s3.pid")  http://127.0.0.1:$S3_PORT (bucket $BUCKET)"
+  else echo "s3          stopped"; rc=1; fi
   [ -f "$STACK_DIR/env" ] && echo "env         $STACK_DIR/env"
   return $rc
 }
@@ -225,15 +298,16 @@ stop_pidfile() { # stop_pidfile <name> <pidfile>: only the process we started
 down() {
   stop_pidfile clickhouse "$STACK_DIR/clickhouse.pid"
   stop_pidfile s3 "$STACK_DIR/s3.pid"
-  local data=$STACK_DIR/postgres/data
-  if [ -f "$data/postmaster.pid" ] && kill -0 "$(head -n1 "$data/postmaster.pid")" 2>/dev/null; then
-    as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null && log "postgres stopped"
+  if pg_alive; then
+    as_pg "$PG_BIN/pg_ctl" -D "$STACK_DIR/postgres/data" -m fast -w stop >/dev/null && log "postgres stopped"
   fi
 }
 
 case "${1:-}" in
   up)
     mkdir -p "$STACK_DIR"
+    resolve_settings
+    remember_settings
     install_missing
     up_clickhouse
     up_postgres
@@ -242,7 +316,7 @@ case "${1:-}" in
     log "ready: source $STACK_DIR/env"
     ;;
   down) down ;;
-  status) status ;;
+  status) resolve_settings; status ;;
   env) cat "$STACK_DIR/env" ;;
   *) echo "usage: dev/stack.sh up|down|status|env" >&2; exit 2 ;;
 esac

@@ -2,7 +2,7 @@
 // (and, under --json, a JSON document on stdout) and the documented exit code. Commands live in
 // src/commands/, one file per verb.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { secretsOf, type Env } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
 import { ExitCode, OffloadError, UsageError, exitCodeOf, failureDocument } from './core/errors.js';
@@ -11,8 +11,10 @@ import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
+import { firstArgumentBesideLogFormat, isJsonLog, JsonLogStream, LOG_FORMATS, logFormatOf } from './commands/log-format.js';
 import { defaultContext, printJson, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
+import { registerServeMetrics } from './commands/serve-metrics.js';
 import { registerStatus } from './commands/status.js';
 import { registerTui } from './commands/tui.js';
 
@@ -21,7 +23,7 @@ Exit codes:
   0   success
   1   an offload or check failed (details in the output)
   2   bad command line
-  3   bad configuration, environment or credentials (a retry will not help)
+  3   bad configuration, environment or credentials (a retry will not help; also: the metrics port is in use)
   4   a service (ClickHouse, PostgreSQL, S3) cannot be reached (a retry may help)
   5   another worker holds the table
   6   a concurrent commit won and re-planning did not succeed
@@ -52,8 +54,17 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
-      outputError: (s, write) => write(`offload: ${s.replace(/^error: /, '')}`),
+      outputError: (s, write) => {
+        const text = s.replace(/^error: /, '');
+        if (isJsonLog(ctx.stderr)) ctx.stderr.record(text.trim(), { level: 'error', event: 'usage-error', exitCode: ExitCode.usage });
+        else write(`offload: ${text}`);
+      },
     })
+    .addOption(
+      new Option('--log-format <format>', 'human lines, or json: one JSON object a line (time, level, event, table, runId, message)')
+        .choices(LOG_FORMATS)
+        .default('human'),
+    )
     .addHelpText('after', EXIT_CODES);
   // Subcommands created with .command() inherit exitOverride and the output configuration above.
   registerInit(program, ctx);
@@ -64,6 +75,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerStatus(program, ctx);
   registerTui(program, ctx);
   registerDrill(program, ctx);
+  registerServeMetrics(program, ctx);
   return program;
 }
 
@@ -85,11 +97,26 @@ function wantsJson(args: readonly string[]): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes('--json');
 }
 
-export async function main(argv: string[], ctx: CommandContext = defaultContext()): Promise<number> {
+/** Under --log-format json every line the command prints, on either stream, becomes a JSON record. */
+function withLogFormat(argv: string[], ctx: CommandContext): CommandContext {
+  if (logFormatOf(argv) !== 'json') return ctx;
+  return { ...ctx, stdout: new JsonLogStream(ctx.stdout), stderr: new JsonLogStream(ctx.stderr) };
+}
+
+export async function main(argv: string[], given: CommandContext = defaultContext()): Promise<number> {
+  const ctx = withLogFormat(argv, given);
+  try {
+    return await runProgram(argv, ctx);
+  } finally {
+    for (const out of [ctx.stdout, ctx.stderr]) if (isJsonLog(out)) out.flush();
+  }
+}
+
+async function runProgram(argv: string[], ctx: CommandContext): Promise<number> {
   const program = buildProgram(ctx);
   // No command opens the operator screen (`offload`, `offload --refresh 2`); without a terminal it says
   // to use `offload status`.
-  const first = argv[2];
+  const first = firstArgumentBesideLogFormat(argv);
   const isTuiDefault = first === undefined || (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first));
   const args = isTuiDefault ? [...argv.slice(0, 2), 'tui', ...argv.slice(2)] : argv;
   try {
@@ -104,7 +131,8 @@ export async function main(argv: string[], ctx: CommandContext = defaultContext(
       return ExitCode.usage;
     }
     const line = describeError(err, ctx.env);
-    ctx.stderr.write(`offload: ${line}\n`);
+    if (isJsonLog(ctx.stderr)) ctx.stderr.record(line, { level: 'error', event: 'error', exitCode: exitCodeOf(err) });
+    else ctx.stderr.write(`offload: ${line}\n`);
     if (wantsJson(args)) printJson(ctx.stdout, failureDocument(err, describeError(err, { ...ctx.env, OFFLOAD_DEBUG: undefined })));
     return exitCodeOf(err);
   }

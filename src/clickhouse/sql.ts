@@ -49,7 +49,7 @@ function escapeFor(s: string, quote: "'" | '`'): string {
 /** `` `name` `` with backslashes and backquotes escaped. */
 export function quoteIdentifier(name: string): string {
   if (name.length === 0) throw new OffloadError('an empty identifier cannot be quoted');
-  return '`' + escapeFor(name, '`') + '`';
+  return `\`${escapeFor(name, '`')}\``;
 }
 
 /** A table reference: `database.table` as written in the configuration. */
@@ -73,7 +73,7 @@ export function qualifiedName(ref: TableRef): string {
 
 /** `'text'` with quotes, backslashes and control characters escaped. */
 export function stringLiteral(s: string): string {
-  return "'" + escapeFor(s, "'") + "'";
+  return `'${escapeFor(s, "'")}'`;
 }
 
 /** An integer or finite number as SQL text; bigints keep every digit. */

@@ -85,7 +85,7 @@ export function parseClickHouseType(text: string): ClickHouseType {
 
   const parseType = (): ClickHouseType => {
     const tok = tokens[pos++];
-    if (!tok || tok.t !== 'ident' || tok.quoted) throw new Error('expected a type name');
+    if (tok?.t !== 'ident' || tok.quoted) throw new Error('expected a type name');
     const type: ClickHouseType = { name: tok.v, args: [] };
     if (!isPunct(tokens[pos], '(')) return type;
     pos++;
@@ -109,7 +109,7 @@ export function parseClickHouseType(text: string): ClickHouseType {
       if (!isPunct(tokens[pos], '=')) return { kind: 'string', value: tok.v };
       pos++;
       const n = tokens[pos++];
-      if (!n || n.t !== 'number') throw new Error('expected a number after "="');
+      if (n?.t !== 'number') throw new Error('expected a number after "="');
       return { kind: 'enum', name: tok.v, value: n.v };
     }
     if (tok.t === 'number') {

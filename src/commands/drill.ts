@@ -24,7 +24,8 @@ import { runRandomDrill } from '../drill/random-drill.js';
 import type { ServiceName } from '../core/errors.js';
 import type { Env } from '../config/env.js';
 import { openServices } from '../pipeline/services.js';
-import { formatCount, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import type { LogFields } from './log-format.js';
+import { formatCount, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 
 export interface DrillCliOptions {
   config?: string;
@@ -70,11 +71,18 @@ function listOf(text: string | undefined): string[] {
 function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) => void {
   const out = isJson ? ctx.stderr : ctx.stdout;
   const randomSteps = new Map<number, string>();
+  // The event being printed: what its JSON log record says besides the line.
+  let fields: LogFields = {};
+  const say = (text: string, to = out) => logLine(to, text, fields);
   return (e) => {
+    fields = {
+      event: e.kind,
+      table: 'table' in e ? e.table : 'run' in e ? e.run.table : undefined,
+      level: e.kind === 'log' ? e.level : 'info',
+    };
     switch (e.kind) {
       case 'drill-started':
-        println(
-          out,
+        say(
           `drill: ${e.drill === 'random' ? `${e.steps} random kills` : `${e.steps} steps`} on ${e.tables.join(', ')} (sandbox namespace ${e.sandbox})`,
         );
         return;
@@ -83,36 +91,32 @@ function progressPrinter(ctx: CommandContext, isJson: boolean): (e: DrillEvent) 
           randomSteps.set(e.index, `[${e.index}] ${e.table} · ${e.fault}`);
           return;
         }
-        println(
-          out,
-          `\n[${e.index}/${e.total}] ${e.table} · ${e.fault}${e.step === 'concurrent' ? ' (two workers)' : ''} — ${e.simulates}`,
-        );
+        say(`\n[${e.index}/${e.total}] ${e.table} · ${e.fault}${e.step === 'concurrent' ? ' (two workers)' : ''} — ${e.simulates}`);
         return;
       case 'child-exited': {
         const r = e.run;
         const label = randomSteps.get(e.index);
         if (label && (r.role === 'killed' || r.role === 'run')) {
-          println(out, `${label}: ${r.outcome} (${formatSeconds(r.durationMs)})`);
+          say(`${label}: ${r.outcome} (${formatSeconds(r.durationMs)})`);
           return;
         }
-        println(
-          out,
+        say(
           `  ${r.role.padEnd(13)} ${r.outcome}${r.rows !== null ? ` · ${formatCount(r.rows)} rows` : ''} (${formatSeconds(r.durationMs)})`,
         );
         return;
       }
       case 'fault-injected':
-        println(out, `  injected      ${e.detail}`);
+        say(`  injected      ${e.detail}`);
         return;
       case 'check':
-        println(out, `  ${checkLine(e.check)}`);
+        say(`  ${checkLine(e.check)}`);
         return;
       case 'step-finished':
         if (e.step.kind === 'random') return;
-        println(out, `  → ${e.step.outcome}${e.step.note ? `: ${e.step.note}` : ''} (${formatSeconds(e.step.elapsedMs)})`);
+        say(`  → ${e.step.outcome}${e.step.note ? `: ${e.step.note}` : ''} (${formatSeconds(e.step.elapsedMs)})`);
         return;
       case 'log':
-        println(ctx.stderr, `drill: ${e.message}`);
+        say(`drill: ${e.message}`, ctx.stderr);
         return;
       default:
         return;

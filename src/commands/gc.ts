@@ -7,7 +7,7 @@ import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
 import { openServices } from '../pipeline/services.js';
-import { alignedTable, formatCount, printJson, println, type CommandContext } from './output.js';
+import { formatCount, logLine, printJson, printTable, type CommandContext } from './output.js';
 
 export interface GcCliOptions {
   config?: string;
@@ -48,14 +48,20 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
       formatCount(r.tooYoung),
       formatCount(r.orphans.reduce((s, o) => s + o.size, 0)),
     ]);
-    for (const line of alignedTable(
+    printTable(
+      ctx.stdout,
       ['TABLE', 'STATE', 'FILES', 'REFERENCED', options.dryRun ? 'WOULD DELETE' : 'DELETED', 'TOO YOUNG', 'BYTES'],
       rows,
       new Set([2, 3, 4, 5, 6]),
-    )) {
-      println(ctx.stdout, line);
+    );
+    for (const r of results) {
+      for (const o of r.orphans)
+        logLine(ctx.stdout, `  ${options.dryRun ? 'would delete' : 'deleted'} ${o.uri}`, {
+          event: options.dryRun ? 'orphan' : 'deleted',
+          table: r.table,
+          uri: o.uri,
+        });
     }
-    for (const r of results) for (const o of r.orphans) println(ctx.stdout, `  ${options.dryRun ? 'would delete' : 'deleted'} ${o.uri}`);
   }
   if (results.some((r) => r.status === 'busy')) ctx.exitCode = ExitCode.busy;
   return results;

@@ -6,8 +6,11 @@ import { ExitCode, exitCodeOf, overallExitCode, TableBusy, UsageError } from '..
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
 import { openServices } from '../pipeline/services.js';
-import { formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import type { LogFields } from './log-format.js';
+import { formatCount, formatInstant, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 import { abortOnSignals } from '../pipeline/schedule.js';
+import { addMetricsOptions, metricsListenOf } from './metrics-options.js';
+import { LivePainter, liveLine, type LiveTable } from './progress-line.js';
 import { parseEvery, runEvery } from './run-every.js';
 
 export interface RunCliOptions {
@@ -21,6 +24,9 @@ export interface RunCliOptions {
   maxRows?: string;
   /** Interval mode: run on this fixed schedule until SIGTERM/SIGINT (run-every.ts). */
   every?: string;
+  /** With --every: serve Prometheus metrics on this port (src/metrics/). */
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 function selectTables(tables: TableConfig[], options: RunCliOptions, file: string): TableConfig[] {
@@ -76,55 +82,71 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
   }
 }
 
-function bar(fraction: number, width = 20): string {
-  const full = Math.max(0, Math.min(width, Math.round(fraction * width)));
-  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+/** What a JSON log record of an event carries besides its message. */
+function eventFields(e: OffloadEvent): LogFields {
+  const level = e.kind === 'failed' ? 'error' : e.kind === 'log' ? e.level : e.kind === 'busy' || e.kind === 'skipped' ? 'warn' : 'info';
+  const runId = 'runId' in e ? e.runId : undefined;
+  return { level, event: e.kind === 'log' ? (e.code ?? 'log') : e.kind, table: e.table, runId };
 }
 
-/** Prints events: a live line on a terminal (stderr), or one plain line per meaningful event. */
+/** Prints events: live lines on a terminal (stderr), or one plain line per meaningful event. */
 function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: (e: OffloadEvent) => void; finish(): void } {
   const isTTY = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.json;
-  const live = new Map<string, string>();
-  let drawn = false;
+  const live = new Map<string, LiveTable>();
+  const painter = new LivePainter(ctx.stderr, () => (ctx.stderr as { columns?: number }).columns ?? 100);
   const draw = () => {
-    if (!isTTY) return;
-    const text = [...live.values()].join('  |  ');
-    const cols = (ctx.stderr as { columns?: number }).columns ?? 100;
-    ctx.stderr.write(`\r\x1b[K${text.slice(0, Math.max(10, cols - 1))}`);
-    drawn = text.length > 0;
+    if (isTTY) painter.paint([...live].map(([table, l]) => liveLine(table, l, Date.now())));
   };
+  // The event being printed: what its JSON log record says besides the line.
+  let fields: LogFields = {};
+  // Between events too: the elapsed time goes on while a slice is encoded or a commit is under way.
+  const redraw = isTTY ? setInterval(draw, 500) : undefined;
+  redraw?.unref();
   const line = (text: string, toStderr = false) => {
-    if (drawn) ctx.stderr.write('\r\x1b[K');
-    drawn = false;
+    painter.clear();
     // --json keeps stdout for the document: event lines go to stderr then.
-    println(options.json || toStderr ? ctx.stderr : ctx.stdout, text);
+    logLine(options.json || toStderr ? ctx.stderr : ctx.stdout, text, fields);
     draw();
   };
+  const liveOf = (table: string): LiveTable => {
+    let l = live.get(table);
+    if (!l) {
+      l = { phase: 'starting', startedAt: Date.now(), progress: null, plannedRows: null };
+      live.set(table, l);
+    }
+    return l;
+  };
   const listener = (e: OffloadEvent) => {
+    fields = eventFields(e);
     switch (e.kind) {
       case 'phase':
-        if (isTTY) {
-          live.set(e.table, `${e.table} ${e.phase}`);
-          draw();
-        }
-        return;
-      case 'planned':
-        line(
-          `${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.estimatedRows)} rows${e.batches > 1 ? ` (first of ~${e.batches} batches)` : ''}${e.runId ? `, run ${e.runId}` : ''}`,
-        );
-        return;
-      case 'progress': {
-        if (!isTTY) return;
-        const total = e.totalRows ?? 0;
-        live.set(
-          e.table,
-          `${e.table} ${bar(total > 0 ? e.rows / total : 0)} ${formatCount(e.rows)}${total ? `/${formatCount(total)}` : ''} rows ${formatCount(e.rowsPerSec)}/s${e.etaSec !== undefined ? ` ETA ${e.etaSec}s` : ''}`,
-        );
+        liveOf(e.table).phase = e.phase;
         draw();
         return;
+      case 'planned': {
+        const l = liveOf(e.table);
+        const isFirst = (e.batch ?? 1) === 1;
+        if (isFirst) l.plannedRows = e.runRows ?? e.estimatedRows;
+        line(
+          isFirst
+            ? `${e.table}: window (${formatInstant(e.window.lower.timestamp)}, ${formatInstant(e.window.upper.timestamp)}], ~${formatCount(e.runRows ?? e.estimatedRows)} rows${e.batches > 1 ? ` in ~${e.batches} batches` : ''}${e.runId ? `, run ${e.runId}` : ''}`
+            : `${e.table}: batch ${e.batch}: ~${formatCount(e.estimatedRows)} rows up to ${formatInstant(e.window.upper.timestamp)}, run ${e.runId}`,
+        );
+        return;
       }
-      case 'committed':
+      case 'progress':
+        liveOf(e.table).progress = e;
+        draw();
+        return;
+      case 'finished':
         live.delete(e.table);
+        if (e.batches > 1)
+          line(
+            `${e.table}: run finished: ${formatCount(e.rows)} rows in ${e.batches} commits, ${e.files} file(s) (${formatSeconds(e.durationMs)})`,
+          );
+        else draw();
+        return;
+      case 'committed':
         line(
           `${e.table}: committed ${formatCount(e.rows)} rows in ${e.files} file(s), snapshot ${e.snapshotId}, watermark ${formatInstant(e.watermark.timestamp)}${e.watermark.tieBreak !== null ? ` #${e.watermark.tieBreak}` : ''} (${formatSeconds(e.durationMs)})`,
         );
@@ -155,8 +177,8 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
   return {
     listener,
     finish: () => {
-      if (drawn) ctx.stderr.write('\r\x1b[K');
-      drawn = false;
+      clearInterval(redraw);
+      painter.clear();
     },
   };
 }
@@ -164,6 +186,12 @@ function eventPrinter(ctx: CommandContext, options: RunCliOptions): { listener: 
 export async function run(options: RunCliOptions, ctx: CommandContext): Promise<TableOutcome[]> {
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
   const tables = selectTables(config.tables, options, config.file);
+  const listen = metricsListenOf(options);
+  if (listen && options.every === undefined) {
+    throw new UsageError(
+      '--metrics-port needs --every: a one-shot run ends before Prometheus could scrape it (`offload serve-metrics` serves metrics on its own)',
+    );
+  }
   if (options.every !== undefined) {
     if (options.dryRun) throw new UsageError('--every cannot be combined with --dry-run');
     parseEvery(options.every);
@@ -175,7 +203,9 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
         concurrency: wholeNumber(options.concurrency, '--concurrency'),
         maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
       };
-      await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions }, ctx);
+      // The metrics' status refresh runs between ticks, on the same connections as the offloads.
+      const metrics = listen && { ...listen, config: { ...config, tables }, sources: services.statusSources(config) };
+      await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions, metrics }, ctx);
     } finally {
       await services.close();
     }
@@ -189,7 +219,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   // SIGTERM/SIGINT: no further table starts and a run not yet committing is abandoned; a commit under way completes.
   const stop = new AbortController();
   const disposeSignals = abortOnSignals(stop, () =>
-    println(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish'),
+    logLine(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish', { level: 'warn', event: 'stopping' }),
   );
   try {
     // Every service the offload needs, checked before any table is claimed: one line per cause, not one per table.
@@ -234,7 +264,7 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
-  program
+  const command = program
     .command('run')
     .description('offload tables to Iceberg exactly once: one table, a layer, or all (bronze → silver → gold)')
     .option('-t, --table <name>', 'a configured table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -248,14 +278,15 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       'keep running: offload on this fixed schedule (e.g. 15m) until SIGTERM or Ctrl-C, which stop after the commit under way; one log line per table per tick (--json: JSON lines)',
     )
     .option('--max-rows <n>', 'most rows one commit takes; larger windows are cut at whole timestamps (default 20000000)')
-    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
+    .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)');
+  addMetricsOptions(command, 'with --every: serve Prometheus metrics at http://<host>:<port>/metrics (README "Monitoring")')
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
         "when tables failed, their failures' code: 3 if any is a configuration problem, else 4 if a service could not be reached, " +
         'else their common code (6 conflict, 7 invariant), else 1; 1 when a table was skipped. A service that is down or refuses ' +
         'the settings is found before any table is claimed: one line, exit 3 or 4. ' +
-        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick).',
+        'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick); 3 when the metrics port is in use.',
     )
     .action(async (options: RunCliOptions) => {
       await run(options, ctx);

@@ -4,7 +4,7 @@ import { findTable, loadTablesConfig } from '../config/tables.js';
 import { UsageError } from '../core/errors.js';
 import { listRuns as readRuns, RUN_STATUSES, type OffloadRun, type RunStatus } from '../pipeline/history.js';
 import { openServices } from '../pipeline/services.js';
-import { alignedTable, formatCount, formatInstant, formatSeconds, printJson, println, type CommandContext } from './output.js';
+import { formatCount, formatInstant, formatSeconds, printJson, printTable, println, type CommandContext } from './output.js';
 
 export interface RunsCliOptions {
   config?: string;
@@ -52,12 +52,7 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
     r.runId,
     r.error ? r.error.split('\n')[0].slice(0, 80) : '',
   ]);
-  for (const line of alignedTable(
-    ['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'ERROR'],
-    rows,
-    new Set([3, 4, 5]),
-  ))
-    println(ctx.stdout, line);
+  printTable(ctx.stdout, ['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'ERROR'], rows, new Set([3, 4, 5]));
   if (list.length === 0) println(ctx.stdout, options.table ? `no runs of ${options.table} yet` : 'no runs yet');
   return list;
 }

@@ -8,7 +8,7 @@ import { openServices } from '../pipeline/services.js';
 import { collectStatus } from '../pipeline/status.js';
 import { TABLE_STATE_LABEL, tableState, type LastRun, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
 import { formatAgo } from '../ui/format.js';
-import { alignedTable, formatCount, formatInstant, printJson, println, type CommandContext } from './output.js';
+import { alignedTable, formatCount, formatInstant, logLine, printJson, printTable, println, type CommandContext } from './output.js';
 
 export interface StatusOptions {
   config?: string;
@@ -29,7 +29,10 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   else printHuman(ctx, report, config.file);
 
   const failures = failuresOf(report);
-  for (const f of failures) println(ctx.stderr, `offload: ${f.line}`);
+  for (const f of failures) {
+    const event = f.service === undefined ? 'table-failure' : f.exitCode === ExitCode.config ? 'service-refused' : 'service-unreachable';
+    logLine(ctx.stderr, `offload: ${f.line}`, { level: 'error', event, service: f.service, exitCode: f.exitCode });
+  }
   ctx.exitCode = overallExitCode(failures.map((f) => f.exitCode));
   return report;
 }
@@ -38,9 +41,13 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
  * What failed, one line each: every service down, then every distinct failure of a table's cells whose
  * services answered (a missing source table, a column not there), naming the tables it concerns.
  */
-export function failuresOf(report: StatusReport): Array<{ line: string; exitCode: number }> {
+export function failuresOf(report: StatusReport): Array<{ line: string; exitCode: number; service?: string }> {
   const down = report.services.filter((s) => !s.ok);
-  const lines = down.map((s) => ({ line: s.error ?? `${s.name} at ${s.url} cannot be used`, exitCode: s.exitCode ?? ExitCode.failed }));
+  const lines: Array<{ line: string; exitCode: number; service?: string }> = down.map((s) => ({
+    line: s.error ?? `${s.name} at ${s.url} cannot be used`,
+    exitCode: s.exitCode ?? ExitCode.failed,
+    service: s.name,
+  }));
   const byReason = new Map<string, { tables: string[]; exitCode: number }>();
   for (const t of report.tables) {
     for (const cell of [t.watermark, t.clickhouse, t.iceberg]) {
@@ -108,7 +115,7 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       lastRunText(t, now),
     ];
   });
-  for (const line of alignedTable(header, rows, new Set([4, 5, 6, 7, 8]))) println(ctx.stdout, line);
+  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 7, 8]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
 }
 
 export function registerStatus(program: Command, ctx: CommandContext): void {

@@ -2,7 +2,7 @@
 // read the options, build the backend from the configuration, hand over to src/ui.
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { println, type CommandContext } from './output.js';
+import { logLine, type CommandContext } from './output.js';
 
 export interface TuiOptions {
   config?: string;
@@ -23,7 +23,7 @@ export function parseRefresh(text: string): number {
 
 export async function tui(options: TuiOptions, ctx: CommandContext): Promise<void> {
   if (!(process.stdin.isTTY && process.stdout.isTTY)) {
-    println(ctx.stderr, NO_TTY_HINT);
+    logLine(ctx.stderr, NO_TTY_HINT, { level: 'error', event: 'usage-error' });
     ctx.exitCode = ExitCode.usage;
     return;
   }

@@ -128,11 +128,9 @@ const duration = (example: string) =>
 const tableSchema = z
   .object({
     comment: z.string({ error: expected('a text') }).optional(),
-    name: z
-      .string({ error: expected('a table name') })
-      .regex(IDENT, {
-        error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}`,
-      }),
+    name: z.string({ error: expected('a table name') }).regex(IDENT, {
+      error: (issue) => `expected a table name of letters, digits and _ (it is the watermark's table_name), got ${describe(issue.input)}`,
+    }),
     layer: z.enum(['bronze', 'silver', 'gold'], { error: expected('one of "bronze", "silver", "gold"') }),
     source: z
       .string({ error: expected('a ClickHouse table "database.table"') })

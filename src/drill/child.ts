@@ -119,13 +119,16 @@ function valuesOf(docs: unknown[], key: string): unknown[] {
   const out: unknown[] = [];
   const walk = (v: unknown, depth: number) => {
     if (depth > 6 || v === null || typeof v !== 'object') return;
-    if (Array.isArray(v)) return v.forEach((x) => walk(x, depth + 1));
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
     for (const [k, x] of Object.entries(v)) {
       if (k === key) out.push(x);
       walk(x, depth + 1);
     }
   };
-  docs.forEach((d) => walk(d, 0));
+  for (const d of docs) walk(d, 0);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // The typed progress events of a drill: the drill emits them; the CLI prints them and the TUI's drill screen
 // reduces them. Neither consumer knows the other.
-import type { InvariantCheck } from '../verify/check.js';
+import type { CheckName, InvariantCheck } from '../verify/check.js';
 import type { ChildRun, DrillReport, DrillStep } from './report.js';
 
 export type DrillEvent =
@@ -10,7 +10,8 @@ export type DrillEvent =
   | { kind: 'child-line'; index: number; role: ChildRun['role']; stream: 'stdout' | 'stderr'; line: string }
   | { kind: 'child-exited'; index: number; run: ChildRun }
   | { kind: 'fault-injected'; index: number; detail: string }
-  | { kind: 'checking'; index: number; table: string }
+  /** The checks begin (`checks` absent), or the named ones are under way. */
+  | { kind: 'checking'; index: number; table: string; checks?: CheckName[] }
   | { kind: 'check'; index: number; table: string; check: InvariantCheck }
   | { kind: 'step-finished'; step: DrillStep }
   | { kind: 'trades'; inserted: number }

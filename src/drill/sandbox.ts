@@ -25,7 +25,7 @@ import type { FileIO } from '../iceberg/io.js';
 import { defaultTableLocation } from '../iceberg/table.js';
 import { parseIdentifier } from '../iceberg/types.js';
 import { gcTable } from '../pipeline/gc.js';
-import type { VerifyServices } from '../verify/check.js';
+import type { InvariantCheck, VerifyServices } from '../verify/check.js';
 import { PyIcebergReader, verificationPython } from '../verify/pyiceberg-reader.js';
 import { readFrom } from '../verify/rows.js';
 import { verifyTable } from '../verify/table.js';
@@ -261,13 +261,17 @@ export class DrillSession {
 
   /** Every invariant of a sandbox table, streamed as events, gc included. */
   async verify(index: number, s: SandboxTable, options: { gc?: boolean } = {}): Promise<StepVerification> {
-    this.emit({ kind: 'checking', index, table: s.original.name });
+    const table = s.original.name;
+    this.emit({ kind: 'checking', index, table });
+    const scrubbed = (c: InvariantCheck): InvariantCheck => ({ ...c, detail: this.scrub(c.detail) });
+    // Each check shows as it begins and ends: the row comparison of a large table takes minutes.
     const v = await verifyTable(this.verifyServices(), s.table, {
       catalogName: this.catalogName,
       collectOrphans: options.gc === false ? undefined : () => this.collectOrphans(s),
+      onChecking: (checks) => this.emit({ kind: 'checking', index, table, checks }),
+      onCheck: (check) => this.emit({ kind: 'check', index, table, check: scrubbed(check) }),
     });
-    const checks = v.checks.map((c) => ({ ...c, detail: this.scrub(c.detail) }));
-    for (const check of checks) this.emit({ kind: 'check', index, table: s.original.name, check });
+    const checks = v.checks.map(scrubbed);
     return {
       checks,
       clickhouseRows: v.rows?.clickhouseRows ?? null,

@@ -14,6 +14,7 @@ export const DEFAULT_CATALOG_NAME = 'offload';
 
 /** What the catalog needs from PostgreSQL: a pg Pool, a client, or a client inside an open transaction. */
 export interface CatalogConnection {
+  // biome-ignore lint/suspicious/noExplicitAny: the default of pg's own query signature, so a Pool or a PoolClient fits
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 

@@ -2,7 +2,7 @@
 // The exactly-once protocol leans on two properties here: whole-object writes (a reader never sees half a
 // file) and `createExclusive` (a metadata file is created once and never overwritten).
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,6 +52,14 @@ export interface FileIO {
    */
   probe(location: string): Promise<void>;
   close(): void;
+}
+
+/**
+ * Deletes files nothing references (what a failed or superseded attempt wrote), as a courtesy: a file that
+ * cannot be deleted now stays an orphan that `offload gc` removes later, and the caller's outcome stands.
+ */
+export async function discardUnreferenced(io: FileIO, uris: string | Iterable<string>): Promise<void> {
+  await (typeof uris === 'string' ? io.delete(uris) : io.deleteMany(uris)).catch(() => undefined);
 }
 
 /** `createExclusive` lost: another writer (or an earlier attempt of ours with different content) created it first. */
@@ -608,7 +616,7 @@ async function syncFile(path: string): Promise<void> {
 }
 
 async function walk(dir: string, out: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {

@@ -18,7 +18,7 @@ import {
 } from './conversions.js';
 import { partitionPath, partitionSqlExpressions, type PartitionValue } from './partition.js';
 import { duckdbFieldIds, duckdbType } from './schema.js';
-import type { DataFile, IcebergType, NestedField, PartitionSpec, PrimitiveType, Schema } from './types.js';
+import type { DataFile, IcebergType, PartitionSpec, PrimitiveType, Schema } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // A DuckDB instance with bounded resources
@@ -208,7 +208,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
     }
     return written;
   } catch (err) {
-    await Promise.all(written.map((w) => unlink(w.localPath).catch(() => undefined)));
+    await Promise.all(written.map((w) => unlink(w.localPath).catch(() => undefined))); // local files of a failed write
     throw err;
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${partsTable}`).catch(() => undefined);

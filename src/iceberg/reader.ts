@@ -53,16 +53,14 @@ export async function readDataFiles(io: FileIO, metadata: TableMetadata, snapsho
   if (!snapshot) return [];
   const manifests = await readSnapshotManifests(io, snapshot);
   const perManifest = await mapLimit(manifests, READ_CONCURRENCY, async (m) =>
-    (await readManifestEntries(io, m))
-      .filter(isLive)
-      .map(
-        (e): LiveDataFile => ({
-          ...e.dataFile,
-          specId: m.partitionSpecId,
-          addedSnapshotId: e.snapshotId!,
-          sequenceNumber: e.sequenceNumber!,
-        }),
-      ),
+    (await readManifestEntries(io, m)).filter(isLive).map(
+      (e): LiveDataFile => ({
+        ...e.dataFile,
+        specId: m.partitionSpecId,
+        addedSnapshotId: e.snapshotId!,
+        sequenceNumber: e.sequenceNumber!,
+      }),
+    ),
   );
   return perManifest.flat();
 }

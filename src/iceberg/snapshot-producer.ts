@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mapLimit } from '../core/concurrency.js';
 import { OffloadError, SchemaError } from '../core/errors.js';
-import type { FileIO } from './io.js';
+import { discardUnreferenced, type FileIO } from './io.js';
 import { summarizeManifest, UNASSIGNED_SEQUENCE_NUMBER, writeManifest, writeManifestList } from './manifest.js';
 import {
   addSchema,
@@ -226,7 +226,7 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
     written.push(next);
     return { ident: base.ident, base: base.metadataLocation, next, metadata, snapshotId, attempt, change, attemptFiles: written };
   } catch (err) {
-    await io.deleteMany(written).catch(() => undefined);
+    await discardUnreferenced(io, written);
     throw err;
   }
 }
@@ -248,7 +248,7 @@ async function replacePartitions(
   const candidates = live.filter((m) => m.partitionSpecId === change.specId);
   const entriesByPath = new Map<string, ManifestEntry[]>();
   const read = await mapLimit(candidates, 8, (m) => readManifestEntries(io, m));
-  candidates.forEach((m, i) => entriesByPath.set(m.manifestPath, read[i]));
+  for (const [i, m] of candidates.entries()) entriesByPath.set(m.manifestPath, read[i]);
 
   const schema = currentSchema(base.metadata);
   const spec = base.metadata['partition-specs'].find((s) => s['spec-id'] === change.specId)!;
@@ -260,7 +260,7 @@ async function replacePartitions(
   for (const m of live) {
     const entries = entriesByPath.get(m.manifestPath);
     const isTouched = (e: ManifestEntry): boolean => e.status !== 2 && touched.has(partitionKey(change.specId, e.dataFile.partition));
-    if (!entries || !entries.some(isTouched)) {
+    if (!entries?.some(isTouched)) {
       manifests.push(m);
       continue;
     }

@@ -11,7 +11,7 @@
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
 import { CatalogError, type Catalog, type CatalogConnection } from './catalog.js';
 import { unreferencedAfterExpiry } from './expire.js';
-import type { FileIO } from './io.js';
+import { discardUnreferenced, type FileIO } from './io.js';
 import {
   appendMetadataLog,
   expireSnapshots as expireSnapshotsInMetadata,
@@ -90,7 +90,7 @@ export async function createTable(catalog: Catalog, io: FileIO, ident: TableIden
     await catalog.ensureNamespace(ident.namespace);
     await catalog.createTable(ident, metadataLocation);
   } catch (err) {
-    await io.delete(metadataLocation).catch(() => undefined); // registered nowhere
+    await discardUnreferenced(io, metadataLocation); // registered nowhere
     if (err instanceof CatalogError && err.reason === 'table-exists') {
       if (options.ifExists === 'load') return loadTable(catalog, io, ident);
       throw new CatalogError('table-exists', `table ${name} already exists in catalog ${catalog.name}`);
@@ -149,7 +149,7 @@ async function stageDataChange(
   try {
     return await buildOnBase(table, io, change, 1);
   } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
+    await discardUnreferenced(io, manifest.manifestPath);
     throw err;
   }
 }
@@ -220,18 +220,18 @@ export async function restage(
   if (current.metadataLocation === staged.base)
     throw new OffloadError(`${name}: the catalog still points at ${staged.base}; commit the staged version instead of restaging it`);
   const rebuilt = await buildOnBase(current, io, staged.change, staged.attempt + 1);
-  await io.deleteMany(staged.attemptFiles).catch(() => undefined);
+  await discardUnreferenced(io, staged.attemptFiles);
   return rebuilt;
 }
 
-/** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too. Never call it on a version that may be committed. */
+/** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too; as discardUnreferenced, never failing. Never call it on a version that may be committed. */
 export async function discardStaged(io: FileIO, staged: StagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
   const files = [...staged.attemptFiles];
   if (staged.change.kind !== 'schema') {
     files.push(staged.change.addedManifest.manifestPath);
     if (options.dataFiles) files.push(...staged.change.dataFiles.map((f) => f.filePath));
   }
-  await io.deleteMany(files);
+  await discardUnreferenced(io, files);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ export async function expireSnapshots(
       await catalog.compareAndSetMetadataLocation(db, ident, { expected: base.metadataLocation, next });
     } catch (err) {
       if (err instanceof CommitConflict) {
-        await io.delete(next).catch(() => undefined); // definitely not committed: built again on the newer version
+        await discardUnreferenced(io, next); // definitely not committed: built again on the newer version
         if (attempt < maxAttempts) continue;
       }
       throw err;

@@ -32,13 +32,13 @@ function decimal(precision: number, scale: number, what: string): Mapped {
 
 function numberArg(t: ClickHouseType, i: number): number {
   const a = t.args[i];
-  if (!a || a.kind !== 'number') throw new Unsupported(`${t.name} expects a number as argument ${i + 1}`);
+  if (a?.kind !== 'number') throw new Unsupported(`${t.name} expects a number as argument ${i + 1}`);
   return a.value;
 }
 
 function typeArg(t: ClickHouseType, i: number): ClickHouseType {
   const a = t.args[i];
-  if (!a || a.kind !== 'type') throw new Unsupported(`${t.name} expects a type as argument ${i + 1}`);
+  if (a?.kind !== 'type') throw new Unsupported(`${t.name} expects a type as argument ${i + 1}`);
   return a.type;
 }
 

@@ -114,8 +114,9 @@ export async function commitBatch(
           table: o.tableName,
           level: 'warn',
           message: `the watermark moved during run ${o.runId}; discarding it and planning again`,
+          code: 'commit-conflict-replanned',
         });
-        await discardStaged(deps.io, pending.staged, { dataFiles: true }).catch(() => undefined);
+        await discardStaged(deps.io, pending.staged, { dataFiles: true });
         await deps.state.markRunAborted(o.runId, 'superseded: the watermark moved before this run could commit; re-planned');
         return 'replan';
       }
@@ -126,6 +127,7 @@ export async function commitBatch(
         table: o.tableName,
         level: 'warn',
         message: `commit conflict on ${o.target} (attempt ${attempt}); restaging on the new version`,
+        code: 'commit-conflict-restaged',
       });
       pending.staged = await restage(deps.catalog, deps.io, pending.staged);
     }

@@ -5,6 +5,18 @@ import type { Watermark } from '../core/watermark.js';
 
 export type OffloadPhase = 'claim' | 'recover' | 'plan' | 'extract' | 'write' | 'upload' | 'stage' | 'commit';
 
+/** What a commit leaves (one batch's, or a whole run's). */
+export interface CommitOutcome {
+  table: string;
+  runId: string;
+  snapshotId: string;
+  watermark: Watermark;
+  rows: number;
+  files: number;
+  bytes: number;
+  durationMs: number;
+}
+
 export type OffloadEvent =
   | { kind: 'phase'; table: string; runId: string; phase: OffloadPhase }
   | {
@@ -12,8 +24,14 @@ export type OffloadEvent =
       table: string;
       runId: string;
       window: { lower: Watermark; upper: Watermark };
+      /** Rows of this batch (one commit). */
       estimatedRows: number;
+      /** Batches the run's window takes at the batch size (an estimate). */
       batches: number;
+      /** Rows still to take in the run's window (W, H], this batch's included: the whole run's at its first batch. */
+      runRows?: number;
+      /** 1 for the run's first batch. */
+      batch?: number;
     }
   | {
       kind: 'progress';
@@ -25,23 +43,23 @@ export type OffloadEvent =
       rowsPerSec: number;
       totalRows?: number;
       etaSec?: number;
+      /** Since this table's run began. */
+      elapsedMs?: number;
     }
-  | {
-      kind: 'committed';
-      table: string;
-      runId: string;
-      snapshotId: string;
-      watermark: Watermark;
-      rows: number;
-      files: number;
-      bytes: number;
-      durationMs: number;
-    }
+  | ({ kind: 'committed' } & CommitOutcome)
+  /** A run that committed has ended: the totals of its batches (one `committed` each), the last one's run id and snapshot. */
+  | ({ kind: 'finished'; batches: number } & CommitOutcome)
   | { kind: 'up-to-date'; table: string; watermark: Watermark }
   | { kind: 'busy'; table: string }
   | { kind: 'failed'; table: string; runId?: string; error: string }
   | { kind: 'skipped'; table: string; reason: string }
-  | { kind: 'log'; table?: string; level: 'info' | 'warn' | 'error'; message: string };
+  | { kind: 'log'; table?: string; level: 'info' | 'warn' | 'error'; message: string; code?: LogCode };
+
+/**
+ * What a log event is about, for consumers that count rather than read (metrics, JSON logs): a lost
+ * compare-and-set on commit, either rebuilt on the new table version or dropped because the watermark moved.
+ */
+export type LogCode = 'commit-conflict-restaged' | 'commit-conflict-replanned';
 
 export type OffloadEventListener = (event: OffloadEvent) => void;
 

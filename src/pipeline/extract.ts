@@ -21,8 +21,10 @@ export interface SliceExtractorOptions {
   /** Queries reading one slice at once (default 2 for tables, 1 for query sources and small slices). */
   streams?: number;
   signal: AbortSignal;
-  /** Bytes of the slice under way received so far. */
-  onBytes: (bytes: number) => void;
+  /** Bytes of slice `slice` received so far. */
+  onBytes: (slice: number, bytes: number) => void;
+  /** Rows of slice `slice` received so far, when the extraction path counts them as they stream. */
+  onRows: (slice: number, rows: number) => void;
 }
 
 /** Extraction of one batch's slices into `workDir`, slice by slice. */
@@ -40,7 +42,8 @@ export function sliceExtractor(o: SliceExtractorOptions): (slice: Slice) => Prom
           midExtractFired = true;
           faultPoint('mid-extract', o.table);
         }
-        o.onBytes(b);
+        o.onBytes(slice.index, b);
       },
+      onRows: (n) => o.onRows(slice.index, n),
     });
 }

@@ -12,6 +12,7 @@ import type { TableConfig } from '../config/tables.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
 import { readReferencedFiles } from '../iceberg/reader.js';
+import type { Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
@@ -65,22 +66,13 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   try {
     const table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
     if (!table) return base;
-    const refs = await readReferencedFiles(deps.io, table.metadata, table.metadataLocation);
-    const referenced = new Set([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].map(normalize));
-    const location = table.metadata.location.replace(/\/+$/, '');
-    const listed: FileInfo[] = await deps.io.list(`${location}/`);
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;
-    const orphans: FileInfo[] = [];
-    let tooYoung = 0;
-    let kept = 0;
-    for (const f of listed) {
-      if (referenced.has(normalize(f.uri))) {
-        kept++;
-        continue;
-      }
-      if (f.lastModified.getTime() > cutoff) tooYoung++;
-      else orphans.push(f);
-    }
+    const {
+      listed,
+      referenced: kept,
+      orphans,
+      tooYoung,
+    } = await classifyFiles(deps.io, table, await referencedFiles(deps.io, table), cutoff);
     // Still ours? The lock is held for the whole pass: a lost connection means a run could have started.
     if (!lock.isHeld()) return { ...base, status: 'busy' };
     const result: GcTableResult = {
@@ -99,6 +91,43 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   } finally {
     await lock.release();
   }
+}
+
+/** Every file the table's metadata reaches (kept snapshots' manifest lists, manifests, live data files; metadata files). */
+export async function referencedFiles(io: FileIO, table: Table): Promise<Set<string>> {
+  const refs = await readReferencedFiles(io, table.metadata, table.metadataLocation);
+  return new Set([...refs.metadataFiles, ...refs.manifestLists, ...refs.manifests, ...refs.dataFiles].map(normalize));
+}
+
+export interface FileClassification {
+  /** Every file under the table location. */
+  listed: FileInfo[];
+  /** How many of them the metadata references. */
+  referenced: number;
+  /** Unreferenced and last modified before the cutoff: what gc deletes. */
+  orphans: FileInfo[];
+  /** Unreferenced but newer than the cutoff (possibly a run under way). */
+  tooYoung: number;
+}
+
+/** Sorts the files under the table location into referenced, orphans (older than `cutoffMs`) and too young. */
+export async function classifyFiles(
+  io: FileIO,
+  table: Table,
+  referenced: ReadonlySet<string>,
+  cutoffMs: number,
+): Promise<FileClassification> {
+  const location = table.metadata.location.replace(/\/+$/, '');
+  const listed = await io.list(`${location}/`);
+  const orphans: FileInfo[] = [];
+  let tooYoung = 0;
+  let kept = 0;
+  for (const f of listed) {
+    if (referenced.has(normalize(f.uri))) kept++;
+    else if (f.lastModified.getTime() > cutoffMs) tooYoung++;
+    else orphans.push(f);
+  }
+  return { listed, referenced: kept, orphans, tooYoung };
 }
 
 /** s3a:// and s3:// name the same object. */

@@ -16,6 +16,8 @@ export type TableOutcome =
 export interface LayerRunOptions extends OffloadOptions {
   /** Tables of one layer offloaded at once. Default 2 (one per core: each uses DuckDB's threads and ClickHouse's). */
   concurrency?: number;
+  /** One table's own stop request, besides `signal` (which stops them all): that table alone stops, the others go on. */
+  tableSignal?: (table: string) => AbortSignal;
 }
 
 /** Offloads `tables` layer by layer; never throws for a table's failure (it is in the outcomes). */
@@ -55,13 +57,15 @@ async function runInLayers(
     }
     const results = await mapLimit(inLayer, options.concurrency ?? 2, async (t): Promise<TableOutcome> => {
       // A stop request (options.signal) starts no further table; one already running stops before its commit.
-      if (options.signal?.aborted) {
+      const own = options.tableSignal?.(t.name);
+      const signal = own && options.signal ? AbortSignal.any([options.signal, own]) : (own ?? options.signal);
+      if (signal?.aborted) {
         const reason = 'not run: a stop was requested';
         events.emit({ kind: 'skipped', table: t.name, reason });
         return { table: t.name, layer, status: 'skipped', reason };
       }
       try {
-        const result = await offloadTable(t, deps, { ...options, events });
+        const result = await offloadTable(t, deps, { ...options, events, signal });
         return { table: t.name, layer, status: result.status, result };
       } catch (err) {
         if (err instanceof OffloadStopped) return { table: t.name, layer, status: 'skipped', reason: err.message };

@@ -14,6 +14,7 @@ import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { OffloadEvents } from './events.js';
 import { sliceExtractor } from './extract.js';
 import type { Slice } from './plan.js';
+import { SliceTally, type BatchProgress } from './progress.js';
 import type { RowSource, SourceShape } from './source.js';
 import { OffloadStopped, throwIfStopped } from './stop.js';
 import type { Uploads } from './upload.js';
@@ -38,8 +39,11 @@ export interface MoveOptions {
   signal?: AbortSignal;
   /** The run's uploads (started here, as slices are written). */
   uploads: Uploads;
+  /** Rows the batch was planned with (the cap of a slice's row estimate when its own count is unknown). */
   estimatedRows: number;
   lockLost: AbortSignal;
+  /** The batch's progress so far: rows (counted as they stream, exact once written), bytes received, files written. */
+  onProgress: (progress: BatchProgress) => void;
 }
 
 /** Extract → write → upload of every slice of the batch; returns the data files, all uploaded. */
@@ -50,32 +54,11 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
   const stopped = () => new OffloadStopped(o.cfg.name, 'while moving its data');
   const onStop = () => abort.abort(stopped());
   o.signal?.addEventListener('abort', onStop);
-  const started = Date.now();
   const files: WrittenFile[] = [];
-  let rowsDone = 0;
-  let bytesDone = 0;
-  let inFlightBytes = 0;
-  let lastProgress = 0;
-  let bytesPerRow = 0;
-  const progress = (force = false) => {
-    const now = Date.now();
-    if (!force && now - lastProgress < 250) return;
-    lastProgress = now;
-    const estimate = bytesPerRow > 0 ? Math.min(o.estimatedRows, rowsDone + Math.floor(inFlightBytes / bytesPerRow)) : rowsDone;
-    const secs = Math.max(0.001, (now - started) / 1000);
-    const rowsPerSec = Math.round(estimate / secs);
-    o.events.emit({
-      kind: 'progress',
-      table: o.cfg.name,
-      runId: o.runId,
-      rows: estimate,
-      bytes: bytesDone + inFlightBytes,
-      files: files.length,
-      rowsPerSec,
-      totalRows: o.estimatedRows,
-      ...(rowsPerSec > 0 ? { etaSec: Math.max(0, Math.round((o.estimatedRows - estimate) / rowsPerSec)) } : {}),
-    });
-  };
+  // A slice planned without counts (no time partition on the cursor) is capped by the batch's plan.
+  const tally = new SliceTally(o.slices.map((s) => (s.rows > 0 ? s.rows : o.estimatedRows)));
+  const report = () => o.onProgress(tally.progress(files.length));
+  const phase = (p: 'write' | 'upload') => o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: p });
   const extract = sliceExtractor({
     source: o.source,
     shape: o.shape,
@@ -86,9 +69,13 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
     workDir: o.workDir,
     streams: o.extractStreams,
     signal: abort.signal,
-    onBytes: (b) => {
-      inFlightBytes = b;
-      progress();
+    onBytes: (slice, bytes) => {
+      tally.streamed(slice, { bytes });
+      report();
+    },
+    onRows: (slice, rows) => {
+      tally.streamed(slice, { rows });
+      report();
     },
   });
   const dataLoc = dataLocation(o.table);
@@ -97,9 +84,11 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
     for (let i = 0; i < o.slices.length; i++) {
       throwIfStopped(o.signal, o.cfg.name, 'while moving its data');
       const extracted = await pending!;
-      pending = i + 1 < o.slices.length ? extract(o.slices[i + 1]) : null;
+      const isLast = i + 1 === o.slices.length;
+      pending = isLast ? null : extract(o.slices[i + 1]);
       pending?.catch(() => undefined); // awaited in turn; never an unhandled rejection meanwhile
-      o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: 'write' });
+      // The phase is the step the batch waits on: extraction until the last slice is in, then its writing.
+      if (isLast) phase('write');
       const written = await writeSlice({
         connection: o.duck.connection,
         relation: o.shape.extraction.relation(extracted.map((f) => f.path)),
@@ -113,18 +102,18 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
         dataLocation: dataLoc,
       });
       await Promise.all(extracted.map((f) => rm(f.path, { force: true })));
-      const sliceRows = written.reduce((s, f) => s + Number(f.dataFile.recordCount), 0);
-      rowsDone += sliceRows;
-      bytesDone += extracted.reduce((sum, f) => sum + f.bytes, 0);
-      inFlightBytes = 0;
-      if (rowsDone > 0) bytesPerRow = bytesDone / rowsDone;
+      tally.streamed(i, { bytes: extracted.reduce((sum, f) => sum + f.bytes, 0) });
+      tally.written(
+        i,
+        written.reduce((s, f) => s + Number(f.dataFile.recordCount), 0),
+      );
       files.push(...written);
-      if (written.length > 0) o.events.emit({ kind: 'phase', table: o.cfg.name, runId: o.runId, phase: 'upload' });
       for (const f of written) o.uploads.add(f);
-      progress(true);
+      report();
     }
+    phase('upload');
     await o.uploads.finish(o.cfg.name);
-    progress(true);
+    report();
     return { files };
   } catch (err) {
     abort.abort(err);

@@ -1,5 +1,8 @@
-// The offload of one table (docs/architecture.md "The exactly-once protocol"), batch after batch until the
-// table is up to date: 1 claim (claim.ts) → 2 recover (recover.ts) → 3 plan (plan.ts) → 4 extract
+// The offload of one table (docs/architecture.md "The exactly-once protocol"): one run, bounded. It fixes
+// its upper bound H when it first plans (the newest cursor value old enough then) and takes (W, H] in as
+// many batches as the batch size needs, then ends — rows arriving meanwhile wait for the next run, so a
+// run on a table that never stops receiving rows still ends, in one commit when its window fits one batch.
+// The steps: 1 claim (claim.ts) → 2 recover (recover.ts) → 3 plan (plan.ts) → 4 extract
 // (extract.ts) → 5 write (write.ts) → 6 upload (upload.ts), the three overlapped by move.ts → 7 stage
 // (stage.ts) → 8 commit (commit.ts). This file only sequences them. Every step reports typed events
 // (events.ts); the CLI prints them, the TUI reduces them. The offload is handed its services as interfaces
@@ -9,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
 import { OffloadError } from '../core/errors.js';
-import type { Watermark } from '../core/watermark.js';
+import type { Micros, Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
-import type { FileIO } from '../iceberg/io.js';
+import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
 import { discardStaged, type StagedCommit, type Table } from '../iceberg/table.js';
@@ -22,6 +25,7 @@ import { OffloadEvents, type OffloadEvent, type OffloadPhase } from './events.js
 import { moveSlices } from './move.js';
 import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan, type PlannedNext } from './plan.js';
 import { prepareTable, tableIdentifier } from './prepare.js';
+import { ProgressReport } from './progress-report.js';
 import { currentTable, recoverTable } from './recover.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
@@ -52,7 +56,7 @@ export interface OffloadOptions {
   now?: Date;
   /** Most rows one run (one commit) takes; larger windows are cut at whole cursor values. Default 20,000,000. */
   maxRowsPerBatch?: number;
-  /** Most batches (commits) in one call; default: until up to date. */
+  /** Most batches (commits) in one call; default: every batch the run's window (W, H] needs. */
   maxBatches?: number;
   /** Periods smaller than this are merged into one slice (fewer, larger steps). Default 250,000. */
   minSliceRows?: number;
@@ -106,7 +110,7 @@ export type OffloadResult =
       durationMs: number;
     };
 
-/** Offloads one table until it is up to date (or `maxBatches` commits). Throws on failure (after a `failed` event). */
+/** One run of one table: (W, H] with H fixed when it plans, in batches (at most `maxBatches`). Throws on failure (after a `failed` event). */
 export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options: OffloadOptions = {}): Promise<OffloadResult> {
   const events = options.events ?? new OffloadEvents();
   const started = Date.now();
@@ -115,6 +119,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
   if (!lock) return { table: cfg.name, status: 'busy', durationMs: Date.now() - started };
   const ident = tableIdentifier(cfg);
   let duck: DuckDBSession | undefined;
+  const report = new ProgressReport(events, cfg.name, started);
   try {
     await ensureWatermarkRow(cfg, deps.state);
     emit({ kind: 'phase', table: cfg.name, runId: '', phase: 'recover' });
@@ -126,11 +131,13 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
 
     const batches: CommittedBatch[] = [];
     let replans = 0;
+    // H: set by the first plan, handed to every later one (the next batch, a re-plan after a lost compare-and-set).
+    let upperBound: Micros | undefined;
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     while (batches.length < maxBatches) {
       if (options.signal?.aborted && batches.length > 0) break;
       throwIfStopped(options.signal, cfg.name, 'before its first batch');
-      const next = await planNext(cfg, deps.state, deps.source, shape, options);
+      const next = await planNext(cfg, deps.state, deps.source, shape, { ...options, upperBound });
       if (next.plan.kind === 'up-to-date') {
         if (batches.length === 0) {
           if (options.dryRun) {
@@ -142,6 +149,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         }
         break;
       }
+      upperBound ??= next.plan.windowUpper;
       if (options.dryRun) {
         const window = { lower: next.from, upper: watermarkOf(next.plan.upper, null) };
         emit({ kind: 'planned', table: cfg.name, runId: '', window, estimatedRows: next.plan.windowRows, batches: next.plan.batches });
@@ -155,21 +163,34 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         };
       }
       duck ??= await openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
-      const outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal);
+      const outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
+        report,
+        batch: batches.length + 1,
+      });
       if (outcome.kind === 'replan') {
         if (++replans > (options.maxReplans ?? 2))
           throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
         table = (await currentTable(deps.catalog, deps.io, ident)) ?? table;
         continue;
       }
-      if (outcome.kind === 'empty') break;
+      if (outcome.kind === 'empty') {
+        // The planned rows vanished before they were read (recorded up to date by runBatch).
+        if (batches.length === 0) {
+          emit({ kind: 'up-to-date', table: cfg.name, watermark: next.from });
+          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started };
+        }
+        break;
+      }
       batches.push(outcome.batch);
+      report.committed(outcome.batch.rows);
       table = outcome.table;
+      // The batch ran up to H: the run has taken its whole window.
+      if (next.plan.upper === next.plan.windowUpper) break;
     }
     const last = batches[batches.length - 1];
-    return {
+    const result = {
       table: cfg.name,
-      status: 'committed',
+      status: 'committed' as const,
       batches,
       rows: batches.reduce((s, b) => s + b.rows, 0),
       files: batches.reduce((s, b) => s + b.files, 0),
@@ -177,11 +198,26 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       watermark: last.watermark,
       durationMs: Date.now() - started,
     };
+    report.finished();
+    emit({
+      kind: 'finished',
+      table: cfg.name,
+      runId: last.runId,
+      snapshotId: last.snapshotId,
+      watermark: last.watermark,
+      rows: result.rows,
+      files: result.files,
+      bytes: result.bytes,
+      batches: batches.length,
+      durationMs: result.durationMs,
+    });
+    return result;
   } catch (err) {
     if (err instanceof OffloadStopped) emit({ kind: 'skipped', table: cfg.name, reason: err.message });
     else emit({ kind: 'failed', table: cfg.name, error: (err as Error).message });
     throw err;
   } finally {
+    report.close();
     duck?.close();
     await lock.release();
   }
@@ -200,9 +236,11 @@ async function runBatch(
   options: OffloadOptions,
   events: OffloadEvents,
   lockLost: AbortSignal,
+  progress: { report: ProgressReport; batch: number },
 ): Promise<BatchOutcome> {
   const plan = next.plan as Extract<Plan, { kind: 'window' }>;
-  const { runId, windowStart, started } = await startRun(cfg, deps.state, next, events);
+  const { runId, windowStart, started } = await startRun(cfg, deps.state, next, events, progress.batch);
+  progress.report.planned(runId, plan.windowRows);
   const phase = (p: OffloadPhase) => events.emit({ kind: 'phase', table: cfg.name, runId, phase: p });
   const workDir = join(deps.workDir ?? tmpdir(), `offload-${runId}`);
   const uploads = new Uploads(deps.io, options.uploadConcurrency ?? 2);
@@ -214,6 +252,7 @@ async function runBatch(
     const slices = await planSlices(cfg, deps.source, shape, { schema, spec }, next, options.minSliceRows);
 
     phase('extract');
+    progress.report.extracting();
     const moved = await moveSlices({
       cfg,
       source: deps.source,
@@ -233,6 +272,7 @@ async function runBatch(
       uploads,
       estimatedRows: plan.rows,
       lockLost,
+      onProgress: (p) => progress.report.moved(p),
     });
     if (moved.files.length === 0) {
       await deps.state.markRunUpToDate(runId);
@@ -304,7 +344,7 @@ async function runBatch(
     await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
     throw err;
   } finally {
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless
   }
 }
 
@@ -329,8 +369,8 @@ async function failRun(
     if (isStop) await deps.state.markTableUpToDate(cfg.name);
     else await deps.state.markTableFailed(cfg.name, err.message);
     if (marked) {
-      if (staged) await discardStaged(deps.io, staged, { dataFiles: true }).catch(() => undefined);
-      else await deps.io.deleteMany(uploaded).catch(() => undefined);
+      if (staged) await discardStaged(deps.io, staged, { dataFiles: true });
+      else await discardUnreferenced(deps.io, uploaded);
     }
   } catch {
     // The state store or storage is unreachable: the run stays `running` and the next run's recovery resolves it; gc collects its files.

@@ -29,7 +29,10 @@ import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { StateStore } from '../state/store.js';
 import type { OffloadEvents } from './events.js';
 import { faultPoint } from './faults.js';
-import type { RowSource, SourceShape } from './source.js';
+import type { CursorCount, RowSource, Slice, SourceShape } from './source.js';
+
+// The planner's units are declared beside the RowSource that counts and extracts them (no import cycle).
+export type { CursorCount, Slice };
 
 export function watermarkOf(cursor: Micros, tieBreak: string | null): Watermark {
   return { timestamp: isoFromMicros(cursor), tieBreak };
@@ -61,12 +64,6 @@ export function watermarkOfLower(lower: LowerBound | null, initial: Watermark): 
  */
 export function cutoffMicros(now: Micros, lagMs: number, closedWindowMs: number | null): Micros {
   return now - BigInt(Math.round(lagMs)) * 1000n - BigInt(Math.round(closedWindowMs ?? 0)) * 1000n;
-}
-
-/** Rows counted per cursor value (or per bucket of cursor values: `cursor` is then the bucket's first value). */
-export interface CursorCount {
-  cursor: Micros;
-  rows: number;
 }
 
 /**
@@ -192,16 +189,6 @@ export function countingBucket(t: TimeTransform): Micros {
   return t === 'hour' ? US_PER_HOUR : US_PER_DAY;
 }
 
-export interface Slice {
-  index: number;
-  /** [from, to) in µs, cursor values; null = unbounded on that side (the window bounds it). */
-  from: Micros | null;
-  to: Micros | null;
-  rows: number;
-  /** Holds rows of one partition at most: files may roll at the target size. */
-  isSinglePartition: boolean;
-}
-
 /**
  * Cuts a batch into slices along the periods of the cursor's time partition transform. `counts` are rows
  * per counting bucket (ascending). Consecutive small periods are merged until a slice has `minSliceRows`
@@ -293,20 +280,32 @@ export interface PlannedNext {
   lower: LowerBound | null;
 }
 
-/** Plans the next batch from the table's watermark and the source's statistics. */
+/**
+ * Plans the next batch from the table's watermark and the source's statistics. A run fixes its upper
+ * bound H once, at its first plan (`upperBound` absent: the newest cursor value old enough now); every
+ * later plan of the same run — the next batch, or a re-plan after a lost compare-and-set — is handed
+ * that H and never looks past it, so a run on a table that keeps receiving rows ends.
+ */
 export async function planNext(
   cfg: TableConfig,
   state: StateStore,
   source: RowSource,
   shape: SourceShape,
-  options: { now?: Date; maxRowsPerBatch?: number },
+  options: { now?: Date; maxRowsPerBatch?: number; upperBound?: Micros },
 ): Promise<PlannedNext> {
   const mark = await state.readWatermark(cfg.name);
   if (!mark) throw new OffloadError(`${cfg.name}: no watermark row (run \`offload init\`)`);
   const hasCommitted = mark.committedRunId !== null || mark.lastSuccessfulRun !== null || mark.watermark.timestamp !== EPOCH.timestamp;
   const lower = lowerBoundOf(mark.watermark, hasCommitted);
-  const now: Micros = options.now ? BigInt(options.now.getTime()) * 1000n : await source.now();
-  const cutoff = cutoffMicros(now, cfg.lagMs, cfg.closedWindowMs);
+  let now: Micros;
+  let cutoff: Micros;
+  if (options.upperBound !== undefined) {
+    cutoff = options.upperBound;
+    now = cutoff;
+  } else {
+    now = options.now ? BigInt(options.now.getTime()) * 1000n : await source.now();
+    cutoff = cutoffMicros(now, cfg.lagMs, cfg.closedWindowMs);
+  }
   const stats = await source.windowStats(shape.window, lower, cutoff);
   const maxRows = options.maxRowsPerBatch ?? DEFAULT_MAX_ROWS;
   let plan = planFromStats(lower, { now, newest: stats.newest, rows: stats.rows }, cutoff, maxRows);
@@ -380,7 +379,13 @@ export interface StartedRun {
 }
 
 /** Records the planned batch as a run `running` (before anything is written) and reports the plan; fault point `after-plan`. */
-export async function startRun(cfg: TableConfig, state: StateStore, next: PlannedNext, events: OffloadEvents): Promise<StartedRun> {
+export async function startRun(
+  cfg: TableConfig,
+  state: StateStore,
+  next: PlannedNext,
+  events: OffloadEvents,
+  batch = 1,
+): Promise<StartedRun> {
   const plan = next.plan as Extract<Plan, { kind: 'window' }>;
   const started = Date.now();
   const runId = randomUUID();
@@ -395,6 +400,8 @@ export async function startRun(cfg: TableConfig, state: StateStore, next: Planne
     window: { lower: windowStart, upper: watermarkOf(plan.upper, null) },
     estimatedRows: plan.rows,
     batches: plan.batches,
+    runRows: plan.windowRows,
+    batch,
   });
   faultPoint('after-plan', cfg.name);
   return { runId, windowStart, started };

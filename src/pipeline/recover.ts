@@ -35,7 +35,7 @@ export interface RecoverOptions {
 /** The table as the catalog points at it now, or null when it does not exist yet. */
 export async function currentTable(catalog: Catalog, io: FileIO, ident: TableIdentifier): Promise<Table | null> {
   const row = await catalog.loadTable(ident);
-  if (!row || !row.metadataLocation) return null;
+  if (!row?.metadataLocation) return null;
   return readTableAt(io, ident, row.metadataLocation);
 }
 

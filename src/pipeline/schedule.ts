@@ -8,8 +8,9 @@
 // - A stop (SIGTERM/SIGINT through `stop`) aborts the running tick's signal. The offload checks it between
 //   batches and tables and before its commit transaction begins, so a commit under way is completed and
 //   nothing starts after it; the loop then waits for the tick to end and returns.
-// - One log line per table per tick, from the tick's terminal events (committed, up to date, busy, failed,
-//   skipped); a table that got none (stopped or crashed tick) still gets its line.
+// - One log line per table per tick, from the tick's terminal events (finished — a run that committed, with
+//   its totals —, up to date, busy, failed, skipped); a table that got none (stopped or crashed tick) still
+//   gets its line. Each tick is one run per table: it ends, however fast rows keep arriving.
 import type { Layer } from './status-model.js';
 import type { Watermark } from '../core/watermark.js';
 import type { OffloadEvent } from './events.js';
@@ -80,7 +81,7 @@ export interface ScheduleSummary {
 }
 
 const TERMINAL: Partial<Record<OffloadEvent['kind'], TableTickStatus>> = {
-  committed: 'committed',
+  finished: 'committed',
   'up-to-date': 'up-to-date',
   busy: 'busy',
   failed: 'failed',
@@ -137,6 +138,8 @@ export async function runOnSchedule(options: ScheduleOptions): Promise<ScheduleS
         if (e.level !== 'info') log({ event: 'log', time: time(), tick, table: e.table, level: e.level, message: e.message });
         return;
       }
+      // Rows of every commit count, also those of a run that failed in a later batch.
+      if (e.kind === 'committed') rows += e.rows;
       const status = TERMINAL[e.kind];
       if (status === undefined || !('table' in e) || reported.has(e.table)) return;
       reported.add(e.table);
@@ -148,9 +151,8 @@ export async function runOnSchedule(options: ScheduleOptions): Promise<ScheduleS
         layer: layerOf.get(e.table) ?? null,
         status,
       };
-      if (e.kind === 'committed') {
+      if (e.kind === 'finished') {
         committed++;
-        rows += e.rows;
         Object.assign(line, {
           rows: e.rows,
           files: e.files,

@@ -24,6 +24,7 @@ export type ServicePurpose =
   | 'tui'
   | 'tui offloads'
   | 'status'
+  | 'serve-metrics'
   | 'init'
   | 'runs'
   | 'seed'
@@ -51,6 +52,8 @@ const SETTINGS: Record<ServicePurpose, Settings> = {
   bench: OFFLOADS,
   tui: STATUS,
   status: STATUS,
+  // Status queries only, between scrapes: the same small pool and short timeouts as `offload status`.
+  'serve-metrics': STATUS,
   drill: { poolMax: 6, clickhouseTimeoutMs: 300_000 },
   'drill --clean': ADMIN,
   init: ADMIN,
@@ -119,7 +122,7 @@ export class Services {
   }
 
   /** What the status collector reads (pipeline/status.ts): these connections, S3 probed for the warehouse. */
-  statusSources(config: OffloadConfig): StatusSources {
+  statusSources(config: OffloadConfig): Required<StatusSources> {
     return { config, clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io, warehouse: this.storage };
   }
 

@@ -25,7 +25,23 @@ import {
 import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/watermark.js';
 import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
-import type { CursorCount, Slice } from './plan.js';
+
+/** Rows counted per cursor value (or per bucket of cursor values: `cursor` is then the bucket's first value). */
+export interface CursorCount {
+  cursor: Micros;
+  rows: number;
+}
+
+/** A part of a batch, extracted and written on its own (plan.ts cuts batches into slices). */
+export interface Slice {
+  index: number;
+  /** [from, to) in µs, cursor values; null = unbounded on that side (the window bounds it). */
+  from: Micros | null;
+  to: Micros | null;
+  rows: number;
+  /** Holds rows of one partition at most: files may roll at the target size. */
+  isSinglePartition: boolean;
+}
 
 /** Everything about reading one configured table: columns, how they travel, the window source. */
 export interface SourceShape {
@@ -113,7 +129,10 @@ export interface ExtractSliceOptions {
    */
   streams?: number;
   signal?: AbortSignal;
+  /** Bytes of the slice received so far, every stream together. */
   onBytes?: (bytes: number) => void;
+  /** Rows of the slice received so far, every stream together, when the extraction path counts them. */
+  onRows?: (rows: number) => void;
 }
 
 /** The ClickHouse source: a table's shape from the server, window statistics and slices by SQL. */
@@ -154,6 +173,8 @@ export class ClickHouseRows implements RowSource {
     const where = slicePredicate(shape.window, lower, upper, slice, values);
     const streams = Math.max(1, Math.trunc(o.streams ?? 1));
     const bytes = new Array<number>(streams).fill(0);
+    const rows = new Array<number>(streams).fill(0);
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
     const files = await Promise.all(
       Array.from({ length: streams }, (_, k) => {
         const part = streams === 1 ? where : `${where} AND cityHash64(${quoteIdentifier(shape.window.cursor)}) % ${streams} = ${k}`;
@@ -166,7 +187,11 @@ export class ClickHouseRows implements RowSource {
           signal: o.signal,
           onBytes: (b) => {
             bytes[k] = b;
-            o.onBytes?.(bytes.reduce((x, y) => x + y, 0));
+            o.onBytes?.(sum(bytes));
+          },
+          onRows: (n) => {
+            rows[k] = n;
+            o.onRows?.(sum(rows));
           },
         });
       }),

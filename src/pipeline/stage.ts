@@ -4,7 +4,7 @@
 // watermark the table reaches with it, which is how recovery tells a committed run from one that never
 // was. Nothing is left to write before the commit transaction (`before-commit`).
 import { decodeWatermark, encodeWatermark, type Watermark } from '../core/watermark.js';
-import type { FileIO } from '../iceberg/io.js';
+import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSnapshot, newSnapshotId } from '../iceberg/metadata.js';
 import { buildOnBase, newCommitUuid, writeAddedManifest, type StagedCommit, type Table } from '../iceberg/snapshot-producer.js';
 import type { DataFile, Snapshot, TableMetadata } from '../iceberg/types.js';
@@ -69,7 +69,7 @@ export async function stageRun(table: Table, io: FileIO, dataFiles: readonly Dat
       1,
     );
   } catch (err) {
-    await io.delete(manifest.manifestPath).catch(() => undefined);
+    await discardUnreferenced(io, manifest.manifestPath);
     throw err;
   }
   faultPoint('after-metadata-file', o.tableName);

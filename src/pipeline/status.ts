@@ -33,8 +33,6 @@ export interface StatusSources {
   warehouse?: { location: string; endpoint: string };
 }
 
-const formatCount = (n: number) => n.toLocaleString('en-US');
-
 function fail<T>(err: unknown): CellState<T> {
   return { ok: false, error: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) };
 }
@@ -46,7 +44,7 @@ function needs<T>(s: ServiceInfo, what: string = s.name): CellState<T> {
 }
 
 /** A probe's answer as the services line shows it. */
-async function probe(name: ServiceName, url: string, check: () => Promise<string | void>, location?: string): Promise<ServiceInfo> {
+async function probe(name: ServiceName, url: string, check: () => Promise<string | undefined>, location?: string): Promise<ServiceInfo> {
   const info: ServiceInfo = { name, url, ...(location ? { location } : {}), ok: true };
   try {
     const version = await check();
@@ -129,7 +127,7 @@ async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promis
   try {
     const ident = tableIdentifier(t);
     const row = await catalog.loadTable(ident);
-    if (!row || !row.metadataLocation) return { ok: true, value: none };
+    if (!row?.metadataLocation) return { ok: true, value: none };
     const table = await readTableAt(io, ident, row.metadataLocation);
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
@@ -173,7 +171,17 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io, war
   const [chService, pgService, s3Service] = await Promise.all([
     probe('ClickHouse', clickhouse.url, () => clickhouse.probe()),
     probe('PostgreSQL', describePool(pool), () => serverVersion(pool)),
-    isS3 ? probe('S3', warehouse.endpoint, () => io.probe(warehouse.location), warehouse.location) : undefined,
+    isS3
+      ? probe(
+          'S3',
+          warehouse.endpoint,
+          async () => {
+            await io.probe(warehouse.location);
+            return undefined; // S3 has no version to show
+          },
+          warehouse.location,
+        )
+      : undefined,
   ]);
   const state = await readState(pool, names, pgService);
 

@@ -153,7 +153,7 @@ export async function migrate(pool: pg.Pool, options: { dir?: string } = {}): Pr
         await client.query(`INSERT INTO ${TRACKING_TABLE} (version, name, checksum) VALUES ($1, $2, $3)`, [m.version, m.name, m.checksum]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch(() => undefined); // the migration's own error is the one to report
         throw (
           postgresFailure(err, pool) ??
           new OffloadError(`database "${dbName}": migration ${m.file} failed: ${(err as Error).message}; nothing of it was applied`, {

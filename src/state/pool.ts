@@ -12,6 +12,7 @@ export type Tx = pg.PoolClient;
 
 /** Anything that runs a parameterized query: a pool, a checked-out client, a transaction. */
 export interface Queryable {
+  // biome-ignore lint/suspicious/noExplicitAny: the default of pg's own query signature, so a Pool or a PoolClient fits
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
@@ -117,7 +118,7 @@ export async function connectPostgres(conn: PostgresConnection = postgresFromEnv
   try {
     await checkout(pool).then((c) => c.release());
   } catch (err) {
-    await pool.end().catch(() => {});
+    await pool.end().catch(() => undefined); // the connection error is the one to report
     throw err;
   }
   return pool;

@@ -27,7 +27,7 @@ import { DrillScreen } from './screens/DrillScreen.js';
 import { HelpOverlay, helpLines, helpPageSize } from './screens/HelpOverlay.js';
 import { TablesScreen, tablesHeightWanted } from './screens/TablesScreen.js';
 import type { TuiSession } from './session.js';
-import { activeRuns, detailsLineCount, visibleTables, type TuiState } from './store.js';
+import { activeOffloadsText, activeRuns, detailsLineCount, visibleTables, type TuiState } from './store.js';
 import { useTheme } from './theme.js';
 
 export interface AppProps {
@@ -73,7 +73,7 @@ export function App({ session, refreshSec, clock = Date.now }: AppProps) {
     for (const c of result.commands) session.execute(c);
   });
 
-  let body;
+  let body: ReactElement;
   if (state.overlay === 'help') {
     body = <HelpOverlay width={width} height={helpHeight} scroll={state.helpScroll} />;
   } else if (state.screen === 'drill') {
@@ -130,7 +130,9 @@ function hintsFor(state: TuiState): KeyBinding[] {
   if (state.overlay === 'confirm-all') return CONFIRM_HINTS;
   if (state.overlay === 'help') return HELP_HINTS;
   if (state.screen === 'drill') return DRILL_KEYS;
-  return state.screen === 'details' ? DETAILS_KEYS : TABLE_KEYS;
+  const keys = state.screen === 'details' ? DETAILS_KEYS : TABLE_KEYS;
+  // The stop key is offered while something runs.
+  return activeRuns(state).length > 0 ? keys : keys.filter((k) => k.keys !== 'x');
 }
 
 /** The log pane, or a dialog above what is left of it. `logLines` is the room for log lines. */
@@ -151,17 +153,7 @@ function bottomPanel(state: TuiState, width: number, logLines: number): { elemen
 }
 
 function dialogFor(state: TuiState, width: number): { element: ReactElement; height: number } | null {
-  const active = activeRuns(state);
-  const running = active.length;
-  const queued = active.filter((r) => r.status === 'queued').length;
-  const plural = (n: number) => `${n} offload${n === 1 ? '' : 's'}`;
-  const started = running - queued;
-  const counted =
-    started > 0 && queued > 0
-      ? `${plural(started)} running, ${queued} queued`
-      : started > 0
-        ? `${plural(started)} running`
-        : `${plural(queued)} queued`;
+  const counted = activeOffloadsText(state);
   const box = (title: string, lines: string[], tone: 'accent' | 'warn') => ({
     element: <Dialog title={title} lines={lines} width={width} tone={tone} />,
     height: lines.length + 3,

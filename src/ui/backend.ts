@@ -54,6 +54,14 @@ export interface TableDetails {
 
 export type RunScope = { kind: 'table'; table: string } | { kind: 'all' };
 
+export interface RunOptions {
+  /**
+   * One table's stop within a run of several (`x` during offload all): aborted, that table stops as the
+   * whole run would — before its commit, or before it starts — and the others go on.
+   */
+  tableSignal?: (table: string) => AbortSignal;
+}
+
 /** A fault the drill screen offers: a crash point, a transient fault, two workers, or random kills. */
 export type DrillFault = DrillChoiceOption;
 
@@ -79,7 +87,7 @@ export interface OffloadBackend {
    * Aborting `signal` is a safe stop: work that has not reached its commit transaction is abandoned
    * (its files become orphans for `offload gc`); a commit already under way is completed, never cut.
    */
-  run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void>;
+  run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal, options?: RunOptions): Promise<void>;
 
   /** Releases connections; called once when the TUI exits. */
   close(): Promise<void>;

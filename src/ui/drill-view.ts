@@ -3,7 +3,7 @@
 // functions of the previous state, like the store's reducers, so the screen is a thin view and testable.
 import type { ChildRun, DrillReport, DrillStep } from '../drill/report.js';
 import type { DrillEvent } from '../drill/events.js';
-import type { InvariantCheck } from '../verify/check.js';
+import type { CheckName, InvariantCheck } from '../verify/check.js';
 import type { DrillFault } from './backend.js';
 
 export type DrillPhase = 'choose' | 'running' | 'done';
@@ -29,6 +29,8 @@ export interface DrillView {
   injected: string[];
   checks: InvariantCheck[];
   isChecking: boolean;
+  /** The checks under way (the row comparison of a large table takes minutes). */
+  checkingNow: CheckName[];
   finished: DrillStep[];
   /** The last lines the offload processes printed. */
   output: string[];
@@ -46,7 +48,8 @@ export function initialDrillView(tables: string[], faults: DrillFault[], selecte
   const i = selected ? tables.indexOf(selected) : -1;
   return {
     phase: 'choose',
-    focus: 'fault',
+    // The table comes first: the one selected on the tables screen, which the operator may change.
+    focus: 'table',
     tables,
     tableIndex: Math.max(0, i),
     faults,
@@ -56,6 +59,7 @@ export function initialDrillView(tables: string[], faults: DrillFault[], selecte
     injected: [],
     checks: [],
     isChecking: false,
+    checkingNow: [],
     finished: [],
     output: [],
     report: null,
@@ -118,6 +122,7 @@ export function reduceDrillEvent(v: DrillView, e: DrillEvent): DrillView {
         injected: [],
         checks: [],
         isChecking: false,
+        checkingNow: [],
       };
     case 'child-started':
       return withOutput(
@@ -139,11 +144,11 @@ export function reduceDrillEvent(v: DrillView, e: DrillEvent): DrillView {
     case 'fault-injected':
       return withOutput({ ...v, injected: [...v.injected, e.detail] }, `— injected: ${e.detail}`);
     case 'checking':
-      return { ...v, isChecking: true, checks: [] };
+      return e.checks ? { ...v, isChecking: true, checkingNow: e.checks } : { ...v, isChecking: true, checks: [], checkingNow: [] };
     case 'check':
-      return { ...v, checks: [...v.checks, e.check] };
+      return { ...v, checks: [...v.checks, e.check], checkingNow: v.checkingNow.filter((n) => n !== e.check.name) };
     case 'step-finished':
-      return { ...v, isChecking: false, finished: [...v.finished, e.step] };
+      return { ...v, isChecking: false, checkingNow: [], finished: [...v.finished, e.step] };
     case 'trades':
       return { ...v, tradesInserted: e.inserted };
     case 'log':
@@ -156,7 +161,7 @@ export function reduceDrillEvent(v: DrillView, e: DrillEvent): DrillView {
 }
 
 export function reduceDrillDone(v: DrillView, report: DrillReport | null, error: string | null): DrillView {
-  return { ...v, phase: 'done', report: report ?? v.report, error, isStopping: false, isChecking: false };
+  return { ...v, phase: 'done', report: report ?? v.report, error, isStopping: false, isChecking: false, checkingNow: [] };
 }
 
 export function reduceSaved(v: DrillView, savedTo: string | null, error: string | null = null): DrillView {

@@ -111,16 +111,20 @@ export function fitWatermark(w: Watermark, width = 30): string {
   return shorter.length + tie.length <= width && shorter.length >= 14 ? shorter + tie : ts;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a terminal escape code, matched on purpose
+const ESCAPE_CODE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters, matched on purpose
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/g;
+
 /**
  * Text that stays on one line of the screen: line breaks and tabs become spaces, terminal escape
  * sequences and other control characters go (server messages and warnings carry all of these).
  */
 export function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s
-    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(ESCAPE_CODE, '')
     .replace(/\s*[\r\n\t]+\s*/g, ' ')
-    .replace(/[\x00-\x1f\x7f]/g, '');
+    .replace(CONTROL_CHARACTER, '');
 }
 
 /** Cuts `s` to `width` characters on one line, marking the cut with an ellipsis. */

@@ -13,11 +13,36 @@ import {
   type TuiState,
 } from './store.js';
 
+/** A key event with no key flag set: a plain character, and the base the other events are made from. */
+export const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
 /** What the session must do after a key: talk to the backend, or leave. */
 export type Command =
   | { kind: 'refresh' }
   | { kind: 'offload'; table: string }
   | { kind: 'offload-all' }
+  | { kind: 'stop-table'; table: string }
   | { kind: 'load-details'; table: string }
   | { kind: 'exit' }
   | { kind: 'wait-then-exit' }
@@ -30,6 +55,9 @@ export interface KeyBinding {
   hint?: { label: string; rank: number };
 }
 
+const STOP_TABLE_ACTION =
+  "stop the selected table's offload safely (as quit's stop): work before its commit is abandoned, a commit under way completes";
+
 export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'j / ↓', action: 'next table', hint: { label: 'j/k move', rank: 5 } },
   { keys: 'k / ↑', action: 'previous table' },
@@ -38,6 +66,7 @@ export const TABLE_KEYS: KeyBinding[] = [
   { keys: 'enter', action: 'details of the table (snapshots, runs, partitions, config)', hint: { label: '⏎ details', rank: 3 } },
   { keys: 'o', action: 'offload the selected table now', hint: { label: 'o offload', rank: 1 } },
   { keys: 'A', action: 'offload all tables in layers: bronze → silver → gold (asks first)', hint: { label: 'A all', rank: 2 } },
+  { keys: 'x', action: STOP_TABLE_ACTION, hint: { label: 'x stop', rank: 1 } },
   {
     keys: 'd',
     action: 'drill mode: kill an offload on purpose (a sandbox copy), watch it recover, check every invariant',
@@ -57,6 +86,7 @@ export const DETAILS_KEYS: KeyBinding[] = [
   { keys: 'j / k / ↓ / ↑', action: 'scroll', hint: { label: 'j/k scroll', rank: 3 } },
   { keys: 'g / G', action: 'top / bottom' },
   { keys: 'o', action: 'offload this table now', hint: { label: 'o offload', rank: 2 } },
+  { keys: 'x', action: STOP_TABLE_ACTION, hint: { label: 'x stop', rank: 2 } },
   { keys: 'r', action: 'reload the details', hint: { label: 'r reload', rank: 5 } },
   { keys: 'esc', action: 'back to the tables', hint: { label: 'esc back', rank: 0 } },
 ];
@@ -195,6 +225,7 @@ function tablesKey(state: TuiState, input: string, key: Key, ctx: KeyContext): K
   if (state.selected === null) return none();
   if (key.return) return { state: reduceOpenDetails(state, state.selected), commands: [{ kind: 'load-details', table: state.selected }] };
   if (input === 'o') return { state, commands: [{ kind: 'offload', table: state.selected }] };
+  if (input === 'x') return { state, commands: [{ kind: 'stop-table', table: state.selected }] };
   return none();
 }
 
@@ -217,10 +248,11 @@ function detailsKey(state: TuiState, input: string, key: Key, ctx: KeyContext): 
   if (input === 'r')
     return { state: { ...state, details: { ...d, isLoading: true } }, commands: [{ kind: 'load-details', table: d.table }] };
   if (input === 'o') return { state, commands: [{ kind: 'offload', table: d.table }] };
+  if (input === 'x') return { state, commands: [{ kind: 'stop-table', table: d.table }] };
   return none();
 }
 
 function isPrintable(input: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches terminal escape codes and control characters on purpose
   return !/[\x00-\x1f\x7f]/.test(input);
 }

@@ -18,6 +18,7 @@ import type {
   DrillFault,
   OffloadBackend,
   PartitionRow,
+  RunOptions,
   RunRecord,
   RunScope,
   SnapshotRow,
@@ -155,13 +156,13 @@ export class PipelineBackend implements OffloadBackend {
    * (`signal`) is the pipeline's own: checked before each batch and before the commit transaction, so
    * a commit under way completes and nothing is left half-done.
    */
-  async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal): Promise<void> {
+  async run(scope: RunScope, onEvent: (event: OffloadEvent) => void, signal: AbortSignal, options: RunOptions = {}): Promise<void> {
     const events = new OffloadEvents();
     events.on((e) => onEvent(this.scrub(e)));
     this.offloadServices ??= openServices(this.env, 'tui offloads');
     const deps = this.offloadServices.offloadDeps();
     if (scope.kind === 'all') {
-      await runLayers(this.config.tables, deps, { events, signal });
+      await runLayers(this.config.tables, deps, { events, signal, tableSignal: options.tableSignal });
       return;
     }
     try {

@@ -82,6 +82,7 @@ export async function runTui({ backend, refreshSec }: RunTuiOptions): Promise<nu
     await session.exited;
   } finally {
     ink.unmount();
+    // On the way out the terminal is given back whatever Ink or closing the connections report.
     await ink.waitUntilExit().catch(() => undefined);
     await session.dispose().catch(() => undefined);
     restoreConsole();

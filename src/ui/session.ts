@@ -15,6 +15,7 @@ import {
   reduceRunSettled,
   reduceStatus,
   reduceStatusFailed,
+  reduceStopRequested,
   type TuiStore,
 } from './store.js';
 
@@ -30,6 +31,8 @@ interface ActiveOffload {
   scope: RunScope;
   tables: string[];
   controller: AbortController;
+  /** One table's stop within an offload of several (`x`), made on first use. */
+  tableStops: Map<string, AbortController>;
   done: Promise<void>;
 }
 
@@ -74,6 +77,9 @@ export class TuiSession {
       case 'offload-all':
         this.offload({ kind: 'all' });
         return;
+      case 'stop-table':
+        this.stopTable(command.table);
+        return;
       case 'load-details':
         void this.loadDetails(command.table);
         return;
@@ -111,7 +117,7 @@ export class TuiSession {
     const timeoutMs = this.options.statusTimeoutMs ?? Math.max(15_000, this.options.refreshSec * 3000);
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    let onClose = () => undefined as void;
+    let onClose: () => void = () => {};
     // Settles first when the backend hangs: after the timeout, or at once when the TUI closes.
     const givenUp = new Promise<never>((_, reject) => {
       const giveUp = (why: string) => {
@@ -162,11 +168,12 @@ export class TuiSession {
       this.store.setState((s) => reduceEvent(s, event, this.now(), controller.signal.aborted));
       if (event.kind === 'committed' || event.kind === 'up-to-date' || event.kind === 'failed') void this.refresh();
     };
-    const entry: ActiveOffload = { scope, tables, controller, done: Promise.resolve() };
+    const entry: ActiveOffload = { scope, tables, controller, tableStops: new Map(), done: Promise.resolve() };
+    const tableSignal = (table: string) => tableStopOf(entry, table).signal;
     entry.done = (async () => {
       let error: string | undefined;
       try {
-        await this.backend.run(scope, onEvent, controller.signal);
+        await this.backend.run(scope, onEvent, controller.signal, scope.kind === 'all' ? { tableSignal } : {});
       } catch (err) {
         if (!controller.signal.aborted) error = messageOf(err);
       }
@@ -175,6 +182,18 @@ export class TuiSession {
       void this.refresh();
     })();
     this.offloads.add(entry);
+  }
+
+  /**
+   * Stops one table's offload safely (`x`): the same stop as quitting's "stop safely" — work before its
+   * commit is abandoned, a commit under way completes — for this table only.
+   */
+  stopTable(table: string): void {
+    const entry = [...this.offloads].find((o) => o.tables.includes(table));
+    this.store.setState((s) => reduceStopRequested(s, table, this.now()));
+    if (!entry || !isActive(this.store.getState().live[table])) return;
+    if (entry.scope.kind === 'table') entry.controller.abort();
+    else tableStopOf(entry, table).abort();
   }
 
   hasOffloads(): boolean {
@@ -206,6 +225,15 @@ export class TuiSession {
     this.closing.abort();
     await this.backend.close();
   }
+}
+
+function tableStopOf(entry: ActiveOffload, table: string): AbortController {
+  let stop = entry.tableStops.get(table);
+  if (!stop) {
+    stop = new AbortController();
+    entry.tableStops.set(table, stop);
+  }
+  return stop;
 }
 
 function messageOf(err: unknown): string {

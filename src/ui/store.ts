@@ -27,10 +27,15 @@ export interface LiveRun {
   totalRows: number | null;
   etaSec: number | null;
   window: { lower: Watermark; upper: Watermark } | null;
+  /** When this table's run began (its first event; until then, when it was asked for). */
   startedAt: number;
   finishedAt: number | null;
   /** Why it failed, was skipped or stopped. */
   message: string | null;
+  /** Batches of this run committed so far (a run takes its window in one or more). */
+  batchesCommitted: number;
+  /** The operator asked this table's run to stop: it ends before its next commit. */
+  isStopping: boolean;
   /**
    * The offload this table is part of has not ended in this process: a lock seen on the table is
    * ours (between a commit and the end of the run, or while the rest of a run-all goes on).
@@ -196,6 +201,8 @@ function emptyRun(table: string, now: number, status: LiveStatus): LiveRun {
     startedAt: now,
     finishedAt: null,
     message: null,
+    batchesCommitted: 0,
+    isStopping: false,
     isOurs: true,
   };
 }
@@ -221,14 +228,21 @@ export function reduceRunSettled(
   let log = state.log;
   for (const t of tables) {
     const run = live[t];
-    if (run && run.isOurs) live[t] = { ...run, isOurs: false };
+    if (run?.isOurs) live[t] = { ...run, isOurs: false };
     if (!isActive(run)) continue;
-    if (outcome.error !== undefined) {
+    if (run.batchesCommitted > 0 && outcome.error === undefined && !outcome.isAborted) {
+      // It committed and ended without a final event of its own (an older backend): what it committed stands.
+      live[t] = { ...run, isOurs: false, status: 'committed', finishedAt: now };
+    } else if (outcome.error !== undefined) {
       live[t] = { ...run, isOurs: false, status: 'failed', finishedAt: now, message: firstLine(outcome.error) };
       log = appendLog(log, { at: now, level: 'error', table: t, message: `failed: ${firstLine(outcome.error)}` });
-    } else if (outcome.isAborted) {
-      live[t] = { ...run, isOurs: false, status: 'stopped', finishedAt: now, message: 'stopped before its commit; nothing committed' };
-      log = appendLog(log, { at: now, level: 'warn', table: t, message: 'stopped before its commit; nothing committed' });
+    } else if (outcome.isAborted || run.isStopping) {
+      const message =
+        run.batchesCommitted > 0
+          ? `stopped after ${run.batchesCommitted} commit${run.batchesCommitted === 1 ? '' : 's'}; the batch under way was not committed`
+          : 'stopped before its commit; nothing committed';
+      live[t] = { ...run, isOurs: false, status: 'stopped', finishedAt: now, message };
+      log = appendLog(log, { at: now, level: 'warn', table: t, message });
     } else {
       live[t] = { ...run, isOurs: false, status: 'skipped', finishedAt: now, message: 'not run' };
     }
@@ -246,7 +260,9 @@ export function reduceEvent(state: TuiState, event: OffloadEvent, now: number, i
   }
   const table = event.table;
   const prev = state.live[table] ?? emptyRun(table, now, 'running');
-  const base: LiveRun = isActive(prev) ? prev : emptyRun(table, now, 'running');
+  // A queued table's run begins with its first event: its elapsed time counts from there, not from when
+  // `A` asked for every table.
+  const base: LiveRun = !isActive(prev) ? emptyRun(table, now, 'running') : prev.status === 'queued' ? { ...prev, startedAt: now } : prev;
   let run: LiveRun = base;
   let log = state.log;
   let report = state.report;
@@ -258,17 +274,26 @@ export function reduceEvent(state: TuiState, event: OffloadEvent, now: number, i
     case 'phase':
       run = { ...base, status: 'running', runId: event.runId, phase: event.phase };
       break;
-    case 'planned':
-      run = { ...base, status: 'running', runId: event.runId, window: event.window, totalRows: base.totalRows ?? event.estimatedRows };
-      say('info', `planned ~${formatCount(event.estimatedRows)} rows in ${event.batches} batch${event.batches === 1 ? '' : 'es'}`);
+    case 'planned': {
+      const isFirst = (event.batch ?? 1) === 1;
+      const runRows = event.runRows ?? event.estimatedRows;
+      run = { ...base, status: 'running', runId: event.runId, window: event.window, totalRows: isFirst ? runRows : base.totalRows };
+      say(
+        'info',
+        isFirst
+          ? `planned ~${formatCount(runRows)} rows${event.batches > 1 ? ` in ${event.batches} batches` : ''}, up to ${event.window.upper.timestamp}`
+          : `batch ${event.batch}: ~${formatCount(event.estimatedRows)} rows`,
+      );
       break;
+    }
     case 'progress':
       run = {
         ...base,
         status: 'running',
         runId: event.runId,
-        rows: event.rows,
-        bytes: event.bytes,
+        // Never backwards: a count may settle lower once a slice is written (an estimate made exact).
+        rows: Math.max(base.rows, event.rows),
+        bytes: Math.max(base.bytes, event.bytes),
         files: event.files,
         rowsPerSec: event.rowsPerSec,
         totalRows: event.totalRows ?? base.totalRows,
@@ -276,23 +301,28 @@ export function reduceEvent(state: TuiState, event: OffloadEvent, now: number, i
       };
       break;
     case 'committed':
+      // One batch of the run: the run goes on until `finished` (or a failure) says it ended.
+      run = { ...base, status: 'running', runId: event.runId, batchesCommitted: base.batchesCommitted + 1 };
+      report = patchCommitted(report, event, now);
+      say(
+        'info',
+        `committed ${formatCount(event.rows)} rows, ${event.files} file${event.files === 1 ? '' : 's'}, ${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)} (snapshot ${event.snapshotId})`,
+      );
+      break;
+    case 'finished':
       run = {
         ...base,
         status: 'committed',
         runId: event.runId,
         phase: 'commit',
         rows: event.rows,
-        bytes: event.bytes,
         files: event.files,
         totalRows: event.rows,
         etaSec: 0,
         finishedAt: now,
+        isStopping: false,
       };
-      report = patchCommitted(report, event, now);
-      say(
-        'info',
-        `committed ${formatCount(event.rows)} rows, ${event.files} file${event.files === 1 ? '' : 's'}, ${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)} (snapshot ${event.snapshotId})`,
-      );
+      if (event.batches > 1) say('info', `run finished: ${formatCount(event.rows)} rows in ${event.batches} commits`);
       break;
     case 'up-to-date':
       run = { ...base, status: 'up-to-date', finishedAt: now, totalRows: 0, etaSec: 0 };
@@ -306,12 +336,48 @@ export function reduceEvent(state: TuiState, event: OffloadEvent, now: number, i
       run = { ...base, status: 'failed', runId: event.runId ?? base.runId, finishedAt: now, message: firstLine(event.error) };
       say('error', `failed: ${firstLine(event.error)}`);
       break;
-    case 'skipped':
-      run = { ...base, status: isStopping ? 'stopped' : 'skipped', finishedAt: now, message: event.reason };
-      say('warn', `${isStopping ? 'stopped' : 'skipped'}: ${event.reason}`);
+    case 'skipped': {
+      const isStopped = isStopping || base.isStopping;
+      run = { ...base, status: isStopped ? 'stopped' : 'skipped', finishedAt: now, message: event.reason };
+      say('warn', `${isStopped ? 'stopped' : 'skipped'}: ${event.reason}`);
       break;
+    }
   }
   return { ...state, live: { ...state.live, [table]: run }, log, report };
+}
+
+/**
+ * The operator asked to stop `table`'s run (the `x` key): it ends before its next commit — a commit under
+ * way completes — and a queued table is not started.
+ */
+export function reduceStopRequested(state: TuiState, table: string, now: number): TuiState {
+  const run = state.live[table];
+  if (!run || !isActive(run)) {
+    return { ...state, log: appendLog(state.log, { at: now, level: 'warn', table, message: 'not running: nothing to stop' }) };
+  }
+  if (run.isStopping) return state;
+  const message =
+    run.status === 'queued'
+      ? 'stop requested: it will not start'
+      : 'stopping safely: work before its commit is abandoned, a commit under way completes';
+  return {
+    ...state,
+    live: { ...state.live, [table]: { ...run, isStopping: true } },
+    log: appendLog(state.log, { at: now, level: 'warn', table, message }),
+  };
+}
+
+/** The quit dialog's words for the offloads still going: "2 offloads running, 5 queued". */
+export function activeOffloadsText(state: TuiState): string {
+  const active = activeRuns(state);
+  const queued = active.filter((r) => r.status === 'queued').length;
+  const running = active.length - queued;
+  const plural = (n: number) => `${n} offload${n === 1 ? '' : 's'}`;
+  if (running > 0 && queued > 0) return `${plural(running)} running, ${queued} queued`;
+  if (running > 0) return `${plural(running)} running`;
+  if (queued > 0) return `${plural(queued)} queued`;
+  // Every table has its outcome; the offload is releasing its lock and connections.
+  return 'the last offload';
 }
 
 /**

@@ -47,7 +47,7 @@ export class PyIcebergReader {
       readyResolve = resolve;
       readyReject = reject;
     });
-    this.ready.catch(() => undefined);
+    this.ready.catch(() => undefined); // observed by every read; never an unhandled rejection meanwhile
     let partial = '';
     this.child.stdout!.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
@@ -110,7 +110,7 @@ export class PyIcebergReader {
   async close(): Promise<void> {
     this.child.stdin?.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await Promise.resolve(this.child).catch(() => undefined);
+    await Promise.resolve(this.child).catch(() => undefined); // only its end matters here, not how it ended
     clearTimeout(timer);
   }
 }

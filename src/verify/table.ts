@@ -10,7 +10,7 @@
 //
 // verifyTable runs them all on one table; each can also be called on its own.
 import type { TableConfig } from '../config/tables.js';
-import type { InvariantCheck, VerifyServices } from './check.js';
+import type { CheckName, InvariantCheck, VerifyServices } from './check.js';
 import type { FileInventory } from './file-inventory.js';
 import { checkMetadataReadable } from './metadata-readable.js';
 import { checkNoRunLeftRunning } from './no-run-left-running.js';
@@ -25,6 +25,9 @@ export interface VerifyOptions {
   catalogName: string;
   /** Removes orphans (`offload gc`); when absent the orphan check only counts them. */
   collectOrphans?: OrphanCollector;
+  /** Each check as it begins and as it ends: comparing every row of a large table takes minutes. */
+  onChecking?: (names: CheckName[]) => void;
+  onCheck?: (check: InvariantCheck) => void;
 }
 
 export interface TableVerification {
@@ -43,14 +46,27 @@ export interface TableVerification {
  */
 export async function verifyTable(s: VerifyServices, table: TableConfig, options: VerifyOptions): Promise<TableVerification> {
   const began = performance.now();
+  const checking = (...names: CheckName[]) => options.onChecking?.(names);
+  const done = <T extends InvariantCheck>(check: T): T => {
+    options.onCheck?.(check);
+    return check;
+  };
   const state = await loadTableState(s, table);
+  checking('rows-lost', 'rows-duplicated');
   const rows = await checkRows(s, table, state);
-  const watermark = checkWatermarkMatchesSnapshot(state);
-  const running = await checkNoRunLeftRunning(s.pool, table.name);
+  for (const c of rows.checks) done(c);
+  const watermark = done(checkWatermarkMatchesSnapshot(state));
+  checking('no-run-left-running');
+  const running = done(await checkNoRunLeftRunning(s.pool, table.name));
+  checking('metadata-readable');
   const metadata = await checkMetadataReadable(s, table, state);
-  const pyiceberg = await checkPyIcebergLoads(s.pyiceberg, table, state.metadata, rows.rows?.icebergRows ?? null);
+  done(metadata.check);
+  checking('pyiceberg-loads');
+  const pyiceberg = done(await checkPyIcebergLoads(s.pyiceberg, table, state.metadata, rows.rows?.icebergRows ?? null));
   const before = metadata.inventory;
+  checking('orphans-collected');
   const orphans = await checkOrphansCollected(s, table, before, options.collectOrphans);
+  done(orphans.check);
   const checks = [...rows.checks, watermark, running, metadata.check, pyiceberg, orphans.check];
   return {
     table: table.name,

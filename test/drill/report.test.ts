@@ -125,8 +125,8 @@ describe('drill report', () => {
     assert.match(md, /- offload processes: 2, killed by SIGKILL: 1/);
     assert.match(md, /\| 1 \| bronze_trades_binance \| inside-commit \| held \| ✓ 0 \| ✓ 0 \| {2}\| {2}\| {2}\| – \| ✓ 5 \|/);
     assert.match(md, /- killed \(killed by SIGKILL, 1\.5 s\): killed at inside-commit/);
-    assert.match(md, /  - ✓ rows lost — lost 0 · clickhouseRowsUpToWatermark 12,345 · icebergRows 12,345/);
-    assert.match(md, /  - – table loads in pyiceberg \(no venv\)/);
+    assert.match(md, / {2}- ✓ rows lost — lost 0 · clickhouseRowsUpToWatermark 12,345 · icebergRows 12,345/);
+    assert.match(md, / {2}- – table loads in pyiceberg \(no venv\)/);
     assert.match(md, /- options: tables=bronze_trades_binance\n/, 'empty and null options left out');
     assert.equal(checkLine(held('rows-duplicated', { duplicated: 0, unexpected: 0 })), '✓ rows duplicated — duplicated 0 · unexpected 0');
   });

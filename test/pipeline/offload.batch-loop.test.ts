@@ -2,7 +2,7 @@
 // a state store, a catalog, a FileIO — with the real planner, writer (DuckDB, in-process), stager and
 // commit logic in between: large windows commit in several batches, a lost compare-and-set re-plans or
 // restages as it must, and a failed run is recorded as failed with everything it wrote removed. No
-// service is needed; the same loop on the real services is covered by test/integration/pipeline.
+// service is needed; the same loop on the real services is covered by test/pipeline/*.stack.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -51,6 +51,8 @@ const COLUMNS = [
 ];
 
 class MemoryRows implements RowSource {
+  /** Called after each slice is extracted: rows may arrive meanwhile, as they do on a live table. */
+  onExtracted?: () => void;
   constructor(readonly rows: Trade[]) {}
 
   async shape(cfg: TableConfig): Promise<SourceShape> {
@@ -102,6 +104,8 @@ class MemoryRows implements RowSource {
     await writeFile(path, lines.join(''));
     const bytes = Buffer.byteLength(lines.join(''));
     o.onBytes?.(bytes);
+    o.onRows?.(lines.length);
+    this.onExtracted?.();
     return [{ path, bytes }];
   }
 }
@@ -224,7 +228,7 @@ class MemoryDatabase implements StateStore {
 
   private finish(runId: string, status: OffloadRun['status'], error: string | null): boolean {
     const r = this.committed.runs.get(runId);
-    if (!r || r.status !== 'running') return false;
+    if (r?.status !== 'running') return false;
     Object.assign(r, { status, error, finishedAt: new Date().toISOString() });
     return true;
   }
@@ -289,7 +293,7 @@ function advance(t: Tables, table: string, watermark: Watermark, o: AdvanceOptio
 
 function markCommitted(t: Tables, runId: string, result: CommittedRun): void {
   const r = t.runs.get(runId);
-  if (!r || r.status !== 'running') throw new Error(`run ${runId} is not running`);
+  if (r?.status !== 'running') throw new Error(`run ${runId} is not running`);
   Object.assign(r, {
     status: 'committed',
     snapshotId: String(result.snapshotId),
@@ -441,7 +445,7 @@ async function bench(trades = 10) {
   const seen: OffloadEvent[] = [];
   const events = new OffloadEvents();
   events.on((e) => seen.push(e));
-  return { db, io, deps, events, seen };
+  return { db, io, deps, events, seen, source: deps.source as MemoryRows };
 }
 
 const logs = (seen: OffloadEvent[]) => seen.flatMap((e) => (e.kind === 'log' ? [e.message] : []));
@@ -485,6 +489,51 @@ describe('the batch loop on in-memory services', () => {
     assert.equal(again.status, 'up-to-date');
   });
 
+  it('a run ends on a table that keeps receiving rows: it takes (W, H] with H fixed when it planned', async () => {
+    const { deps, events, seen, source } = await bench(10);
+    let arrived = 0;
+    // A trade arrives during every extraction, old enough for the lag: a loop re-planning against the
+    // clock would take it, and the next one, and never end.
+    source.onExtracted = () => {
+      arrived++;
+      source.rows.push({ ts: at(9 + arrived), id: BigInt(10 + arrived), note: 'live' });
+    };
+    const result = await offloadTable(CFG, deps, { events, maxRowsPerBatch: 4, maxBatches: 20 });
+    assert.equal(result.status, 'committed');
+    if (result.status !== 'committed') return;
+    assert.deepEqual(
+      result.batches.map((b) => b.rows),
+      [4, 4, 2],
+      'the window planned first, in batches; nothing past H',
+    );
+    assert.deepEqual(result.watermark, mark(9, 10));
+    assert.equal(arrived, 3);
+    const planned = seen.flatMap((e) => (e.kind === 'planned' ? [e] : []));
+    assert.deepEqual(
+      planned.map((p) => p.runRows),
+      [10, 6, 2],
+      'every batch plans up to the same H: the rows left in (W, H]',
+    );
+    const finished = seen.filter((e) => e.kind === 'finished');
+    assert.deepEqual(
+      finished.map((e) => e.kind === 'finished' && [e.rows, e.batches]),
+      [[10, 3]],
+    );
+    const progress = seen.flatMap((e) => (e.kind === 'progress' ? [e] : []));
+    assert.ok(
+      progress.every((p) => p.totalRows === 10),
+      'the total is the run’s from its first plan',
+    );
+    assert.ok(
+      progress.every((p, i) => i === 0 || p.rows >= progress[i - 1].rows),
+      'rows never go back across batches',
+    );
+
+    // The rows that arrived are the next run's.
+    const next = await offloadTable(CFG, deps, { maxRowsPerBatch: 4 });
+    assert.equal(next.status === 'committed' && next.rows, 3);
+  });
+
   it('re-plans when the watermark moved before the commit: the run is aborted and its files removed', async () => {
     const { db, io, deps, events, seen } = await bench(10);
     db.beforeTransaction = async () => {
@@ -499,6 +548,9 @@ describe('the batch loop on in-memory services', () => {
     assert.deepEqual(result.batches[0].window.lower, mark(1, 2), 'planned again from the moved watermark');
     assert.equal(result.batches[0].rows, 8);
     assert.deepEqual(result.watermark, mark(9, 10));
+    const uppers = seen.flatMap((e) => (e.kind === 'planned' ? [e.window.upper] : []));
+    assert.equal(uppers.length, 2);
+    assert.deepEqual(uppers[1], uppers[0], 'the re-plan keeps the H of the run');
     assert.ok(
       logs(seen).some((m) => /the watermark moved during run/.test(m)),
       logs(seen).join('\n'),

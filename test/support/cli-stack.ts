@@ -3,14 +3,14 @@
 // database, a fresh S3 bucket, and the shipped configuration pointed at them. Plus what those tests read
 // back: the Iceberg tables' current snapshots straight from the catalog and S3, and the runs table.
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa, type Options } from 'execa';
 import pg from 'pg';
 import type { StatusReport } from '../../src/pipeline/status-model.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, stackEnv } from './stack.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './stack.js';
 
 export const CLI = join(ROOT, 'bin/offload.js');
 
@@ -31,6 +31,44 @@ export async function ensureBuilt(): Promise<void> {
   const r = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false });
   if (!existsSync(built) || statSync(built).mtimeMs < newest)
     throw new Error(`npx tsc did not build dist/cli.js:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** A fresh corner of the stack for the built CLI and its children. */
+export interface StackCorner {
+  /** The stack's environment with this corner's databases and bucket, OFFLOAD_CONFIG set, no debug output or fault armed. */
+  env: Record<string, string>;
+  /** A temp directory holding the configuration (removed by drop). */
+  dir: string;
+  configFile: string;
+  clickhouseDatabase: string;
+  pgUrl: string;
+  drop(): Promise<void>;
+}
+
+/** A ClickHouse database, a PostgreSQL database, an S3 bucket, and the shipped configuration pointed at them. */
+export async function freshStackCorner(prefix: string): Promise<StackCorner> {
+  await ensureBuilt();
+  const ch = await freshClickHouseDatabase(prefix);
+  const db = await freshPostgresDatabase(prefix);
+  const bucket = await freshBucket(prefix);
+  const env: Record<string, string> = { ...stackEnv(), DATABASE_URL: db.url, OFFLOAD_WAREHOUSE: bucket.warehouse };
+  delete env.OFFLOAD_DEBUG;
+  delete env.OFFLOAD_FAULT;
+  const dir = mkdtempSync(join(tmpdir(), `offload-${prefix}-`));
+  const configFile = join(dir, 'offload.config.json');
+  writeFileSync(configFile, shippedConfig(ch.name));
+  env.OFFLOAD_CONFIG = configFile;
+  return {
+    env,
+    dir,
+    configFile,
+    clickhouseDatabase: ch.name,
+    pgUrl: db.url,
+    drop: async () => {
+      await rm(dir, { recursive: true, force: true });
+      await Promise.allSettled([ch.drop(), db.drop()]);
+    },
+  };
 }
 
 /** A configured table's current Iceberg snapshot, as the catalog points to it. */
@@ -66,20 +104,9 @@ export interface CliStack {
 
 /** A fresh stack corner; `init` has run (migrations, watermarks, the ClickHouse seed schema). */
 export async function freshCliStack(prefix: string): Promise<CliStack> {
-  await ensureBuilt();
-  const ch = await freshClickHouseDatabase(prefix);
-  const db = await freshPostgresDatabase(prefix);
-  const bucket = await freshBucket(prefix);
-  const env: Record<string, string> = { ...stackEnv(), DATABASE_URL: db.url, OFFLOAD_WAREHOUSE: bucket.warehouse };
-  delete env.OFFLOAD_DEBUG;
-  const dir = mkdtempSync(join(tmpdir(), `offload-${prefix}-`));
-  const shipped = readFileSync(join(ROOT, 'offload.config.json'), 'utf8');
-  const configText = shipped.replace(/"k2\./g, `"${ch.name}.`).replace(/`k2`\./g, `\`${ch.name}\`.`);
-  const configFile = join(dir, 'offload.config.json');
-  writeFileSync(configFile, configText);
-  env.OFFLOAD_CONFIG = configFile;
-
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const corner = await freshStackCorner(prefix);
+  const { env, dir, configFile } = corner;
+  const pool = new pg.Pool({ connectionString: corner.pgUrl, max: 2 });
   const s3 = new S3Client({
     endpoint: env.AWS_ENDPOINT_URL_S3,
     region: env.AWS_REGION,
@@ -97,7 +124,7 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
       ...options,
     });
 
-  const init = await offload(['init', '--clickhouse-schema', '--clickhouse-database', ch.name]);
+  const init = await offload(['init', '--clickhouse-schema', '--clickhouse-database', corner.clickhouseDatabase]);
   if (init.exitCode !== 0) throw new Error(`offload init failed (${init.exitCode}): ${init.stderr}`);
 
   const readObject = async (location: string): Promise<string> => {
@@ -111,8 +138,8 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
     env,
     dir,
     configFile,
-    clickhouseDatabase: ch.name,
-    pgUrl: db.url,
+    clickhouseDatabase: corner.clickhouseDatabase,
+    pgUrl: corner.pgUrl,
     offload,
     async seed(rows, start, end, seed) {
       const r = await offload([
@@ -126,7 +153,7 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
         '--seed',
         seed,
         '--database',
-        ch.name,
+        corner.clickhouseDatabase,
         '--json',
       ]);
       if (r.exitCode !== 0) throw new Error(`offload seed failed (${r.exitCode}): ${r.stderr}`);
@@ -178,8 +205,8 @@ export async function freshCliStack(prefix: string): Promise<CliStack> {
     },
     async drop() {
       s3.destroy();
-      await pool.end().catch(() => {});
-      await Promise.allSettled([ch.drop(), db.drop()]);
+      await pool.end().catch(() => undefined);
+      await corner.drop();
     },
   };
 }
@@ -203,6 +230,24 @@ export function dayAlignedBatches(firstDaysAgo: number): (spanMs: number) => { s
     cursor = Math.ceil((end + 1) / DAY) * DAY;
     return { start: new Date(start), end: new Date(end) };
   };
+}
+
+/** Trades seeded batch after batch, each in days of its own and in time order (dayAlignedBatches), counted per exchange. */
+export class TradeBatches {
+  readonly seeded = { binance: 0, kraken: 0 };
+  private readonly next: (spanMs: number) => { start: Date; end: Date };
+
+  constructor(firstDaysAgo: number) {
+    this.next = dayAlignedBatches(firstDaysAgo);
+  }
+
+  async seed(stack: CliStack, rows: number, spanMs: number, seed: string): Promise<{ binance: number; kraken: number; total: number }> {
+    const { start, end } = this.next(spanMs);
+    const r = await stack.seed(rows, start, end, seed);
+    this.seeded.binance += r.binance;
+    this.seeded.kraken += r.kraken;
+    return r;
+  }
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */

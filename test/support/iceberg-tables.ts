@@ -1,12 +1,12 @@
 // Fixtures for tests of whole Iceberg tables: a warehouse on the stack's S3 server or on local disk,
 // a catalog in a fresh PostgreSQL database, rows made in DuckDB and written as data files through
 // parquet.ts, the canonical form of rows both we and the Python readers compare, and the pyiceberg
-// check (test/interop/py/iceberg_check.py) run against the same catalog and storage.
+// check (test/support/iceberg_check.py) run against the same catalog and storage.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
+import type pg from 'pg';
 import { s3FromEnv } from '../../src/config/env.js';
 import { createPool } from '../../src/state/pool.js';
 import { migrate } from '../../src/state/migrate.js';
@@ -216,7 +216,7 @@ export const pyicebergSkip: string | false = !python
     ? 'the venv lacks pyiceberg[sql-postgres]/pyarrow/duckdb: run dev/python-env.sh'
     : false;
 
-const CHECK_SCRIPT = `${ROOT}test/interop/py/iceberg_check.py`;
+const CHECK_SCRIPT = `${ROOT}test/support/iceberg_check.py`;
 
 export interface PyicebergContext {
   catalogUrl: string;

@@ -8,11 +8,10 @@ import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The local stack's environment (.stack/env), merged over process.env. */
-export function stackEnv(): Record<string, string> {
+/** The local stack's environment (.stack/env, or another stack's env file), merged over process.env. */
+export function stackEnv(file = `${ROOT}.stack/env`): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const file = `${ROOT}.stack/env`;
   if (!existsSync(file)) throw new Error('the local stack is not up: run `npm run stack:up` first');
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
@@ -75,6 +74,12 @@ export async function freshBucket(prefix = 't'): Promise<{ bucket: string; wareh
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
   return { bucket, warehouse: `s3://${bucket}/iceberg` };
+}
+
+/** The shipped offload.config.json, its tables read from `database` instead of the seed's `k2`. */
+export function shippedConfig(database: string): string {
+  const text = readFileSync(`${ROOT}offload.config.json`, 'utf8');
+  return text.replace(/"k2\./g, `"${database}.`).replace(/`k2`\./g, `\`${database}\`.`);
 }
 
 /** The Python of the verification venv (.venv), or undefined when it is not installed. */

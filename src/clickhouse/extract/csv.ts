@@ -50,7 +50,7 @@ function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean }
     if (cur.name === 'LowCardinality' || cur.name === 'Nullable') {
       if (cur.name === 'Nullable') nullable = true;
       const a = cur.args[0];
-      if (!a || a.kind !== 'type') throw new SchemaError(`${cur.name} without an inner type`);
+      if (a?.kind !== 'type') throw new SchemaError(`${cur.name} without an inner type`);
       cur = a.type;
       continue;
     }
@@ -60,7 +60,7 @@ function unwrap(t: ClickHouseType): { inner: ClickHouseType; nullable: boolean }
 
 function numArg(t: ClickHouseType, i: number): number {
   const a = t.args[i];
-  if (!a || a.kind !== 'number') throw new SchemaError(`${t.name} expects a number as argument ${i + 1}`);
+  if (a?.kind !== 'number') throw new SchemaError(`${t.name} expects a number as argument ${i + 1}`);
   return a.value;
 }
 
@@ -183,7 +183,7 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
     json(`concat('"', ${text(value)}, '"')`, '"VARCHAR"', convert);
   if (inner.name === 'Array') {
     const a = inner.args[0];
-    if (!a || a.kind !== 'type') throw new SchemaError(`${where}: Array without an element type`);
+    if (a?.kind !== 'type') throw new SchemaError(`${where}: Array without an element type`);
     const depth = lambdaDepth++;
     try {
       const v = `__e${depth}`;
@@ -200,7 +200,7 @@ function arrayJson(x: string, t: ClickHouseType, caps: CsvCapabilities, where: s
   }
   if (inner.name === 'Map' && caps.mapType) {
     const [k, val] = inner.args;
-    if (!k || k.kind !== 'type' || !val || val.kind !== 'type') throw new SchemaError(`${where}: Map without key and value types`);
+    if (k?.kind !== 'type' || !val || val.kind !== 'type') throw new SchemaError(`${where}: Map without key and value types`);
     const depth = lambdaDepth++;
     try {
       const kv = `__k${depth}`;
@@ -328,6 +328,9 @@ export function relationSql(files: string[], columns: ColumnTransport[]): string
   return `SELECT ${exprs.join(', ')} FROM ${readCsvSql(files, columns)}`;
 }
 
+/** What ends every row: the constant last column and the line break (the row count while rows stream). */
+const ROW_END = Buffer.from(',1\n');
+
 /**
  * Runs `plan.sql` with FORMAT CSV and pipes the body into `path` (never held in memory). Throws when the
  * server failed mid-stream (the body then ends in an exception, not in a complete row).
@@ -338,7 +341,7 @@ export async function extractToFile(
   path: string,
   options: ExtractToFileOptions = {},
 ): Promise<ExtractedFile> {
-  const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options);
+  const bytes = await streamToFile(source, `${plan.sql} FORMAT CSV`, path, options, ROW_END);
   await checkComplete(path, bytes);
   return { path, bytes };
 }

@@ -7,7 +7,7 @@ import type { ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
 import type { ColumnInfo } from '../types.js';
 import { columnTransport, extractionQuery, extractToFile, relationSql } from './csv.js';
-import { type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
+import type { ExtractedFile, ExtractToFileOptions } from './http-to-file.js';
 import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './parquet.js';
 
 export interface ExtractionPath {

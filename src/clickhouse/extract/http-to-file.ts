@@ -18,6 +18,12 @@ export interface ExtractToFileOptions {
   signal?: AbortSignal;
   /** Called as bytes arrive (throttled by the caller if it wants). */
   onBytes?: (bytes: number) => void;
+  /**
+   * Called as rows arrive, with the rows of this result received so far (never decreasing), by the paths
+   * that can tell rows apart on the way (CSV: its row terminator; a binary format: rows per block). A path
+   * that cannot (Parquet: rows are known only from the footer) never calls it.
+   */
+  onRows?: (rows: number) => void;
 }
 
 export interface ExtractedFile {
@@ -25,27 +31,54 @@ export interface ExtractedFile {
   bytes: number;
 }
 
-/** Passes bytes through and counts them (progress of an extraction streamed to disk). */
+/**
+ * Passes bytes through and counts them, and the rows among them when a row terminator is given (progress
+ * of an extraction streamed to disk). The terminator is counted wherever it occurs, across chunk edges:
+ * a quoted value that holds it counts one row too many, so callers treat the count as an estimate.
+ */
 export class ByteCounter extends Transform {
   total = 0;
-  constructor(private readonly onBytes?: (bytes: number) => void) {
+  rows = 0;
+  /** The last bytes received before this chunk: a terminator may straddle chunks. */
+  private carry = Buffer.alloc(0);
+  constructor(
+    private readonly onBytes?: (bytes: number) => void,
+    private readonly rowEnd?: { terminator: Buffer; onRows?: (rows: number) => void },
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.total += chunk.length;
+    if (this.rowEnd) this.countRows(chunk, this.rowEnd.terminator);
     this.onBytes?.(this.total);
     cb(null, chunk);
   }
+  private countRows(chunk: Buffer, terminator: Buffer): void {
+    const before = this.rows;
+    const edge = Buffer.concat([this.carry, chunk.subarray(0, terminator.length - 1)]);
+    for (let i = edge.indexOf(terminator); i !== -1; i = edge.indexOf(terminator, i + 1)) {
+      // Only terminators that straddle the edge: those wholly inside `chunk` are counted below.
+      if (i < this.carry.length && i + terminator.length > this.carry.length) this.rows++;
+    }
+    for (let i = chunk.indexOf(terminator); i !== -1; i = chunk.indexOf(terminator, i + terminator.length)) this.rows++;
+    const tail = chunk.length >= terminator.length - 1 ? chunk : Buffer.concat([this.carry, chunk]);
+    this.carry = Buffer.from(tail.subarray(Math.max(0, tail.length - (terminator.length - 1))));
+    if (this.rows > before) this.rowEnd?.onRows?.(this.rows);
+  }
 }
 
-/** Runs `query` (with its FORMAT clause) and pipes the body into `path`; returns the bytes received. */
+/**
+ * Runs `query` (with its FORMAT clause) and pipes the body into `path`; returns the bytes received.
+ * `rowTerminator`: the bytes that end every row of the format, counted for `options.onRows`.
+ */
 export async function streamToFile(
   source: ClickHouseSource,
   query: string,
   path: string,
   options: ExtractToFileOptions = {},
+  rowTerminator?: Buffer,
 ): Promise<number> {
-  const counter = new ByteCounter(options.onBytes);
+  const counter = new ByteCounter(options.onBytes, rowTerminator ? { terminator: rowTerminator, onRows: options.onRows } : undefined);
   const queryId = options.queryId;
   try {
     await source.run(async (client) => {
@@ -60,7 +93,7 @@ export async function streamToFile(
       await pipeline(result.stream, counter, createWriteStream(path), { signal: options.signal });
     }, 'extracting rows');
   } catch (err) {
-    // Aborting the request does not stop the query on 18.16: stop it on the server too.
+    // Aborting the request does not stop the query on 18.16: stop it on the server too (best effort: it may be over).
     if (queryId)
       await source.command(`KILL QUERY WHERE query_id = '${queryId.replace(/[^A-Za-z0-9_-]/g, '')}' ASYNC`).catch(() => undefined);
     throw err;

@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 import type { ServiceInfo } from '../../pipeline/status-model.js';
 import { firstLine, formatAgo, formatDuration, truncate } from '../format.js';
-import type { TuiState } from '../store.js';
+import { visibleTables, type TuiState } from '../store.js';
 import { useTheme } from '../theme.js';
 
 export interface HeaderProps {
@@ -15,7 +15,10 @@ export interface HeaderProps {
 export function Header({ state, now, refreshSec, width }: HeaderProps) {
   const theme = useTheme();
   const tables = state.report?.tables.length ?? 0;
-  const parts: string[] = [`${tables} table${tables === 1 ? '' : 's'}`, `sort: ${state.sort}`];
+  // With a filter, how many of them are on screen.
+  const shown = state.filter ? visibleTables(state).length : tables;
+  const count = shown === tables ? `${tables} table${tables === 1 ? '' : 's'}` : `${shown} of ${tables} tables`;
+  const parts: string[] = [count, `sort: ${state.sort}`];
   if (state.filter || state.isEditingFilter) parts.push(`filter: ${state.filter}${state.isEditingFilter ? '_' : ''}`);
   let fresh: { text: string; color?: string };
   if (state.isRefreshing && state.refreshStartedAt !== null && now - state.refreshStartedAt >= 2000) {

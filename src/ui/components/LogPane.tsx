@@ -14,7 +14,7 @@ export function LogPane({ lines, height, width }: { lines: LogLine[]; height: nu
   return (
     <Box flexDirection="column" width={width}>
       <Text color={theme.muted} wrap="truncate-end">
-        {'─ log ' + '─'.repeat(Math.max(0, width - 6))}
+        {`─ log ${'─'.repeat(Math.max(0, width - 6))}`}
       </Text>
       {shown.length === 0 ? (
         <Text color={theme.muted}>no events yet: press o to offload the selected table, A for all</Text>

@@ -1,29 +1,7 @@
 // Ink hands over keys that arrive in one read as one string ("jj\r" when keys are typed fast or sent
 // by a script); the key map wants them one at a time.
 import { useInput, type Key } from 'ink';
-
-const NO_KEY: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
+import { NO_KEY } from '../keys.js';
 
 function keyOf(ch: string): [string, Key] {
   switch (ch) {

@@ -244,7 +244,7 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
     `${(elapsed / 1000).toFixed(0)} s`,
   ].filter(Boolean);
   const header = `Drill  ${table ?? '?'} · ${fault?.label ?? '?'}  ${progress.join(' · ')}`;
-  const fixed = 6 + view.processes.length + Math.max(1, checks.length);
+  const fixed = 6 + view.processes.length + Math.max(1, checks.length + view.checkingNow.length);
   const outputLines = Math.max(0, height - fixed - 1);
   const footer =
     view.phase === 'running'
@@ -285,7 +285,9 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
       <Text bold color={theme.muted}>
         Invariants{view.report?.final.length ? ' (final checks)' : ''}
       </Text>
-      {checks.length === 0 ? <Text color={theme.muted}> {view.isChecking ? 'checking…' : 'after the recovery run'}</Text> : null}
+      {checks.length === 0 && view.checkingNow.length === 0 ? (
+        <Text color={theme.muted}> {view.isChecking ? 'checking…' : 'after the recovery run'}</Text>
+      ) : null}
       {checks.map((c, i) => (
         <Text key={`${c.name}-${i}`} wrap="truncate-end">
           {'  '}
@@ -294,6 +296,12 @@ function RunView({ view, width, height, now }: { view: DrillView; width: number;
           </Text>{' '}
           {CHECK_TITLES[c.name].padEnd(24)}{' '}
           <Text color={c.status === 'broken' ? theme.error : undefined}>{c.status === 'broken' ? c.detail : checkSummary(c)}</Text>
+        </Text>
+      ))}
+      {view.checkingNow.map((name) => (
+        <Text key={`now-${name}`} color={theme.accent} wrap="truncate-end">
+          {'  ▸ '}
+          {CHECK_TITLES[name].padEnd(24)} checking…
         </Text>
       ))}
       {outputLines > 1 ? (

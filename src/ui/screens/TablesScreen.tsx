@@ -110,7 +110,7 @@ function lastRunCell(t: TableStatus, live: LiveRun | undefined, now: number, the
         return { text: 'queued', color: theme.state.running };
       case 'running': {
         const pct = live.totalRows ? ` ${Math.min(100, Math.floor((live.rows / live.totalRows) * 100))}%` : '';
-        return { text: `▶ ${live.phase ?? 'starting'}${pct}`, color: theme.state.running };
+        return { text: `▶ ${live.isStopping ? 'stopping' : (live.phase ?? 'starting')}${pct}`, color: theme.state.running };
       }
       case 'committed':
         return { text: `✓ +${formatCompact(live.rows)} rows`, color: theme.ok };
@@ -149,12 +149,13 @@ export function progressLine(live: LiveRun, width: number, now: number): string 
   const pct = ratio === null ? '' : ` ${String(Math.floor(ratio * 100)).padStart(3)}%`;
   const parts = [
     `${progressBar(ratio, barWidth, Math.floor((now - live.startedAt) / 250))}${pct}`,
-    live.phase ?? 'starting',
-    `${formatCompact(live.rows)} rows`,
+    live.isStopping ? 'stopping safely' : (live.phase ?? 'starting'),
+    live.totalRows !== null ? `${formatCompact(live.rows)}/${formatCompact(live.totalRows)} rows` : `${formatCompact(live.rows)} rows`,
     formatBytes(live.bytes),
     `${formatCompact(live.rowsPerSec)} rows/s`,
   ];
-  if (live.etaSec !== null && live.etaSec !== undefined) parts.push(`ETA ${formatDuration(live.etaSec * 1000)}`);
+  if (live.etaSec !== null && live.etaSec !== undefined && (live.totalRows === null || live.rows < live.totalRows))
+    parts.push(`ETA ${formatDuration(live.etaSec * 1000)}`);
   // How long it has run, so a long quiet step (DuckDB encoding, a commit) still shows it is alive.
   parts.push(`${formatDuration(Math.max(0, now - live.startedAt))} in`);
   return parts.join(' · ');
@@ -233,7 +234,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
     if (live && hasProgressLine(live) && used < listHeight) {
       lines.push(
         <Text key={`${t.name}-progress`} color={theme.state.running} wrap="truncate-end">
-          {'   └ ' + progressLine(live, width, now)}
+          {`   └ ${progressLine(live, width, now)}`}
         </Text>,
       );
       used++;
@@ -242,7 +243,7 @@ export function TablesScreen({ state, now, width, height }: TablesScreenProps) {
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text bold wrap="truncate-end">
-        {'   ' + columns.map((c) => padCell(c.title, c.width, c.align)).join(' ')}
+        {`   ${columns.map((c) => padCell(c.title, c.width, c.align)).join(' ')}`}
       </Text>
       {rows.length === 0 ? (
         <Text color={theme.muted}>
