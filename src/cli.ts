@@ -27,7 +27,7 @@ Exit codes:
   4   a service (ClickHouse, PostgreSQL, S3) cannot be reached (a retry may help)
   5   another worker holds the table
   6   a concurrent commit won and re-planning did not succeed
-  7   a drill or verify found an invariant broken
+  7   a drill found an invariant broken
   70  internal error (set OFFLOAD_DEBUG=1 for the stack trace)
 Every failure is one line on stderr naming the service, what failed and what to check; with --json also
 a document {"error", "exitCode", "kind", "service"} on stdout. Several failures: 3 if any is 3, else 4 if

@@ -10,7 +10,7 @@ export const ExitCode = {
   unavailable: 4, // a service (ClickHouse, PostgreSQL, S3) cannot be reached; a retry may help
   busy: 5, // another worker holds the table
   conflict: 6, // a concurrent commit won and re-planning did not succeed
-  invariant: 7, // a drill or verify found an invariant broken
+  invariant: 7, // a drill found an invariant broken
   internal: 70,
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
