@@ -429,7 +429,8 @@ export class S3FileIO implements FileIO {
         'S3',
         where,
         scrubSecrets(
-          `${op} ${uri} refused (${[status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ')})`,
+          // "access refused" first: the TUI header shows only the reason's first words.
+          `access refused (${[status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ')}) to ${op} ${uri}`,
           this.secrets,
         ),
         "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the key's permissions on the bucket",
