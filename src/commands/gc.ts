@@ -79,7 +79,11 @@ export function registerGc(program: Command, ctx: CommandContext): void {
     .option('--min-age <duration>', 'only files older than this (default 1h)')
     .option('--json', 'print one JSON document')
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
-    .addHelpText('after', '\nExit code 0 when every table was collected; 5 when a table was busy (skipped: a run holds it).')
+    .addHelpText(
+      'after',
+      '\nExit code 0 when every table was collected; 5 when a table was busy (skipped: a run holds it); 3 or 4 before it ' +
+        'starts when PostgreSQL or S3 refuses the settings or cannot be reached.',
+    )
     .action(async (options: GcCliOptions) => {
       await gc(options, ctx);
     });

@@ -69,6 +69,11 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       '-c, --config <file>',
       'table configuration, to tell an unknown table from one not run yet (default: $OFFLOAD_CONFIG or ./offload.config.json)',
     )
+    .addHelpText(
+      'after',
+      '\nExit code 0 (also when a configured table has no runs yet); 3 for an unknown --table, or when PostgreSQL refuses ' +
+        'the settings or was never prepared by offload init; 4 when PostgreSQL cannot be reached.',
+    )
     .action(async (options: RunsCliOptions) => {
       await listRuns(options, ctx);
     });
