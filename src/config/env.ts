@@ -140,6 +140,9 @@ export function secretsOf(env: Env = process.env): string[] {
     env.AWS_SECRET_ACCESS_KEY,
     env.PGPASSWORD,
     passwordIn(env.DATABASE_URL),
+    // The REST catalog's (config/catalog.ts): a bearer token, and the secret of `client_id:client_secret`.
+    env.OFFLOAD_CATALOG_TOKEN,
+    env.OFFLOAD_CATALOG_CREDENTIAL?.slice(env.OFFLOAD_CATALOG_CREDENTIAL.indexOf(':') + 1),
   ];
   return candidates.filter((s): s is string => !!s);
 }

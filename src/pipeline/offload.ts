@@ -17,7 +17,7 @@ import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
-import { discardStaged, type StagedCommit, type Table } from '../iceberg/table.js';
+import { discardStaged, type AnyStagedCommit, type Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { claimTable, ensureWatermarkRow } from './claim.js';
 import { commitBatch, type PendingCommit } from './commit.js';
@@ -26,7 +26,7 @@ import { moveSlices } from './move.js';
 import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan, type PlannedNext } from './plan.js';
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
-import { currentTable, recoverTable } from './recover.js';
+import { currentTable, reconcileWatermark, recoverTable } from './recover.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
 import { OffloadStopped, throwIfStopped } from './stop.js';
@@ -39,11 +39,12 @@ export interface OffloadDeps {
   source: RowSource;
   /** Locks, watermarks, runs and the commit transaction (PostgreSQL: state/store.ts PostgresStateStore). */
   state: StateStore;
-  /** The Iceberg catalog; its compare-and-set runs inside the state store's transaction. */
+  /**
+   * The Iceberg catalog (iceberg/catalog.ts): the JDBC catalog, whose compare-and-set runs inside the state
+   * store's transaction, or a REST catalog, whose commit PostgreSQL mirrors after it (commit.ts).
+   */
   catalog: Catalog;
   io: FileIO;
-  /** s3://bucket/prefix or file:///path: new tables go to `<warehouse>/<namespace>/<table>`. */
-  warehouse: string;
   /** Local scratch directory (default: the system's temp directory). */
   workDir?: string;
 }
@@ -86,6 +87,8 @@ export interface CommittedBatch {
   watermark: Watermark;
   window: { lower: Watermark; upper: Watermark };
   durationMs: number;
+  /** Per source column, values whose bytes were not UTF-8 and were committed with U+FFFD (absent: none). */
+  replacedUtf8?: Record<string, number>;
 }
 
 export type OffloadResult =
@@ -171,6 +174,8 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         if (++replans > (options.maxReplans ?? 2))
           throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
         table = (await currentTable(deps.catalog, deps.io, ident)) ?? table;
+        // REST: the winner records its commit in PostgreSQL only after it; plan from what the table says.
+        if (deps.catalog.kind === 'rest') await reconcileWatermark({ state: deps.state, tableName: cfg.name, ident, events }, table);
         continue;
       }
       if (outcome.kind === 'empty') {
@@ -292,7 +297,13 @@ async function runBatch(
 
     phase('stage');
     pending = {
-      staged: await stageRun(table, deps.io, dataFiles, { tableName: cfg.name, runId, watermark, windowStart }),
+      staged: await stageRun(table, deps.io, dataFiles, {
+        tableName: cfg.name,
+        runId,
+        watermark,
+        windowStart,
+        metadataFile: deps.catalog.kind === 'jdbc',
+      }),
       commitSent: false,
     };
 
@@ -307,6 +318,7 @@ async function runBatch(
       rows,
       bytes,
       files: dataFiles.length,
+      replacedUtf8: moved.replacedUtf8,
       started,
       lockLost,
       maxAttempts: options.maxCommitAttempts,
@@ -323,6 +335,7 @@ async function runBatch(
       watermark,
       window: { lower: windowStart, upper: watermark },
       durationMs,
+      ...(Object.keys(moved.replacedUtf8).length > 0 ? { replacedUtf8: moved.replacedUtf8 } : {}),
     };
     events.emit({
       kind: 'committed',
@@ -335,11 +348,8 @@ async function runBatch(
       bytes,
       durationMs,
     });
-    return {
-      kind: 'committed',
-      batch,
-      table: { ident: table.ident, metadataLocation: pending.staged.next, metadata: pending.staged.metadata },
-    };
+    if (batch.replacedUtf8) events.emit(replacedUtf8Warning(cfg.name, runId, batch.window, batch.replacedUtf8));
+    return { kind: 'committed', batch, table: committed };
   } catch (err) {
     await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
     throw err;
@@ -348,21 +358,50 @@ async function runBatch(
   }
 }
 
-/** A run that failed: recorded as failed, and what it wrote removed — unless its COMMIT may have gone through. */
+/** The warning of a committed batch some of whose strings were not UTF-8: how many per column, where, how to find them. */
+export function replacedUtf8Warning(
+  table: string,
+  runId: string,
+  window: { lower: Watermark; upper: Watermark },
+  replaced: Record<string, number>,
+): OffloadEvent {
+  const total = Object.values(replaced).reduce((s, n) => s + n, 0);
+  const columns = Object.entries(replaced)
+    .map(([c, n]) => `${c}: ${n}`)
+    .join(', ');
+  return {
+    kind: 'log',
+    table,
+    level: 'warn',
+    code: 'invalid-utf8-replaced',
+    message: `${total} value${total === 1 ? '' : 's'} not valid UTF-8 committed with U+FFFD in place of the invalid bytes (${columns}), run ${runId}, window (${window.lower.timestamp}, ${window.upper.timestamp}]; ClickHouse still has the original bytes: WHERE NOT isValidUTF8(<column>)`,
+  };
+}
+
+/**
+ * A run that failed: recorded as failed, and what it wrote removed — unless its commit may have gone through.
+ * Then the table says: it holds the run (JDBC: so does PostgreSQL, same transaction; REST: the next run's
+ * recovery records it from the table), or — REST, answer lost and not settled — it may still apply, so every
+ * file stays and the run stays `running` for recovery to settle from the table.
+ */
 async function failRun(
   cfg: TableConfig,
   deps: OffloadDeps,
   runId: string,
-  staged: StagedCommit | undefined,
+  staged: AnyStagedCommit | undefined,
   uploaded: string[],
   commitSent: boolean,
   err: Error,
 ): Promise<void> {
   try {
     if (commitSent) {
-      // The outcome of COMMIT is unknown: the catalog says what happened. If it committed, the run row says so too (same transaction).
+      // The outcome of the commit is unknown: the catalog says what happened.
       const t = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
       if (t && snapshotOfRun(t.metadata, runId)) return;
+      if (deps.catalog.kind === 'rest') {
+        await deps.state.markTableFailed(cfg.name, err.message);
+        return;
+      }
     }
     const isStop = err instanceof OffloadStopped;
     const marked = isStop ? await deps.state.markRunAborted(runId, err.message) : await deps.state.markRunFailed(runId, err.message);

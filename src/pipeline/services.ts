@@ -1,14 +1,18 @@
-// The one place that opens connections — the ClickHouse client, the PostgreSQL pool (state store and
-// Iceberg catalog) and the FileIO — with the settings measured for each use, so the CLI, the TUI, the
-// drills and the benchmark offload with the memory and concurrency the README reports. A connection opens
-// when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
+// The one place that opens connections — the ClickHouse client, the PostgreSQL pool (state store, and the
+// JDBC catalog), the Iceberg catalog the configuration names (OFFLOAD_CATALOG: the JDBC catalog in the state
+// database, or a REST catalog) and the FileIO — with the settings measured for each use, so the CLI, the
+// TUI, the drills and the benchmark offload with the memory and concurrency the README reports. A connection
+// opens when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
 // require() checks, before a command starts, that the services it needs answer and let it in.
 import type pg from 'pg';
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, warehouseFromEnv, workDirFromEnv, type Env } from '../config/env.js';
 import type { OffloadConfig } from '../config/tables.js';
 import { ClickHouseSource } from '../clickhouse/client.js';
+import { catalogFromEnv, type CatalogSettings } from '../config/catalog.js';
 import { mostUrgent, type ServiceName } from '../core/errors.js';
 import { JdbcCatalog, type Catalog } from '../iceberg/catalog.js';
+import { JdbcTableCatalog } from '../iceberg/jdbc-table-catalog.js';
+import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { createFileIO, describeS3Endpoint, type FileIO } from '../iceberg/io.js';
 import { createPool, serverVersion } from '../state/pool.js';
 import { PostgresStateStore } from '../state/store.js';
@@ -72,14 +76,17 @@ export class Services {
   private openedClickhouse?: ClickHouseSource;
   private openedPool?: pg.Pool;
   private openedIo?: FileIO;
-  private openedCatalog?: JdbcCatalog;
+  private openedCatalog?: Catalog;
   private readonly settings: Settings;
+  /** Which Iceberg catalog (read at once: a bad setting is reported before anything opens). */
+  readonly catalogSettings: CatalogSettings;
 
   constructor(
     readonly env: Env,
     readonly purpose: ServicePurpose,
   ) {
     this.settings = SETTINGS[purpose];
+    this.catalogSettings = catalogFromEnv(env);
   }
 
   get clickhouse(): ClickHouseSource {
@@ -104,20 +111,33 @@ export class Services {
     return this.openedIo;
   }
 
-  /** The Iceberg catalog, in the same PostgreSQL database as the state (so a commit is one transaction). */
-  get catalog(): JdbcCatalog {
-    this.openedCatalog ??= new JdbcCatalog(this.pool);
+  /**
+   * The Iceberg catalog: the JDBC catalog in the same PostgreSQL database as the state (so a commit is one
+   * transaction), or the REST catalog of OFFLOAD_CATALOG_URI (asked for its configuration on first use).
+   */
+  get catalog(): Catalog {
+    const settings = this.catalogSettings;
+    this.openedCatalog ??=
+      settings.kind === 'rest'
+        ? new RestCatalog(settings)
+        : new JdbcTableCatalog(new JdbcCatalog(this.pool), this.io, () => this.warehouse, this.pool);
     return this.openedCatalog;
   }
 
-  /** OFFLOAD_WAREHOUSE (a ConfigError when unset). */
+  /** OFFLOAD_WAREHOUSE (a ConfigError when unset): where the JDBC catalog's new tables go. */
   get warehouse(): string {
     return warehouseFromEnv(this.env);
   }
 
+  /** OFFLOAD_WAREHOUSE, or null when unset (a REST catalog places tables itself). */
+  get warehouseIfSet(): string | null {
+    return this.env.OFFLOAD_WAREHOUSE ? this.warehouse : null;
+  }
+
   /** The warehouse and where its storage is, as a person reads it (the S3 endpoint, or the local path). */
-  get storage(): { location: string; endpoint: string } {
-    const location = this.warehouse;
+  get storage(): { location: string; endpoint: string } | null {
+    const location = this.warehouseForTables;
+    if (location === null) return null;
     return { location, endpoint: /^s3a?:\/\//.test(location) ? describeS3Endpoint(s3FromEnv(this.env)) : location };
   }
 
@@ -136,11 +156,19 @@ export class Services {
     if (needs.includes('PostgreSQL')) checks.push(serverVersion(this.pool));
     if (needs.includes('ClickHouse')) checks.push(this.clickhouse.probe());
     if (needs.includes('S3')) {
-      const location = this.warehouse;
-      if (/^s3a?:\/\//.test(location)) checks.push(this.io.probe(location));
+      const location = this.warehouseForTables;
+      if (location && /^s3a?:\/\//.test(location)) checks.push(this.io.probe(location));
     }
     const failures = (await Promise.allSettled(checks)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) throw mostUrgent(failures);
+  }
+
+  /**
+   * Where tables live: OFFLOAD_WAREHOUSE, required with the JDBC catalog (a ConfigError when unset); with a
+   * REST catalog, which places tables itself, null when unset.
+   */
+  private get warehouseForTables(): string | null {
+    return this.catalogSettings.kind === 'rest' ? this.warehouseIfSet : this.warehouse;
   }
 
   /** What an offload (or gc) is handed: these connections behind the interfaces the pipeline takes. */
@@ -150,7 +178,6 @@ export class Services {
       pool: this.pool,
       catalog: this.catalog,
       io: this.io,
-      warehouse: this.warehouse,
       workDir: workDirFromEnv(this.env),
     });
   }
@@ -166,21 +193,23 @@ export function openServices(env: Env, purpose: ServicePurpose): Services {
   return new Services(env, purpose);
 }
 
-/** An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases). */
+/**
+ * An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases).
+ * The catalog: the one given, or the JDBC catalog in `pool`'s database with new tables under `warehouse`.
+ */
 export function offloadDepsOn(c: {
   clickhouse: ClickHouseSource;
   pool: pg.Pool;
   catalog?: Catalog;
   io: FileIO;
-  warehouse: string;
+  warehouse?: string;
   workDir?: string;
 }): OffloadDeps {
   return {
     source: new ClickHouseRows(c.clickhouse),
     state: new PostgresStateStore(c.pool),
-    catalog: c.catalog ?? new JdbcCatalog(c.pool),
+    catalog: c.catalog ?? new JdbcTableCatalog(new JdbcCatalog(c.pool), c.io, () => c.warehouse ?? warehouseFromEnv({}), c.pool),
     io: c.io,
-    warehouse: c.warehouse,
     ...(c.workDir !== undefined ? { workDir: c.workDir } : {}),
   };
 }

@@ -8,7 +8,7 @@ export type Layer = 'bronze' | 'silver' | 'gold';
  * A value, or why it could not be read: `exitCode` is the failure kind's (3 configuration, 4 unreachable, …);
  * `service` names the service that is down when that is the whole reason (its line in `services` says why).
  */
-export type CellState<T> = { ok: true; value: T } | { ok: false; error: string; exitCode?: number; service?: ServiceName };
+export type CellState<T> = { ok: true; value: T } | { ok: false; error: string; exitCode?: number; service?: ServiceName | 'Iceberg' };
 
 export interface LastRun {
   runId: string;
@@ -54,7 +54,8 @@ export interface TableStatus {
 }
 
 export interface ServiceInfo {
-  name: ServiceName;
+  /** The services probed; 'Iceberg' is a REST catalog (the JDBC catalog is PostgreSQL). */
+  name: ServiceName | 'Iceberg';
   url: string; // redacted
   /** S3: the warehouse location probed (`s3://bucket/prefix`). */
   location?: string;

@@ -3,6 +3,7 @@
 // configured table its current Iceberg snapshot, the ClickHouse rows up to the watermark that snapshot
 // carries, and its run state from PostgreSQL. A service that is down or refuses us shows in `services`
 // and in the cells that need it; collecting never throws for that.
+// A REST catalog is a service of its own (a line in `services`); the JDBC catalog is PostgreSQL.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
@@ -12,12 +13,11 @@ import { describePool, serverVersion } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
-import { ConfigError, ExitCode, exitCodeOf, OffloadError, ServiceRefused, ServiceUnavailable, type ServiceName } from '../core/errors.js';
+import { ConfigError, ExitCode, exitCodeOf, OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
-import { readTableAt } from '../iceberg/table.js';
 import { tableIdentifier } from './prepare.js';
 import { snapshotWatermark } from './stage.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
@@ -30,7 +30,7 @@ export interface StatusSources {
   catalog?: Catalog;
   io?: FileIO;
   /** The warehouse (OFFLOAD_WAREHOUSE) and its S3 endpoint as shown; with `io`, S3 is probed like the others. */
-  warehouse?: { location: string; endpoint: string };
+  warehouse?: { location: string; endpoint: string } | null;
 }
 
 function fail<T>(err: unknown): CellState<T> {
@@ -44,7 +44,12 @@ function needs<T>(s: ServiceInfo, what: string = s.name): CellState<T> {
 }
 
 /** A probe's answer as the services line shows it. */
-async function probe(name: ServiceName, url: string, check: () => Promise<string | undefined>, location?: string): Promise<ServiceInfo> {
+async function probe(
+  name: ServiceInfo['name'],
+  url: string,
+  check: () => Promise<string | undefined>,
+  location?: string,
+): Promise<ServiceInfo> {
   const info: ServiceInfo = { name, url, ...(location ? { location } : {}), ok: true };
   try {
     const version = await check();
@@ -121,14 +126,13 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
   };
 }
 
+const NO_TABLE = { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null };
+
 /** The table's Iceberg cell: its current snapshot's summary (`total-records`, `offload.watermark`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<TableStatus['iceberg']> {
-  const none = { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null };
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<TableStatus['iceberg']> {
   try {
-    const ident = tableIdentifier(t);
-    const row = await catalog.loadTable(ident);
-    if (!row?.metadataLocation) return { ok: true, value: none };
-    const table = await readTableAt(io, ident, row.metadataLocation);
+    const table = await catalog.loadTable(tableIdentifier(t));
+    if (!table) return { ok: true, value: NO_TABLE };
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
     if (snap && (total === undefined || !/^\d+$/.test(total)))
@@ -167,7 +171,7 @@ async function readState(
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
 export async function collectStatus({ config, clickhouse, pool, catalog, io, warehouse }: StatusSources): Promise<StatusReport> {
   const names = config.tables.map((t) => t.name);
-  const isS3 = io !== undefined && warehouse !== undefined && /^s3a?:\/\//.test(warehouse.location);
+  const isS3 = io !== undefined && warehouse != null && /^s3a?:\/\//.test(warehouse.location);
   const [chService, pgService, s3Service] = await Promise.all([
     probe('ClickHouse', clickhouse.url, () => clickhouse.probe()),
     probe('PostgreSQL', describePool(pool), () => serverVersion(pool)),
@@ -185,17 +189,27 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io, war
   ]);
   const state = await readState(pool, names, pgService);
 
+  // A REST catalog is asked once whether it answers (GET …/namespaces): its own line, its cells follow it.
+  const catalogService =
+    catalog && io && catalog.kind === 'rest'
+      ? await probe('Iceberg', catalog.description, async () => {
+          await catalog.listNamespaces();
+          return undefined; // no version to show
+        })
+      : undefined;
+
   const tables = await Promise.all(
     config.tables.map(async (t): Promise<TableStatus> => {
       const mark = state.marks.get(t.name);
       // The snapshot first, then the ClickHouse count up to the watermark it carries: a commit landing
       // between the two reads changes neither (docs/architecture.md, step 8: data and watermark move together).
       let iceberg: TableStatus['iceberg'];
-      if (!catalog || !io) iceberg = { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null } };
-      else if (state.failure)
-        iceberg = state.failure; // the catalog lives in the same database
+      if (!catalog || !io) iceberg = { ok: true, value: NO_TABLE };
+      else if (catalogService && !catalogService.ok) iceberg = needs(catalogService);
+      else if (catalog.kind === 'jdbc' && state.failure)
+        iceberg = state.failure; // the JDBC catalog lives in the state database
       else if (s3Service && !s3Service.ok) iceberg = needs(s3Service);
-      else iceberg = await icebergCell(catalog, io, t);
+      else iceberg = await icebergCell(catalog, t);
 
       // No watermark row while PostgreSQL answered: the table was never offloaded (its first run creates the row).
       const countedTo: Watermark | null = (iceberg.ok ? iceberg.value.watermark : null) ?? mark?.watermark ?? (pgService.ok ? EPOCH : null);
@@ -238,6 +252,6 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io, war
     }),
   );
 
-  const services = [chService, pgService, ...(s3Service ? [s3Service] : [])];
+  const services = [chService, pgService, ...(s3Service ? [s3Service] : []), ...(catalogService ? [catalogService] : [])];
   return { generatedAt: new Date().toISOString(), services, tables };
 }

@@ -29,6 +29,8 @@ export interface ExtractToFileOptions {
 export interface ExtractedFile {
   path: string;
   bytes: number;
+  /** Per source column, values whose bytes were not UTF-8 and were written with U+FFFD (the Native path; absent when none). */
+  replacedUtf8?: Record<string, number>;
 }
 
 /**
