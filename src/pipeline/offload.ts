@@ -11,8 +11,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
+import { isRowValueError } from '../clickhouse/client.js';
 import { OffloadError } from '../core/errors.js';
-import type { Micros, Watermark } from '../core/watermark.js';
+import { formatInstant, type Micros, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -27,6 +28,7 @@ import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan,
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
 import { currentTable, recoverTable } from './recover.js';
+import { RowsRefused, refusedRowsError } from './refused-rows.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
 import { OffloadStopped, throwIfStopped } from './stop.js';
@@ -130,6 +132,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     if (!options.dryRun) table = await prepareTable(cfg, deps, table, shape.columns, events);
 
     const batches: CommittedBatch[] = [];
+    let refused: RowsRefused | undefined;
     let replans = 0;
     // H: set by the first plan, handed to every later one (the next batch, a re-plan after a lost compare-and-set).
     let upperBound: Micros | undefined;
@@ -139,6 +142,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       throwIfStopped(options.signal, cfg.name, 'before its first batch');
       const next = await planNext(cfg, deps.state, deps.source, shape, { ...options, upperBound });
       if (next.plan.kind === 'up-to-date') {
+        if (refused) break;
         if (batches.length === 0) {
           if (options.dryRun) {
             return { table: cfg.name, status: 'dry-run', window: null, estimatedRows: 0, batches: 0, durationMs: Date.now() - started };
@@ -163,10 +167,21 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         };
       }
       duck ??= await openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
-      const outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
-        report,
-        batch: batches.length + 1,
-      });
+      let outcome: BatchOutcome;
+      try {
+        outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
+          report,
+          batch: batches.length + 1,
+        });
+      } catch (err) {
+        // Rows the source refuses: the rows before them still go (the run's H moves down to just before
+        // them), then the run fails at them — never past them, which would lose them for good.
+        const before = err instanceof RowsRefused && !refused ? err.rows.lower : null;
+        if (before === null || (next.lower !== null && before.cursor <= next.lower.cursor)) throw err;
+        refused = err as RowsRefused;
+        upperBound = before.cursor;
+        continue;
+      }
       if (outcome.kind === 'replan') {
         if (++replans > (options.maxReplans ?? 2))
           throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
@@ -187,6 +202,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       // The batch ran up to H: the run has taken its whole window.
       if (next.plan.upper === next.plan.windowUpper) break;
     }
+    if (refused) throw await afterRefusal(cfg, deps.state, refused, batches);
     const last = batches[batches.length - 1];
     const result = {
       table: cfg.name,
@@ -221,6 +237,17 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     duck?.close();
     await lock.release();
   }
+}
+
+/** The run's failure once the rows before the refused ones are committed: the refusal, saying how far the table got. */
+async function afterRefusal(cfg: TableConfig, state: StateStore, refused: RowsRefused, batches: CommittedBatch[]): Promise<RowsRefused> {
+  const last = batches[batches.length - 1];
+  const committed = last
+    ? `The ${batches.reduce((s, b) => s + b.rows, 0)} rows before them were committed (watermark ${formatInstant(last.watermark.timestamp)}).`
+    : undefined;
+  const err = new RowsRefused(cfg.name, refused.reason, refused.advice, refused.rows, { cause: refused.cause, committed });
+  await state.markTableFailed(cfg.name, err.message);
+  return err;
 }
 
 type BatchOutcome = { kind: 'committed'; batch: CommittedBatch; table: Table } | { kind: 'replan' } | { kind: 'empty' };
@@ -340,8 +367,14 @@ async function runBatch(
       batch,
       table: { ident: table.ident, metadataLocation: pending.staged.next, metadata: pending.staged.metadata },
     };
-  } catch (err) {
-    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
+  } catch (caught) {
+    // A value the source refuses fails every run until it changes there: say where the rows are.
+    const err = isRowValueError(caught)
+      ? await refusedRowsError(cfg, deps.source, shape, { from: next.from, lower: next.lower, upper: plan.upper }, caught, {
+          isRowValueError,
+        })
+      : (caught as Error);
+    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err);
     throw err;
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless

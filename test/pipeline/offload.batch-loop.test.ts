@@ -23,7 +23,7 @@ import { formatIdentifier, type TableIdentifier } from '../../src/iceberg/types.
 import { OffloadEvents, type OffloadEvent } from '../../src/pipeline/events.js';
 import { offloadTable, type OffloadDeps } from '../../src/pipeline/offload.js';
 import type { CursorCount, Slice } from '../../src/pipeline/plan.js';
-import { sourceShape, type ExtractSliceOptions, type RowSource, type SourceShape } from '../../src/pipeline/source.js';
+import { sourceShape, type ExtractSliceOptions, type RowSource, type RowsHint, type SourceShape } from '../../src/pipeline/source.js';
 import { snapshotWatermark, SUMMARY } from '../../src/pipeline/stage.js';
 import type { TableLock } from '../../src/state/locks.js';
 import type { Queryable } from '../../src/state/pool.js';
@@ -107,6 +107,14 @@ class MemoryRows implements RowSource {
     o.onRows?.(lines.length);
     this.onExtracted?.();
     return [{ path, bytes }];
+  }
+
+  async probe(): Promise<Error | null> {
+    return null; // every value reads
+  }
+
+  rowsHint(_shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {
+    return { kind: 'query', sql: `rows in (${lower?.cursor ?? '-'}, ${upper}]` };
   }
 }
 
