@@ -8,8 +8,6 @@
 // (events.ts); the CLI prints them, the TUI reduces them. The offload is handed its services as interfaces
 // (OffloadDeps), so the batch loop also runs on in-memory ones in a unit test.
 import { mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
 import { isRowValueError } from '../clickhouse/client.js';
 import { OffloadError } from '../core/errors.js';
@@ -33,6 +31,7 @@ import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
 import { OffloadStopped, throwIfStopped } from './stop.js';
 import { Uploads } from './upload.js';
+import { removeTableWorkDirs, runWorkDir } from './work-dirs.js';
 import { openWriterDuckDB, watermarkFromFiles } from './write.js';
 
 /** What an offload is handed: interfaces, implemented by the real services in services.ts. */
@@ -126,6 +125,8 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     await ensureWatermarkRow(cfg, deps.state);
     emit({ kind: 'phase', table: cfg.name, runId: '', phase: 'recover' });
     await recoverTable({ state: deps.state, catalog: deps.catalog, io: deps.io, tableName: cfg.name, ident, events });
+    // Local scratch of this table's killed runs (none of its runs is alive while we hold the lock).
+    await removeTableWorkDirs(deps.workDir, cfg.name).catch(() => undefined); // best effort: scratch only
 
     const shape = await deps.source.shape(cfg);
     let table = await currentTable(deps.catalog, deps.io, ident);
@@ -269,7 +270,7 @@ async function runBatch(
   const { runId, windowStart, started } = await startRun(cfg, deps.state, next, events, progress.batch);
   progress.report.planned(runId, plan.windowRows);
   const phase = (p: OffloadPhase) => events.emit({ kind: 'phase', table: cfg.name, runId, phase: p });
-  const workDir = join(deps.workDir ?? tmpdir(), `offload-${runId}`);
+  const workDir = runWorkDir(deps.workDir, cfg.name, runId);
   const uploads = new Uploads(deps.io, options.uploadConcurrency ?? 2);
   let pending: PendingCommit | undefined;
   try {
