@@ -22,6 +22,7 @@ import { claimTable, ensureWatermarkRow } from './claim.js';
 import { commitBatch, type PendingCommit } from './commit.js';
 import { OffloadEvents, type OffloadEvent, type OffloadPhase } from './events.js';
 import { moveSlices } from './move.js';
+import { recordBatchWindows } from './late-data.js';
 import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan, type PlannedNext } from './plan.js';
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
@@ -279,6 +280,8 @@ async function runBatch(
     const spec = defaultSpec(table.metadata);
     const slices = await planSlices(cfg, deps.source, shape, { schema, spec }, next, options.minSliceRows);
 
+    // A candle table's windows as they are now, to tell later whether a late trade changed one (status).
+    await recordBatchWindows(cfg, deps.source, deps.state, shape, { runId, lower: next.lower, upper: plan.upper });
     phase('extract');
     progress.report.extracting();
     const moved = await moveSlices({

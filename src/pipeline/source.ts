@@ -15,10 +15,12 @@ import {
   cursorCondition,
   cursorTypeOf,
   readBucketCounts,
+  readWindowFingerprints,
   readWindowStats,
   sourceNow,
   windowPredicate,
   windowSettings,
+  type CursorFingerprint,
   type Lower,
   type WindowSource,
 } from '../clickhouse/window.js';
@@ -78,6 +80,8 @@ export interface RowSource {
   probe(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<Error | null>;
   /** Where a person finds the rows of (lower, upper]: a query to run, or for a query source the condition to add to it. */
   rowsHint(shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint;
+  /** Rows and a fingerprint of their values per cursor value of (lower, upper] (a candle table's windows). */
+  windowFingerprints(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<CursorFingerprint[]>;
 }
 
 /** How a person sees some rows of a table at the source. */
@@ -215,6 +219,16 @@ export class ClickHouseRows implements RowSource {
     } catch (err) {
       return err as Error;
     }
+  }
+
+  windowFingerprints(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<CursorFingerprint[]> {
+    return readWindowFingerprints(
+      this.clickhouse,
+      shape.window,
+      shape.columns.map((c) => c.name),
+      lower,
+      upper,
+    );
   }
 
   rowsHint(shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {

@@ -9,6 +9,7 @@ import { listRuns, readOverview, type OffloadRun, type TableOverview } from '../
 import { runLayers } from '../pipeline/layers.js';
 import { offloadTable } from '../pipeline/offload.js';
 import { openServices, type Services } from '../pipeline/services.js';
+import { LateDataMemo } from '../pipeline/late-data.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
@@ -126,7 +127,14 @@ export class PipelineBackend implements OffloadBackend {
     this.services = openServices(env, 'tui');
     const s = this.services;
     // Opened now, so a connection setting that is wrong is reported before the screen opens.
-    this.status = { config: this.config, clickhouse: s.clickhouse, pool: s.pool, catalog: s.catalog, io: s.io };
+    this.status = {
+      config: this.config,
+      clickhouse: s.clickhouse,
+      pool: s.pool,
+      catalog: s.catalog,
+      io: s.io,
+      lateMemo: new LateDataMemo(),
+    };
     this.secrets = secretsOf(env);
   }
 

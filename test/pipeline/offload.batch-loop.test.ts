@@ -23,6 +23,7 @@ import { formatIdentifier, type TableIdentifier } from '../../src/iceberg/types.
 import { OffloadEvents, type OffloadEvent } from '../../src/pipeline/events.js';
 import { offloadTable, type OffloadDeps } from '../../src/pipeline/offload.js';
 import type { CursorCount, Slice } from '../../src/pipeline/plan.js';
+import type { WindowFingerprint } from '../../src/state/windows.js';
 import { sourceShape, type ExtractSliceOptions, type RowSource, type RowsHint, type SourceShape } from '../../src/pipeline/source.js';
 import { snapshotWatermark, SUMMARY } from '../../src/pipeline/stage.js';
 import type { TableLock } from '../../src/state/locks.js';
@@ -115,6 +116,10 @@ class MemoryRows implements RowSource {
 
   rowsHint(_shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {
     return { kind: 'query', sql: `rows in (${lower?.cursor ?? '-'}, ${upper}]` };
+  }
+
+  async windowFingerprints(): Promise<WindowFingerprint[]> {
+    return []; // no candle table here
   }
 }
 
@@ -255,6 +260,10 @@ class MemoryDatabase implements StateStore {
 
   async findRunningRuns(table: string): Promise<OffloadRun[]> {
     return [...this.committed.runs.values()].filter((r) => r.table === table && r.status === 'running');
+  }
+
+  async recordWindows(): Promise<void> {
+    // The tables of this test have no closed windows (no candle table).
   }
 
   async transaction<T>(fn: (tx: StateTransaction) => Promise<T>, options: { beforeCommit?: () => void } = {}): Promise<T> {

@@ -1,5 +1,6 @@
 // One table in depth: its Iceberg snapshots, its offload runs, its partitions and its configuration,
 // one section at a time (tab / 1-4), each a scrollable list.
+import { lateDataLines } from '../../pipeline/late-data.js';
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
@@ -173,7 +174,8 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
   const wm = table?.watermark.ok
     ? `watermark ${formatTimestamp(table.watermark.value.timestamp)}${table.watermark.value.tieBreak !== null ? ` #${table.watermark.value.tieBreak}` : ''}`
     : '';
-  const listHeight = Math.max(1, height - 3);
+  const late = table?.late?.ok ? lateDataLines(table.name, table.late.value) : [];
+  const listHeight = Math.max(1, height - 3 - late.length);
   const data = details.data;
 
   let body: ReactElement;
@@ -226,6 +228,11 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
           </Text>
         ))}
       </Text>
+      {late.map((l) => (
+        <Text key={l} color={theme.warn} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
       {body}
     </Box>
   );
