@@ -2,7 +2,7 @@
 -- values, taken in ClickHouse just before the window's rows were extracted. `offload status` computes the
 -- same numbers again for the windows below the watermark and shows the windows whose values changed since
 -- (a late trade changing a closed candle). Rows of runs that did not commit are ignored (joined with
--- offload_runs). Numbered 006: 004 and 005 are left to the table-care and poison-row changes.
+-- offload_runs).
 CREATE TABLE offload_windows (
     table_name    TEXT NOT NULL,
     -- The window's cursor value (window_start), µs since the epoch.
