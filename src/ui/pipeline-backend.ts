@@ -12,6 +12,7 @@ import { openServices, type Services } from '../pipeline/services.js';
 import { LateDataMemo } from '../pipeline/late-data.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
+import { TableFilesReader } from '../pipeline/table-files.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import type {
   ConfigEntry,
@@ -119,6 +120,8 @@ export class PipelineBackend implements OffloadBackend {
   private readonly env: Env;
   /** Connections for offloads, opened on the first one: long extractions, a lock held per table. */
   private offloadServices?: Services;
+  /** Each table's files and orphans for the details screen (manifests read again only when the table changed). */
+  private files?: TableFilesReader;
 
   constructor(options: PipelineBackendOptions) {
     const env = options.env;
@@ -148,6 +151,9 @@ export class PipelineBackend implements OffloadBackend {
       settle(async () => (await listRuns(this.services, { table, limit: RUNS_SHOWN })).map(runRecord)),
       settle(async () => readOverview(this.services, t)),
     ]);
+    this.files ??= new TableFilesReader({ catalog: this.services.catalog, io: this.services.io });
+    const reader = this.files;
+    const files = await settle(async () => reader.read(t));
     const scrub = <T>(c: CellState<T>): CellState<T> => (c.ok ? c : { ok: false, error: scrubSecrets(c.error, this.secrets) });
     const fromTable = <T>(pick: (o: TableOverview) => T[]): CellState<T[]> =>
       scrub(overview.ok ? { ok: true, value: overview.value ? pick(overview.value) : [] } : overview);
@@ -157,6 +163,7 @@ export class PipelineBackend implements OffloadBackend {
       snapshots: fromTable(snapshotRows),
       runs: scrub(history),
       partitions: fromTable(partitionRows),
+      files: scrub(files),
     };
   }
 
