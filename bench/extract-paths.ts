@@ -1,6 +1,6 @@
-// The two extraction paths measured on the same rows, on the current ClickHouse engine (the chdb-backed test
-// server): ClickHouse → local file (FORMAT Parquet or FORMAT CSV), then DuckDB reads it (read_parquet or
-// read_csv) and writes the Iceberg data file (Parquet, zstd) — what the offload does per slice, without the
+// The extraction paths measured on the same rows, on the current ClickHouse engine (the chdb-backed test
+// server): ClickHouse → local file (FORMAT Native transcoded to PLAIN Parquet, FORMAT Parquet or FORMAT CSV),
+// then DuckDB reads it (read_parquet or read_csv) and writes the Iceberg data file (Parquet, zstd) — what the offload does per slice, without the
 // upload and the commit. The production tables silver_trades (UUID, enums, LowCardinality, Decimal128,
 // Array, Map, Bool, Nullable(UInt64), DateTime64(6)) and bronze_trades_binance (DateTime64(3), Decimal(18,8),
 // UInt64) with BENCH_ROWS rows each (default 1,000,000). Each path runs BENCH_REPEAT times (default 3); the
@@ -92,10 +92,19 @@ async function main(): Promise<void> {
     const caps = await ch.capabilities();
     console.log(`ClickHouse ${caps.version} (chdb test server), ${fmt(rows)} rows per table, best of ${repeat}, DuckDB 2 threads\n`);
     const variants: Array<{ label: string; caps: ClickHouseCapabilities; settings: Record<string, string | number> }> = [
-      { label: 'CSV → read_csv', caps: { ...caps, parquetExtraction: false }, settings: {} },
-      { label: 'Parquet (lz4) → read_parquet [chosen]', caps, settings: {} },
-      { label: 'Parquet (none) → read_parquet', caps, settings: { output_format_parquet_compression_method: 'none' } },
-      { label: 'Parquet (zstd) → read_parquet', caps, settings: { output_format_parquet_compression_method: 'zstd' } },
+      { label: 'Native → PLAIN Parquet [chosen]', caps: { ...caps, nativeExtraction: true }, settings: {} },
+      { label: 'CSV → read_csv', caps: { ...caps, nativeExtraction: false, parquetExtraction: false }, settings: {} },
+      { label: 'Parquet (lz4) → read_parquet', caps: { ...caps, nativeExtraction: false, parquetExtraction: true }, settings: {} },
+      {
+        label: 'Parquet (none) → read_parquet',
+        caps: { ...caps, nativeExtraction: false, parquetExtraction: true },
+        settings: { output_format_parquet_compression_method: 'none' },
+      },
+      {
+        label: 'Parquet (zstd) → read_parquet',
+        caps: { ...caps, nativeExtraction: false, parquetExtraction: true },
+        settings: { output_format_parquet_compression_method: 'zstd' },
+      },
     ];
     for (const table of ['silver_trades', 'bronze_trades_binance']) {
       const columns: ColumnInfo[] = await ch.columns({ database: DATABASE, table });

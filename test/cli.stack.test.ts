@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { StatusReport } from '../src/pipeline/status-model.js';
 import { CLI, ensureBuilt } from './support/cli-stack.js';
-import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './support/stack.js';
+import { freshClickHouseDatabase, freshPostgresDatabase, ROOT, SHIPPED_TABLES, shippedConfig, stackEnv } from './support/stack.js';
 
 let ch: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
 let pg: Awaited<ReturnType<typeof freshPostgresDatabase>>;
@@ -81,17 +81,7 @@ describe('offload CLI on the local stack', () => {
     );
     assert.deepEqual(
       report.tables.map((t) => t.name),
-      [
-        'bronze_trades_binance',
-        'bronze_trades_kraken',
-        'silver_trades',
-        'ohlcv_1m',
-        'ohlcv_5m',
-        'ohlcv_15m',
-        'ohlcv_30m',
-        'ohlcv_1h',
-        'ohlcv_1d',
-      ],
+      SHIPPED_TABLES,
     );
     const byName = new Map(report.tables.map((t) => [t.name, t]));
     for (const t of report.tables) {

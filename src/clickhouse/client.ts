@@ -30,6 +30,11 @@ export interface ClickHouseCapabilities {
    * settings we pin. 23.8+ (conservative: checked on the 26.9 engine); older servers take the CSV path.
    */
   parquetExtraction: boolean;
+  /**
+   * Rows are extracted as `FORMAT Native`, transcoded into a PLAIN Parquet file for DuckDB
+   * (clickhouse/extract/native.ts): every version has Native; the default wherever measured fastest (all).
+   */
+  nativeExtraction: boolean;
 }
 
 function atLeast(v: readonly number[], major: number, minor: number): boolean {
@@ -51,6 +56,7 @@ export function capabilitiesOf(version: string): ClickHouseCapabilities {
     lowCardinalityExperimental: !atLeast(v, 19, 0),
     tablesTotalRows: atLeast(v, 20, 8),
     parquetExtraction: atLeast(v, 23, 8),
+    nativeExtraction: true,
   };
 }
 
@@ -156,15 +162,15 @@ export interface ClickHouseSourceOptions {
   /** Environment whose secrets are scrubbed from server messages (default: this process's). */
   env?: Env;
   /**
-   * How rows are extracted: 'auto' (default) picks Parquet on servers that have it and CSV otherwise;
-   * 'csv' / 'parquet' force one. Default from OFFLOAD_EXTRACT_FORMAT in `env`.
+   * How rows are extracted: 'auto' (default) picks the fastest path the server has (Native);
+   * 'native' / 'csv' / 'parquet' force one. Default from OFFLOAD_EXTRACT_FORMAT in `env`.
    */
   extractFormat?: ExtractFormat;
 }
 
-export type ExtractFormat = 'auto' | 'csv' | 'parquet';
+export type ExtractFormat = 'auto' | 'native' | 'csv' | 'parquet';
 
-const EXTRACT_FORMATS: readonly ExtractFormat[] = ['auto', 'csv', 'parquet'];
+const EXTRACT_FORMATS: readonly ExtractFormat[] = ['auto', 'native', 'csv', 'parquet'];
 
 /** OFFLOAD_EXTRACT_FORMAT's value; unset or empty is 'auto'. */
 export function extractFormatFromEnv(env: Env): ExtractFormat {
@@ -172,7 +178,7 @@ export function extractFormatFromEnv(env: Env): ExtractFormat {
   if (!v) return 'auto';
   if (!(EXTRACT_FORMATS as readonly string[]).includes(v)) {
     throw new ConfigError(
-      `OFFLOAD_EXTRACT_FORMAT: "${env.OFFLOAD_EXTRACT_FORMAT}" is not an extraction format (expected auto, csv or parquet)`,
+      `OFFLOAD_EXTRACT_FORMAT: "${env.OFFLOAD_EXTRACT_FORMAT}" is not an extraction format (expected auto, native, csv or parquet)`,
     );
   }
   return v as ExtractFormat;
@@ -320,14 +326,15 @@ export class ClickHouseSource {
   }
 
   private withExtractFormat(caps: ClickHouseCapabilities): ClickHouseCapabilities {
-    if (this.extractFormat === 'csv') return { ...caps, parquetExtraction: false };
+    if (this.extractFormat === 'native') return { ...caps, nativeExtraction: true };
+    if (this.extractFormat === 'csv') return { ...caps, nativeExtraction: false, parquetExtraction: false };
     if (this.extractFormat === 'parquet') {
       if (!caps.parquetOutput) {
         throw new ConfigError(
           `OFFLOAD_EXTRACT_FORMAT=parquet: ClickHouse ${caps.version} at ${this.url} has no Parquet output (20.1+); use csv or auto`,
         );
       }
-      return { ...caps, parquetExtraction: true };
+      return { ...caps, nativeExtraction: false, parquetExtraction: true };
     }
     return caps;
   }

@@ -72,6 +72,7 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
           bytes: b.bytes,
           window: b.window,
           durationMs: b.durationMs,
+          ...(b.replacedUtf8 ? { replacedUtf8: b.replacedUtf8 } : {}),
         })),
       };
     case 'up-to-date':

@@ -44,11 +44,26 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
     r.durationMs === null ? '—' : formatSeconds(r.durationMs),
     window(r),
     r.runId,
+    replacedUtf8Text(r.replacedUtf8),
     r.error ? r.error.split('\n')[0].slice(0, 80) : '',
   ]);
-  printTable(ctx.stdout, ['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'ERROR'], rows, new Set([3, 4, 5]));
+  printTable(
+    ctx.stdout,
+    ['STARTED', 'TABLE', 'STATUS', 'ROWS', 'FILES', 'TOOK', 'WINDOW', 'RUN', 'NOT UTF-8', 'ERROR'],
+    rows,
+    new Set([3, 4, 5]),
+  );
   if (list.length === 0) println(ctx.stdout, options.table ? `no runs of ${options.table} yet` : 'no runs yet');
   return list;
+}
+
+/** Values committed with U+FFFD per column, e.g. `symbol 2` (README "Strings that are not UTF-8"). */
+function replacedUtf8Text(replaced: Record<string, number> | null): string {
+  return replaced
+    ? Object.entries(replaced)
+        .map(([column, n]) => `${column} ${formatCount(n)}`)
+        .join(', ')
+    : '';
 }
 
 export function registerRuns(program: Command, ctx: CommandContext): void {

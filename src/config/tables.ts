@@ -3,9 +3,10 @@
 // the key (e.g. `tables[3].cursor`) and what was expected, as a ConfigError (exit code 3).
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { durationMs } from './duration.js';
 import { processEnv, type Env } from './env.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
@@ -57,16 +58,7 @@ export interface OffloadConfig {
 
 // ─── Durations and sizes ────────────────────────────────────────────────────────────────────────────
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** "5m", "90s", "1h", "1h30m", "1d", "250ms", "0s" → milliseconds; null when the text is not a duration. */
-export function durationMs(text: string): number | null {
-  const s = text.trim();
-  if (!/^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) total += Number(m[1]) * DURATION_UNITS[m[2]];
-  return Number.isFinite(total) ? Math.round(total) : null;
-}
+export { durationMs };
 
 /** Like durationMs, but throws a ConfigError naming `where` when the text is not a duration. */
 export function parseDuration(text: string, where = 'duration'): number {
@@ -274,9 +266,12 @@ function lineColumn(text: string, offset: number): string {
   return `line ${line}, column ${column}`;
 }
 
+/** The YAML parser, loaded only for a YAML file (most configurations are JSON; the CLI starts faster without it). */
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 function parseText(text: string, file: string, shown: string): unknown {
   if (/\.ya?ml$/i.test(file)) {
-    const doc = parseDocument(text, { prettyErrors: false });
+    const doc = yaml().parseDocument(text, { prettyErrors: false });
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
       throw new ConfigError(

@@ -7,16 +7,7 @@ import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink } 
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { OffloadError, ServiceUnavailable } from '../core/errors.js';
 import { s3FromEnv, type S3Connection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
@@ -184,8 +175,17 @@ export interface S3FileIOOptions {
 
 const MiB = 1024 * 1024;
 
+/**
+ * The AWS SDK, loaded when storage is first used: importing it took a third of the CLI's start-up
+ * (`offload --help`, and `run`/`status` before their first network call).
+ */
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkLoading: Promise<Sdk> | undefined;
+const sdk = (): Promise<Sdk> => (sdkLoading ??= import('@aws-sdk/client-s3'));
+
 export class S3FileIO implements FileIO {
-  readonly client: S3Client;
+  private clientMade?: Promise<S3Client>;
+  private readonly clientConfig: S3ClientConfig;
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly listPageSize: number;
@@ -199,7 +199,7 @@ export class S3FileIO implements FileIO {
     this.listPageSize = options.listPageSize ?? 1000;
     this.endpointForHumans = conn.endpoint ? redactUrl(conn.endpoint) : `AWS S3 (${conn.region})`;
     this.secrets = [conn.secretAccessKey].filter((s): s is string => !!s);
-    this.client = new S3Client({
+    this.clientConfig = {
       endpoint: conn.endpoint,
       region: conn.region,
       forcePathStyle: conn.forcePathStyle,
@@ -211,12 +211,20 @@ export class S3FileIO implements FileIO {
         connectionTimeout: options.connectTimeoutMs ?? 5_000,
         requestTimeout: options.requestTimeoutMs ?? 120_000,
       },
-    });
+    };
+  }
+
+  /** The SDK's client, made on first use. */
+  client(): Promise<S3Client> {
+    this.clientMade ??= sdk().then((s) => new s.S3Client(this.clientConfig));
+    return this.clientMade;
   }
 
   async read(uri: string): Promise<Uint8Array> {
     const { bucket, key } = this.s3(uri);
-    const out = await this.call('read', uri, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const { GetObjectCommand } = await sdk();
+    const client = await this.client();
+    const out = await this.call('read', uri, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
     if (!out.Body) return new Uint8Array();
     try {
       return await out.Body.transformToByteArray();
@@ -232,14 +240,16 @@ export class S3FileIO implements FileIO {
   async write(uri: string, source: WriteSource): Promise<void> {
     const { bucket, key } = this.s3(uri);
     if (source instanceof Uint8Array && source.byteLength <= this.partSize) {
-      await this.call('write', uri, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: source })));
+      const [{ PutObjectCommand }, client] = await Promise.all([sdk(), this.client()]);
+      await this.call('write', uri, () => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: source })));
       return;
     }
     // Streams and large inputs go through lib-storage: a single put when small, else a multipart upload
     // whose parts are buffered (so each part can be retried) and which is aborted if any part fails.
     const body = source instanceof Uint8Array || source instanceof Readable ? source : createReadStream(source.file);
+    const [{ Upload }, client] = await Promise.all([import('@aws-sdk/lib-storage'), this.client()]);
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { Bucket: bucket, Key: key, Body: body },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -252,7 +262,8 @@ export class S3FileIO implements FileIO {
     const { bucket, key } = this.s3(uri);
     const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, IfNoneMatch: '*' }));
+      const [{ PutObjectCommand }, client] = await Promise.all([sdk(), this.client()]);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, IfNoneMatch: '*' }));
     } catch (err) {
       const e = err as SdkError;
       if (e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed') {
@@ -286,13 +297,15 @@ export class S3FileIO implements FileIO {
 
   async size(uri: string): Promise<number> {
     const { bucket, key } = this.s3(uri);
-    const out = await this.call('size', uri, () => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+    const [{ HeadObjectCommand }, client] = await Promise.all([sdk(), this.client()]);
+    const out = await this.call('size', uri, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
     return out.ContentLength ?? 0;
   }
 
   async delete(uri: string): Promise<void> {
     const { bucket, key } = this.s3(uri);
-    await this.call('delete', uri, () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    const [{ DeleteObjectCommand }, client] = await Promise.all([sdk(), this.client()]);
+    await this.call('delete', uri, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
   }
 
   async deleteMany(uris: Iterable<string>): Promise<void> {
@@ -303,12 +316,13 @@ export class S3FileIO implements FileIO {
       keys.push(key);
       byBucket.set(bucket, keys);
     }
+    const [{ DeleteObjectsCommand }, client] = await Promise.all([sdk(), this.client()]);
     for (const [bucket, keys] of byBucket) {
       for (let i = 0; i < keys.length; i += 1000) {
         const batch = keys.slice(i, i + 1000);
         const where = `s3://${bucket}/ (${batch.length} keys from ${batch[0]})`;
         const out = await this.call('deleteMany', where, () =>
-          this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+          client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
         );
         const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length > 0) {
@@ -330,10 +344,11 @@ export class S3FileIO implements FileIO {
 
   async *iterate(prefix: string): AsyncIterable<FileInfo> {
     const loc = this.s3(prefix);
+    const [{ ListObjectsV2Command }, client] = await Promise.all([sdk(), this.client()]);
     let continuationToken: string | undefined;
     do {
       const page = await this.call('list', prefix, () =>
-        this.client.send(
+        client.send(
           new ListObjectsV2Command({
             Bucket: loc.bucket,
             Prefix: loc.key,
@@ -355,7 +370,7 @@ export class S3FileIO implements FileIO {
   }
 
   close(): void {
-    this.client.destroy();
+    void this.clientMade?.then((c) => c.destroy());
   }
 
   private s3(uri: string): { scheme: 's3' | 's3a'; bucket: string; key: string } {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { SchemaError } from '../core/errors.js';
 import { AlreadyExists } from './io.js';
 import {
@@ -46,6 +46,8 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<DuckDBSes
     preserve_insertion_order: 'false',
   };
   if (options.tempDirectory) config.temp_directory = options.tempDirectory;
+  // Loaded when first needed: importing DuckDB is a large part of the CLI's start-up otherwise.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', config);
   const connection = await instance.connect();
   await connection.run(`SET GLOBAL TimeZone = 'UTC'`);

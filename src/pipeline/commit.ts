@@ -23,6 +23,8 @@ export interface CommitRunOptions {
   rows: number;
   bytes: number;
   files: number;
+  /** Per source column, values whose bytes were not UTF-8, written with U+FFFD. */
+  replacedUtf8?: Record<string, number>;
   durationSeconds: number;
   /** Called just before COMMIT is sent (after it, the outcome may be unknown to us). */
   onCommitSent?: () => void;
@@ -49,6 +51,7 @@ export async function commitRun(state: StateStore, catalog: Catalog, staged: Sta
         bytes: o.bytes,
         files: o.files,
         windowEnd: o.watermark,
+        replacedUtf8: o.replacedUtf8,
       });
     },
     {
@@ -93,6 +96,7 @@ export async function commitBatch(
     rows: o.rows,
     bytes: o.bytes,
     files: o.files,
+    replacedUtf8: o.replacedUtf8,
   };
   for (let attempt = 1; ; attempt++) {
     if (o.lockLost.aborted)

@@ -57,9 +57,10 @@ export type OffloadEvent =
 
 /**
  * What a log event is about, for consumers that count rather than read (metrics, JSON logs): a lost
- * compare-and-set on commit, either rebuilt on the new table version or dropped because the watermark moved.
+ * compare-and-set on commit, either rebuilt on the new table version or dropped because the watermark moved;
+ * a committed batch with strings that were not UTF-8 (written with U+FFFD).
  */
-export type LogCode = 'commit-conflict-restaged' | 'commit-conflict-replanned';
+export type LogCode = 'commit-conflict-restaged' | 'commit-conflict-replanned' | 'invalid-utf8-replaced';
 
 export type OffloadEventListener = (event: OffloadEvent) => void;
 

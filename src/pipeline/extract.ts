@@ -1,6 +1,6 @@
 // Step 4, extract: the slices of a batch out of the source into local files, one slice at a time
-// (RowSource.extractSlice: ClickHouse streams a slice's rows straight to disk — Parquet on current servers,
-// CSV on older ones). The fault point `mid-extract` fires here, once per run, as the first bytes arrive.
+// (RowSource.extractSlice: ClickHouse streams a slice's rows straight to disk — Native transcoded into a
+// Parquet file by default). The fault point `mid-extract` fires here, once per run, as the first bytes arrive.
 import type { ExtractedFile } from '../clickhouse/extract/http-to-file.js';
 import type { Lower } from '../clickhouse/window.js';
 import type { Micros } from '../core/watermark.js';

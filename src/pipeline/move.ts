@@ -46,8 +46,14 @@ export interface MoveOptions {
   onProgress: (progress: BatchProgress) => void;
 }
 
-/** Extract → write → upload of every slice of the batch; returns the data files, all uploaded. */
-export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[] }> {
+/** What a batch moved: its data files, all uploaded, and per column the values whose bytes were not UTF-8 (replaced). */
+export interface MovedBatch {
+  files: WrittenFile[];
+  replacedUtf8: Record<string, number>;
+}
+
+/** Extract → write → upload of every slice of the batch. */
+export async function moveSlices(o: MoveOptions): Promise<MovedBatch> {
   const abort = new AbortController();
   const onLockLost = () => abort.abort(new OffloadError(`${o.cfg.name}: the table's lock was lost`));
   o.lockLost.addEventListener('abort', onLockLost);
@@ -55,6 +61,7 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
   const onStop = () => abort.abort(stopped());
   o.signal?.addEventListener('abort', onStop);
   const files: WrittenFile[] = [];
+  const replacedUtf8: Record<string, number> = {};
   // A slice planned without counts (no time partition on the cursor) is capped by the batch's plan.
   const tally = new SliceTally(o.slices.map((s) => (s.rows > 0 ? s.rows : o.estimatedRows)));
   const report = () => o.onProgress(tally.progress(files.length));
@@ -102,6 +109,8 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
         dataLocation: dataLoc,
       });
       await Promise.all(extracted.map((f) => rm(f.path, { force: true })));
+      for (const f of extracted)
+        for (const [column, n] of Object.entries(f.replacedUtf8 ?? {})) replacedUtf8[column] = (replacedUtf8[column] ?? 0) + n;
       tally.streamed(i, { bytes: extracted.reduce((sum, f) => sum + f.bytes, 0) });
       tally.written(
         i,
@@ -114,7 +123,7 @@ export async function moveSlices(o: MoveOptions): Promise<{ files: WrittenFile[]
     phase('upload');
     await o.uploads.finish(o.cfg.name);
     report();
-    return { files };
+    return { files, replacedUtf8 };
   } catch (err) {
     abort.abort(err);
     await pending?.catch(() => undefined);

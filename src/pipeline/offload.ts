@@ -88,6 +88,8 @@ export interface CommittedBatch {
   watermark: Watermark;
   window: { lower: Watermark; upper: Watermark };
   durationMs: number;
+  /** Per source column, values whose bytes were not UTF-8 and were committed with U+FFFD (absent: none). */
+  replacedUtf8?: Record<string, number>;
 }
 
 export type OffloadResult =
@@ -338,6 +340,7 @@ async function runBatch(
       rows,
       bytes,
       files: dataFiles.length,
+      replacedUtf8: moved.replacedUtf8,
       started,
       lockLost,
       maxAttempts: options.maxCommitAttempts,
@@ -354,6 +357,7 @@ async function runBatch(
       watermark,
       window: { lower: windowStart, upper: watermark },
       durationMs,
+      ...(Object.keys(moved.replacedUtf8).length > 0 ? { replacedUtf8: moved.replacedUtf8 } : {}),
     };
     events.emit({
       kind: 'committed',
@@ -366,6 +370,7 @@ async function runBatch(
       bytes,
       durationMs,
     });
+    if (batch.replacedUtf8) events.emit(replacedUtf8Warning(cfg.name, runId, batch.window, batch.replacedUtf8));
     return {
       kind: 'committed',
       batch,
@@ -383,6 +388,26 @@ async function runBatch(
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless
   }
+}
+
+/** The warning of a committed batch some of whose strings were not UTF-8: how many per column, where, how to find them. */
+export function replacedUtf8Warning(
+  table: string,
+  runId: string,
+  window: { lower: Watermark; upper: Watermark },
+  replaced: Record<string, number>,
+): OffloadEvent {
+  const total = Object.values(replaced).reduce((s, n) => s + n, 0);
+  const columns = Object.entries(replaced)
+    .map(([c, n]) => `${c}: ${n}`)
+    .join(', ');
+  return {
+    kind: 'log',
+    table,
+    level: 'warn',
+    code: 'invalid-utf8-replaced',
+    message: `${total} value${total === 1 ? '' : 's'} not valid UTF-8 committed with U+FFFD in place of the invalid bytes (${columns}), run ${runId}, window (${window.lower.timestamp}, ${window.upper.timestamp}]; ClickHouse still has the original bytes: WHERE NOT isValidUTF8(<column>)`,
+  };
 }
 
 /** A run that failed: recorded as failed, and what it wrote removed — unless its COMMIT may have gone through. */

@@ -73,7 +73,7 @@ export async function refusedRowsError(
   source: RowSource,
   shape: SourceShape,
   batch: { from: Watermark; lower: Lower | null; upper: Micros },
-  err: Error,
+  err: Error & { code?: number },
   options: LocateOptions,
 ): Promise<RowsRefused> {
   const found = await locateRefusedRows(source, shape, batch.lower, batch.upper, options);
@@ -84,7 +84,12 @@ export async function refusedRowsError(
       : `with ${cfg.cursor} in (${found.lower ? formatInstant(isoFromMicros(found.lower.cursor)) : 'the first row'}, ${formatInstant(isoFromMicros(found.upper))}]`;
   const hint = source.rowsHint(shape, found.lower, found.upper);
   const see = hint.kind === 'query' ? `see them: ${hint.sql}` : `see them: the table's query with WHERE ${hint.sql}`;
-  const error = err.message.replace(/^(ClickHouse(?: error \d+)?: )(?:extracting rows: |failed while sending rows: )/, '$1');
+  // The server's words without the step or the wire form: "ClickHouse error 407: Decimal convert overflow".
+  const detail = err.message
+    .replace(/^ClickHouse failed while sending rows: /, '')
+    .replace(/^ClickHouse(?: error \d+)?: (?:extracting rows: )?/, '')
+    .replace(/^Code:\s*\d+[.,]\s*(?:e\.displayText\(\) = )?(?:DB::Exception:\s*)?/, '');
+  const error = err.code !== undefined ? `ClickHouse error ${err.code}: ${detail}` : err.message;
   return new RowsRefused(
     cfg.name,
     `window ${windowText(batch.from, batch.upper)}: ${error} — rows ${at} cannot be read.`,

@@ -1,7 +1,7 @@
 // The source the offload reads rows from. RowSource is what the batch loop asks of it — a table's shape,
 // the source's clock and window statistics for planning (plan.ts), one slice of a batch into local files
 // (extract.ts) — so the loop runs on in-memory rows in a unit test. ClickHouseRows is the source itself:
-// Parquet on current servers, CSV on older ones (clickhouse/extract/format.ts picks the path, from the
+// Native transcoded to Parquet on every server by default (clickhouse/extract/format.ts picks the path, from the
 // connection's capabilities), window statistics from clickhouse/window.ts.
 import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';

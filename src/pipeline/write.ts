@@ -35,6 +35,9 @@ export async function openWriterDuckDB(
   try {
     await duck.connection.run(`SET allocator_flush_threshold = '16MB'`);
     await duck.connection.run(`SET allocator_background_threads = true`);
+    // DuckDB caches what it reads from files: each extracted slice is read once and deleted, so the cache only
+    // held RSS (measured: −25 MB of peak RSS on 5M rows through the Native path, same speed).
+    await duck.connection.run(`SET enable_external_file_cache = false`);
   } catch (err) {
     duck.close();
     throw err;

@@ -26,6 +26,8 @@ export interface OffloadRun {
   snapshotId: string | null;
   metadataLocation: string | null;
   error: string | null;
+  /** Per source column, values whose bytes were not UTF-8, written with U+FFFD; null when none were. */
+  replacedUtf8: Record<string, number> | null;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -54,6 +56,7 @@ interface Row {
   snapshot_id: string | null;
   metadata_location: string | null;
   error: string | null;
+  replaced_utf8: Record<string, number> | null;
   started_at: string;
   finished_at: string | null;
   duration_ms: string | null;
@@ -62,7 +65,7 @@ interface Row {
 const COLUMNS = `run_id::text AS run_id, table_name, iceberg_table, worker, status,
        ${isoUtcSql('window_start_timestamp')} AS ws_ts, window_start_tie_break::text AS window_start_tie_break,
        ${isoUtcSql('window_end_timestamp')} AS we_ts, window_end_tie_break::text AS window_end_tie_break,
-       rows, bytes, files, snapshot_id::text AS snapshot_id, metadata_location, error,
+       rows, bytes, files, snapshot_id::text AS snapshot_id, metadata_location, error, replaced_utf8,
        ${isoUtcSql('started_at')} AS started_at, ${isoUtcSql('finished_at')} AS finished_at, duration_ms`;
 
 function toRun(r: Row): OffloadRun {
@@ -80,6 +83,7 @@ function toRun(r: Row): OffloadRun {
     snapshotId: r.snapshot_id,
     metadataLocation: r.metadata_location,
     error: r.error,
+    replacedUtf8: r.replaced_utf8,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
@@ -141,6 +145,8 @@ export interface CommittedRun {
   files: number;
   /** The window's end, when it changed since setWindow (e.g. re-planned after a conflict). */
   windowEnd?: Watermark;
+  /** Per source column, values whose bytes were not UTF-8, written with U+FFFD (omitted or empty: none). */
+  replacedUtf8?: Record<string, number>;
 }
 
 /**
@@ -154,7 +160,7 @@ export async function markCommitted(tx: Queryable, runId: string, result: Commit
             rows = $4, bytes = $5, files = $6,
             window_end_timestamp = COALESCE($7::timestamptz, window_end_timestamp),
             window_end_tie_break = CASE WHEN $7::timestamptz IS NULL THEN window_end_tie_break ELSE $8::numeric END,
-            error = NULL, ${FINISH}
+            replaced_utf8 = $9::jsonb, error = NULL, ${FINISH}
       WHERE run_id = $1::uuid AND status = 'running'`,
     [
       runId,
@@ -165,6 +171,7 @@ export async function markCommitted(tx: Queryable, runId: string, result: Commit
       result.files,
       result.windowEnd?.timestamp ?? null,
       result.windowEnd?.tieBreak ?? null,
+      result.replacedUtf8 && Object.keys(result.replacedUtf8).length > 0 ? JSON.stringify(result.replacedUtf8) : null,
     ],
   );
   if (r.rowCount !== 1) {

@@ -10,19 +10,9 @@ import { createPool } from '../../src/state/pool.js';
 import { SUMMARY } from '../../src/pipeline/stage.js';
 import type { ScheduleLogLine } from '../../src/pipeline/schedule.js';
 import { CLI, freshCliStack, TradeBatches, until, type CliStack } from '../support/cli-stack.js';
-import { ROOT } from '../support/stack.js';
+import { ROOT, SHIPPED_TABLES } from '../support/stack.js';
 
-const TABLES = [
-  'bronze_trades_binance',
-  'bronze_trades_kraken',
-  'silver_trades',
-  'ohlcv_1m',
-  'ohlcv_5m',
-  'ohlcv_15m',
-  'ohlcv_30m',
-  'ohlcv_1h',
-  'ohlcv_1d',
-];
+const TABLES = SHIPPED_TABLES;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 

@@ -159,7 +159,7 @@ describe('FileIO on s3', () => {
   before(async () => ({ bucket } = await freshBucket('io-s3')));
 
   async function etagOf(io: S3FileIO, key: string): Promise<string> {
-    const out = await io.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const out = await (await io.client()).send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return out.ETag ?? '';
   }
 

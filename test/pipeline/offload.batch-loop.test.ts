@@ -57,7 +57,8 @@ class MemoryRows implements RowSource {
   constructor(readonly rows: Trade[]) {}
 
   async shape(cfg: TableConfig): Promise<SourceShape> {
-    return sourceShape(cfg, COLUMNS, capabilitiesOf('18.16.1'));
+    // The CSV path forced, as OFFLOAD_EXTRACT_FORMAT=csv does: extractSlice below prints CSV.
+    return sourceShape(cfg, COLUMNS, { ...capabilitiesOf('18.16.1'), nativeExtraction: false });
   }
 
   async now(): Promise<Micros> {
@@ -231,6 +232,7 @@ class MemoryDatabase implements StateStore {
       snapshotId: null,
       metadataLocation: null,
       error: null,
+      replacedUtf8: null,
       startedAt: new Date().toISOString(),
       finishedAt: null,
       durationMs: null,

@@ -4,7 +4,7 @@
 // the environment) against the chdb server, and every table read back by pyiceberg through the catalog:
 // µs timestamps, exact Decimal(18,8)/Decimal128(8)/Decimal(38,8), UInt64 max, NULLs, empty and full maps and
 // arrays, every kind of character, every enum value by name, booleans, UUIDs. Once with the extraction the
-// server gets by default (Parquet) and once forced to CSV: both paths must give the same rows.
+// server gets by default (Native), once forced to Parquet and once to CSV: every path must give the same rows.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -118,8 +118,9 @@ describe('the production DDL on the current engine', () => {
   });
 });
 
-for (const format of ['auto', 'csv'] as const) {
-  const path = format === 'auto' ? 'Parquet, chosen by the server version' : 'CSV, forced by OFFLOAD_EXTRACT_FORMAT';
+const FORMATS = { auto: 'Native', parquet: 'Parquet', csv: 'CSV' } as const;
+for (const format of ['auto', 'parquet', 'csv'] as const) {
+  const path = format === 'auto' ? 'Native, chosen by default' : `${FORMATS[format]}, forced by OFFLOAD_EXTRACT_FORMAT`;
   describe(`offload run on the production DDL, current engine (${path})`, { skip: pyicebergSkip }, () => {
     let warehouse: Warehouse;
     let pg: Awaited<ReturnType<typeof freshPostgresDatabase>>;
@@ -160,7 +161,7 @@ for (const format of ['auto', 'csv'] as const) {
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    it(`the connection the CLI opens takes the ${format === 'auto' ? 'Parquet' : 'CSV'} path and query parameters`, async () => {
+    it(`the connection the CLI opens takes the ${FORMATS[format]} path and query parameters`, async () => {
       // As `offload run` builds it: the environment's connection, OFFLOAD_EXTRACT_FORMAT read from the same environment.
       const ch = new ClickHouseSource(clickhouseFromEnv(env), { env });
       try {
@@ -173,7 +174,7 @@ for (const format of ['auto', 'csv'] as const) {
           'k2.silver_trades',
           duckdbTypeOfColumn,
         );
-        assert.equal(path.format, format === 'auto' ? 'Parquet' : 'CSV');
+        assert.equal(path.format, FORMATS[format]);
       } finally {
         await ch.close();
       }

@@ -76,6 +76,19 @@ export async function freshBucket(prefix = 't'): Promise<{ bucket: string; wareh
   return { bucket, warehouse: `s3://${bucket}/iceberg` };
 }
 
+/** The tables of the shipped offload.config.json, in its order (bronze, silver, candles). */
+export const SHIPPED_TABLES = [
+  'bronze_trades_binance',
+  'bronze_trades_kraken',
+  'silver_trades',
+  'ohlcv_1m',
+  'ohlcv_5m',
+  'ohlcv_15m',
+  'ohlcv_30m',
+  'ohlcv_1h',
+  'ohlcv_1d',
+];
+
 /** The shipped offload.config.json, its tables read from `database` instead of the seed's `k2`. */
 export function shippedConfig(database: string): string {
   const text = readFileSync(`${ROOT}offload.config.json`, 'utf8');

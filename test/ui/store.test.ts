@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OffloadEvent } from '../../src/pipeline/events.js';
+import { replacedUtf8Warning } from '../../src/pipeline/offload.js';
 import {
   LOG_LIMIT,
   appendLog,
@@ -178,6 +179,16 @@ describe('store: offload events', () => {
     assert.equal(row.iceberg.value.rows, 800_000 + 12_345);
     assert.equal(row.lastRun?.status, 'committed');
     assert.ok(s.log.some((l) => /committed 12,345 rows, 1 file/.test(l.message)));
+  });
+
+  it('shows the warning of a batch committed with strings that were not UTF-8: the table, the count per column', () => {
+    let s = reduceRunRequested(loaded(), [T], NOW);
+    const window = { lower: WATERMARK, upper: WATERMARK };
+    s = play(s, [replacedUtf8Warning(T, 'r7', window, { symbol: 2, canonical_symbol: 1 })], NOW + 1000);
+    const line = s.log.at(-1);
+    assert.equal(line?.level, 'warn');
+    assert.equal(line?.table, T);
+    assert.match(line?.message ?? '', /^3 values not valid UTF-8 committed with U\+FFFD .*\(symbol: 2, canonical_symbol: 1\), run r7/);
   });
 
   it('records busy, failed and skipped outcomes and logs them', () => {

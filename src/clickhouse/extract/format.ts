@@ -1,18 +1,20 @@
 // Which extraction path a table's rows take, from what the connected server can do (docs/clickhouse-versions.md):
-// - current servers (23.8+): FORMAT Parquet into DuckDB read_parquet (parquet.ts), faster and typed end to
-//   end (measured on the same rows: bench/extract-paths.ts);
-// - older servers (18.16 …): FORMAT CSV into DuckDB read_csv (csv.ts).
-// Both produce the same DuckDB relation: the table's columns by name, in their Iceberg types.
+// - every server (18.16 … current), by default: FORMAT Native transcoded as it arrives into a PLAIN Parquet
+//   file that DuckDB reads with read_parquet (native.ts) — the fastest on both families (bench/extract-paths.ts);
+// - OFFLOAD_EXTRACT_FORMAT=parquet on current servers (23.8+): FORMAT Parquet into read_parquet (parquet.ts);
+// - OFFLOAD_EXTRACT_FORMAT=csv: FORMAT CSV into DuckDB read_csv (csv.ts).
+// All produce the same DuckDB relation: the table's columns by name, in their Iceberg types.
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
 import type { ColumnInfo } from '../types.js';
 import { columnTransport, extractionQuery, extractToFile, relationSql } from './csv.js';
 import type { ExtractedFile, ExtractToFileOptions } from './http-to-file.js';
+import { extractNativeToFile, nativeColumn, nativeExtractionQuery, nativeOutputSettings, nativeRelationSql } from './native.js';
 import { extractParquetToFile, parquetColumn, parquetExtractionQuery, parquetRelationSql } from './parquet.js';
 
 export interface ExtractionPath {
-  readonly format: 'CSV' | 'Parquet';
-  /** File name extension of an extracted slice. */
+  readonly format: 'CSV' | 'Parquet' | 'Native';
+  /** File name extension of an extracted slice (Native is transcoded into a Parquet file). */
   readonly extension: 'csv' | 'parquet';
   /** The ClickHouse SELECT (without FORMAT) of the rows of `from` that satisfy `where`. */
   query(from: string, where: string): string;
@@ -38,11 +40,22 @@ const CSV_OUTPUT_SETTINGS: ClickHouseSettings = {
 export type TargetType = (table: string, column: ColumnInfo) => string;
 
 /**
- * The path for a table with these columns on a server with these capabilities (`parquetExtraction` is the
- * connection's choice: the server's version, or OFFLOAD_EXTRACT_FORMAT). Throws SchemaError naming the
- * column when a type cannot travel exactly.
+ * The path for a table with these columns on a server with these capabilities (`nativeExtraction` and
+ * `parquetExtraction` are the connection's choice: the server's version, or OFFLOAD_EXTRACT_FORMAT). Throws
+ * SchemaError naming the column when a type cannot travel exactly.
  */
 export function extractionPath(columns: ColumnInfo[], caps: ClickHouseCapabilities, table: string, targetType: TargetType): ExtractionPath {
+  if (caps.nativeExtraction) {
+    const cols = columns.map((c, i) => nativeColumn(c.name, c.type, i, targetType(table || 'the source', c), table));
+    const pinned = nativeOutputSettings(caps);
+    return {
+      format: 'Native',
+      extension: 'parquet',
+      query: (from, where) => nativeExtractionQuery(cols, from, where),
+      extract: (source, sql, path, options) => extractNativeToFile(source, cols, sql, path, { ...options, pinned }),
+      relation: (files) => nativeRelationSql(files, cols),
+    };
+  }
   if (caps.parquetExtraction) {
     const cols = columns.map((c) => parquetColumn(c.name, c.type, targetType(table || 'the source', c), table));
     return {
