@@ -36,6 +36,7 @@ import { TradeFeed } from '../src/dev/trades.js';
 import type { IcebergType } from '../src/iceberg/types.js';
 import { icebergFieldFromColumn } from '../src/mapping/clickhouse-to-iceberg.js';
 import { initState } from '../src/pipeline/init.js';
+import { JdbcCatalog } from '../src/iceberg/catalog.js';
 import { openServices, type Services } from '../src/pipeline/services.js';
 import { startChdbServer, type ChdbServer } from '../test/support/chdb-server.js';
 import { freshPostgresDatabase, stackEnv } from '../test/support/stack.js';
@@ -260,8 +261,9 @@ async function runPeer(peer: Peer, r: Round): Promise<Run> {
         .map((f) => f.uri)
         .filter((u) => /\/v\d+\.metadata\.json$/.test(u))
         .sort((a, b) => Number(/v(\d+)\.metadata/.exec(a)![1]) - Number(/v(\d+)\.metadata/.exec(b)![1]));
-      await r.services.catalog.ensureNamespace('bench');
-      await r.services.catalog.createTable({ namespace: 'bench', name: 'bronze_chdb' }, metadata.at(-1)!);
+      const jdbc = new JdbcCatalog(r.services.pool);
+      await jdbc.ensureNamespace('bench');
+      await jdbc.createTable({ namespace: 'bench', name: 'bronze_chdb' }, metadata.at(-1)!);
       return { peer, ms: Number(t.out.ms), wallMs: t.wallMs, peakRssMb: t.peakRssMb, rows: await countRows(r, 'bench.bronze_chdb') };
     }
     case 'pyiceberg': {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack without Docker: ClickHouse, PostgreSQL and an S3 server (versitygw) on 127.0.0.1,
-# every byte of state under $OFFLOAD_STACK_DIR (default .stack/). Usage: dev/stack.sh up|down|status|env
+# The local stack without Docker: ClickHouse, PostgreSQL and an S3 server (versitygw) on 127.0.0.1, and
+# with OFFLOAD_STACK_REST=1 an Iceberg REST catalog (dev/rest-catalog.sh), every byte of state under
+# $OFFLOAD_STACK_DIR (default .stack/). Usage: dev/stack.sh up|down|status|env|rest up|down|status
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +55,7 @@ SETTINGS=(
   "PG_PORT OFFLOAD_STACK_PG_PORT 15432"
   "S3_PORT OFFLOAD_STACK_S3_PORT 19900"
   "BUCKET OFFLOAD_STACK_BUCKET warehouse"
+  "REST_PORT OFFLOAD_STACK_REST_PORT 19910"
 )
 
 remembered_setting() { [ -f "$SETTINGS_FILE" ] && sed -n "s/^$1=//p" "$SETTINGS_FILE" | tail -n 1; return 0; }
@@ -303,6 +305,9 @@ down() {
   fi
 }
 
+# The Iceberg REST catalog server (opt-in): up_rest_catalog, down_rest_catalog, status_rest_catalog …
+source "$ROOT/dev/rest-catalog.sh"
+
 case "${1:-}" in
   up)
     mkdir -p "$STACK_DIR"
@@ -312,11 +317,27 @@ case "${1:-}" in
     up_clickhouse
     up_postgres
     up_s3
+    if rest_catalog_wanted; then up_rest_catalog; fi
     write_env
+    if rest_catalog_wanted; then rest_catalog_env >>"$STACK_DIR/env"; fi
     log "ready: source $STACK_DIR/env"
     ;;
-  down) down ;;
-  status) resolve_settings; status ;;
+  down) resolve_settings; down_rest_catalog; down ;;
+  status)
+    resolve_settings
+    rc=0
+    status || rc=$?
+    if rest_catalog_wanted || [ -f "$STACK_DIR/rest-catalog.pid" ]; then status_rest_catalog || rc=1; fi
+    exit $rc
+    ;;
   env) cat "$STACK_DIR/env" ;;
-  *) echo "usage: dev/stack.sh up|down|status|env" >&2; exit 2 ;;
+  rest)
+    case "${2:-}" in
+      up) OFFLOAD_STACK_REST=1 exec "$0" up ;;
+      down) resolve_settings; down_rest_catalog ;;
+      status) resolve_settings; status_rest_catalog ;;
+      *) echo "usage: dev/stack.sh rest up|down|status" >&2; exit 2 ;;
+    esac
+    ;;
+  *) echo "usage: dev/stack.sh up|down|status|env|rest up|down|status (OFFLOAD_STACK_REST=1 adds the REST catalog to up)" >&2; exit 2 ;;
 esac

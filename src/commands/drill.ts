@@ -5,15 +5,18 @@
 // Prints each step and each invariant with its numbers (or one JSON document with --json), writes the
 // report as JSON and Markdown with --report <dir>, and exits 7 when an invariant broke.
 import { InvalidArgumentError, type Command } from 'commander';
+import { catalogFromEnv } from '../config/catalog.js';
 import { durationMs, loadTablesConfig, findTable } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { checkLine, writeReport, type DrillReport } from '../drill/report.js';
 import {
   CRASH_FAULTS,
+  REST_TRANSIENT_FAULTS,
   TRANSIENT_FAULTS,
   defaultDrillTables,
   isCrashFault,
   isTransientFault,
+  transientFaultsFor,
   type CrashFault,
   type TransientFault,
 } from '../drill/catalogue.js';
@@ -160,6 +163,8 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
     return null;
   }
   const config = loadTablesConfig({ config: options.config, env: ctx.env });
+  // The transient faults that apply to the configured catalog (a REST catalog adds its lost commit answer).
+  const transientFaults = transientFaultsFor(catalogFromEnv(ctx.env).kind);
   const modes = [
     options.fault || options.transient ? 'fault' : null,
     options.allFaults ? 'all' : null,
@@ -204,7 +209,7 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
         {
           tables: tables.length > 0 ? tables : defaultDrillTables(config),
           crash: [...CRASH_FAULTS],
-          transient: options.transientFaults ? [...TRANSIENT_FAULTS] : [],
+          transient: options.transientFaults ? transientFaults : [],
           concurrent: 'mid-extract',
         },
         common,
@@ -218,7 +223,8 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
         crash.push(f);
       }
       for (const f of listOf(options.transient)) {
-        if (!isTransientFault(f)) throw new UsageError(`--transient: "${f}" is not a transient fault (${TRANSIENT_FAULTS.join(', ')})`);
+        if (!isTransientFault(f) || !transientFaults.includes(f))
+          throw new UsageError(`--transient: "${f}" is not a transient fault of this catalog (${transientFaults.join(', ')})`);
         transient.push(f);
       }
       const concurrent = options.concurrent ? (crash.shift() ?? 'mid-extract') : null;
@@ -249,7 +255,10 @@ export function registerDrill(program: Command, ctx: CommandContext): void {
     .option('-t, --table <name>', 'the table to drill (with --fault / --transient)')
     .option('--tables <a,b,…>', 'tables for --all-faults / --random (default: the first table of each layer)')
     .option('-f, --fault <point[,point…]>', `crash fault point(s): ${CRASH_FAULTS.join(', ')}`)
-    .option('--transient <fault[,fault…]>', `transient fault(s) through a loopback proxy: ${TRANSIENT_FAULTS.join(', ')}`)
+    .option(
+      '--transient <fault[,fault…]>',
+      `transient fault(s) through a loopback proxy: ${TRANSIENT_FAULTS.join(', ')} (a REST catalog also: ${REST_TRANSIENT_FAULTS.join(', ')})`,
+    )
     .option(
       '--concurrent',
       'two workers on the table: the first dies at --fault (default mid-extract) while it holds the table, the second must be turned away',

@@ -103,6 +103,9 @@ export function secretsOf(env: Env = process.env): string[] {
   if (ch) out.push(ch);
   if (env.AWS_SECRET_ACCESS_KEY) out.push(env.AWS_SECRET_ACCESS_KEY);
   if (env.PGPASSWORD) out.push(env.PGPASSWORD);
+  // The REST catalog's (config/catalog.ts): a bearer token, and the secret of `client_id:client_secret`.
+  if (env.OFFLOAD_CATALOG_TOKEN) out.push(env.OFFLOAD_CATALOG_TOKEN);
+  if (env.OFFLOAD_CATALOG_CREDENTIAL) out.push(env.OFFLOAD_CATALOG_CREDENTIAL.slice(env.OFFLOAD_CATALOG_CREDENTIAL.indexOf(':') + 1));
   if (env.DATABASE_URL) {
     try {
       const p = decodeURIComponent(new URL(env.DATABASE_URL).password);

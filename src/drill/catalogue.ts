@@ -8,8 +8,19 @@ import { FAULT_POINTS, type FaultPoint } from '../pipeline/faults.js';
 export const CRASH_FAULTS = FAULT_POINTS;
 export type CrashFault = FaultPoint;
 
+/** The transient faults of every catalog. */
 export const TRANSIENT_FAULTS = ['s3-500', 's3-503', 's3-timeout', 'pg-drop', 'ch-reset'] as const;
-export type TransientFault = (typeof TRANSIENT_FAULTS)[number];
+/** The transient faults only a REST catalog has: the answer to its commit lost. */
+export const REST_TRANSIENT_FAULTS = ['rest-drop'] as const;
+export type TransientFault = (typeof TRANSIENT_FAULTS)[number] | (typeof REST_TRANSIENT_FAULTS)[number];
+
+/** Which catalog the drilled offloads commit to (iceberg/catalog.ts `kind`): the commit step, and so some faults, differ. */
+export type CatalogKind = 'jdbc' | 'rest';
+
+/** The transient faults a drill on this catalog injects (`--all-faults`). */
+export function transientFaultsFor(kind: CatalogKind): TransientFault[] {
+  return kind === 'rest' ? [...TRANSIENT_FAULTS, ...REST_TRANSIENT_FAULTS] : [...TRANSIENT_FAULTS];
+}
 
 /** What each fault simulates, for reports, the TUI and docs/drills.md. */
 export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
@@ -29,7 +40,26 @@ export const FAULT_SIMULATES: Record<CrashFault | TransientFault, string> = {
   'pg-drop':
     "the commit transaction's COMMIT reaches PostgreSQL and commits, but the connection drops before the answer: an ambiguous commit",
   'ch-reset': 'the ClickHouse connection is reset after 16 KiB of a response: the extract stream is cut mid-way',
+  'rest-drop':
+    'the REST commit reaches the catalog and is applied, but the connection drops before the answer: an ambiguous commit, settled from the reloaded table',
 };
+
+/** Where a REST catalog's commit (pipeline/commit.ts) makes a fault mean something else than with the JDBC catalog. */
+const ON_REST: Partial<Record<CrashFault | TransientFault, string>> = {
+  'after-metadata-file':
+    'the process dies after writing the manifest list (a REST catalog writes the metadata file itself): a complete but uncommitted version',
+  'before-commit': 'the process dies with everything staged, just before the REST commit is sent',
+  'inside-commit':
+    'the process dies after the REST catalog applied the commit and before PostgreSQL recorded it: the table holds the run, the watermark is one run behind until recovery records it from the snapshot summary',
+  'after-commit':
+    'the process dies right after the REST commit and its record in PostgreSQL, before anything that follows: the commit stands, the run must not be repeated',
+  'pg-drop': 'the PostgreSQL transaction recording a REST commit reaches COMMIT and commits, but the connection drops before the answer',
+};
+
+/** What a fault simulates with this catalog. */
+export function faultSimulates(fault: CrashFault | TransientFault, kind: CatalogKind): string {
+  return (kind === 'rest' ? ON_REST[fault] : undefined) ?? FAULT_SIMULATES[fault];
+}
 
 /** What a person can pick on the TUI's drill screen, in order: crash points, transient faults, two workers, random. */
 export interface DrillChoiceOption {
@@ -41,10 +71,10 @@ export interface DrillChoiceOption {
 
 export const RANDOM_KILLS_IN_TUI = 10;
 
-export function drillChoices(): DrillChoiceOption[] {
+export function drillChoices(catalog: CatalogKind = 'jdbc'): DrillChoiceOption[] {
   return [
-    ...CRASH_FAULTS.map((f) => ({ id: f, kind: 'crash' as const, label: f, simulates: FAULT_SIMULATES[f] })),
-    ...TRANSIENT_FAULTS.map((f) => ({ id: f, kind: 'transient' as const, label: f, simulates: FAULT_SIMULATES[f] })),
+    ...CRASH_FAULTS.map((f) => ({ id: f, kind: 'crash' as const, label: f, simulates: faultSimulates(f, catalog) })),
+    ...transientFaultsFor(catalog).map((f) => ({ id: f, kind: 'transient' as const, label: f, simulates: faultSimulates(f, catalog) })),
     {
       id: 'concurrent',
       kind: 'concurrent' as const,
@@ -65,7 +95,7 @@ export function isCrashFault(f: string): f is CrashFault {
   return (CRASH_FAULTS as readonly string[]).includes(f);
 }
 export function isTransientFault(f: string): f is TransientFault {
-  return (TRANSIENT_FAULTS as readonly string[]).includes(f);
+  return (TRANSIENT_FAULTS as readonly string[]).includes(f) || (REST_TRANSIENT_FAULTS as readonly string[]).includes(f);
 }
 
 /** The tables a drill takes by default: the first configured table of each layer. */

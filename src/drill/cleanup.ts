@@ -1,8 +1,7 @@
 // `offload drill --clean`: leftover sandboxes, removed.
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
-import { defaultTableLocation } from '../iceberg/table.js';
-import { sandboxCreatedAt } from './sandbox.js';
+import { sandboxCreatedAt, tableLocation } from './sandbox.js';
 import { openDrillServices } from './services.js';
 
 type Env = Record<string, string | undefined>;
@@ -36,17 +35,14 @@ export async function cleanLeftoverSandboxes(options: { env: Env; minAgeMs?: num
       const m = /^drill_([0-9a-z]+)$/.exec(ns);
       if (!m || !isOld(m[1])) continue;
       for (const ident of await catalog.listTables(ns)) {
-        const entry = await catalog.loadTable(ident);
-        const location = entry?.metadataLocation
-          ? entry.metadataLocation.replace(/\/metadata\/[^/]+$/, '')
-          : defaultTableLocation(warehouse, ident);
-        const files = await io.list(`${location}/`);
+        const location = await tableLocation(catalog, warehouse, ident);
+        const files = location ? await io.list(`${location}/`) : [];
         await io.deleteMany(files.map((f) => f.uri));
         out.files += files.length;
         await catalog.dropTable(ident);
         out.tables++;
       }
-      const rest = await io.list(`${warehouse}/${ns}/`);
+      const rest = warehouse ? await io.list(`${warehouse}/${ns}/`) : [];
       await io.deleteMany(rest.map((f) => f.uri));
       out.files += rest.length;
       await catalog.dropNamespace(ns).catch(() => false);

@@ -19,7 +19,7 @@
 // so every armed fault point is reached with real rows in flight, whatever state the sources are in.
 import { UsageError } from '../core/errors.js';
 import { mapLimit } from '../core/concurrency.js';
-import { FAULT_SIMULATES, type CrashFault, type TransientFault } from './catalogue.js';
+import { faultSimulates, type CrashFault, type TransientFault } from './catalogue.js';
 import { buildReport, type DrillReport, type DrillStep } from './report.js';
 import { DrillSession, type DrillOptions } from './sandbox.js';
 import { concurrentStep } from './steps/concurrent.js';
@@ -87,7 +87,7 @@ export async function runFaultDrill(plan: FaultDrillPlan, options: DrillOptions)
           table: name,
           fault: p.fault,
           step: p.kind,
-          simulates: FAULT_SIMULATES[p.fault],
+          simulates: faultSimulates(p.fault, session.catalog.kind),
         });
         let step: DrillStep;
         try {
@@ -103,7 +103,7 @@ export async function runFaultDrill(plan: FaultDrillPlan, options: DrillOptions)
             kind: p.kind,
             table: name,
             fault: p.fault,
-            simulates: FAULT_SIMULATES[p.fault],
+            simulates: faultSimulates(p.fault, session.catalog.kind),
             runs: [],
             injected: null,
             verification: null,

@@ -3,7 +3,7 @@
 import { followTrades } from '../dev/seed.js';
 import { Random } from '../dev/trades.js';
 import { UsageError } from '../core/errors.js';
-import { CRASH_FAULTS, FAULT_SIMULATES, type CrashFault } from './catalogue.js';
+import { CRASH_FAULTS, faultSimulates, type CrashFault } from './catalogue.js';
 import { isKilledAtFault } from './child.js';
 import { buildReport, type ChildRun, type DrillReport, type DrillStep } from './report.js';
 import { DrillSession, type DrillOptions } from './sandbox.js';
@@ -97,7 +97,7 @@ export async function runRandomDrill(plan: RandomDrillPlan, options: DrillOption
         const i = ++index;
         const label = fault ?? CLEAN_RUN;
         const simulates = fault
-          ? FAULT_SIMULATES[fault]
+          ? faultSimulates(fault, session.catalog.kind)
           : 'an offload without a fault: it recovers what the last kill left and commits what is pending';
         session.emit({ kind: 'step-started', index: i, total: plan.kills, table: name, fault: label, step: 'random', simulates });
         const began = performance.now();

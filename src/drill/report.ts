@@ -61,6 +61,8 @@ export interface DrillReport {
     clickhouse: string;
     postgres: string;
     warehouse: string;
+    /** The Iceberg catalog the sandboxes were committed to (absent in reports written before catalogs were chosen). */
+    catalog?: string;
     sandbox: { id: string; namespace: string; kept: boolean };
     tables: Array<{ table: string; sandbox: string; source: string; target: string }>;
   };
@@ -212,7 +214,9 @@ export function renderMarkdown(report: DrillReport): string {
   if (t.tradesInserted > 0) lines.push(`- trades inserted while the drill ran: ${t.tradesInserted.toLocaleString('en-US')}`);
   lines.push('', '## Where', '');
   const e = report.environment;
-  lines.push(`- ClickHouse ${e.clickhouse}; PostgreSQL ${e.postgres}; warehouse ${e.warehouse}`);
+  lines.push(
+    `- ClickHouse ${e.clickhouse}; PostgreSQL ${e.postgres}; warehouse ${e.warehouse}${e.catalog ? `; catalog: ${e.catalog}` : ''}`,
+  );
   lines.push(
     `- sandbox ${e.sandbox.id}: Iceberg namespace \`${e.sandbox.namespace}\` (${e.sandbox.kept ? 'kept for inspection' : 'removed after the drill'})`,
   );

@@ -20,10 +20,10 @@ import * as runs from '../state/runs.js';
 import { PostgresStateStore } from '../state/store.js';
 import * as watermarks from '../state/watermarks.js';
 import { UsageError } from '../core/errors.js';
-import { DEFAULT_CATALOG_NAME, type JdbcCatalog } from '../iceberg/catalog.js';
+import { DEFAULT_CATALOG_NAME, type Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { defaultTableLocation } from '../iceberg/table.js';
-import { parseIdentifier } from '../iceberg/types.js';
+import { parseIdentifier, type TableIdentifier } from '../iceberg/types.js';
 import { gcTable } from '../pipeline/gc.js';
 import type { InvariantCheck, VerifyServices } from '../verify/check.js';
 import { PyIcebergReader, verificationPython } from '../verify/pyiceberg-reader.js';
@@ -103,6 +103,13 @@ function tableJson(t: TableConfig, overrides: Record<string, unknown> = {}): Rec
   return { ...json, ...overrides };
 }
 
+/** Where a sandbox table's files are: its location in the catalog, else where the JDBC catalog would put it (null: unknown). */
+export async function tableLocation(catalog: Catalog, warehouse: string | null, ident: TableIdentifier): Promise<string | null> {
+  const table = await catalog.loadTable(ident);
+  if (table) return table.metadata.location.replace(/\/+$/, '');
+  return warehouse ? defaultTableLocation(warehouse, ident) : null;
+}
+
 export class DrillSession {
   readonly id = sandboxId();
   readonly namespace: string;
@@ -111,8 +118,8 @@ export class DrillSession {
   readonly clickhouse: ClickHouseSource;
   readonly pool: pg.Pool;
   readonly io: FileIO;
-  readonly catalog: JdbcCatalog;
-  readonly warehouse: string;
+  readonly catalog: Catalog;
+  readonly warehouse: string | null;
   readonly catalogName: string;
   readonly python: string | null;
   private pyiceberg: PyIcebergReader | null = null;
@@ -247,7 +254,7 @@ export class DrillSession {
   verifyServices(): VerifyServices {
     // One pyiceberg process for the whole drill, started on the first check.
     if (this.python && !this.pyiceberg)
-      this.pyiceberg = new PyIcebergReader(this.python, this.options.env, this.warehouse, this.catalogName);
+      this.pyiceberg = new PyIcebergReader(this.python, this.options.env, this.warehouse ?? '', this.catalogName);
     return {
       clickhouse: this.clickhouse,
       pool: this.pool,
@@ -288,11 +295,9 @@ export class DrillSession {
       for (const s of this.tables.values()) {
         const ident = parseIdentifier(s.table.target);
         try {
-          const entry = await this.catalog.loadTable(ident);
-          let location = defaultTableLocation(this.warehouse, ident);
-          if (entry?.metadataLocation) location = entry.metadataLocation.replace(/\/metadata\/[^/]+$/, '');
+          const location = await tableLocation(this.catalog, this.warehouse, ident);
           await this.catalog.dropTable(ident);
-          const files = await this.io.list(`${location}/`);
+          const files = location ? await this.io.list(`${location}/`) : [];
           await this.io.deleteMany(files.map((f) => f.uri));
         } catch (err) {
           this.log('warn', `sandbox ${s.table.target} not fully removed: ${(err as Error).message}`);
@@ -317,7 +322,8 @@ export class DrillSession {
     return {
       clickhouse: this.clickhouse.url,
       postgres: describePostgres(postgresFromEnv(this.options.env), this.options.env),
-      warehouse: redactUrl(this.warehouse),
+      warehouse: this.warehouse ? redactUrl(this.warehouse) : 'chosen by the REST catalog',
+      catalog: this.catalog.description,
       sandbox: { id: this.id, namespace: this.namespace, kept: this.options.keepSandbox === true },
       tables: [...this.tables.values()].map((s) => ({
         table: s.original.name,

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import type { Env } from '../config/env.js';
-import type { JdbcCatalog } from '../iceberg/catalog.js';
+import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { openServices } from '../pipeline/services.js';
 
@@ -11,8 +11,10 @@ import { openServices } from '../pipeline/services.js';
 export interface SandboxStore {
   pool: pg.Pool;
   io: FileIO;
-  catalog: JdbcCatalog;
-  warehouse: string;
+  /** The configured Iceberg catalog (JDBC or REST): sandboxes live in it as their own namespaces. */
+  catalog: Catalog;
+  /** OFFLOAD_WAREHOUSE; null with a REST catalog that places tables itself. */
+  warehouse: string | null;
   close(): Promise<void>;
 }
 
@@ -29,9 +31,9 @@ export function openDrillServices(env: Env, purpose: 'drill'): DrillServices;
 export function openDrillServices(env: Env, purpose: 'drill --clean'): SandboxStore;
 export function openDrillServices(env: Env, purpose: 'drill' | 'drill --clean'): DrillServices | SandboxStore {
   // The settings of each purpose live with every other use's (pipeline/services.ts); the warehouse is read
-  // first so a missing OFFLOAD_WAREHOUSE fails before anything opens.
+  // first so a missing OFFLOAD_WAREHOUSE fails before anything opens (a REST catalog needs none).
   const services = openServices(env, purpose);
-  const warehouse = services.warehouse;
+  const warehouse = services.catalogSettings.kind === 'rest' ? services.warehouseIfSet : services.warehouse;
   const store: SandboxStore = { pool: services.pool, io: services.io, catalog: services.catalog, warehouse, close: () => services.close() };
   return purpose === 'drill --clean' ? store : { ...store, clickhouse: services.clickhouse };
 }

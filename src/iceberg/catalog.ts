@@ -7,7 +7,8 @@
 // This module knows nothing of ClickHouse or of our other tables; it is handed a pg connection.
 import type pg from 'pg';
 import { CommitConflict, OffloadError } from '../core/errors.js';
-import { formatIdentifier, type TableIdentifier } from './types.js';
+import type { Table } from './snapshot-producer.js';
+import { formatIdentifier, type PartitionSpec, type Schema, type TableIdentifier, type TableMetadata } from './types.js';
 
 /** The catalog name our rows carry (catalog_name); point other engines at the same name. */
 export const DEFAULT_CATALOG_NAME = 'offload';
@@ -62,11 +63,106 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
- * What the engine asks of an Iceberg catalog: tables by identifier, and the compare-and-set of a table's
- * metadata pointer on a connection the caller hands in (inside its transaction, when it has one).
- * JdbcCatalog is the catalog; the batch loop's unit test runs on an in-memory one.
+ * Creates a namespace unless it exists, also when another client creates it in between. Looking first
+ * spares a principal allowed to use a namespace but not to create one a refusal. Returns whether it was created.
+ */
+export async function ensureNamespaceIn(
+  catalog: {
+    namespaceExists(namespace: string): Promise<boolean>;
+    createNamespace(namespace: string, properties: Record<string, string>): Promise<void>;
+  },
+  namespace: string,
+  properties: Record<string, string>,
+): Promise<boolean> {
+  if (await catalog.namespaceExists(namespace)) return false;
+  try {
+    await catalog.createNamespace(namespace, properties);
+    return true;
+  } catch (err) {
+    if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
+    throw err;
+  }
+}
+
+/**
+ * The Iceberg catalog as the project uses it: ONE interface, two implementations chosen by configuration
+ * (config/catalog.ts; pipeline/services.ts opens the one configured):
+ *
+ *   kind 'jdbc'  JdbcTableCatalog (jdbc-table-catalog.ts): the JDBC catalog in the state database. We write
+ *                every metadata file; a commit moves the table's pointer to ours with a compare-and-set on
+ *                the connection handed in as `tx` — inside the state store's transaction, so the watermark
+ *                and the run record commit with it or nothing does.
+ *   kind 'rest'  RestCatalog (rest-catalog.ts): an Iceberg REST catalog server. A commit is one request,
+ *                atomic on its own and never part of a state transaction (`tx` must not be given): the
+ *                version's requirements (assert-table-uuid, assert-ref-snapshot-id …) and updates
+ *                (add-snapshot with our manifest list …); the server writes the metadata file, so staging
+ *                writes none (`version.next` is null).
+ *
+ * How every committer uses it (the offload, schema evolution, expiry, compaction and repair alike):
+ *   1. `loadTable` → the current `Table`;
+ *   2. build the next version on it with the builders (table.ts / snapshot-producer.ts), asking for a
+ *      metadata file only when `kind` is 'jdbc';
+ *   3. `commit(version, tx)` → the table as now committed (for REST, with the server's metadata file).
+ *      CommitConflict: the table moved on, nothing was applied — build the change again on the reloaded
+ *      table. CommitOutcomeUnknown (REST only: the request left, no answer says whether it applied) —
+ *      reload and look for the version's snapshot id (`commitOutcome` in table.ts) before anything else;
+ *      never delete what the version references until that is settled.
+ * `commitToCatalog` in table.ts does 2–3 with both answers handled, for a committer without a transaction.
+ * This shape is what every committer codes against: keep it stable.
  */
 export interface Catalog {
+  /** Whether a commit joins the state store's transaction ('jdbc') or is a request of its own ('rest'). */
+  readonly kind: 'jdbc' | 'rest';
+  /** For messages: the JDBC catalog name, or the REST catalog's URI. Never a secret. */
+  readonly name: string;
+  /** For `status`: which catalog, where, how it authenticates. Never a secret. */
+  readonly description: string;
+  tableExists(id: TableIdentifier): Promise<boolean>;
+  /** The table's current version (its metadata location and content), or null when there is no such table. */
+  loadTable(id: TableIdentifier): Promise<Table | null>;
+  /** Creates the namespace unless it exists (also when another client creates it meanwhile); whether it was created. */
+  ensureNamespace(namespace: string): Promise<boolean>;
+  /**
+   * Creates the table (its namespace must exist): CatalogError 'table-exists' when it does. Data is written
+   * with the returned table's schema and spec (a REST server assigns their ids).
+   */
+  createTable(id: TableIdentifier, table: NewTable): Promise<Table>;
+  /** Applies `version` if the table is still at `version.baseTable`; the table as committed. */
+  commit(version: TableVersion, tx?: CatalogConnection): Promise<Table>;
+  listNamespaces(): Promise<string[]>;
+  listTables(namespace: string): Promise<TableIdentifier[]>;
+  /** Forgets the table (its files stay); false when it did not exist. */
+  dropTable(id: TableIdentifier): Promise<boolean>;
+  /** Drops an empty namespace; false when it did not exist. */
+  dropNamespace(namespace: string): Promise<boolean>;
+}
+
+/** A table to create. */
+export interface NewTable {
+  schema: Schema;
+  spec: PartitionSpec;
+  /** Default: the catalog's (JDBC: `<warehouse>/<namespace levels>/<name>`; REST: the server's choice). */
+  location?: string;
+  properties?: Record<string, string>;
+}
+
+/** A new version of a table, built on `baseTable` (a StagedCommit is one). */
+export interface TableVersion {
+  ident: TableIdentifier;
+  /** The version it was built on: the commit applies only while the table is still there. */
+  baseTable: Table;
+  /** The new version's metadata, as the builders made it. */
+  metadata: TableMetadata;
+  /** Our metadata file of it (the JDBC catalog points there); null when the catalog writes its own (REST). */
+  next: string | null;
+}
+
+/**
+ * A catalog that keeps each table as a pointer to its current metadata file and commits by a
+ * compare-and-set of that pointer on a connection the caller hands in: JdbcCatalog, which
+ * JdbcTableCatalog puts behind `Catalog` (and the batch loop's unit test keeps in memory).
+ */
+export interface PointerCatalog {
   readonly name: string;
   tableExists(id: TableIdentifier): Promise<boolean>;
   loadTable(id: TableIdentifier): Promise<CatalogTable | null>;
@@ -77,9 +173,14 @@ export interface Catalog {
     id: TableIdentifier,
     change: { expected: string | null; next: string },
   ): Promise<void>;
+  // Listing and dropping (drill sandboxes): the JDBC catalog's; a pointer store in memory has none.
+  listNamespaces?(): Promise<string[]>;
+  listTables?(namespace: string): Promise<TableIdentifier[]>;
+  dropTable?(id: TableIdentifier): Promise<boolean>;
+  dropNamespace?(namespace: string): Promise<boolean>;
 }
 
-export class JdbcCatalog implements Catalog {
+export class JdbcCatalog implements PointerCatalog {
   constructor(
     private readonly db: CatalogConnection,
     readonly name: string = DEFAULT_CATALOG_NAME,
@@ -150,14 +251,7 @@ export class JdbcCatalog implements Catalog {
   /** Creates the namespace unless it exists (safe under concurrency). Returns whether it was created. */
   async ensureNamespace(namespace: string, properties: Record<string, string> = {}): Promise<boolean> {
     this.checkNamespace(namespace);
-    if (await this.namespaceExists(namespace)) return false;
-    try {
-      await this.createNamespace(namespace, properties);
-      return true;
-    } catch (err) {
-      if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
-      throw err;
-    }
+    return ensureNamespaceIn(this, namespace, properties);
   }
 
   /** Every namespace of this catalog (full dotted names, sorted), from tables and from properties. */

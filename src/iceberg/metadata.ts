@@ -315,7 +315,8 @@ const BIGINT_KEYS = new Set(['snapshot-id', 'parent-snapshot-id', 'current-snaps
 
 export class MetadataJsonError extends OffloadError {}
 
-function writeJson(v: unknown): string {
+/** JSON text with bigints written as bare integers (64-bit ids exactly), undefined members left out. */
+export function writeJson(v: unknown): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'bigint':
@@ -337,7 +338,8 @@ function writeJson(v: unknown): string {
   throw new MetadataJsonError(`cannot write a ${typeof v} to JSON`);
 }
 
-function readJson(text: string, source: string): unknown {
+/** Parses JSON keeping 64-bit ids (and any integer a double cannot hold) as bigint; `source` names the text in errors. */
+export function readJson(text: string, source: string): unknown {
   let i = 0;
   const fail = (what: string): never => {
     throw new MetadataJsonError(`${source}: invalid JSON, ${what} at offset ${i}`);
@@ -441,7 +443,12 @@ const REQUIRED_V2 = [
 
 /** Parses a v2 metadata file losslessly; `source` (its location) names it in errors. */
 export function parseMetadata(text: string, source = 'table metadata'): TableMetadata {
-  const raw = readJson(text, source) as Record<string, unknown>;
+  return metadataFromJson(readJson(text, source), source);
+}
+
+/** Table metadata from a value `readJson` produced (a metadata file, or the `metadata` of a REST catalog's answer). */
+export function metadataFromJson(value: unknown, source = 'table metadata'): TableMetadata {
+  const raw = value as Record<string, unknown>;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new MetadataJsonError(`${source}: not a JSON object`);
   if (raw['format-version'] !== 2)
     throw new MetadataJsonError(`${source}: format-version ${String(raw['format-version'])} is not supported (only 2)`);

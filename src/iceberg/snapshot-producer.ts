@@ -65,13 +65,18 @@ export interface SchemaChange {
   makeOptional: string[];
 }
 
-/** A new table version written to storage and waiting for the catalog's compare-and-set. */
-export interface StagedCommit {
+/**
+ * A new table version written to storage and waiting for the catalog's commit (a TableVersion of catalog.ts).
+ * `Next`: string when its metadata file was written (the JDBC catalog's), null when not (a REST catalog's).
+ */
+export interface StagedCommit<Next extends string | null = string> {
   ident: TableIdentifier;
+  /** The version it is built on. */
+  baseTable: Table;
   /** The metadata location the commit expects the catalog to hold (compare-and-set `expected`). */
   base: string;
-  /** The new metadata file (compare-and-set `next`). */
-  next: string;
+  /** The new metadata file (compare-and-set `next`); null when the catalog writes its own (a REST catalog). */
+  next: Next;
   metadata: TableMetadata;
   /** The snapshot this commit adds (null for a schema-only change). */
   snapshotId: bigint | null;
@@ -158,8 +163,22 @@ const countFiles = (files: readonly DataFile[]): FileCounts => ({
   bytes: files.reduce((s, f) => s + f.fileSizeInBytes, 0n),
 });
 
-/** Builds the change on `base` and writes the manifest list, any rewritten manifests and the next metadata file. */
-export async function buildOnBase(base: Table, io: FileIO, change: TableChange, attempt: number): Promise<StagedCommit> {
+export interface BuildOptions {
+  /** Write the next metadata file (default true); false for a catalog that writes its own (REST). */
+  metadataFile?: boolean;
+}
+
+/**
+ * Builds the change on `base` and writes the manifest list, any rewritten manifests and (unless told not to)
+ * the next metadata file.
+ */
+export async function buildOnBase(
+  base: Table,
+  io: FileIO,
+  change: TableChange,
+  attempt: number,
+  options: BuildOptions = {},
+): Promise<AnyStagedCommit> {
   const name = formatIdentifier(base.ident);
   const written: string[] = [];
   try {
@@ -221,10 +240,23 @@ export async function buildOnBase(base: Table, io: FileIO, change: TableChange, 
       }).metadata;
     }
 
-    const next = nextMetadataFileLocation(base.metadata, base.metadataLocation);
-    await io.createExclusive(next, stringifyMetadata(metadata));
-    written.push(next);
-    return { ident: base.ident, base: base.metadataLocation, next, metadata, snapshotId, attempt, change, attemptFiles: written };
+    let next: string | null = null;
+    if (options.metadataFile !== false) {
+      next = nextMetadataFileLocation(base.metadata, base.metadataLocation);
+      await io.createExclusive(next, stringifyMetadata(metadata));
+      written.push(next);
+    }
+    return {
+      ident: base.ident,
+      baseTable: base,
+      base: base.metadataLocation,
+      next,
+      metadata,
+      snapshotId,
+      attempt,
+      change,
+      attemptFiles: written,
+    };
   } catch (err) {
     await discardUnreferenced(io, written);
     throw err;
@@ -316,6 +348,9 @@ function applySchemaChange(name: string, metadata: TableMetadata, change: Schema
   if (unchanged) throw new SchemaError(`${name}: the schema change changes nothing`);
   return addSchema(metadata, next).metadata;
 }
+
+/** A staged version with or without its metadata file. */
+export type AnyStagedCommit = StagedCommit<string | null>;
 
 /** A fresh commit UUID for names of files one staged change writes. */
 export function newCommitUuid(): string {

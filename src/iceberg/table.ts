@@ -2,16 +2,20 @@
 // replace partitions, add columns, expire snapshots.
 //
 // Staging is separate from committing, which is what the exactly-once protocol needs (docs/architecture.md,
-// steps 7 stage and 8 commit): `stage*` writes every file of the new version (manifests, manifest list, the next
-// `NNNNN-<uuid>.metadata.json`, all create-only) and touches no catalog; the caller then moves the
-// catalog pointer with `catalog.compareAndSetMetadataLocation(tx, staged.ident, { expected: staged.base,
-// next: staged.next })` inside its own PostgreSQL transaction, next to its watermark update. A lost
-// compare-and-set is answered with `restage`, which builds the same change on the newer version and
-// reuses the data files and the manifest that adds them.
+// steps 7 stage and 8 commit): `stage*` writes every file of the new version (manifests, manifest list, and
+// for the JDBC catalog the next `NNNNN-<uuid>.metadata.json`, all create-only) and touches no catalog; the
+// caller then commits it with `catalog.commit(staged, tx)` (catalog.ts: the JDBC catalog moves its pointer
+// inside the caller's PostgreSQL transaction, next to its watermark update; a REST catalog applies it as one
+// request). A lost race is answered with `rebuildOn` (or `restage`), which builds the same change on the
+// newer version and reuses the data files and the manifest that adds them.
+//
+// createTable, loadTable, restage, commitStaged, commitWithRetry and expireSnapshots work on a
+// PointerCatalog (the JDBC catalog's pointer store) directly; commitToCatalog works on any Catalog.
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
-import { CatalogError, type Catalog, type CatalogConnection } from './catalog.js';
+import { CatalogError, type Catalog, type CatalogConnection, type PointerCatalog } from './catalog.js';
 import { unreferencedAfterExpiry } from './expire.js';
 import { discardUnreferenced, type FileIO } from './io.js';
+import { CommitOutcomeUnknown } from './rest-protocol.js';
 import {
   appendMetadataLog,
   expireSnapshots as expireSnapshotsInMetadata,
@@ -22,7 +26,9 @@ import {
   stringifyMetadata,
 } from './metadata.js';
 import {
+  type AnyStagedCommit,
   buildOnBase,
+  type BuildOptions,
   newCommitUuid,
   StagedAlreadyCommitted,
   writeAddedManifest,
@@ -34,7 +40,7 @@ import {
 import type { DataFile, PartitionSpec, Schema, TableIdentifier } from './types.js';
 import { formatIdentifier } from './types.js';
 
-export { StagedAlreadyCommitted, type NewColumn, type StagedCommit, type Table, type TableChange };
+export { StagedAlreadyCommitted, type AnyStagedCommit, type NewColumn, type StagedCommit, type Table, type TableChange };
 
 // ---------------------------------------------------------------------------------------------
 // Create and load.
@@ -70,7 +76,12 @@ export function dataLocation(table: Table): string {
  * catalog. When the table exists already it is a CatalogError ('table-exists'), or with
  * `ifExists: 'load'` the existing table — also when another worker created it in between.
  */
-export async function createTable(catalog: Catalog, io: FileIO, ident: TableIdentifier, options: CreateTableOptions): Promise<Table> {
+export async function createTable(
+  catalog: PointerCatalog,
+  io: FileIO,
+  ident: TableIdentifier,
+  options: CreateTableOptions,
+): Promise<Table> {
   const name = formatIdentifier(ident);
   if (await catalog.tableExists(ident)) {
     if (options.ifExists === 'load') return loadTable(catalog, io, ident);
@@ -107,7 +118,7 @@ export async function readTableAt(io: FileIO, ident: TableIdentifier, metadataLo
 }
 
 /** The table's current version, as the catalog points at it. */
-export async function loadTable(catalog: Catalog, io: FileIO, ident: TableIdentifier): Promise<Table> {
+export async function loadTable(catalog: PointerCatalog, io: FileIO, ident: TableIdentifier): Promise<Table> {
   const row = await catalog.loadTable(ident);
   const name = formatIdentifier(ident);
   if (!row) throw new CatalogError('no-such-table', `table ${name} does not exist in catalog ${catalog.name}`);
@@ -122,7 +133,7 @@ export async function loadTable(catalog: Catalog, io: FileIO, ident: TableIdenti
 // ---------------------------------------------------------------------------------------------
 // Staging.
 
-export interface StageSnapshotOptions {
+export interface StageSnapshotOptions extends BuildOptions {
   /** Extra snapshot summary properties, e.g. `offload.run-id`, `offload.watermark`; they cannot replace the standard ones. */
   summaryProperties?: Record<string, string>;
 }
@@ -133,7 +144,7 @@ async function stageDataChange(
   io: FileIO,
   dataFiles: readonly DataFile[],
   options: StageSnapshotOptions,
-): Promise<StagedCommit> {
+): Promise<AnyStagedCommit> {
   const snapshotId = newSnapshotId(table.metadata.snapshots.map((s) => s['snapshot-id']));
   const commitUuid = newCommitUuid();
   const { manifest, specId } = await writeAddedManifest(table, io, dataFiles, snapshotId, commitUuid);
@@ -147,7 +158,7 @@ async function stageDataChange(
     summaryProperties: { ...options.summaryProperties },
   };
   try {
-    return await buildOnBase(table, io, change, 1);
+    return await buildOnBase(table, io, change, 1, options);
   } catch (err) {
     await discardUnreferenced(io, manifest.manifestPath);
     throw err;
@@ -163,8 +174,20 @@ export function stageAppend(
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
+  options?: StageSnapshotOptions & { metadataFile?: true },
+): Promise<StagedCommit>;
+export function stageAppend(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  options: StageSnapshotOptions,
+): Promise<AnyStagedCommit>;
+export function stageAppend(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
   options: StageSnapshotOptions = {},
-): Promise<StagedCommit> {
+): Promise<AnyStagedCommit> {
   return stageDataChange('append', table, io, dataFiles, options);
 }
 
@@ -176,8 +199,20 @@ export function stageReplacePartitions(
   table: Table,
   io: FileIO,
   dataFiles: readonly DataFile[],
+  options?: StageSnapshotOptions & { metadataFile?: true },
+): Promise<StagedCommit>;
+export function stageReplacePartitions(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
+  options: StageSnapshotOptions,
+): Promise<AnyStagedCommit>;
+export function stageReplacePartitions(
+  table: Table,
+  io: FileIO,
+  dataFiles: readonly DataFile[],
   options: StageSnapshotOptions = {},
-): Promise<StagedCommit> {
+): Promise<AnyStagedCommit> {
   return stageDataChange('replace-partitions', table, io, dataFiles, options);
 }
 
@@ -186,12 +221,26 @@ export function stageSchemaChange(
   table: Table,
   io: FileIO,
   change: { addColumns?: NewColumn[]; makeOptional?: string[] },
-): Promise<StagedCommit> {
+  options?: { metadataFile?: true },
+): Promise<StagedCommit>;
+export function stageSchemaChange(
+  table: Table,
+  io: FileIO,
+  change: { addColumns?: NewColumn[]; makeOptional?: string[] },
+  options: BuildOptions,
+): Promise<AnyStagedCommit>;
+export function stageSchemaChange(
+  table: Table,
+  io: FileIO,
+  change: { addColumns?: NewColumn[]; makeOptional?: string[] },
+  options: BuildOptions = {},
+): Promise<AnyStagedCommit> {
   return buildOnBase(
     table,
     io,
     { kind: 'schema', addColumns: [...(change.addColumns ?? [])], makeOptional: [...(change.makeOptional ?? [])] },
     1,
+    options,
   );
 }
 
@@ -208,24 +257,52 @@ export function stageAddColumns(table: Table, io: FileIO, columns: NewColumn[]):
  * holds the change (an ambiguous commit that went through).
  */
 export async function restage(
-  catalog: Catalog,
+  catalog: PointerCatalog,
   io: FileIO,
   staged: StagedCommit,
   options: { current?: Table } = {},
 ): Promise<StagedCommit> {
-  const current = options.current ?? (await loadTable(catalog, io, staged.ident));
+  return rebuildOn(options.current ?? (await loadTable(catalog, io, staged.ident)), io, staged);
+}
+
+/**
+ * `restage` on a version the caller loaded (through any Catalog): the same change built on `current`, with a
+ * metadata file only if the first build had one. StagedAlreadyCommitted when `current` already holds it.
+ */
+export async function rebuildOn<Next extends string | null>(
+  current: Table,
+  io: FileIO,
+  staged: StagedCommit<Next>,
+): Promise<StagedCommit<Next>> {
   const name = formatIdentifier(staged.ident);
-  if (current.metadataLocation === staged.next || current.metadata['metadata-log'].some((e) => e['metadata-file'] === staged.next))
-    throw new StagedAlreadyCommitted(name, `metadata ${staged.next}`);
+  const isNamed =
+    staged.next !== null &&
+    (current.metadataLocation === staged.next || current.metadata['metadata-log'].some((e) => e['metadata-file'] === staged.next));
+  if (isNamed || (staged.next === null && commitOutcome(current, staged) === 'committed'))
+    throw new StagedAlreadyCommitted(name, staged.next === null ? `the staged change` : `metadata ${staged.next}`);
   if (current.metadataLocation === staged.base)
     throw new OffloadError(`${name}: the catalog still points at ${staged.base}; commit the staged version instead of restaging it`);
-  const rebuilt = await buildOnBase(current, io, staged.change, staged.attempt + 1);
+  const rebuilt = await buildOnBase(current, io, staged.change, staged.attempt + 1, { metadataFile: staged.next !== null });
   await discardUnreferenced(io, staged.attemptFiles);
-  return rebuilt;
+  return rebuilt as StagedCommit<Next>; // a metadata file exactly when the first build had one
+}
+
+/**
+ * Whether `current` (the table reloaded after a commit whose outcome is unknown) holds the staged change:
+ * its snapshot (ids are random 63-bit numbers, so only this change can have added it), or for a schema
+ * change the staged current schema. 'not-committed' means the same change may be committed again.
+ */
+export function commitOutcome(current: Table | null, staged: AnyStagedCommit): 'committed' | 'not-committed' {
+  if (!current) return 'not-committed';
+  if (staged.snapshotId !== null)
+    return current.metadata.snapshots.some((s) => s['snapshot-id'] === staged.snapshotId) ? 'committed' : 'not-committed';
+  const wanted = staged.metadata.schemas.find((s) => s['schema-id'] === staged.metadata['current-schema-id']);
+  const has = current.metadata.schemas.find((s) => s['schema-id'] === current.metadata['current-schema-id']);
+  return wanted && has && JSON.stringify(wanted.fields) === JSON.stringify(has.fields) ? 'committed' : 'not-committed';
 }
 
 /** Deletes what staging wrote (manifests, manifest list, metadata file), for a caller that gives up; with `dataFiles`, the data files too; as discardUnreferenced, never failing. Never call it on a version that may be committed. */
-export async function discardStaged(io: FileIO, staged: StagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
+export async function discardStaged(io: FileIO, staged: AnyStagedCommit, options: { dataFiles?: boolean } = {}): Promise<void> {
   const files = [...staged.attemptFiles];
   if (staged.change.kind !== 'schema') {
     files.push(staged.change.addedManifest.manifestPath);
@@ -237,7 +314,7 @@ export async function discardStaged(io: FileIO, staged: StagedCommit, options: {
 // ---------------------------------------------------------------------------------------------
 // Committing (for callers without a transaction of their own).
 
-/** The table as it is once `staged` is committed. */
+/** The table as it is once `staged` is committed (to a catalog that points at our metadata file). */
 export function committedTable(staged: StagedCommit): Table {
   return { ident: { ...staged.ident }, metadataLocation: staged.next, metadata: staged.metadata };
 }
@@ -247,7 +324,7 @@ export function committedTable(staged: StagedCommit): Table {
  * so atomic by itself (give a pool, or a client outside a transaction). Throws CommitConflict when the
  * table moved on.
  */
-export async function commitStaged(db: CatalogConnection, catalog: Catalog, staged: StagedCommit): Promise<Table> {
+export async function commitStaged(db: CatalogConnection, catalog: PointerCatalog, staged: StagedCommit): Promise<Table> {
   await catalog.compareAndSetMetadataLocation(db, staged.ident, { expected: staged.base, next: staged.next });
   return committedTable(staged);
 }
@@ -255,7 +332,7 @@ export async function commitStaged(db: CatalogConnection, catalog: Catalog, stag
 /** commitStaged, restaging after each lost compare-and-set, at most `maxAttempts` commits in all. */
 export async function commitWithRetry(
   db: CatalogConnection,
-  catalog: Catalog,
+  catalog: PointerCatalog,
   io: FileIO,
   staged: StagedCommit,
   options: { maxAttempts?: number } = {},
@@ -268,6 +345,34 @@ export async function commitWithRetry(
     } catch (err) {
       if (!(err instanceof CommitConflict) || i >= maxAttempts) throw err;
       attempt = await restage(catalog, io, attempt);
+    }
+  }
+}
+
+/**
+ * Commits a staged version through any Catalog, for a committer with no state transaction of its own
+ * (schema evolution, maintenance): after a lost race the change is built again on the reloaded table;
+ * after an unknown outcome (a REST answer lost) the reloaded table says whether it applied, and if not the
+ * same version is sent again — it applies at most once, its requirements name the version it was built on.
+ * At most `maxAttempts` commits in all; files of a version that may have applied are never deleted.
+ */
+export async function commitToCatalog(
+  catalog: Catalog,
+  io: FileIO,
+  staged: AnyStagedCommit,
+  options: { maxAttempts?: number; tx?: CatalogConnection } = {},
+): Promise<Table> {
+  const maxAttempts = options.maxAttempts ?? 4;
+  let attempt = staged;
+  for (let i = 1; ; i++) {
+    try {
+      return await catalog.commit(attempt, options.tx);
+    } catch (err) {
+      if (!(err instanceof CommitConflict || err instanceof CommitOutcomeUnknown)) throw err;
+      const current = await catalog.loadTable(attempt.ident);
+      if (current && commitOutcome(current, attempt) === 'committed') return current;
+      if (i >= maxAttempts || !current) throw err;
+      if (err instanceof CommitConflict) attempt = await rebuildOn(current, io, attempt);
     }
   }
 }
@@ -299,7 +404,7 @@ export interface ExpireResult {
  */
 export async function expireSnapshots(
   db: CatalogConnection,
-  catalog: Catalog,
+  catalog: PointerCatalog,
   io: FileIO,
   ident: TableIdentifier,
   options: ExpireSnapshotsOptions,

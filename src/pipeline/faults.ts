@@ -9,9 +9,13 @@
 //   after-data-upload   upload.ts  every data file of the run is in the table location; no metadata yet
 //   after-manifests     stage.ts   the manifest adding the files is written; no manifest list or metadata file
 //   after-metadata-file stage.ts   the manifest list and the next metadata.json are written; the catalog is unchanged
-//   before-commit       stage.ts   everything staged; the PostgreSQL transaction has not begun
-//   inside-commit       commit.ts  catalog compare-and-set, watermark and run record done inside the transaction, COMMIT not sent
-//   after-commit        commit.ts  committed; the process dies before reporting it
+//                                  (REST catalog: the manifest list only; the server writes the metadata file)
+//   before-commit       stage.ts   everything staged; the PostgreSQL transaction (REST: the commit request) has not begun
+//   inside-commit       commit.ts  JDBC catalog: compare-and-set, watermark and run record done inside the
+//                                  transaction, COMMIT not sent. REST catalog: after the REST commit was applied,
+//                                  before the PostgreSQL update — the table holds the run, the watermark is one run
+//                                  behind, and the next run's recovery records it from the snapshot summary
+//   after-commit        commit.ts  committed (REST: and recorded in PostgreSQL); the process dies before reporting it
 import { writeSync } from 'node:fs';
 import { processEnv, type Env } from '../config/env.js';
 

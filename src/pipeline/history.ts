@@ -2,7 +2,6 @@
 // state store, and its snapshots and partitions from the Iceberg metadata (never a data scan).
 import type { TableConfig } from '../config/tables.js';
 import { readTableOverview, type TableOverview } from '../iceberg/reader.js';
-import { loadTable } from '../iceberg/table.js';
 import * as runs from '../state/runs.js';
 import { tableIdentifier } from './prepare.js';
 import type { Services } from './services.js';
@@ -20,7 +19,6 @@ export function listRuns(services: Pick<Services, 'pool'>, filter: runs.ListRuns
 
 /** The table's snapshots, totals and partitions from its metadata; null when it has no Iceberg table yet. */
 export async function readOverview(services: Pick<Services, 'catalog' | 'io'>, cfg: TableConfig): Promise<TableOverview | null> {
-  const ident = tableIdentifier(cfg);
-  if (!(await services.catalog.tableExists(ident))) return null;
-  return readTableOverview(services.io, (await loadTable(services.catalog, services.io, ident)).metadata);
+  const table = await services.catalog.loadTable(tableIdentifier(cfg));
+  return table ? readTableOverview(services.io, table.metadata) : null;
 }

@@ -16,7 +16,7 @@ import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
 import type { DuckDBSession } from '../iceberg/parquet.js';
-import { discardStaged, type StagedCommit, type Table } from '../iceberg/table.js';
+import { discardStaged, type AnyStagedCommit, type Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { claimTable, ensureWatermarkRow } from './claim.js';
 import { commitBatch, type PendingCommit } from './commit.js';
@@ -26,7 +26,7 @@ import { recordBatchWindows } from './late-data.js';
 import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan, type PlannedNext } from './plan.js';
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
-import { currentTable, recoverTable } from './recover.js';
+import { currentTable, reconcileWatermark, recoverTable } from './recover.js';
 import { RowsRefused, refusedRowsError } from './refused-rows.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
@@ -41,11 +41,12 @@ export interface OffloadDeps {
   source: RowSource;
   /** Locks, watermarks, runs and the commit transaction (PostgreSQL: state/store.ts PostgresStateStore). */
   state: StateStore;
-  /** The Iceberg catalog; its compare-and-set runs inside the state store's transaction. */
+  /**
+   * The Iceberg catalog (iceberg/catalog.ts): the JDBC catalog, whose compare-and-set runs inside the state
+   * store's transaction, or a REST catalog, whose commit PostgreSQL mirrors after it (commit.ts).
+   */
   catalog: Catalog;
   io: FileIO;
-  /** s3://bucket/prefix or file:///path: new tables go to `<warehouse>/<namespace>/<table>`. */
-  warehouse: string;
   /** Local scratch directory (default: the system's temp directory). */
   workDir?: string;
 }
@@ -190,6 +191,8 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         if (++replans > (options.maxReplans ?? 2))
           throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
         table = (await currentTable(deps.catalog, deps.io, ident)) ?? table;
+        // REST: the winner records its commit in PostgreSQL only after it; plan from what the table says.
+        if (deps.catalog.kind === 'rest') await reconcileWatermark({ state: deps.state, tableName: cfg.name, ident, events }, table);
         continue;
       }
       if (outcome.kind === 'empty') {
@@ -325,7 +328,13 @@ async function runBatch(
 
     phase('stage');
     pending = {
-      staged: await stageRun(table, deps.io, dataFiles, { tableName: cfg.name, runId, watermark, windowStart }),
+      staged: await stageRun(table, deps.io, dataFiles, {
+        tableName: cfg.name,
+        runId,
+        watermark,
+        windowStart,
+        metadataFile: deps.catalog.kind === 'jdbc',
+      }),
       commitSent: false,
     };
 
@@ -371,11 +380,7 @@ async function runBatch(
       durationMs,
     });
     if (batch.replacedUtf8) events.emit(replacedUtf8Warning(cfg.name, runId, batch.window, batch.replacedUtf8));
-    return {
-      kind: 'committed',
-      batch,
-      table: { ident: table.ident, metadataLocation: pending.staged.next, metadata: pending.staged.metadata },
-    };
+    return { kind: 'committed', batch, table: committed };
   } catch (caught) {
     // A value the source refuses fails every run until it changes there: say where the rows are.
     const err = isRowValueError(caught)
@@ -410,21 +415,30 @@ export function replacedUtf8Warning(
   };
 }
 
-/** A run that failed: recorded as failed, and what it wrote removed — unless its COMMIT may have gone through. */
+/**
+ * A run that failed: recorded as failed, and what it wrote removed — unless its commit may have gone through.
+ * Then the table says: it holds the run (JDBC: so does PostgreSQL, same transaction; REST: the next run's
+ * recovery records it from the table), or — REST, answer lost and not settled — it may still apply, so every
+ * file stays and the run stays `running` for recovery to settle from the table.
+ */
 async function failRun(
   cfg: TableConfig,
   deps: OffloadDeps,
   runId: string,
-  staged: StagedCommit | undefined,
+  staged: AnyStagedCommit | undefined,
   uploaded: string[],
   commitSent: boolean,
   err: Error,
 ): Promise<void> {
   try {
     if (commitSent) {
-      // The outcome of COMMIT is unknown: the catalog says what happened. If it committed, the run row says so too (same transaction).
+      // The outcome of the commit is unknown: the catalog says what happened.
       const t = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
       if (t && snapshotOfRun(t.metadata, runId)) return;
+      if (deps.catalog.kind === 'rest') {
+        await deps.state.markTableFailed(cfg.name, err.message);
+        return;
+      }
     }
     const isStop = err instanceof OffloadStopped;
     const marked = isStop ? await deps.state.markRunAborted(runId, err.message) : await deps.state.markRunFailed(runId, err.message);

@@ -1,11 +1,15 @@
-// The one place that opens connections — the ClickHouse client, the PostgreSQL pool (state store and
-// Iceberg catalog) and the FileIO — with the settings measured for each use, so the CLI, the TUI, the
-// drills and the benchmark offload with the memory and concurrency the README reports. A connection opens
-// when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
+// The one place that opens connections — the ClickHouse client, the PostgreSQL pool (state store, and the
+// JDBC catalog), the Iceberg catalog the configuration names (OFFLOAD_CATALOG: the JDBC catalog in the state
+// database, or a REST catalog) and the FileIO — with the settings measured for each use, so the CLI, the
+// TUI, the drills and the benchmark offload with the memory and concurrency the README reports. A connection
+// opens when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
 import type pg from 'pg';
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, warehouseFromEnv, workDirFromEnv, type Env } from '../config/env.js';
 import { ClickHouseSource } from '../clickhouse/client.js';
+import { catalogFromEnv, type CatalogSettings } from '../config/catalog.js';
 import { JdbcCatalog, type Catalog } from '../iceberg/catalog.js';
+import { JdbcTableCatalog } from '../iceberg/jdbc-table-catalog.js';
+import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { createFileIO, type FileIO } from '../iceberg/io.js';
 import { createPool } from '../state/pool.js';
 import { PostgresStateStore } from '../state/store.js';
@@ -68,14 +72,17 @@ export class Services {
   private openedClickhouse?: ClickHouseSource;
   private openedPool?: pg.Pool;
   private openedIo?: FileIO;
-  private openedCatalog?: JdbcCatalog;
+  private openedCatalog?: Catalog;
   private readonly settings: Settings;
+  /** Which Iceberg catalog (read at once: a bad setting is reported before anything opens). */
+  readonly catalogSettings: CatalogSettings;
 
   constructor(
     readonly env: Env,
     readonly purpose: ServicePurpose,
   ) {
     this.settings = SETTINGS[purpose];
+    this.catalogSettings = catalogFromEnv(env);
   }
 
   get clickhouse(): ClickHouseSource {
@@ -100,15 +107,27 @@ export class Services {
     return this.openedIo;
   }
 
-  /** The Iceberg catalog, in the same PostgreSQL database as the state (so a commit is one transaction). */
-  get catalog(): JdbcCatalog {
-    this.openedCatalog ??= new JdbcCatalog(this.pool);
+  /**
+   * The Iceberg catalog: the JDBC catalog in the same PostgreSQL database as the state (so a commit is one
+   * transaction), or the REST catalog of OFFLOAD_CATALOG_URI (asked for its configuration on first use).
+   */
+  get catalog(): Catalog {
+    const settings = this.catalogSettings;
+    this.openedCatalog ??=
+      settings.kind === 'rest'
+        ? new RestCatalog(settings)
+        : new JdbcTableCatalog(new JdbcCatalog(this.pool), this.io, () => this.warehouse, this.pool);
     return this.openedCatalog;
   }
 
-  /** OFFLOAD_WAREHOUSE (a ConfigError when unset). */
+  /** OFFLOAD_WAREHOUSE (a ConfigError when unset): where the JDBC catalog's new tables go. */
   get warehouse(): string {
     return warehouseFromEnv(this.env);
+  }
+
+  /** OFFLOAD_WAREHOUSE, or null when unset (a REST catalog places tables itself). */
+  get warehouseIfSet(): string | null {
+    return this.env.OFFLOAD_WAREHOUSE ? this.warehouse : null;
   }
 
   /** What an offload (or gc) is handed: these connections behind the interfaces the pipeline takes. */
@@ -118,7 +137,6 @@ export class Services {
       pool: this.pool,
       catalog: this.catalog,
       io: this.io,
-      warehouse: this.warehouse,
       workDir: workDirFromEnv(this.env),
     });
   }
@@ -134,21 +152,23 @@ export function openServices(env: Env, purpose: ServicePurpose): Services {
   return new Services(env, purpose);
 }
 
-/** An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases). */
+/**
+ * An offload's deps on connections opened elsewhere (Services.offloadDeps; tests with their own databases).
+ * The catalog: the one given, or the JDBC catalog in `pool`'s database with new tables under `warehouse`.
+ */
 export function offloadDepsOn(c: {
   clickhouse: ClickHouseSource;
   pool: pg.Pool;
   catalog?: Catalog;
   io: FileIO;
-  warehouse: string;
+  warehouse?: string;
   workDir?: string;
 }): OffloadDeps {
   return {
     source: new ClickHouseRows(c.clickhouse),
     state: new PostgresStateStore(c.pool),
-    catalog: c.catalog ?? new JdbcCatalog(c.pool),
+    catalog: c.catalog ?? new JdbcTableCatalog(new JdbcCatalog(c.pool), c.io, () => c.warehouse ?? warehouseFromEnv({}), c.pool),
     io: c.io,
-    warehouse: c.warehouse,
     ...(c.workDir !== undefined ? { workDir: c.workDir } : {}),
   };
 }

@@ -39,7 +39,7 @@ export interface TableStatus {
 }
 
 export interface ServiceInfo {
-  name: 'ClickHouse' | 'PostgreSQL' | 'S3';
+  name: 'ClickHouse' | 'PostgreSQL' | 'S3' | 'Iceberg';
   url: string; // redacted
   ok: boolean;
   version?: string;

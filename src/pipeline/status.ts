@@ -1,7 +1,8 @@
 // Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: per
 // configured table its watermark and run state from PostgreSQL and its row counts in ClickHouse. A service
 // that is down shows in its cells and in `services`; collecting never throws for that.
-// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata.
+// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata. A REST
+// catalog is a service of its own (a line in `services`); the JDBC catalog is PostgreSQL.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
@@ -16,7 +17,7 @@ import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
-import { readTableAt, type Table } from '../iceberg/table.js';
+import type { Table } from '../iceberg/table.js';
 import { collectLateData, type LateDataMemo } from './late-data.js';
 import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
@@ -107,12 +108,10 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
 /** The table's Iceberg cell: its current snapshot's summary (`total-records`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, io: FileIO, t: TableConfig): Promise<{ cell: TableStatus['iceberg']; table?: Table }> {
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<{ cell: TableStatus['iceberg']; table?: Table }> {
   try {
-    const ident = tableIdentifier(t);
-    const row = await catalog.loadTable(ident);
-    if (!row?.metadataLocation) return { cell: { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } } };
-    const table = await readTableAt(io, ident, row.metadataLocation);
+    const table = await catalog.loadTable(tableIdentifier(t));
+    if (!table) return { cell: { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } } };
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
     if (snap && (total === undefined || !/^\d+$/.test(total)))
@@ -197,6 +196,18 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     pgService.error = (asPostgresUnavailable(err, pool) ?? (err as Error)).message;
   }
 
+  // A REST catalog is asked once whether it answers (GET …/namespaces): its own line, its cells follow it.
+  let catalogService: ServiceInfo | undefined;
+  if (catalog && io && catalog.kind === 'rest') {
+    catalogService = { name: 'Iceberg', url: catalog.description, ok: true };
+    try {
+      await catalog.listNamespaces();
+    } catch (err) {
+      catalogService.ok = false;
+      catalogService.error = (err as Error).message;
+    }
+  }
+
   const tables = await Promise.all(
     config.tables.map(async (t): Promise<TableStatus> => {
       const mark = marks?.get(t.name);
@@ -231,9 +242,11 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
 
       const read =
         catalog && io
-          ? pgService.ok
-            ? await icebergCell(catalog, io, t)
-            : { cell: fail<IcebergCell>(new Error('PostgreSQL (the catalog) unreachable')) }
+          ? catalogService && !catalogService.ok
+            ? { cell: fail<IcebergCell>(new Error(`the Iceberg REST catalog is unreachable`)) }
+            : catalog.kind === 'jdbc' && !pgService.ok
+              ? { cell: fail<IcebergCell>(new Error('PostgreSQL (the catalog) unreachable')) }
+              : await icebergCell(catalog, t)
           : { cell: { ok: true as const, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } } };
       const iceberg: TableStatus['iceberg'] = read.cell;
       return {
@@ -253,5 +266,6 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     }),
   );
 
-  return { generatedAt: new Date().toISOString(), services: [chService, pgService], tables };
+  const services = catalogService ? [chService, pgService, catalogService] : [chService, pgService];
+  return { generatedAt: new Date().toISOString(), services, tables };
 }

@@ -190,7 +190,7 @@ export class PipelineBackend implements OffloadBackend {
   }
 
   drillMenu(): { tables: string[]; faults: DrillFault[] } {
-    return { tables: this.config.tables.map((t) => t.name), faults: drillChoices() };
+    return { tables: this.config.tables.map((t) => t.name), faults: drillChoices(this.services.catalogSettings.kind) };
   }
 
   /** A drill from the drill screen (src/drill/): on a sandbox copy of the table, never the table itself. */

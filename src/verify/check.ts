@@ -2,7 +2,7 @@
 // the numbers behind its verdict, and the services the checks read (handed in by the caller).
 import type pg from 'pg';
 import type { ClickHouseSource } from '../clickhouse/client.js';
-import type { JdbcCatalog } from '../iceberg/catalog.js';
+import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import type { PyIcebergReader } from './pyiceberg-reader.js';
 
@@ -40,9 +40,10 @@ export interface VerifyServices {
   clickhouse: ClickHouseSource;
   pool: pg.Pool;
   io: FileIO;
-  catalog: JdbcCatalog;
-  /** OFFLOAD_WAREHOUSE: where a table not (yet) in the catalog would live. */
-  warehouse: string;
+  /** The configured Iceberg catalog (JDBC or REST). */
+  catalog: Catalog;
+  /** OFFLOAD_WAREHOUSE: where a table not (yet) in the JDBC catalog would live (null: a REST catalog places tables). */
+  warehouse: string | null;
   env: Record<string, string | undefined>;
   /** pyiceberg through the same catalog, or null when the venv is absent (the check is then skipped). */
   pyiceberg: PyIcebergReader | null;

@@ -2,12 +2,12 @@
 // and the orphans no commit names: what metadata-readable and orphans-collected look at.
 import type { TableConfig } from '../config/tables.js';
 import { readReferencedFiles } from '../iceberg/reader.js';
-import { defaultTableLocation, loadTable } from '../iceberg/table.js';
+import { defaultTableLocation } from '../iceberg/table.js';
 import { parseIdentifier } from '../iceberg/types.js';
 import type { VerifyServices } from './check.js';
 
 export interface FileInventory {
-  location: string;
+  location: string | null;
   /** Every object under the location. */
   listed: number;
   referenced: number;
@@ -22,13 +22,13 @@ export interface FileInventory {
 /** Lists the table's location and sorts what is there into referenced files and orphans. */
 export async function inventoryFiles(s: Pick<VerifyServices, 'catalog' | 'io' | 'warehouse'>, table: TableConfig): Promise<FileInventory> {
   const ident = parseIdentifier(table.target);
-  const entry = await s.catalog.loadTable(ident);
-  let location = defaultTableLocation(s.warehouse, ident);
+  const t = await s.catalog.loadTable(ident);
+  // No table yet: where the JDBC catalog would put it (a REST catalog's choice is unknown until it exists).
+  let location: string | null = s.warehouse ? defaultTableLocation(s.warehouse, ident) : null;
   const referenced = new Set<string>();
   const needed = new Set<string>();
   let metadataLog: string[] = [];
-  if (entry?.metadataLocation) {
-    const t = await loadTable(s.catalog, s.io, ident);
+  if (t) {
     location = t.metadata.location;
     const refs = await readReferencedFiles(s.io, t.metadata, t.metadataLocation);
     for (const f of [...refs.manifestLists, ...refs.manifests, ...refs.dataFiles, t.metadataLocation]) {
@@ -38,7 +38,7 @@ export async function inventoryFiles(s: Pick<VerifyServices, 'catalog' | 'io' | 
     metadataLog = refs.metadataFiles.filter((f) => f !== t.metadataLocation);
     for (const f of metadataLog) referenced.add(f);
   }
-  const listed = await s.io.list(`${location.replace(/\/+$/, '')}/`);
+  const listed = location ? await s.io.list(`${location.replace(/\/+$/, '')}/`) : [];
   const present = new Set(listed.map((f) => f.uri));
   return {
     location,

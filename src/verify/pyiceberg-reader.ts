@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { catalogFromEnv } from '../config/catalog.js';
 
 // The reader is a Python file of the package, not compiled: it stays in src/verify/, and this module (as
 // src/verify/*.ts run from source, or as dist/verify/*.js built by tsc) sits two levels below the root.
@@ -14,7 +15,30 @@ export interface PyIcebergResult {
   files: number;
 }
 
-/** pyiceberg, kept running, loading tables through the same JDBC catalog and counting their rows. */
+/** The catalog pyiceberg loads through: the same one the offload commits to (JDBC: SqlCatalog; REST: RestCatalog). */
+function catalogVariables(env: Record<string, string | undefined>, warehouse: string, catalogName: string): Record<string, string> {
+  const settings = catalogFromEnv(env);
+  if (settings.kind === 'jdbc') {
+    const dbUrl = env.DATABASE_URL ?? '';
+    return { CATALOG: catalogName, CATALOG_URI: dbUrl.replace(/^postgres(ql)?:\/\//, 'postgresql+psycopg2://'), WAREHOUSE: warehouse };
+  }
+  const auth = settings.auth;
+  return {
+    CATALOG: catalogName,
+    CATALOG_URI: settings.uri,
+    WAREHOUSE: settings.warehouse ?? '',
+    ...(auth.kind === 'bearer' ? { CATALOG_TOKEN: auth.token } : {}),
+    ...(auth.kind === 'oauth2'
+      ? {
+          CATALOG_CREDENTIAL: auth.clientId === null ? auth.clientSecret : `${auth.clientId}:${auth.clientSecret}`,
+          CATALOG_SCOPE: auth.scope,
+          ...(auth.tokenUri ? { CATALOG_OAUTH2_URI: auth.tokenUri } : {}),
+        }
+      : {}),
+  };
+}
+
+/** pyiceberg, kept running, loading tables through the same catalog as the offload and counting their rows. */
 export class PyIcebergReader {
   private readonly child: ReturnType<typeof execa>;
   private readonly waiting = new Map<number, { resolve: (v: PyIcebergResult) => void; reject: (e: Error) => void }>();
@@ -24,12 +48,9 @@ export class PyIcebergReader {
   private exited = false;
 
   constructor(python: string, env: Record<string, string | undefined>, warehouse: string, catalogName: string) {
-    const dbUrl = env.DATABASE_URL ?? '';
     this.child = execa(python, ['-u', READER_PROGRAM], {
       env: {
-        CATALOG: catalogName,
-        CATALOG_URI: dbUrl.replace(/^postgres(ql)?:\/\//, 'postgresql+psycopg2://'),
-        WAREHOUSE: warehouse,
+        ...catalogVariables(env, warehouse, catalogName),
         S3_ENDPOINT: env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? '',
         AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? '',
         AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? '',

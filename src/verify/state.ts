@@ -1,7 +1,6 @@
 // What the checks compare against: a table's watermark row in PostgreSQL and its current Iceberg version.
 import type { TableConfig } from '../config/tables.js';
 import * as watermarks from '../state/watermarks.js';
-import { loadTable } from '../iceberg/table.js';
 import { parseIdentifier, type TableMetadata } from '../iceberg/types.js';
 import { EPOCH, type Watermark } from '../core/watermark.js';
 import type { VerifyServices } from './check.js';
@@ -23,9 +22,8 @@ export async function loadTableState(s: Pick<VerifyServices, 'pool' | 'catalog' 
   const mark = await watermarks.read(s.pool, table.name);
   const state: TableState = { mark, watermark: mark?.watermark ?? EPOCH, metadata: null, metadataLocation: null, metadataError: null };
   try {
-    const entry = await s.catalog.loadTable(ident);
-    if (entry) {
-      const t = await loadTable(s.catalog, s.io, ident);
+    const t = await s.catalog.loadTable(ident);
+    if (t) {
       state.metadata = t.metadata;
       state.metadataLocation = t.metadataLocation;
     }

@@ -13,7 +13,8 @@ import { capabilitiesOf } from '../../src/clickhouse/client.js';
 import type { ExtractedFile } from '../../src/clickhouse/extract/http-to-file.js';
 import type { Lower, WindowSource } from '../../src/clickhouse/window.js';
 import { validateTablesConfig, type TableConfig } from '../../src/config/tables.js';
-import { CatalogError, type Catalog, type CatalogTable } from '../../src/iceberg/catalog.js';
+import { CatalogError, type CatalogTable, type PointerCatalog } from '../../src/iceberg/catalog.js';
+import { JdbcTableCatalog } from '../../src/iceberg/jdbc-table-catalog.js';
 import { CommitConflict } from '../../src/core/errors.js';
 import { isoFromMicros, sameWatermark, type Micros, type Watermark } from '../../src/core/watermark.js';
 import { AlreadyExists, FileNotFound, type FileInfo, type FileIO, type WriteSource } from '../../src/iceberg/io.js';
@@ -324,7 +325,7 @@ function markCommitted(t: Tables, runId: string, result: CommittedRun): void {
   });
 }
 
-class MemoryCatalog implements Catalog {
+class MemoryCatalog implements PointerCatalog {
   readonly name = 'memory';
   constructor(private readonly db: MemoryDatabase) {}
 
@@ -451,25 +452,26 @@ async function bench(trades = 10) {
   const io = new MemoryFileIO();
   const workDir = await mkdtemp(join(tmpdir(), 'offload-batch-loop-'));
   workDirs.push(workDir);
+  // The JDBC catalog's pointer store kept in memory, behind the Catalog interface the pipeline is handed.
+  const pointers = new MemoryCatalog(db);
   const deps: OffloadDeps = {
     source: new MemoryRows(rows),
     state: db,
-    catalog: new MemoryCatalog(db),
+    catalog: new JdbcTableCatalog(pointers, io, 's3://memory/warehouse'),
     io,
-    warehouse: 's3://memory/warehouse',
     workDir,
   };
   const seen: OffloadEvent[] = [];
   const events = new OffloadEvents();
   events.on((e) => seen.push(e));
-  return { db, io, deps, events, seen, source: deps.source as MemoryRows };
+  return { db, io, deps, pointers, events, seen, source: deps.source as MemoryRows };
 }
 
 const logs = (seen: OffloadEvent[]) => seen.flatMap((e) => (e.kind === 'log' ? [e.message] : []));
 
 describe('the batch loop on in-memory services', () => {
   it('commits a window larger than maxRowsPerBatch in several batches, the watermark advancing batch by batch', async () => {
-    const { db, io, deps, events } = await bench(10);
+    const { db, io, deps, pointers, events } = await bench(10);
     const result = await offloadTable(CFG, deps, { events, maxRowsPerBatch: 4 });
     assert.equal(result.status, 'committed');
     if (result.status !== 'committed') return;
@@ -489,7 +491,7 @@ describe('the batch loop on in-memory services', () => {
 
     const state = await db.readWatermark('trades');
     assert.deepEqual(state?.watermark, mark(9, 10));
-    const table = await loadTable(deps.catalog, io, IDENT);
+    const table = await loadTable(pointers, io, IDENT);
     assert.equal(table.metadata.snapshots.length, 3);
     assert.deepEqual(snapshotWatermark(table.metadata), mark(9, 10), 'the current snapshot carries the watermark in PostgreSQL');
     assert.deepEqual(
@@ -552,7 +554,7 @@ describe('the batch loop on in-memory services', () => {
   });
 
   it('re-plans when the watermark moved before the commit: the run is aborted and its files removed', async () => {
-    const { db, io, deps, events, seen } = await bench(10);
+    const { db, io, deps, pointers, events, seen } = await bench(10);
     db.beforeTransaction = async () => {
       // Another worker committed the first two rows meanwhile.
       const w = db.committed.watermarks.get('trades')!;
@@ -579,7 +581,7 @@ describe('the batch loop on in-memory services', () => {
       ['aborted', 'committed'],
     );
     assert.match(runs[0].error ?? '', /superseded: the watermark moved/);
-    const table = await loadTable(deps.catalog, io, IDENT);
+    const table = await loadTable(pointers, io, IDENT);
     assert.equal(table.metadata.snapshots.length, 1);
     assert.ok(
       io.dataFiles().every((u) => u.includes(runs[1].runId)),
@@ -588,12 +590,12 @@ describe('the batch loop on in-memory services', () => {
   });
 
   it('restages on the new version when only the table moved (another writer), and commits', async () => {
-    const { db, io, deps, events, seen } = await bench(10);
+    const { db, io, deps, pointers, events, seen } = await bench(10);
     db.beforeTransaction = async () => {
       // Another engine commits a schema change: the catalog pointer moves, the watermark does not.
-      const current = await loadTable(deps.catalog, io, IDENT);
+      const current = await loadTable(pointers, io, IDENT);
       const staged = await stageSchemaChange(current, io, { addColumns: [{ name: 'venue', type: 'string' }] });
-      await commitStaged(db.connection, deps.catalog, staged);
+      await commitStaged(db.connection, pointers, staged);
     };
     const result = await offloadTable(CFG, deps, { events });
     assert.equal(result.status, 'committed');
@@ -603,7 +605,7 @@ describe('the batch loop on in-memory services', () => {
       logs(seen).some((m) => /commit conflict on cold\.trades \(attempt 1\); restaging/.test(m)),
       logs(seen).join('\n'),
     );
-    const table = await loadTable(deps.catalog, io, IDENT);
+    const table = await loadTable(pointers, io, IDENT);
     assert.ok(
       currentSchema(table.metadata).fields.some((f) => f.name === 'venue'),
       "the other writer's change is kept",
@@ -617,7 +619,7 @@ describe('the batch loop on in-memory services', () => {
   });
 
   it('records a failed run as failed and removes everything it wrote', async () => {
-    const { db, io, deps, events, seen } = await bench(10);
+    const { db, io, deps, pointers, events, seen } = await bench(10);
     db.beforeTransaction = async () => {
       throw new Error('connection to PostgreSQL lost');
     };
@@ -636,6 +638,6 @@ describe('the batch loop on in-memory services', () => {
       [...io.objects.keys()].map((u) => u.replace(/-[0-9a-f-]{36}\./, '-<uuid>.')),
       ['s3://memory/warehouse/cold/trades/metadata/00000-<uuid>.metadata.json'],
     );
-    assert.equal((await loadTable(deps.catalog, io, IDENT)).metadata.snapshots.length, 0);
+    assert.equal((await loadTable(pointers, io, IDENT)).metadata.snapshots.length, 0);
   });
 });

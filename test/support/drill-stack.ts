@@ -27,11 +27,17 @@ export interface DrillStack {
 
 /**
  * `trades` trades over the `hours` before `endAgoMs` ago: history for the drill's slices, with candles
- * closed long ago.
+ * closed long ago; `options.env` is added to the stack's environment.
  */
-export async function freshDrillStack(prefix: string, seed: { trades: number; hours: number; endAgoMs?: number }): Promise<DrillStack> {
+export async function freshDrillStack(
+  prefix: string,
+  seed: { trades: number; hours: number; endAgoMs?: number },
+  options: { env?: Record<string, string> } = {},
+): Promise<DrillStack> {
   const corner = await freshStackCorner(prefix);
-  const { env, configFile } = corner;
+  const { configFile } = corner;
+  // With `options.env` (e.g. the REST catalog's URI), the drill and its child offloads run on that setting too.
+  const env = { ...corner.env, ...options.env };
   const source = new ClickHouseSource(clickhouseFromEnv(env), { env });
   await applySeedSchema(source, corner.clickhouseDatabase);
   const end = new Date(Date.now() - (seed.endAgoMs ?? 10 * 60_000));

@@ -11,8 +11,9 @@ compare against what they wrote:
 Usage: iceberg_check.py read <namespace.table> [--history] [--duckdb] [--snapshot ID ...]
        iceberg_check.py append <namespace.table>      (canonical rows as a JSON array on stdin)
 
-The catalog comes from the environment: CATALOG (name), CATALOG_URI (SQLAlchemy URL), WAREHOUSE,
-and for S3: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+The catalog comes from the environment: CATALOG (name), CATALOG_URI (SQLAlchemy URL; an http(s) URL is
+an Iceberg REST catalog, read through pyiceberg's RestCatalog), WAREHOUSE, and for S3: S3_ENDPOINT,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
 """
 
 import argparse
@@ -59,7 +60,7 @@ _ArrowS3FileSystem = pyarrow.fs.S3FileSystem
 pyarrow.fs.S3FileSystem = _s3_with_single_put_for_small_objects
 
 
-def catalog() -> SqlCatalog:
+def catalog():
     props = {"uri": os.environ["CATALOG_URI"], "warehouse": os.environ["WAREHOUSE"]}
     if os.environ.get("S3_ENDPOINT"):
         props.update(
@@ -71,6 +72,12 @@ def catalog() -> SqlCatalog:
                 "s3.force-virtual-addressing": "false",
             }
         )
+    if props["uri"].startswith(("http://", "https://")):
+        # An Iceberg REST catalog: the server keeps the warehouse; pyiceberg reads the same storage.
+        from pyiceberg.catalog.rest import RestCatalog
+
+        del props["warehouse"]
+        return RestCatalog(os.environ["CATALOG"], **props)
     return SqlCatalog(os.environ["CATALOG"], **props)
 
 

@@ -18,7 +18,9 @@ import { migrate } from '../../src/state/migrate.js';
 import { createPool } from '../../src/state/pool.js';
 import * as watermarks from '../../src/state/watermarks.js';
 import { applySeedSchema } from '../../src/dev/schema.js';
-import { JdbcCatalog } from '../../src/iceberg/catalog.js';
+import { JdbcCatalog, type Catalog } from '../../src/iceberg/catalog.js';
+import { JdbcTableCatalog } from '../../src/iceberg/jdbc-table-catalog.js';
+import { RestCatalog } from '../../src/iceberg/rest-catalog.js';
 import { createFileIO, type FileIO } from '../../src/iceberg/io.js';
 import { currentSchema, currentSnapshot } from '../../src/iceberg/metadata.js';
 import { openDuckDB, type DuckDBSession } from '../../src/iceberg/parquet.js';
@@ -31,7 +33,8 @@ import { offloadDepsOn } from '../../src/pipeline/services.js';
 import { lowerBoundOf } from '../../src/pipeline/plan.js';
 import { currentTable } from '../../src/pipeline/recover.js';
 import { pyiceberg, pyicebergSkip, type PyRead } from './iceberg-tables.js';
-import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv } from './stack.js';
+import { dropRestNamespace, restCatalogEnv, restCatalogSettings } from './rest-catalog.js';
+import { freshBucket, freshClickHouseDatabase, freshPostgresDatabase, ROOT, shippedConfig, stackEnv, uniqueName } from './stack.js';
 
 export { pyicebergSkip };
 
@@ -40,15 +43,26 @@ export interface Bench {
   ch: ClickHouseSource;
   pgUrl: string;
   pool: pg.Pool;
-  catalog: JdbcCatalog;
+  catalog: Catalog;
   io: FileIO;
   warehouse: string;
   deps: OffloadDeps;
   duck: DuckDBSession;
+  /** The Iceberg namespace of the tables (`cold`; a REST bench's own, on a server every test shares). */
+  namespace: string;
+  /** What the CLI needs to commit to the bench's catalog (the JDBC catalog needs nothing more). */
+  catalogEnv: Record<string, string>;
+  /** The catalog pyiceberg reads through: the bench's PostgreSQL database, or the REST catalog's URI. */
+  catalogUrl: string;
   close(): Promise<void>;
 }
 
-export async function openBench(prefix: string): Promise<Bench> {
+export interface BenchOptions {
+  /** The catalog the offloads commit to (default jdbc, in the bench's PostgreSQL database; rest: the stack's REST catalog). */
+  catalog?: 'jdbc' | 'rest';
+}
+
+export async function openBench(prefix: string, options: BenchOptions = {}): Promise<Bench> {
   const env = stackEnv();
   const chDb = await freshClickHouseDatabase(prefix);
   const ch = clickhouseSourceFromEnv(env, { settings: { allow_experimental_low_cardinality_type: 1 } });
@@ -56,9 +70,11 @@ export async function openBench(prefix: string): Promise<Bench> {
   const pgDb = await freshPostgresDatabase(prefix);
   const pool = createPool({ connectionString: pgDb.url }, { max: 12 });
   await migrate(pool);
-  const catalog = new JdbcCatalog(pool);
   const { warehouse } = await freshBucket(prefix);
   const io = createFileIO({ s3: s3FromEnv(env) });
+  const isRest = options.catalog === 'rest';
+  const catalog = isRest ? new RestCatalog(restCatalogSettings()) : new JdbcTableCatalog(new JdbcCatalog(pool), io, warehouse, pool);
+  const namespace = isRest ? uniqueName(prefix).toLowerCase() : 'cold';
   const duck = await openDuckDB({ threads: 2, memoryLimit: '256MB' });
   return {
     chDatabase: chDb.name,
@@ -70,8 +86,12 @@ export async function openBench(prefix: string): Promise<Bench> {
     warehouse,
     deps: offloadDepsOn({ clickhouse: ch, pool, catalog, io, warehouse }),
     duck,
+    namespace,
+    catalogEnv: isRest ? restCatalogEnv() : {},
+    catalogUrl: isRest ? restCatalogSettings().uri : pgDb.url,
     close: async () => {
       duck.close();
+      if (isRest) await dropRestNamespace(catalog, io, namespace).catch(() => undefined);
       io.close();
       await pool.end();
       await pgDb.drop();
@@ -83,10 +103,14 @@ export async function openBench(prefix: string): Promise<Bench> {
 
 const configDocs = new Map<string, Record<string, unknown>>();
 
-/** A configured table, validated like offload.config.json; `source` names a table of the bench's database. */
+/**
+ * A configured table, validated like offload.config.json; `source` names a table of the bench's database; a
+ * target in `cold` goes to the bench's namespace.
+ */
 export function tableConfig(bench: Bench, t: Record<string, unknown>): TableConfig {
   const doc = { ...t };
   if (typeof doc.source === 'string' && !doc.source.includes('.')) doc.source = `${bench.chDatabase}.${doc.source}`;
+  if (typeof doc.target === 'string') doc.target = doc.target.replace(/^cold\./, `${bench.namespace}.`);
   const cfg = validateTablesConfig({ tables: [doc] }, 'test-config').tables[0];
   configDocs.set(cfg.name, doc);
   return cfg;
@@ -120,6 +144,7 @@ export async function runCli(
       ...env,
       DATABASE_URL: bench.pgUrl,
       OFFLOAD_WAREHOUSE: bench.warehouse,
+      ...bench.catalogEnv,
       ...(options.config ? { OFFLOAD_CONFIG: options.config } : {}),
       OFFLOAD_FAULT: '',
       ...options.env,
@@ -219,7 +244,7 @@ export async function assertAgree(bench: Bench, cfg: TableConfig): Promise<Agree
   const ch = await clickhouseRowsUpToWatermark(bench, cfg);
   const read = await pyiceberg<PyRead>(
     {
-      catalogUrl: bench.pgUrl,
+      catalogUrl: bench.catalogUrl,
       catalogName: 'offload',
       warehouse: { kind: 's3', url: bench.warehouse, io: bench.io, pyEnv: pyEnv(), close: async () => {} },
     },

@@ -19,6 +19,7 @@ import { partitionSpecFromConfig } from '../../src/iceberg/partition.js';
 import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
 import { commitStaged, createTable, dataLocation, loadTable, stageAppend, type Table } from '../../src/iceberg/table.js';
 import { readDataFiles } from '../../src/iceberg/reader.js';
+import { JdbcTableCatalog } from '../../src/iceberg/jdbc-table-catalog.js';
 import { parseIdentifier } from '../../src/iceberg/types.js';
 import type { Watermark } from '../../src/core/watermark.js';
 import type { CheckName, VerifyServices } from '../../src/verify/check.js';
@@ -49,7 +50,7 @@ before(async () => {
     clickhouse: ch,
     pool: cat.pool,
     io: wh.io,
-    catalog: cat.catalog,
+    catalog: new JdbcTableCatalog(cat.catalog, wh.io, wh.url, cat.pool),
     warehouse: wh.url,
     env: { ...env, DATABASE_URL: cat.url },
     pyiceberg: null,

@@ -2,7 +2,7 @@
 // then two more race to recover; then every invariant is checked.
 import { isTableLocked } from '../../state/locks.js';
 import { UsageError } from '../../core/errors.js';
-import { FAULT_SIMULATES, type CrashFault } from '../catalogue.js';
+import { faultSimulates, type CrashFault } from '../catalogue.js';
 import { isKilledAtFault } from '../child.js';
 import { FaultProxy, targetOf, throughProxy } from '../fault-proxy.js';
 import { brokenChecks, outcomeOfChecks, type ChildRun, type DrillOutcome, type DrillStep } from '../report.js';
@@ -90,7 +90,7 @@ export async function concurrentStep(
     kind: 'concurrent',
     table: s.original.name,
     fault,
-    simulates: `two workers on one table: the one holding it dies at ${fault} (${FAULT_SIMULATES[fault]}); the other must be turned away meanwhile, then two race to recover`,
+    simulates: `two workers on one table: the one holding it dies at ${fault} (${faultSimulates(fault, session.catalog.kind)}); the other must be turned away meanwhile, then two race to recover`,
     runs: runsOut,
     injected: null,
     verification,

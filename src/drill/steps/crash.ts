@@ -1,6 +1,6 @@
 // A crash step: the run is started with a fault point armed and dies there by SIGKILL (a real kill, not a
 // thrown exception); the next run recovers; then every invariant is checked.
-import { FAULT_SIMULATES, type CrashFault } from '../catalogue.js';
+import { faultSimulates, type CrashFault } from '../catalogue.js';
 import { isKilledAtFault } from '../child.js';
 import { brokenChecks, outcomeOfChecks, type ChildRun, type DrillStep } from '../report.js';
 import type { DrillSession, SandboxTable } from '../sandbox.js';
@@ -36,7 +36,7 @@ export async function crashStep(
     kind: 'crash',
     table: s.original.name,
     fault,
-    simulates: FAULT_SIMULATES[fault],
+    simulates: faultSimulates(fault, session.catalog.kind),
     runs: runsOut,
     injected: null,
     verification,

@@ -1,18 +1,27 @@
 // A transient step: the run talks to one service through the fault proxy (fault-proxy.ts): S3 errors or
-// stalls, a PostgreSQL COMMIT whose answer is lost, a ClickHouse response reset mid-stream. It must retry
-// what is safe to retry or fail cleanly; the next run recovers; then every invariant is checked.
+// stalls, a PostgreSQL COMMIT whose answer is lost, a ClickHouse response reset mid-stream, a REST catalog
+// commit whose answer is lost after the catalog applied it. It must retry what is safe to retry, settle what
+// is ambiguous, or fail cleanly; the next run recovers; then every invariant is checked.
 import { UsageError } from '../../core/errors.js';
-import { FAULT_SIMULATES, type TransientFault } from '../catalogue.js';
+import { faultSimulates, type TransientFault } from '../catalogue.js';
 import { isCleanEnd } from '../child.js';
 import { FaultProxy, postgresQueryMessage, targetOf, throughProxy, type ProxyFault } from '../fault-proxy.js';
 import { brokenChecks, outcomeOfChecks, type ChildRun, type DrillStep } from '../report.js';
 import type { DrillSession, SandboxTable } from '../sandbox.js';
+import { RestCatalog } from '../../iceberg/rest-catalog.js';
+import { parseIdentifier } from '../../iceberg/types.js';
 
 type Env = Record<string, string | undefined>;
 
-/** The proxy a transient fault needs: which service, and what it does. */
-export function proxyFaultOf(fault: TransientFault): {
-  service: 'ClickHouse' | 'PostgreSQL' | 'S3';
+/**
+ * The proxy a transient fault needs: which service, and what it does. `restCommit`: the request line of the
+ * sandbox table's REST commit (`POST /v1/…/tables/<t>`), which rest-drop cuts the answer of.
+ */
+export function proxyFaultOf(
+  fault: TransientFault,
+  restCommit = 'POST /v1/',
+): {
+  service: 'ClickHouse' | 'PostgreSQL' | 'S3' | 'REST catalog';
   protocol: 'tcp' | 'http';
   fault: ProxyFault;
 } {
@@ -39,8 +48,22 @@ export function proxyFaultOf(fault: TransientFault): {
       };
     case 'ch-reset':
       return { service: 'ClickHouse', protocol: 'tcp', fault: { kind: 'reset-after-bytes', bytes: 16 * 1024, times: 1 } };
+    case 'rest-drop':
+      return {
+        service: 'REST catalog',
+        protocol: 'tcp',
+        fault: { kind: 'drop-on-message', match: Buffer.from(`${restCommit} HTTP/1.1\r\n`, 'latin1'), when: 'after-reply', times: 1 },
+      };
   }
 }
+
+/** The environment variable naming each service's URL (the proxy goes in front of it). */
+const SERVICE_URL_VARIABLE = {
+  ClickHouse: 'CLICKHOUSE_URL',
+  PostgreSQL: 'DATABASE_URL',
+  S3: 'AWS_ENDPOINT_URL_S3',
+  'REST catalog': 'OFFLOAD_CATALOG_URI',
+} as const;
 
 export async function transientStep(
   session: DrillSession,
@@ -51,29 +74,22 @@ export async function transientStep(
 ): Promise<DrillStep> {
   const began = performance.now();
   const lagMs = cutoffSec === null ? null : session.lagFor(s.table, cutoffSec);
-  const spec = proxyFaultOf(fault);
+  const catalog = session.catalog;
+  if (fault === 'rest-drop' && !(catalog instanceof RestCatalog))
+    throw new UsageError(`the ${fault} drill needs a REST catalog (OFFLOAD_CATALOG=rest, OFFLOAD_CATALOG_URI)`);
+  const restCommit = catalog instanceof RestCatalog ? await catalog.commitRequestLine(parseIdentifier(s.table.target)) : undefined;
+  const spec = proxyFaultOf(fault, restCommit);
   const env = session.options.env;
-  const serviceUrl =
-    spec.service === 'ClickHouse'
-      ? env.CLICKHOUSE_URL
-      : spec.service === 'PostgreSQL'
-        ? env.DATABASE_URL
-        : (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
-  if (!serviceUrl)
-    throw new UsageError(
-      `the ${fault} drill needs ${spec.service === 'ClickHouse' ? 'CLICKHOUSE_URL' : spec.service === 'PostgreSQL' ? 'DATABASE_URL' : 'AWS_ENDPOINT_URL_S3'} (the proxy goes in front of it)`,
-    );
+  const variable = SERVICE_URL_VARIABLE[spec.service];
+  const serviceUrl = spec.service === 'S3' ? (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) : env[variable];
+  if (!serviceUrl) throw new UsageError(`the ${fault} drill needs ${variable} (the proxy goes in front of it)`);
   const proxy = await FaultProxy.start({ target: targetOf(serviceUrl), protocol: spec.protocol, fault: spec.fault });
   proxy.onInjected((f) => session.emit({ kind: 'fault-injected', index, detail: `${spec.service}: ${f.detail}` }));
   const runsOut: ChildRun[] = [];
   let faulty: ChildRun;
   try {
     const override: Env =
-      spec.service === 'ClickHouse'
-        ? { CLICKHOUSE_URL: throughProxy(serviceUrl, proxy) }
-        : spec.service === 'PostgreSQL'
-          ? { DATABASE_URL: throughProxy(serviceUrl, proxy) }
-          : { AWS_ENDPOINT_URL_S3: `http://${proxy.address}` };
+      spec.service === 'S3' ? { AWS_ENDPOINT_URL_S3: `http://${proxy.address}` } : { [variable]: throughProxy(serviceUrl, proxy) };
     faulty = await session.offload(index, 'faulty', s, { lagMs, env: override });
     runsOut.push(faulty);
   } finally {
@@ -102,7 +118,7 @@ export async function transientStep(
     kind: 'transient',
     table: s.original.name,
     fault,
-    simulates: FAULT_SIMULATES[fault],
+    simulates: faultSimulates(fault, session.catalog.kind),
     runs: runsOut,
     injected,
     verification,
