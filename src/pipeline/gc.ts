@@ -17,7 +17,7 @@ import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
 import { removeTableWorkDirs } from './work-dirs.js';
 
-export { removeUnnamedWorkDirs } from './work-dirs.js';
+export { removeStaleWorkDirs } from './work-dirs.js';
 
 export const DEFAULT_GC_MIN_AGE_MS = 3_600_000;
 
@@ -72,7 +72,7 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
   if (!lock) return { ...base, status: 'busy' };
   try {
     // No run of the table is alive while we hold its lock: its work directories are killed runs'.
-    base.workDirs = await removeTableWorkDirs(deps.workDir, cfg.name, options.dryRun);
+    base.workDirs = await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids), options.dryRun);
     const table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
     if (!table) return base;
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;

@@ -130,7 +130,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     emit({ kind: 'phase', table: cfg.name, runId: '', phase: 'recover' });
     await recoverTable({ state: deps.state, catalog: deps.catalog, io: deps.io, tableName: cfg.name, ident, events });
     // Local scratch of this table's killed runs (none of its runs is alive while we hold the lock).
-    await removeTableWorkDirs(deps.workDir, cfg.name).catch(() => undefined); // best effort: scratch only
+    await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids)).catch(() => undefined); // best effort: scratch only
 
     const shape = await deps.source.shape(cfg);
     let table = await currentTable(deps.catalog, deps.io, ident);

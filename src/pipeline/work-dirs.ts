@@ -1,15 +1,18 @@
 // Local scratch of runs: each run writes its slices and data files under `offload-<table>-<runId>` in the
 // work directory (OFFLOAD_WORK_DIR, else the system's temp directory) and removes it when it ends. A
 // killed process cannot: whoever next holds the table's lock — the table's next run, or `offload gc` —
-// removes every directory of that table, since no run of the table can be alive while the lock is held.
-// Directories of the older `offload-<runId>` form (no table in the name) are removed by gc once older
-// than its safety age.
+// removes the directories of that table's runs recorded in its state database, since no run of the table
+// can be alive while the lock is held. A directory whose run this database does not know belongs to
+// another installation sharing the folder (or to a run killed before it was recorded): it may be alive,
+// so only gc removes it, once older than its safety age — as it does the older `offload-<runId>` form.
 import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const RUN_ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const UNNAMED = new RegExp(`^offload-${RUN_ID}$`);
+const JUST_RUN_ID = new RegExp(`^${RUN_ID}$`);
+/** Any run's work directory: `offload-<runId>` (older versions) or `offload-<table>-<runId>`. */
+const ANY_RUN = new RegExp(`^offload-(?:.+-)?(${RUN_ID})$`);
 
 /** The work directory of one run of one table. */
 export function runWorkDir(base: string | undefined, table: string, runId: string): string {
@@ -30,22 +33,45 @@ async function find(base: string | undefined, match: (name: string) => Promise<b
   return found;
 }
 
+/** The run id in a work directory's name. */
+function runIdOf(dir: string): string {
+  return ANY_RUN.exec(dir.slice(dir.lastIndexOf('offload-')))![1]!;
+}
+
 /**
- * Removes the work directories of `table`'s runs. Only while holding the table's lock: no run of the table
- * is alive then, so each is a killed run's. `dryRun`: lists them, removes nothing.
+ * Removes the work directories of `table`'s runs that `known` says are runs of this state database. Only
+ * while holding the table's lock: no such run is alive then, so each is a killed run's. `dryRun`: lists
+ * them, removes nothing.
  */
-export async function removeTableWorkDirs(base: string | undefined, table: string, dryRun = false): Promise<string[]> {
-  const own = new RegExp(`^offload-${table}-${RUN_ID}$`);
-  const dirs = await find(base, async (name) => own.test(name));
+export async function removeTableWorkDirs(
+  base: string | undefined,
+  table: string,
+  known: (runIds: string[]) => Promise<Set<string>>,
+  dryRun = false,
+): Promise<string[]> {
+  const prefix = `offload-${table}-`;
+  const named = await find(base, async (name) => name.startsWith(prefix) && JUST_RUN_ID.test(name.slice(prefix.length)));
+  const ours = await known(named.map(runIdOf));
+  const dirs = named.filter((d) => ours.has(runIdOf(d)));
   if (!dryRun) for (const d of dirs) await rm(d, { recursive: true, force: true });
   return dirs;
 }
 
-/** Removes the unnamed (`offload-<runId>`) work directories last modified more than `minAgeMs` ago. */
-export async function removeUnnamedWorkDirs(base: string | undefined, minAgeMs: number, now: Date, dryRun = false): Promise<string[]> {
+/**
+ * Removes the run work directories last modified more than `minAgeMs` ago that no table's lock can vouch
+ * for: the older `offload-<runId>` form and those of runs another installation (or none) recorded.
+ * `claimed`: the directories the tables' locks already vouched for (removed or listed under them).
+ */
+export async function removeStaleWorkDirs(
+  base: string | undefined,
+  minAgeMs: number,
+  now: Date,
+  claimed: ReadonlySet<string>,
+  dryRun = false,
+): Promise<string[]> {
   const cutoff = now.getTime() - minAgeMs;
   const dirs = await find(base, async (name) => {
-    if (!UNNAMED.test(name)) return false;
+    if (!ANY_RUN.test(name) || claimed.has(join(base ?? tmpdir(), name))) return false;
     const s = await stat(join(base ?? tmpdir(), name)).catch(() => null);
     return s?.isDirectory() === true && s.mtimeMs < cutoff;
   });

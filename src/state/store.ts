@@ -38,6 +38,8 @@ export interface StateStore {
   markRunAborted(runId: string, reason: string): Promise<boolean>;
   /** A table's runs still marked running, oldest first. */
   findRunningRuns(table: string): Promise<runs.OffloadRun[]>;
+  /** Which of `runIds` are runs of `table` in this store. */
+  knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>>;
   /** What run `runId` read of each closed window of a candle table (before its commit; read back only once committed). */
   recordWindows(table: string, runId: string, windows: readonly windows.WindowFingerprint[]): Promise<void>;
   /**
@@ -97,6 +99,10 @@ export class PostgresStateStore implements StateStore {
 
   findRunningRuns(table: string): Promise<runs.OffloadRun[]> {
     return runs.findRunning(this.pool, table);
+  }
+
+  knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>> {
+    return runs.knownIds(this.pool, table, runIds);
   }
 
   recordWindows(table: string, runId: string, list: readonly windows.WindowFingerprint[]): Promise<void> {

@@ -265,6 +265,10 @@ class MemoryDatabase implements StateStore {
     return [...this.committed.runs.values()].filter((r) => r.table === table && r.status === 'running');
   }
 
+  async knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>> {
+    return new Set(runIds.filter((id) => this.committed.runs.get(id)?.table === table));
+  }
+
   async recordWindows(): Promise<void> {
     // The tables of this test have no closed windows (no candle table).
   }

@@ -3,7 +3,8 @@
 // removes it, and so does `offload gc` (which lists it with --dry-run first).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bronzeConfig, insertBronze, openBench, runCli, writeConfigFile, type Bench } from '../support/offload-stack.js';
@@ -16,7 +17,10 @@ after(async () => {
   await bench?.close();
 });
 
-const workDirsOf = async (dir: string) => (await readdir(dir)).filter((n) => n.startsWith('offload-bronze_trades_binance-'));
+// Another installation (its own state database) offloading a table of the same name into the same folder.
+const FOREIGN = `offload-bronze_trades_binance-${randomUUID()}`;
+const workDirsOf = async (dir: string) =>
+  (await readdir(dir)).filter((n) => n.startsWith('offload-bronze_trades_binance-') && n !== FOREIGN);
 
 describe('work directories of killed runs', () => {
   it('are removed by the next run of the table and by gc', async () => {
@@ -30,6 +34,7 @@ describe('work directories of killed runs', () => {
       Array.from({ length: 200 }, (_, i) => ({ kafka_offset: String(i), exchange_timestamp: '2024-01-01 00:00:00' })),
     );
 
+    await mkdir(join(workDir, FOREIGN, 'data'), { recursive: true });
     const killed = await runCli(bench, ['run', '--table', cfg.name], { config, env: { ...env, OFFLOAD_FAULT: 'mid-extract' } });
     assert.equal(killed.signal, 'SIGKILL', `${killed.stdout}\n${killed.stderr}`);
     const left = await workDirsOf(workDir);
@@ -54,5 +59,12 @@ describe('work directories of killed runs', () => {
     assert.equal(gc.exitCode, 0, gc.stderr);
     assert.ok(gc.stdout.includes(`removed the work directory of a killed run: ${join(workDir, dir)}`), gc.stdout);
     assert.deepEqual(await workDirsOf(workDir), [], 'gc removed it');
+    assert.ok(
+      (await readdir(workDir)).includes(FOREIGN),
+      "a run this database never recorded may be alive elsewhere: left (until gc's safety age)",
+    );
+    const old = await runCli(bench, ['gc', '--min-age', '0s'], { config, env });
+    assert.equal(old.exitCode, 0, old.stderr);
+    assert.ok(!(await readdir(workDir)).includes(FOREIGN), 'gc removes it once older than the safety age');
   });
 });
