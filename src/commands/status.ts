@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadTablesConfig } from '../config/tables.js';
 import { ExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
+import { lateDataLines } from '../pipeline/late-data.js';
 import { collectStatus } from '../pipeline/status.js';
 import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
 import { formatCount, formatInstant, logLine, printJson, printTable, println, type CommandContext } from './output.js';
@@ -51,13 +52,24 @@ function watermarkText(t: TableStatus): string {
   return `${formatInstant(w.timestamp)}${w.tieBreak !== null ? ` #${w.tieBreak}` : ''}`;
 }
 
+/** Late rows, and changed closed windows of a candle table: `3 rows`, `2 windows`, `0`, or — before any offload. */
+function lateText(t: TableStatus): string {
+  if (t.late === null) return '—';
+  if (!t.late.ok) return '?';
+  const parts = [
+    ...(t.late.value.rows > 0 ? [`${formatCount(t.late.value.rows)} rows`] : []),
+    ...(t.late.value.changedWindows.length > 0 ? [`${formatCount(t.late.value.changedWindows.length)} windows`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : '0';
+}
+
 function printHuman(ctx: CommandContext, report: StatusReport, file: string): void {
   for (const s of report.services) {
     println(ctx.stdout, `${s.name.padEnd(10)}  ${s.url}  ${s.ok ? (s.version ?? 'up') : 'UNREACHABLE'}`);
   }
   println(ctx.stdout, `config      ${file}`);
   println(ctx.stdout);
-  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LAST RUN'];
+  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LATE', 'LAST RUN'];
   const rows = report.tables.map((t) => {
     const ch = t.clickhouse;
     const ice = t.iceberg;
@@ -71,10 +83,11 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       ch.ok ? formatCount(ch.value.pendingRows) : '?',
       !ice.ok ? '?' : ice.value.exists ? formatCount(ice.value.rows) : 'no table yet',
       t.delta === null ? '?' : formatCount(t.delta),
+      lateText(t),
       t.lastRun ? `${t.lastRun.status} ${formatInstant(t.lastRun.startedAt)}` : '—',
     ];
   });
-  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 8]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
+  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 8, 9]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
   // Cells that failed while their service answered (a missing table, a query that does not run).
   const isUp = (name: string) => report.services.some((s) => s.name === name && s.ok);
   const problems = [
@@ -85,6 +98,13 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       !t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [],
     ),
   ];
+  // Late data, and the repair of each partition that holds it.
+  const late = report.tables.flatMap((t) => (t.late?.ok ? lateDataLines(t.name, t.late.value) : []));
+  if (late.length > 0) {
+    println(ctx.stdout);
+    for (const l of late) println(ctx.stdout, l);
+  }
+  problems.push(...report.tables.flatMap((t) => (t.late && !t.late.ok ? [{ table: t.name, reason: `late data: ${t.late.error}` }] : [])));
   if (problems.length > 0) {
     // One line per distinct reason, naming the tables it concerns.
     const byReason = new Map<string, string[]>();

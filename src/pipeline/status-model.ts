@@ -1,5 +1,6 @@
 // What the status view shows for one table: the shared shape of `offload status --json` and the TUI's rows.
 import type { Watermark } from '../core/watermark.js';
+import type { LateData } from './late-data.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
 
@@ -26,6 +27,12 @@ export interface TableStatus {
   iceberg: CellState<{ exists: boolean; rows: number; snapshotId: string | null; snapshotAt: string | null }>;
   /** ClickHouse rows up to the watermark minus Iceberg rows; 0 when both sides agree. */
   delta: number | null;
+  /**
+   * Data that arrived at or below the watermark after it was committed (pipeline/late-data.ts): late rows
+   * and the partitions holding them; for candle tables the closed windows whose values changed since.
+   * null: nothing offloaded yet (or a cell it needs is unknown).
+   */
+  late: CellState<LateData> | null;
   lastRun: LastRun | null;
   /** Another worker holds this table's lock right now. */
   isBusy: boolean;

@@ -17,8 +17,13 @@ import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
+import type { Table } from '../iceberg/table.js';
+import { collectLateData, type LateDataMemo } from './late-data.js';
+import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
+
+type IcebergCell = Extract<TableStatus['iceberg'], { ok: true }>['value'];
 
 export interface StatusSources {
   config: OffloadConfig;
@@ -27,6 +32,8 @@ export interface StatusSources {
   /** With both, the Iceberg cells come from the catalog and the current snapshot's summary (never a scan). */
   catalog?: Catalog;
   io?: FileIO;
+  /** Reuses late-data results for a while (screens refreshing every few seconds); absent: computed every time. */
+  lateMemo?: LateDataMemo;
 }
 
 const formatCount = (n: number) => n.toLocaleString('en-US');
@@ -101,29 +108,65 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
 /** The table's Iceberg cell: its current snapshot's summary (`total-records`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, t: TableConfig): Promise<TableStatus['iceberg']> {
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<{ cell: TableStatus['iceberg']; table?: Table }> {
   try {
     const table = await catalog.loadTable(tableIdentifier(t));
-    if (!table) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+    if (!table) return { cell: { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } } };
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
     if (snap && (total === undefined || !/^\d+$/.test(total)))
       throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
     return {
-      ok: true,
-      value: {
-        exists: true,
-        rows: snap ? Number(total) : 0,
-        snapshotId: snap ? String(snap['snapshot-id']) : null,
-        snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+      cell: {
+        ok: true,
+        value: {
+          exists: true,
+          rows: snap ? Number(total) : 0,
+          snapshotId: snap ? String(snap['snapshot-id']) : null,
+          snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+        },
       },
+      table,
     };
+  } catch (err) {
+    return { cell: fail(err) };
+  }
+}
+
+/** The table's late rows and changed windows, once something was offloaded; null when there is nothing to compare. */
+async function lateCell(
+  sources: StatusSources,
+  t: TableConfig,
+  table: Table | undefined,
+  watermark: TableStatus['watermark'],
+  ch: TableStatus['clickhouse'],
+  iceberg: TableStatus['iceberg'],
+): Promise<TableStatus['late']> {
+  const io = sources.io;
+  if (!table || !io || !watermark.ok || !ch.ok || !iceberg.ok || iceberg.value.snapshotId === null) return null;
+  try {
+    const caps = await sources.clickhouse.capabilities();
+    const compute = async () =>
+      collectLateData({
+        clickhouse: sources.clickhouse,
+        pool: sources.pool,
+        io,
+        cfg: t,
+        shape: sourceShape(t, await sourceColumns(sources.clickhouse, t), caps),
+        table,
+        watermark: watermark.value,
+        rowsUpToWatermark: ch.value.rowsUpToWatermark,
+        icebergRows: iceberg.value.rows,
+      });
+    const key = `${iceberg.value.snapshotId} ${ch.value.rowsUpToWatermark}`;
+    return { ok: true, value: sources.lateMemo ? await sources.lateMemo.get(t.name, key, compute) : await compute() };
   } catch (err) {
     return fail(err);
   }
 }
 
-export async function collectStatus({ config, clickhouse, pool, catalog, io }: StatusSources): Promise<StatusReport> {
+export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
+  const { config, clickhouse, pool, catalog, io } = sources;
   const names = config.tables.map((t) => t.name);
 
   const chService: ServiceInfo = { name: 'ClickHouse', url: clickhouse.url, ok: true };
@@ -197,14 +240,15 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         }
       }
 
-      const iceberg: TableStatus['iceberg'] =
+      const read =
         catalog && io
           ? catalogService && !catalogService.ok
-            ? fail(new Error(`the Iceberg REST catalog is unreachable`))
+            ? { cell: fail<IcebergCell>(new Error(`the Iceberg REST catalog is unreachable`)) }
             : catalog.kind === 'jdbc' && !pgService.ok
-              ? fail(new Error('PostgreSQL (the catalog) unreachable'))
+              ? { cell: fail<IcebergCell>(new Error('PostgreSQL (the catalog) unreachable')) }
               : await icebergCell(catalog, t)
-          : { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+          : { cell: { ok: true as const, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } } };
+      const iceberg: TableStatus['iceberg'] = read.cell;
       return {
         name: t.name,
         layer: t.layer,
@@ -215,6 +259,7 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         clickhouse: ch,
         iceberg,
         delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
+        late: await lateCell(sources, t, 'table' in read ? read.table : undefined, watermark, ch, iceberg),
         lastRun: lastRunOf(lastRuns.get(t.name)),
         isBusy,
       };
