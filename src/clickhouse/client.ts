@@ -82,6 +82,30 @@ export class ClickHouseQueryError extends OffloadError {
 }
 
 /**
+ * ClickHouse error codes raised by a value in some row, not by the query or the server: the same rows fail
+ * every time until they are changed at the source (a cast that overflows, text that does not parse, a
+ * division by zero, a value out of its type's range).
+ */
+const ROW_VALUE_CODES = new Set([
+  6, // CANNOT_PARSE_TEXT
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  153, // ILLEGAL_DIVISION
+  321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  407, // DECIMAL_OVERFLOW
+  691, // UNKNOWN_ELEMENT_OF_ENUM
+]);
+
+/** Whether a failure is ClickHouse refusing a value in some row (see ROW_VALUE_CODES). */
+export function isRowValueError(err: unknown): err is ClickHouseQueryError {
+  return err instanceof ClickHouseQueryError && err.code !== undefined && ROW_VALUE_CODES.has(err.code);
+}
+
+/**
  * Code and first line of a server error. Against current servers the client parses the `(TYPE_NAME)` form:
  * the code is in `err.code` ('62') and the message no longer starts with `Code: 62`. On 18.16 the client
  * cannot parse the error, `code` is undefined: read `Code: NNN` from the message then.

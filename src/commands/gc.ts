@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { durationMs, findTable, loadTablesConfig } from '../config/tables.js';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { DEFAULT_GC_MIN_AGE_MS, gcTable, type GcTableResult } from '../pipeline/gc.js';
+import { DEFAULT_GC_MIN_AGE_MS, gcTable, removeStaleWorkDirs, type GcTableResult } from '../pipeline/gc.js';
 import { openServices } from '../pipeline/services.js';
 import { formatCount, logLine, printJson, printTable, type CommandContext } from './output.js';
 
@@ -28,16 +28,21 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
   }
   const services = openServices(ctx.env, 'gc');
   const results: GcTableResult[] = [];
+  let staleWorkDirs: string[] = [];
   try {
     await services.require(['PostgreSQL', 'S3']);
     const deps = services.offloadDeps();
     for (const t of tables) results.push(await gcTable(t, deps, { minAgeMs, dryRun: options.dryRun }));
+    // Work directories no table's lock vouches for (older versions', another installation's): removed by age.
+    const claimed = new Set(results.flatMap((r) => r.workDirs));
+    staleWorkDirs = await removeStaleWorkDirs(deps.workDir, minAgeMs, new Date(), claimed, options.dryRun);
   } finally {
     await services.close();
   }
   const deleted = results.flatMap((r) => r.deleted);
+  const workDirs = [...results.flatMap((r) => r.workDirs), ...staleWorkDirs];
   if (options.json) {
-    printJson(ctx.stdout, { deleted, dryRun: Boolean(options.dryRun), minAgeMs, tables: results });
+    printJson(ctx.stdout, { deleted, workDirs, dryRun: Boolean(options.dryRun), minAgeMs, tables: results });
   } else {
     const rows = results.map((r) => [
       r.table,
@@ -62,6 +67,11 @@ export async function gc(options: GcCliOptions, ctx: CommandContext): Promise<Gc
           uri: o.uri,
         });
     }
+    for (const d of workDirs)
+      logLine(ctx.stdout, `  ${options.dryRun ? 'would remove' : 'removed'} the work directory of a killed run: ${d}`, {
+        event: options.dryRun ? 'work-dir' : 'work-dir-removed',
+        path: d,
+      });
   }
   if (results.some((r) => r.status === 'busy')) ctx.exitCode = ExitCode.busy;
   return results;

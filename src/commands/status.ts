@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadTablesConfig } from '../config/tables.js';
 import { ExitCode, overallExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
+import { lateDataLines } from '../pipeline/late-data.js';
 import { collectStatus } from '../pipeline/status.js';
 import { TABLE_STATE_LABEL, tableState, type LastRun, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
 import { formatAgo } from '../ui/format.js';
@@ -50,12 +51,19 @@ export function failuresOf(report: StatusReport): Array<{ line: string; exitCode
   }));
   const byReason = new Map<string, { tables: string[]; exitCode: number }>();
   for (const t of report.tables) {
-    for (const cell of [t.watermark, t.clickhouse, t.iceberg]) {
+    const cells = [
+      { cell: t.watermark, what: '' },
+      { cell: t.clickhouse, what: '' },
+      { cell: t.iceberg, what: '' },
+      ...(t.late ? [{ cell: t.late, what: 'late data: ' }] : []),
+    ];
+    for (const { cell, what } of cells) {
       // A cell that failed because its service is down is said once, on the service's line.
       if (cell.ok || cell.service !== undefined) continue;
-      const entry = byReason.get(cell.error) ?? { tables: [], exitCode: cell.exitCode ?? ExitCode.failed };
+      const reason = `${what}${cell.error}`;
+      const entry = byReason.get(reason) ?? { tables: [], exitCode: cell.exitCode ?? ExitCode.failed };
       if (!entry.tables.includes(t.name)) entry.tables.push(t.name);
-      byReason.set(cell.error, entry);
+      byReason.set(reason, entry);
     }
   }
   for (const [reason, { tables, exitCode }] of byReason) {
@@ -87,6 +95,17 @@ function lastRunText(t: TableStatus, now: number): string {
   return `${RUN_WORDS[r.status]} ${formatAgo(r.status === 'running' ? r.startedAt : (r.finishedAt ?? r.startedAt), now)}`;
 }
 
+/** Late rows, and changed closed windows of a candle table: `3 rows`, `2 windows`, `0`, or — before any offload. */
+function lateText(t: TableStatus): string {
+  if (t.late === null) return '—';
+  if (!t.late.ok) return '?';
+  const parts = [
+    ...(t.late.value.rows > 0 ? [`${formatCount(t.late.value.rows)} rows`] : []),
+    ...(t.late.value.changedWindows.length > 0 ? [`${formatCount(t.late.value.changedWindows.length)} windows`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : '0';
+}
+
 function printHuman(ctx: CommandContext, report: StatusReport, file: string): void {
   const now = Date.parse(report.generatedAt);
   const serviceRows = report.services.map((s) => [
@@ -98,7 +117,7 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
   for (const line of alignedTable(['', '', '', ''], serviceRows).slice(1)) println(ctx.stdout, line);
   println(ctx.stdout, `  config      ${file}`);
   println(ctx.stdout);
-  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LAST RUN'];
+  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LATE', 'LAST RUN'];
   const rows = report.tables.map((t) => {
     const ch = t.clickhouse;
     const ice = t.iceberg;
@@ -112,10 +131,20 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
       ch.ok ? formatCount(ch.value.pendingRows) : '?',
       !ice.ok ? '?' : ice.value.exists ? formatCount(ice.value.rows) : 'no table yet',
       t.delta === null ? '?' : formatCount(t.delta),
+      lateText(t),
       lastRunText(t, now),
     ];
   });
-  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 7, 8]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
+  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 7, 8, 9]), (i) => ({
+    table: report.tables[i].name,
+    busy: report.tables[i].isBusy,
+  }));
+  // Late data, and the repair of each partition that holds it.
+  const late = report.tables.flatMap((t) => (t.late?.ok ? lateDataLines(t.name, t.late.value) : []));
+  if (late.length > 0) {
+    println(ctx.stdout);
+    for (const l of late) println(ctx.stdout, l);
+  }
 }
 
 export function registerStatus(program: Command, ctx: CommandContext): void {

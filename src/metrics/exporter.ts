@@ -14,7 +14,7 @@ export interface MetricsListen {
 }
 
 /** What the status refresh reads: ClickHouse, PostgreSQL, the catalog and the files. */
-export type MetricsSources = Omit<Required<StatusSources>, 'config'>;
+export type MetricsSources = Omit<Required<StatusSources>, 'config' | 'lateMemo'>;
 
 export interface MetricsExporter {
   url: string;

@@ -16,6 +16,9 @@ import type { Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
+import { removeTableWorkDirs } from './work-dirs.js';
+
+export { removeStaleWorkDirs } from './work-dirs.js';
 
 export const DEFAULT_GC_MIN_AGE_MS = 3_600_000;
 
@@ -23,6 +26,8 @@ export interface GcDeps {
   state: StateStore;
   catalog: Catalog;
   io: FileIO;
+  /** Local scratch (OFFLOAD_WORK_DIR; default: the system's temp directory): killed runs' directories are removed. */
+  workDir?: string;
 }
 
 export interface GcOptions {
@@ -46,6 +51,8 @@ export interface GcTableResult {
   /** Unreferenced but younger than the safety age: kept this time. */
   tooYoung: number;
   deleted: string[];
+  /** Local work directories of the table's killed runs: removed (or, with dryRun, to remove). */
+  workDirs: string[];
 }
 
 /** Collects one table's orphan files. */
@@ -60,10 +67,13 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
     orphans: [],
     tooYoung: 0,
     deleted: [],
+    workDirs: [],
   };
   const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {
+    // No run of the table is alive while we hold its lock: its work directories are killed runs'.
+    base.workDirs = await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids), options.dryRun);
     const table = await currentTable(deps.catalog, deps.io, tableIdentifier(cfg));
     if (!table) return base;
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;

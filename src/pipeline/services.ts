@@ -142,7 +142,7 @@ export class Services {
   }
 
   /** What the status collector reads (pipeline/status.ts): these connections, S3 probed for the warehouse. */
-  statusSources(config: OffloadConfig): Required<StatusSources> {
+  statusSources(config: OffloadConfig): Required<Omit<StatusSources, 'lateMemo'>> {
     return { config, clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io, warehouse: this.storage };
   }
 

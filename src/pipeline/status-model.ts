@@ -1,6 +1,7 @@
 // What the status view shows for one table: the shared shape of `offload status --json` and the TUI's rows.
 import type { ServiceName } from '../core/errors.js';
 import type { Watermark } from '../core/watermark.js';
+import type { LateData } from './late-data.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
 
@@ -48,6 +49,12 @@ export interface TableStatus {
    * in that order (snapshot, then the count up to its watermark), so a commit in between never shows as Δ.
    */
   delta: number | null;
+  /**
+   * Data that arrived at or below the watermark after it was committed (pipeline/late-data.ts): late rows
+   * and the partitions holding them; for candle tables the closed windows whose values changed since.
+   * null: nothing offloaded yet (or a cell it needs is unknown).
+   */
+  late: CellState<LateData> | null;
   lastRun: LastRun | null;
   /** Another worker holds this table's lock right now. */
   isBusy: boolean;

@@ -18,6 +18,9 @@ import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
+import type { Table } from '../iceberg/table.js';
+import { collectLateData, type LateDataMemo } from './late-data.js';
+import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
 import { snapshotWatermark } from './stage.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
@@ -31,6 +34,8 @@ export interface StatusSources {
   io?: FileIO;
   /** The warehouse (OFFLOAD_WAREHOUSE) and its S3 endpoint as shown; with `io`, S3 is probed like the others. */
   warehouse?: { location: string; endpoint: string } | null;
+  /** Reuses late-data results for a while (screens refreshing every few seconds); absent: computed every time. */
+  lateMemo?: LateDataMemo;
 }
 
 function fail<T>(err: unknown): CellState<T> {
@@ -129,24 +134,59 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
 const NO_TABLE = { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null };
 
 /** The table's Iceberg cell: its current snapshot's summary (`total-records`, `offload.watermark`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, t: TableConfig): Promise<TableStatus['iceberg']> {
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<{ cell: TableStatus['iceberg']; table?: Table }> {
   try {
     const table = await catalog.loadTable(tableIdentifier(t));
-    if (!table) return { ok: true, value: NO_TABLE };
+    if (!table) return { cell: { ok: true, value: NO_TABLE } };
     const snap = currentSnapshot(table.metadata);
     const total = snap?.summary['total-records'];
     if (snap && (total === undefined || !/^\d+$/.test(total)))
       throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
     return {
-      ok: true,
-      value: {
-        exists: true,
-        rows: snap ? Number(total) : 0,
-        snapshotId: snap ? String(snap['snapshot-id']) : null,
-        snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
-        watermark: snapshotWatermark(table.metadata),
+      cell: {
+        ok: true,
+        value: {
+          exists: true,
+          rows: snap ? Number(total) : 0,
+          snapshotId: snap ? String(snap['snapshot-id']) : null,
+          snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+          watermark: snapshotWatermark(table.metadata),
+        },
       },
+      table,
     };
+  } catch (err) {
+    return { cell: fail(err) };
+  }
+}
+
+/** The table's late rows and changed windows, once something was offloaded; null when there is nothing to compare. */
+async function lateCell(
+  sources: StatusSources,
+  t: TableConfig,
+  table: Table | undefined,
+  watermark: TableStatus['watermark'],
+  ch: TableStatus['clickhouse'],
+  iceberg: TableStatus['iceberg'],
+): Promise<TableStatus['late']> {
+  const io = sources.io;
+  if (!table || !io || !watermark.ok || !ch.ok || !iceberg.ok || iceberg.value.snapshotId === null) return null;
+  try {
+    const caps = await sources.clickhouse.capabilities();
+    const compute = async () =>
+      collectLateData({
+        clickhouse: sources.clickhouse,
+        pool: sources.pool,
+        io,
+        cfg: t,
+        shape: sourceShape(t, await sourceColumns(sources.clickhouse, t), caps),
+        table,
+        watermark: watermark.value,
+        rowsUpToWatermark: ch.value.rowsUpToWatermark,
+        icebergRows: iceberg.value.rows,
+      });
+    const key = `${iceberg.value.snapshotId} ${ch.value.rowsUpToWatermark}`;
+    return { ok: true, value: sources.lateMemo ? await sources.lateMemo.get(t.name, key, compute) : await compute() };
   } catch (err) {
     return fail(err);
   }
@@ -169,7 +209,8 @@ async function readState(
 }
 
 /** The report for every configured table. Never rejects because a service is down: cells carry that. */
-export async function collectStatus({ config, clickhouse, pool, catalog, io, warehouse }: StatusSources): Promise<StatusReport> {
+export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
+  const { config, clickhouse, pool, catalog, io, warehouse } = sources;
   const names = config.tables.map((t) => t.name);
   const isS3 = io !== undefined && warehouse != null && /^s3a?:\/\//.test(warehouse.location);
   const [chService, pgService, s3Service] = await Promise.all([
@@ -203,13 +244,14 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io, war
       const mark = state.marks.get(t.name);
       // The snapshot first, then the ClickHouse count up to the watermark it carries: a commit landing
       // between the two reads changes neither (docs/architecture.md, step 8: data and watermark move together).
-      let iceberg: TableStatus['iceberg'];
-      if (!catalog || !io) iceberg = { ok: true, value: NO_TABLE };
-      else if (catalogService && !catalogService.ok) iceberg = needs(catalogService);
+      let read: { cell: TableStatus['iceberg']; table?: Table };
+      if (!catalog || !io) read = { cell: { ok: true, value: NO_TABLE } };
+      else if (catalogService && !catalogService.ok) read = { cell: needs(catalogService) };
       else if (catalog.kind === 'jdbc' && state.failure)
-        iceberg = state.failure; // the JDBC catalog lives in the state database
-      else if (s3Service && !s3Service.ok) iceberg = needs(s3Service);
-      else iceberg = await icebergCell(catalog, t);
+        read = { cell: state.failure }; // the JDBC catalog lives in the state database
+      else if (s3Service && !s3Service.ok) read = { cell: needs(s3Service) };
+      else read = await icebergCell(catalog, t);
+      const iceberg = read.cell;
 
       // No watermark row while PostgreSQL answered: the table was never offloaded (its first run creates the row).
       const countedTo: Watermark | null = (iceberg.ok ? iceberg.value.watermark : null) ?? mark?.watermark ?? (pgService.ok ? EPOCH : null);
@@ -246,6 +288,7 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io, war
         clickhouse: ch,
         iceberg,
         delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
+        late: await lateCell(sources, t, read.table, watermark, ch, iceberg),
         lastRun: lastRunOf(state.lastRuns.get(t.name)),
         isBusy,
       };

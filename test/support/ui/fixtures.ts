@@ -21,6 +21,7 @@ export function tableStatus(name: string, layer: Layer, over: Partial<TableStatu
     clickhouse: { ok: true, value: { totalRows: 1500, rowsUpToWatermark: 1200, pendingRows: 300 } },
     iceberg: { ok: true, value: { exists: true, rows: 1200, snapshotId: '5512345678901234567', snapshotAt: '2026-02-11T12:01:00Z' } },
     delta: 0,
+    late: { ok: true, value: { rows: 0, partitions: [], changedWindows: [], changedPartitions: [] } },
     lastRun: {
       runId: `run-${name}`,
       status: 'committed',
