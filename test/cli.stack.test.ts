@@ -121,7 +121,7 @@ describe('offload CLI on the local stack', () => {
     assert.equal(rows.length, 9);
     for (const row of rows) {
       assert.match(row, /^\S+ +(bronze|silver|gold) +never +pending /, "nothing offloaded yet: the TUI's words");
-      assert.match(row, /no table yet +0 +never$/);
+      assert.match(row, /no table yet +0 +— +never$/, 'Δ 0, LATE — before any offload, LAST RUN never');
       assert.equal(row.indexOf('pending'), header.indexOf('STATE'), 'columns line up');
       assert.equal(
         row.indexOf('no table yet') + 'no table yet'.length,
