@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs tests with node's test runner (via tsx). Test files mirror src/ under test/; the kind is in the name:
-# x.test.ts(x) needs no service, x.stack.test.ts needs the local stack (`npm run stack:up`; `npm test`
+# x.test.ts(x) needs no service, x.stack.test.ts(x) needs the local stack (`npm run stack:up`; `npm test`
 # brings it up), x.e2e.test.ts drives the built CLI in tmux.
 # Usage: dev/run-tests.sh [--unit | --stack | --e2e] [--times] [files or dirs...]  (default: all of test/)
 #   dev/run-tests.sh --unit               the unit tests only: no service needed
@@ -29,9 +29,9 @@ files=()
 for f in "${found[@]}"; do
   case "$kind:$f" in
     all:*) files+=("$f") ;;
-    unit:*.stack.test.ts | unit:*.e2e.test.ts) ;;
+    unit:*.stack.test.ts | unit:*.stack.test.tsx | unit:*.e2e.test.ts | unit:*.e2e.test.tsx) ;;
     unit:*) files+=("$f") ;;
-    stack:*.stack.test.ts | e2e:*.e2e.test.ts) files+=("$f") ;;
+    stack:*.stack.test.ts | stack:*.stack.test.tsx | e2e:*.e2e.test.ts | e2e:*.e2e.test.tsx) files+=("$f") ;;
   esac
 done
 [ ${#files[@]} -gt 0 ] || { echo "run-tests: no $kind test files under ${args[*]}" >&2; exit 1; }

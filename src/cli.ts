@@ -1,10 +1,11 @@
-// The `offload` command line: parses argv, picks a command, and turns every failure into one message on
-// stderr and the documented exit code. Commands live in src/commands/, one file per verb.
+// The `offload` command line: parses argv, picks a command, and turns every failure into one line on stderr
+// (and, under --json, a JSON document on stdout) and the documented exit code. Commands live in
+// src/commands/, one file per verb.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { secretsOf, type Env } from './config/env.js';
 import { scrubSecrets } from './config/redact.js';
-import { ExitCode, OffloadError, exitCodeOf } from './core/errors.js';
+import { ExitCode, OffloadError, UsageError, exitCodeOf, failureDocument } from './core/errors.js';
 import { registerCompact } from './commands/compact.js';
 import { registerDrill } from './commands/drill.js';
 import { registerExpire } from './commands/expire.js';
@@ -14,7 +15,7 @@ import { registerRepair } from './commands/repair.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
 import { firstArgumentBesideLogFormat, isJsonLog, JsonLogStream, LOG_FORMATS, logFormatOf } from './commands/log-format.js';
-import { defaultContext, type CommandContext } from './commands/output.js';
+import { defaultContext, printJson, type CommandContext } from './commands/output.js';
 import { registerSeed } from './commands/seed.js';
 import { registerServeMetrics } from './commands/serve-metrics.js';
 import { registerStatus } from './commands/status.js';
@@ -26,15 +27,19 @@ Exit codes:
   0   success
   1   an offload or check failed (details in the output)
   2   bad command line
-  3   bad configuration file or environment (or the metrics port is in use)
-  4   a service (ClickHouse, PostgreSQL, S3) cannot be reached
+  3   bad configuration, environment or credentials (a retry will not help; also: the metrics port is in use)
+  4   a service (ClickHouse, PostgreSQL, S3) cannot be reached (a retry may help)
   5   another worker holds the table
   6   a concurrent commit won and re-planning did not succeed
-  7   a drill or verify found an invariant broken
+  7   a drill found an invariant broken
   70  internal error (set OFFLOAD_DEBUG=1 for the stack trace)
+Every failure is one line on stderr naming the service, what failed and what to check; with --json also
+a document {"error", "exitCode", "kind", "service"} on stdout. Several failures: 3 if any is 3, else 4 if
+any is 4, else their common code, else 1.
 
-Connections come from CLICKHOUSE_URL, DATABASE_URL (or PG*), AWS_* and OFFLOAD_WAREHOUSE;
-tables from offload.config.json (--config / OFFLOAD_CONFIG). \`source .stack/env\` sets them for the local stack.`;
+Connections come from CLICKHOUSE_URL, DATABASE_URL (or PGHOST and the PG* variables) and OFFLOAD_WAREHOUSE,
+all required, and the AWS_* variables; tables from offload.config.json (--config / OFFLOAD_CONFIG).
+\`source .stack/env\` sets them for the local stack.`;
 
 function packageVersion(): string {
   try {
@@ -82,21 +87,22 @@ export function buildProgram(ctx: CommandContext): Command {
   return program;
 }
 
-/** The message a person sees for an error: secrets scrubbed, a stack only with OFFLOAD_DEBUG=1. */
+/** The line a person sees for an error: secrets scrubbed, a stack only with OFFLOAD_DEBUG=1. */
 export function describeError(err: unknown, env: Env): string {
-  const debug = env.OFFLOAD_DEBUG === '1';
-  let text: string;
-  if (err instanceof OffloadError) text = err.message;
-  else if (err instanceof Error) text = `internal error: ${err.message}${debug ? '' : ' (set OFFLOAD_DEBUG=1 for the stack trace)'}`;
-  else text = `internal error: ${String(err)}`;
-  if (debug && err instanceof Error && err.stack) text += `\n${err.stack.split('\n').slice(1).join('\n')}`;
-  let secrets: string[] = [];
-  try {
-    secrets = secretsOf(env);
-  } catch {
-    /* an unparsable CLICKHOUSE_URL has no password to scrub */
-  }
-  return scrubSecrets(text, secrets);
+  return scrubSecrets(errorText(err, env.OFFLOAD_DEBUG === '1'), secretsOf(env));
+}
+
+function errorText(err: unknown, debug: boolean): string {
+  if (err instanceof OffloadError) return err.message;
+  if (!(err instanceof Error)) return `internal error: ${String(err)}`;
+  const text = `internal error: ${err.message}${debug ? '' : ' (set OFFLOAD_DEBUG=1 for the stack trace)'}`;
+  return debug && err.stack ? `${text}\n${err.stack.split('\n').slice(1).join('\n')}` : text;
+}
+
+/** `--json` among the arguments (before a `--`): the caller reads stdout as one JSON document. */
+function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
 }
 
 /** Under --log-format json every line the command prints, on either stream, becomes a JSON record. */
@@ -128,11 +134,14 @@ async function runProgram(argv: string[], ctx: CommandContext): Promise<number> 
     if (err instanceof CommanderError) {
       // --help and --version end with exit code 0; everything else commander rejects is a usage error
       // (it has already printed the message).
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (err.exitCode === 0) return ExitCode.ok;
+      if (wantsJson(args)) printJson(ctx.stdout, failureDocument(new UsageError(err.message), err.message.replace(/^error: /, '')));
+      return ExitCode.usage;
     }
-    const message = describeError(err, ctx.env);
-    if (isJsonLog(ctx.stderr)) ctx.stderr.record(message, { level: 'error', event: 'error', exitCode: exitCodeOf(err) });
-    else ctx.stderr.write(`offload: ${message}\n`);
+    const line = describeError(err, ctx.env);
+    if (isJsonLog(ctx.stderr)) ctx.stderr.record(line, { level: 'error', event: 'error', exitCode: exitCodeOf(err) });
+    else ctx.stderr.write(`offload: ${line}\n`);
+    if (wantsJson(args)) printJson(ctx.stdout, failureDocument(err, describeError(err, { ...ctx.env, OFFLOAD_DEBUG: undefined })));
     return exitCodeOf(err);
   }
 }

@@ -4,7 +4,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { clickhouseFromEnv, processEnv, secretsOf, type ClickHouseConnection, type Env } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
-import { ConfigError, OffloadError, ServiceUnavailable } from '../core/errors.js';
+import { ConfigError, ExitCode, type ExitCodeName, OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 import { sqlValues, type SqlValues, type TableRef } from './sql.js';
 import type { ColumnInfo } from './types.js';
 
@@ -62,15 +62,47 @@ export function capabilitiesOf(version: string): ClickHouseCapabilities {
 
 // ─── Errors ─────────────────────────────────────────────────────────────────────────────────────────
 
+// Server error codes that mean the configuration names something the server does not have: a table, a
+// database or a column (UNKNOWN_TABLE, UNKNOWN_DATABASE, UNKNOWN_IDENTIFIER, NO_SUCH_COLUMN_IN_TABLE,
+// THERE_IS_NO_COLUMN). A retry will not help; the configuration or the source must change.
+const MISSING_OBJECT_CODES = new Set([60, 81, 47, 16, 8]);
+
 /** A query the server rejected; `code` is ClickHouse's error code (e.g. 60 unknown table) when known. */
 export class ClickHouseQueryError extends OffloadError {
+  override readonly exitCode: number;
   constructor(
     readonly code: number | undefined,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    const kind: ExitCodeName = code !== undefined && MISSING_OBJECT_CODES.has(code) ? 'config' : 'failed';
+    this.exitCode = ExitCode[kind];
   }
+}
+
+/**
+ * ClickHouse error codes raised by a value in some row, not by the query or the server: the same rows fail
+ * every time until they are changed at the source (a cast that overflows, text that does not parse, a
+ * division by zero, a value out of its type's range).
+ */
+const ROW_VALUE_CODES = new Set([
+  6, // CANNOT_PARSE_TEXT
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  153, // ILLEGAL_DIVISION
+  321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  407, // DECIMAL_OVERFLOW
+  691, // UNKNOWN_ELEMENT_OF_ENUM
+]);
+
+/** Whether a failure is ClickHouse refusing a value in some row (see ROW_VALUE_CODES). */
+export function isRowValueError(err: unknown): err is ClickHouseQueryError {
+  return err instanceof ClickHouseQueryError && err.code !== undefined && ROW_VALUE_CODES.has(err.code);
 }
 
 /**
@@ -232,15 +264,23 @@ export class ClickHouseSource {
   translate(err: unknown, what?: string): Error {
     if (err instanceof OffloadError) return err;
     const network = networkCodeOf(err);
-    if (network) return new ServiceUnavailable('ClickHouse', this.url, NETWORK_DETAIL[network] ?? network, undefined, { cause: err });
-    const { code, message } = parseServerError(err);
-    const clean = scrubSecrets(message, this.secrets);
-    if (code !== undefined && AUTH_CODES.has(code)) {
+    if (network) {
       return new ServiceUnavailable(
         'ClickHouse',
         this.url,
-        `authentication failed: ${clean}`,
-        'Check the user and password in CLICKHOUSE_URL (or CLICKHOUSE_USER / CLICKHOUSE_PASSWORD).',
+        NETWORK_DETAIL[network] ?? network,
+        'is the server running, and is CLICKHOUSE_URL right?',
+        { cause: err },
+      );
+    }
+    const { code, message } = parseServerError(err);
+    const clean = scrubSecrets(message, this.secrets);
+    if (code !== undefined && AUTH_CODES.has(code)) {
+      return new ServiceRefused(
+        'ClickHouse',
+        this.url,
+        `login refused (${clean})`,
+        'check the user and password in CLICKHOUSE_URL (or CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)',
         { cause: err },
       );
     }
@@ -281,6 +321,15 @@ export class ClickHouseSource {
   async ping(): Promise<void> {
     const res = await this.client.ping();
     if (!res.success) throw this.translate(res.error);
+  }
+
+  /**
+   * Asks the server for its version now (never the answer cached by capabilities()): the server answers and
+   * lets this user in, or the classified error says why not. What `offload status` shows for ClickHouse.
+   */
+  async probe(): Promise<string> {
+    const rows = await this.query<{ v: string }>('SELECT version() AS v');
+    return rows[0]?.v ?? '';
   }
 
   /** The server's version (`SELECT version()`), asked once per source. */

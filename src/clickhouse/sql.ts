@@ -170,6 +170,14 @@ export function literalValues(): SqlValues {
   };
 }
 
+/** Typed literals a person reads (`toDateTime('2026-02-11 12:02:00', 'UTC')`), for SQL shown in messages. */
+export function readableValues(): SqlValues {
+  return {
+    ...literalValues(),
+    dateTime: (s) => dateTimeLiteral(`${microsText((s < 0n ? 0n : s > DATETIME_MAX ? DATETIME_MAX : s) * 1_000_000n).replace(' ', 'T')}Z`),
+  };
+}
+
 /** `{pN:Type}` placeholders with their values in `params`. */
 export function parameterValues(): SqlValues {
   const params: Record<string, string> = {};

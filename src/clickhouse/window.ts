@@ -236,3 +236,34 @@ export async function countAll(source: ClickHouseSource, src: WindowSource): Pro
   const [r] = await source.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${src.from}`);
   return num(r.n);
 }
+
+/** Per cursor value of (lower, upper]: its rows and a fingerprint of their values (see readWindowFingerprints). */
+export interface CursorFingerprint {
+  cursor: bigint;
+  rows: number;
+  /** sum of cityHash64 over each row's values as text, modulo 2^64, as decimal text. */
+  fingerprint: string;
+}
+
+/**
+ * Rows and a fingerprint of `columns` per cursor value in (lower, upper]: a value that changes in any row
+ * (a candle whose low moved) changes its window's fingerprint; the order of rows does not matter.
+ */
+export async function readWindowFingerprints(
+  source: ClickHouseSource,
+  src: WindowSource,
+  columns: readonly string[],
+  lower: Lower | null,
+  upper: bigint,
+): Promise<CursorFingerprint[]> {
+  const us = cursorMicrosSql(src);
+  const v = await source.values();
+  const values = columns.map((c) => `ifNull(toString(${quoteIdentifier(c)}), '\\\\N')`).join(', ');
+  const rows = await source.query<{ c: string; n: string; f: string }>(
+    `SELECT toString(${us}) AS c, toString(count()) AS n, toString(sum(cityHash64(${values}))) AS f
+       FROM ${src.from} WHERE ${windowPredicate(src, lower, upper, v)}
+      GROUP BY ${us} ORDER BY ${us}`,
+    { settings: windowSettings(src), params: v.params },
+  );
+  return rows.map((r) => ({ cursor: BigInt(r.c), rows: num(r.n), fingerprint: r.f }));
+}

@@ -27,6 +27,9 @@ import { cleanLeftoverSandboxes } from '../drill/cleanup.js';
 import type { DrillEvent } from '../drill/events.js';
 import { runFaultDrill } from '../drill/fault-drill.js';
 import { runRandomDrill } from '../drill/random-drill.js';
+import type { ServiceName } from '../core/errors.js';
+import type { Env } from '../config/env.js';
+import { openServices } from '../pipeline/services.js';
 import type { LogFields } from './log-format.js';
 import { formatCount, formatSeconds, logLine, printJson, println, type CommandContext } from './output.js';
 
@@ -145,10 +148,24 @@ function printSummary(ctx: CommandContext, report: DrillReport): void {
   }
 }
 
+/**
+ * The services a drill needs, checked before it starts: a drill against a service that is down would only
+ * report invariants it could not check (and leave a sandbox it cannot remove); one line and 3 or 4 instead.
+ */
+async function requireServices(env: Env, purpose: 'drill' | 'drill --clean', needs: readonly ServiceName[]): Promise<void> {
+  const services = openServices(env, purpose);
+  try {
+    await services.require(needs);
+  } finally {
+    await services.close();
+  }
+}
+
 /** `offload drill --clean`: removes sandboxes that drills killed before their own cleanup left behind. */
 async function clean(options: DrillCliOptions, ctx: CommandContext): Promise<void> {
   const minAgeMs = durationMs(options.minAge);
   if (minAgeMs === null) throw new UsageError(`--min-age: "${options.minAge}" is not a duration (e.g. 1h, 30m, 0s)`);
+  await requireServices(ctx.env, 'drill --clean', ['PostgreSQL', 'S3']);
   const r = await cleanLeftoverSandboxes({ env: ctx.env, minAgeMs });
   if (options.json) printJson(ctx.stdout, r);
   else
@@ -180,6 +197,7 @@ export async function drill(options: DrillCliOptions, ctx: CommandContext): Prom
   }
   const tables = options.table ? [options.table, ...listOf(options.tables)] : listOf(options.tables);
   for (const t of tables) findTable(config, t);
+  await requireServices(ctx.env, 'drill', ['PostgreSQL', 'ClickHouse', 'S3']);
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -296,7 +314,8 @@ the watermark vs Iceberg rows, as multisets), watermark = the current snapshot's
 left running, metadata readable, the table loads in pyiceberg (when the venv is installed), orphan files
 found and removed by \`offload gc\`. What each fault simulates: docs/drills.md.
 
-Exit code 0 when every invariant held, 7 when one broke, 1 when inconclusive (a fault point never reached).
+Exit code 0 when every invariant held, 7 when one broke, 1 when inconclusive (a fault point never reached);
+3 or 4 before it starts when a service refuses the settings or cannot be reached.
 
 Examples:
   offload drill --table bronze_trades_binance --fault inside-commit

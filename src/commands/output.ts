@@ -4,6 +4,9 @@ import type { Writable } from 'node:stream';
 import { processEnv, type Env } from '../config/env.js';
 import { isJsonLog, type LogFields } from './log-format.js';
 
+/** Instants as every command prints them (core/watermark.ts, shared with the pipeline's messages). */
+export { formatInstant } from '../core/watermark.js';
+
 /** A command's surroundings; tests and the CLI pass the real process streams and environment. */
 export interface CommandContext {
   env: Env;
@@ -39,14 +42,6 @@ export function printJson(out: Writable, value: unknown): void {
 /** 1234567 → "1,234,567". */
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
-}
-
-/** ISO instant → `2026-02-11 12:02:00` (fraction kept only when non-zero). */
-export function formatInstant(iso: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$/.exec(iso);
-  if (!m) return iso;
-  const fraction = (m[3] ?? '').replace(/0+$/, '');
-  return `${m[1]} ${m[2]}${fraction ? `.${fraction}` : ''}`;
 }
 
 export function formatSeconds(ms: number): string {

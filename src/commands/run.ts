@@ -2,7 +2,7 @@
 // Human output: a progress line on a terminal, plain event lines otherwise. --json: one document at the end.
 import type { Command } from 'commander';
 import { findTable, loadTablesConfig, LAYERS, type Layer, type TableConfig } from '../config/tables.js';
-import { ExitCode, TableBusy, UsageError } from '../core/errors.js';
+import { ExitCode, exitCodeOf, overallExitCode, TableBusy, UsageError } from '../core/errors.js';
 import { OffloadEvents, type OffloadEvent } from '../pipeline/events.js';
 import { runLayers, type TableOutcome } from '../pipeline/layers.js';
 import { openServices } from '../pipeline/services.js';
@@ -51,8 +51,7 @@ function wholeNumber(text: string | undefined, flag: string): number | undefined
 /** What a table's outcome looks like in --json (stable keys). */
 function outcomeJson(o: TableOutcome): Record<string, unknown> {
   const base = { table: o.table, layer: o.layer, status: o.status };
-  if (o.status === 'failed')
-    return { ...base, error: o.error.message, exitCode: (o.error as { exitCode?: number }).exitCode ?? ExitCode.internal };
+  if (o.status === 'failed') return { ...base, error: o.error.message, exitCode: exitCodeOf(o.error) };
   if (o.status === 'skipped') return { ...base, reason: o.reason };
   const r = o.result;
   switch (r.status) {
@@ -199,12 +198,14 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     parseEvery(options.every);
     const services = openServices(ctx.env, 'run --every');
     try {
+      // A service down or refusing at start is one line and its exit code, not a schedule of failing ticks.
+      await services.require(['PostgreSQL', 'ClickHouse', 'S3']);
       const layerOptions = {
         concurrency: wholeNumber(options.concurrency, '--concurrency'),
         maxRowsPerBatch: wholeNumber(options.maxRows, '--max-rows'),
       };
       // The metrics' status refresh runs between ticks, on the same connections as the offloads.
-      const metrics = listen && { ...listen, config: { ...config, tables }, sources: services };
+      const metrics = listen && { ...listen, config: { ...config, tables }, sources: services.statusSources(config) };
       await runEvery(tables, services.offloadDeps(), { every: options.every, json: options.json, layerOptions, metrics }, ctx);
     } finally {
       await services.close();
@@ -222,6 +223,8 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
     logLine(ctx.stderr, 'offload: still stopping — waiting for the commit under way to finish', { level: 'warn', event: 'stopping' }),
   );
   try {
+    // Every service the offload needs, checked before any table is claimed: one line per cause, not one per table.
+    await services.require(['PostgreSQL', 'ClickHouse', 'S3']);
     outcomes = await runLayers(tables, services.offloadDeps(), {
       signal: stop.signal,
       events,
@@ -248,13 +251,14 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
       );
     }
   }
-  // The exit code: the first failure's own code (one table) or 1 (several); busy (5) when nothing failed.
+  // The exit code: the failures' own (3 before 4 before their common code, else 1); busy (5) when nothing failed.
   const failed = outcomes.filter((o): o is Extract<TableOutcome, { status: 'failed' }> => o.status === 'failed');
-  if (failed.length === 1 && tables.length === 1) {
-    ctx.exitCode = (failed[0].error as { exitCode?: number }).exitCode ?? ExitCode.internal;
-    if (ctx.exitCode === ExitCode.internal) throw failed[0].error; // printed by the CLI with the internal-error hint
-  } else if (failed.length > 0) ctx.exitCode = ExitCode.failed;
-  else if (outcomes.some((o) => o.status === 'busy'))
+  if (failed.length > 0) {
+    ctx.exitCode = overallExitCode(failed.map((o) => exitCodeOf(o.error)));
+    // An internal error was printed as the table's FAILED line; its stack only on request.
+    if (ctx.env.OFFLOAD_DEBUG === '1')
+      for (const o of failed) if (exitCodeOf(o.error) === ExitCode.internal) println(ctx.stderr, o.error.stack);
+  } else if (outcomes.some((o) => o.status === 'busy'))
     ctx.exitCode = new TableBusy(outcomes.find((o) => o.status === 'busy')!.table).exitCode;
   else if (outcomes.some((o) => o.status === 'skipped')) ctx.exitCode = ExitCode.failed;
   return outcomes;
@@ -280,7 +284,9 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .addHelpText(
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
-        "1 when a table failed or was skipped; with one table, its failure's own code (3 config, 4 unreachable, 6 conflict, 7 invariant). " +
+        "when tables failed, their failures' code: 3 if any is a configuration problem, else 4 if a service could not be reached, " +
+        'else their common code (6 conflict, 7 invariant), else 1; 1 when a table was skipped. A service that is down or refuses ' +
+        'the settings is found before any table is claimed: one line, exit 3 or 4. ' +
         'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick); 3 when the metrics port is in use.',
     )
     .action(async (options: RunCliOptions) => {

@@ -1,11 +1,13 @@
 // `offload runs [--table T] [--status S] [--limit N] [--json]`: the offload_runs history, latest first.
 import type { Command } from 'commander';
+import { findTable, loadTablesConfig } from '../config/tables.js';
 import { UsageError } from '../core/errors.js';
 import { listRuns as readRuns, RUN_STATUSES, type OffloadRun, type RunStatus } from '../pipeline/history.js';
 import { openServices } from '../pipeline/services.js';
 import { formatCount, formatInstant, formatSeconds, printJson, printTable, println, type CommandContext } from './output.js';
 
 export interface RunsCliOptions {
+  config?: string;
   table?: string;
   status?: string;
   limit?: string;
@@ -27,6 +29,10 @@ export async function listRuns(options: RunsCliOptions, ctx: CommandContext): Pr
   } finally {
     await services.close();
   }
+  // No history for a name: a table not configured is a typo to report (exit 3); a table removed from the
+  // configuration still shows the runs it had.
+  if (options.table !== undefined && list.length === 0)
+    findTable(loadTablesConfig({ config: options.config, env: ctx.env }), options.table);
   if (options.json) {
     printJson(ctx.stdout, { runs: list });
     return list;
@@ -74,6 +80,15 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     .option('--status <status>', `only runs in this state (${STATUSES.join(', ')})`)
     .option('--limit <n>', 'most runs shown (default 50)')
     .option('--json', 'print one JSON document')
+    .option(
+      '-c, --config <file>',
+      'table configuration, to tell an unknown table from one not run yet (default: $OFFLOAD_CONFIG or ./offload.config.json)',
+    )
+    .addHelpText(
+      'after',
+      '\nExit code 0 (also when a configured table has no runs yet); 3 for an unknown --table, or when PostgreSQL refuses ' +
+        'the settings or was never prepared by offload init; 4 when PostgreSQL cannot be reached.',
+    )
     .action(async (options: RunsCliOptions) => {
       await listRuns(options, ctx);
     });

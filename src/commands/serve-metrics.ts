@@ -37,7 +37,7 @@ export async function serveMetricsCommand(options: ServeMetricsOptions, ctx: Com
   const stop = new AbortController();
   const dispose = abortOnSignals(stop);
   try {
-    const exporter = await startMetricsExporter({ ...config, tables }, services, listen);
+    const exporter = await startMetricsExporter({ ...config, tables }, services.statusSources(config), listen);
     logLine(
       ctx.stdout,
       `serving Prometheus metrics of ${tables.length} tables at ${exporter.url}, refreshed every ${options.interval}; SIGTERM or Ctrl-C stops`,

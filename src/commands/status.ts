@@ -1,11 +1,15 @@
-// `offload status [--json]`: every configured table with its watermark, ClickHouse rows and Iceberg rows.
+// `offload status [--json]`: every service (ClickHouse, PostgreSQL, S3) and every configured table with its
+// watermark, ClickHouse rows and Iceberg rows. The report is printed whatever is down; what failed is one
+// line each on stderr, and the exit code says the most urgent kind (3 settings, 4 unreachable).
 import type { Command } from 'commander';
 import { loadTablesConfig } from '../config/tables.js';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, overallExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
+import { lateDataLines } from '../pipeline/late-data.js';
 import { collectStatus } from '../pipeline/status.js';
-import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
-import { formatCount, formatInstant, logLine, printJson, printTable, println, type CommandContext } from './output.js';
+import { TABLE_STATE_LABEL, tableState, type LastRun, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
+import { formatAgo } from '../ui/format.js';
+import { alignedTable, formatCount, formatInstant, logLine, printJson, printTable, println, type CommandContext } from './output.js';
 
 export interface StatusOptions {
   config?: string;
@@ -17,13 +21,7 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   const services = openServices(ctx.env, 'status');
   let report: StatusReport;
   try {
-    report = await collectStatus({
-      config,
-      clickhouse: services.clickhouse,
-      pool: services.pool,
-      catalog: services.catalog,
-      io: services.io,
-    });
+    report = await collectStatus(services.statusSources(config));
   } finally {
     await services.close();
   }
@@ -31,71 +29,121 @@ export async function status(options: StatusOptions, ctx: CommandContext): Promi
   if (options.json) printJson(ctx.stdout, report);
   else printHuman(ctx, report, config.file);
 
-  // Scripts get the document (or the table) and a non-zero exit naming the service that is down.
-  const down = report.services.filter((s) => !s.ok);
-  if (down.length > 0) {
-    for (const s of down)
-      logLine(ctx.stderr, `offload: ${s.error ?? `cannot reach ${s.name} at ${s.url}`}`, {
-        level: 'error',
-        event: 'service-unreachable',
-        service: s.name,
-      });
-    ctx.exitCode = ExitCode.unavailable;
+  const failures = failuresOf(report);
+  for (const f of failures) {
+    const event = f.service === undefined ? 'table-failure' : f.exitCode === ExitCode.config ? 'service-refused' : 'service-unreachable';
+    logLine(ctx.stderr, `offload: ${f.line}`, { level: 'error', event, service: f.service, exitCode: f.exitCode });
   }
+  ctx.exitCode = overallExitCode(failures.map((f) => f.exitCode));
   return report;
 }
 
+/**
+ * What failed, one line each: every service down, then every distinct failure of a table's cells whose
+ * services answered (a missing source table, a column not there), naming the tables it concerns.
+ */
+export function failuresOf(report: StatusReport): Array<{ line: string; exitCode: number; service?: string }> {
+  const down = report.services.filter((s) => !s.ok);
+  const lines: Array<{ line: string; exitCode: number; service?: string }> = down.map((s) => ({
+    line: s.error ?? `${s.name} at ${s.url} cannot be used`,
+    exitCode: s.exitCode ?? ExitCode.failed,
+    service: s.name,
+  }));
+  const byReason = new Map<string, { tables: string[]; exitCode: number }>();
+  for (const t of report.tables) {
+    const cells = [
+      { cell: t.watermark, what: '' },
+      { cell: t.clickhouse, what: '' },
+      { cell: t.iceberg, what: '' },
+      ...(t.late ? [{ cell: t.late, what: 'late data: ' }] : []),
+    ];
+    for (const { cell, what } of cells) {
+      // A cell that failed because its service is down is said once, on the service's line.
+      if (cell.ok || cell.service !== undefined) continue;
+      const reason = `${what}${cell.error}`;
+      const entry = byReason.get(reason) ?? { tables: [], exitCode: cell.exitCode ?? ExitCode.failed };
+      if (!entry.tables.includes(t.name)) entry.tables.push(t.name);
+      byReason.set(reason, entry);
+    }
+  }
+  for (const [reason, { tables, exitCode }] of byReason) {
+    const which = tables.length === report.tables.length && tables.length > 1 ? 'every table' : tables.join(', ');
+    lines.push({ line: `${which}: ${reason.split('\n')[0]}`, exitCode });
+  }
+  return lines;
+}
+
 function watermarkText(t: TableStatus): string {
-  if (!t.watermark.ok) return '?'; // the reason is listed under the table
+  if (!t.watermark.ok) return '?'; // the reason is on stderr
   const w = t.watermark.value;
+  if (Date.parse(w.timestamp) <= 0 && w.tieBreak === null) return 'never';
   return `${formatInstant(w.timestamp)}${w.tieBreak !== null ? ` #${w.tieBreak}` : ''}`;
 }
 
+const RUN_WORDS: Record<LastRun['status'], string> = {
+  committed: 'committed',
+  up_to_date: 'up to date',
+  failed: 'failed',
+  aborted: 'aborted',
+  running: 'running since',
+};
+
+function lastRunText(t: TableStatus, now: number): string {
+  const r = t.lastRun;
+  if (!r) return t.watermark.ok ? 'never' : '?'; // no state store, no history
+
+  return `${RUN_WORDS[r.status]} ${formatAgo(r.status === 'running' ? r.startedAt : (r.finishedAt ?? r.startedAt), now)}`;
+}
+
+/** Late rows, and changed closed windows of a candle table: `3 rows`, `2 windows`, `0`, or — before any offload. */
+function lateText(t: TableStatus): string {
+  if (t.late === null) return '—';
+  if (!t.late.ok) return '?';
+  const parts = [
+    ...(t.late.value.rows > 0 ? [`${formatCount(t.late.value.rows)} rows`] : []),
+    ...(t.late.value.changedWindows.length > 0 ? [`${formatCount(t.late.value.changedWindows.length)} windows`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : '0';
+}
+
 function printHuman(ctx: CommandContext, report: StatusReport, file: string): void {
-  for (const s of report.services) {
-    println(ctx.stdout, `${s.name.padEnd(10)}  ${s.url}  ${s.ok ? (s.version ?? 'up') : 'UNREACHABLE'}`);
-  }
-  println(ctx.stdout, `config      ${file}`);
+  const now = Date.parse(report.generatedAt);
+  const serviceRows = report.services.map((s) => [
+    `${s.ok ? '✓' : '✗'} ${s.name}`,
+    s.url,
+    s.location ?? '',
+    s.ok ? (s.version ?? 'ok') : `${s.exitCode === ExitCode.config ? 'REFUSED' : 'UNREACHABLE'}: ${s.reason ?? s.error ?? ''}`,
+  ]);
+  for (const line of alignedTable(['', '', '', ''], serviceRows).slice(1)) println(ctx.stdout, line);
+  println(ctx.stdout, `  config      ${file}`);
   println(ctx.stdout);
-  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LAST RUN'];
+  const header = ['TABLE', 'LAYER', 'WATERMARK', 'STATE', 'CH ROWS', 'UP TO WM', 'PENDING', 'ICEBERG', 'Δ', 'LATE', 'LAST RUN'];
   const rows = report.tables.map((t) => {
     const ch = t.clickhouse;
     const ice = t.iceberg;
     return [
-      t.name + (t.isBusy ? ' (busy)' : ''),
+      t.name,
       t.layer,
       watermarkText(t),
-      t.watermark.ok ? t.watermark.value.status : '?',
+      t.isBusy ? 'busy' : TABLE_STATE_LABEL[tableState(t)],
       ch.ok ? formatCount(ch.value.totalRows) : '?',
       ch.ok ? formatCount(ch.value.rowsUpToWatermark) : '?',
       ch.ok ? formatCount(ch.value.pendingRows) : '?',
       !ice.ok ? '?' : ice.value.exists ? `${ice.value.rowsApproximate ? '≈' : ''}${formatCount(ice.value.rows)}` : 'no table yet',
       t.delta === null ? '?' : formatCount(t.delta),
-      t.lastRun ? `${t.lastRun.status} ${formatInstant(t.lastRun.startedAt)}` : '—',
+      lateText(t),
+      lastRunText(t, now),
     ];
   });
-  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 8]), (i) => ({ table: report.tables[i].name, busy: report.tables[i].isBusy }));
-  // Cells that failed while their service answered (a missing table, a query that does not run).
-  const isUp = (name: string) => report.services.some((s) => s.name === name && s.ok);
-  const problems = [
-    ...report.tables.flatMap((t) =>
-      !t.clickhouse.ok && isUp('ClickHouse') ? [{ table: t.name, reason: `ClickHouse: ${t.clickhouse.error}` }] : [],
-    ),
-    ...report.tables.flatMap((t) =>
-      !t.watermark.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `watermark: ${t.watermark.error}` }] : [],
-    ),
-    ...report.tables.flatMap((t) =>
-      !t.iceberg.ok && isUp('PostgreSQL') ? [{ table: t.name, reason: `Iceberg: ${t.iceberg.error.split('\n')[0]}` }] : [],
-    ),
-  ];
-  if (problems.length > 0) {
-    // One line per distinct reason, naming the tables it concerns.
-    const byReason = new Map<string, string[]>();
-    for (const p of problems) byReason.set(p.reason, [...(byReason.get(p.reason) ?? []), p.table]);
+  printTable(ctx.stdout, header, rows, new Set([4, 5, 6, 7, 8, 9]), (i) => ({
+    table: report.tables[i].name,
+    busy: report.tables[i].isBusy,
+  }));
+  // Late data, and the repair of each partition that holds it.
+  const late = report.tables.flatMap((t) => (t.late?.ok ? lateDataLines(t.name, t.late.value) : []));
+  if (late.length > 0) {
     println(ctx.stdout);
-    for (const [reason, tables] of byReason) {
-      println(ctx.stdout, `${tables.length === report.tables.length ? 'every table' : tables.join(', ')}: ${reason}`);
-    }
+    for (const l of late) println(ctx.stdout, l);
   }
 }
 
@@ -103,13 +151,15 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
   program
     .command('status')
     .description(
-      'show every configured table: layer, watermark, ClickHouse rows (total / up to the watermark / pending), Iceberg rows, last run',
+      'show the services (ClickHouse, PostgreSQL, S3) and every configured table: layer, watermark, ClickHouse rows (total / up to the watermark / pending), Iceberg rows, Δ, last run',
     )
     .option('-c, --config <file>', 'table configuration (default: $OFFLOAD_CONFIG or ./offload.config.json)')
     .option('--json', 'print one JSON document (stable keys; see src/pipeline/status-model.ts)')
     .addHelpText(
       'after',
-      '\nExit code 0 when every service answered; 4 when ClickHouse or PostgreSQL cannot be reached (the report is still printed, with the unreachable cells marked).',
+      '\nThe report is printed whatever is down (unknown cells show ?); each failure is one line on stderr. Exit code 0 when ' +
+        'everything answered; 3 when a service refused the settings (credentials, a missing database or bucket) or a ' +
+        'configured source table or column does not exist; 4 when a service cannot be reached; 1 for any other failure.',
     )
     .action(async (options: StatusOptions) => {
       await status(options, ctx);

@@ -37,8 +37,23 @@ export function processEnv(): Env {
   return process.env;
 }
 
-export function clickhouseFromEnv(env: Env = process.env): ClickHouseConnection {
-  const raw = env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+// The variables without which the tool would guess a server: no default is safe for them (an offload into
+// whatever answers on localhost is worse than none). AWS_* are not among them: the SDK's own chain
+// (environment, ~/.aws, an instance profile) finds credentials, and no endpoint means AWS S3 itself.
+const CONNECTION_VARIABLES = ['CLICKHOUSE_URL', 'DATABASE_URL', 'PGHOST', 'OFFLOAD_WAREHOUSE'] as const;
+
+/** `variable` is unset: say which and what it should hold, or that the environment has no connection settings at all. */
+function unsetVariable(env: Env, variable: string, expected: string): ConfigError {
+  if (!CONNECTION_VARIABLES.some((v) => env[v])) {
+    return new ConfigError(
+      'no connection settings in the environment: set CLICKHOUSE_URL, DATABASE_URL, OFFLOAD_WAREHOUSE and the AWS_* variables ' +
+        '(README "Configuration"; `source .stack/env` sets them for the local stack)',
+    );
+  }
+  return new ConfigError(`${variable} is not set (expected ${expected})`);
+}
+
+function parseClickHouseUrl(raw: string): URL {
   let u: URL;
   try {
     u = new URL(raw);
@@ -48,6 +63,13 @@ export function clickhouseFromEnv(env: Env = process.env): ClickHouseConnection 
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new ConfigError(`CLICKHOUSE_URL: protocol ${u.protocol} is not supported (expected http:// or https://, the HTTP interface)`);
   }
+  return u;
+}
+
+/** CLICKHOUSE_URL (required) with CLICKHOUSE_USER / CLICKHOUSE_PASSWORD when the URL carries none. */
+export function clickhouseFromEnv(env: Env = process.env): ClickHouseConnection {
+  if (!env.CLICKHOUSE_URL) throw unsetVariable(env, 'CLICKHOUSE_URL', 'http://user:password@host:8123, the HTTP interface');
+  const u = parseClickHouseUrl(env.CLICKHOUSE_URL);
   const username = decodeURIComponent(u.username) || env.CLICKHOUSE_USER || 'default';
   const password = decodeURIComponent(u.password) || env.CLICKHOUSE_PASSWORD || '';
   const database = u.pathname.replace(/^\//, '') || undefined;
@@ -57,7 +79,11 @@ export function clickhouseFromEnv(env: Env = process.env): ClickHouseConnection 
   return { url: u.toString().replace(/\/$/, ''), username, password, database };
 }
 
+/** DATABASE_URL, or the libpq PG* variables with PGHOST set (without either, libpq would guess localhost). */
 export function postgresFromEnv(env: Env = process.env): PostgresConnection {
+  if (!env.DATABASE_URL && !env.PGHOST) {
+    throw unsetVariable(env, 'DATABASE_URL', 'postgres://user:password@host:5432/database, or PGHOST and the other PG* variables');
+  }
   return { connectionString: env.DATABASE_URL || undefined };
 }
 
@@ -75,7 +101,7 @@ export function s3FromEnv(env: Env = process.env): S3Connection {
 
 export function warehouseFromEnv(env: Env = process.env): string {
   const w = env.OFFLOAD_WAREHOUSE;
-  if (!w) throw new ConfigError('OFFLOAD_WAREHOUSE is not set (expected s3://bucket/prefix or file:///path)');
+  if (!w) throw unsetVariable(env, 'OFFLOAD_WAREHOUSE', 's3://bucket/prefix or file:///path');
   if (!/^(s3|s3a|file):\/\//.test(w)) {
     throw new ConfigError(`OFFLOAD_WAREHOUSE: "${w}" is not supported (expected s3://bucket/prefix or file:///path)`);
   }
@@ -96,23 +122,27 @@ export function connectionsFromEnv(env: Env = process.env): Connections {
   };
 }
 
-/** Every secret value in the environment, for scrubbing server messages before they are shown. */
-export function secretsOf(env: Env = process.env): string[] {
-  const out: string[] = [];
-  const ch = clickhouseFromEnv(env).password;
-  if (ch) out.push(ch);
-  if (env.AWS_SECRET_ACCESS_KEY) out.push(env.AWS_SECRET_ACCESS_KEY);
-  if (env.PGPASSWORD) out.push(env.PGPASSWORD);
-  // The REST catalog's (config/catalog.ts): a bearer token, and the secret of `client_id:client_secret`.
-  if (env.OFFLOAD_CATALOG_TOKEN) out.push(env.OFFLOAD_CATALOG_TOKEN);
-  if (env.OFFLOAD_CATALOG_CREDENTIAL) out.push(env.OFFLOAD_CATALOG_CREDENTIAL.slice(env.OFFLOAD_CATALOG_CREDENTIAL.indexOf(':') + 1));
-  if (env.DATABASE_URL) {
-    try {
-      const p = decodeURIComponent(new URL(env.DATABASE_URL).password);
-      if (p) out.push(p);
-    } catch {
-      /* not a URL: a libpq key=value string */
-    }
+/** The password in a URL; undefined when there is none or the text is not a URL (a libpq key=value string). */
+function passwordIn(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  try {
+    return decodeURIComponent(new URL(text).password) || undefined;
+  } catch {
+    return undefined;
   }
-  return out;
+}
+
+/** Every secret value in the environment, for scrubbing server messages before they are shown. Never throws. */
+export function secretsOf(env: Env = process.env): string[] {
+  const candidates = [
+    env.CLICKHOUSE_PASSWORD,
+    passwordIn(env.CLICKHOUSE_URL),
+    env.AWS_SECRET_ACCESS_KEY,
+    env.PGPASSWORD,
+    passwordIn(env.DATABASE_URL),
+    // The REST catalog's (config/catalog.ts): a bearer token, and the secret of `client_id:client_secret`.
+    env.OFFLOAD_CATALOG_TOKEN,
+    env.OFFLOAD_CATALOG_CREDENTIAL?.slice(env.OFFLOAD_CATALOG_CREDENTIAL.indexOf(':') + 1),
+  ];
+  return candidates.filter((s): s is string => !!s);
 }

@@ -275,9 +275,11 @@ function problemsOf(issues: z.core.$ZodIssue[]): Problem[] {
   return out;
 }
 
+/** Every problem in one line (a failure is one line): `file: key: message`, or `file: 3 problems: (1) key: message; (2) …`. */
 function configError(file: string, problems: Problem[]): ConfigError {
-  const lines = problems.map((p) => `${file}: ${formatPath(p.path)}: ${p.message}`);
-  return new ConfigError(lines.join('\n'));
+  const each = problems.map((p) => `${formatPath(p.path)}: ${p.message}`);
+  if (each.length === 1) return new ConfigError(`${file}: ${each[0]}`);
+  return new ConfigError(`${file}: ${each.length} problems: ${each.map((e, i) => `(${i + 1}) ${e}`).join('; ')}`);
 }
 
 // ─── Loading ────────────────────────────────────────────────────────────────────────────────────────

@@ -96,3 +96,11 @@ export function decodeWatermark(text: string | null | undefined): Watermark | nu
 export function formatWatermark(w: Watermark): string {
   return w.tieBreak === null ? w.timestamp : `${w.timestamp} #${w.tieBreak}`;
 }
+
+/** `2026-02-11T12:02:00.500000Z` → `2026-02-11 12:02:00.5` (UTC, fraction only when there is one), for messages and screens. */
+export function formatInstant(iso: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$/.exec(iso);
+  if (!m) return iso;
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  return `${m[1]} ${m[2]}${fraction ? `.${fraction}` : ''}`;
+}

@@ -80,6 +80,9 @@ export async function ensureNamespaceIn(
     return true;
   } catch (err) {
     if (err instanceof CatalogError && err.reason === 'namespace-exists') return false;
+    // Another client created it meanwhile, and the server said so badly: Iceberg's JDBC-backed REST server
+    // answers a concurrent duplicate with 500 (the unique key's SQL error), not 409.
+    if (await catalog.namespaceExists(namespace).catch(() => false)) return false;
     throw err;
   }
 }

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { OffloadError, ServiceUnavailable } from '../core/errors.js';
+import { OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 import { s3FromEnv, type S3Connection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
 
@@ -37,6 +37,11 @@ export interface FileIO {
   list(prefix: string): Promise<FileInfo[]>;
   /** The same as `list`, one page at a time. */
   iterate(prefix: string): AsyncIterable<FileInfo>;
+  /**
+   * A cheap check that the storage holding `location` answers and lets us in (S3: a listing of at most one
+   * key under it, within a few seconds); throws the classified failure otherwise. What `status` shows.
+   */
+  probe(location: string): Promise<void>;
   close(): void;
 }
 
@@ -175,6 +180,14 @@ export interface S3FileIOOptions {
 
 const MiB = 1024 * 1024;
 
+/** How long a probe waits for S3 before calling it unreachable. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** The S3 endpoint as a person should see it: the URL (credentials redacted), or AWS S3 and the region. */
+export function describeS3Endpoint(conn: S3Connection): string {
+  return conn.endpoint ? redactUrl(conn.endpoint).replace(/\/$/, '') : `AWS S3 (${conn.region})`;
+}
+
 /**
  * The AWS SDK, loaded when storage is first used: importing it took a third of the CLI's start-up
  * (`offload --help`, and `run`/`status` before their first network call).
@@ -190,6 +203,8 @@ export class S3FileIO implements FileIO {
   private readonly queueSize: number;
   private readonly listPageSize: number;
   private readonly endpointForHumans: string;
+  /** The variable that says where S3 is, named in the hint when it cannot be reached. */
+  private readonly endpointVariable: string;
   private readonly secrets: string[];
 
   constructor(conn: S3Connection, options: S3FileIOOptions = {}) {
@@ -197,7 +212,8 @@ export class S3FileIO implements FileIO {
     this.partSize = Math.max(5 * MiB, options.partSizeBytes ?? 8 * MiB);
     this.queueSize = options.queueSize ?? 4;
     this.listPageSize = options.listPageSize ?? 1000;
-    this.endpointForHumans = conn.endpoint ? redactUrl(conn.endpoint) : `AWS S3 (${conn.region})`;
+    this.endpointForHumans = describeS3Endpoint(conn);
+    this.endpointVariable = conn.endpoint ? 'AWS_ENDPOINT_URL_S3' : 'AWS_REGION';
     this.secrets = [conn.secretAccessKey].filter((s): s is string => !!s);
     this.clientConfig = {
       endpoint: conn.endpoint,
@@ -369,6 +385,17 @@ export class S3FileIO implements FileIO {
     } while (continuationToken);
   }
 
+  async probe(location: string): Promise<void> {
+    const loc = this.s3(location);
+    const prefix = loc.key && !loc.key.endsWith('/') ? `${loc.key}/` : loc.key;
+    const [{ ListObjectsV2Command }, client] = await Promise.all([sdk(), this.client()]);
+    await this.call('probe', location, () =>
+      client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1 }), {
+        abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      }),
+    );
+  }
+
   close(): void {
     void this.clientMade?.then((c) => c.destroy());
   }
@@ -391,13 +418,48 @@ export class S3FileIO implements FileIO {
     if (err instanceof OffloadError) return err;
     const e = err as SdkError;
     const status = e.$metadata?.httpStatusCode;
+    const where = this.endpointForHumans;
+    if (e.name === 'CredentialsProviderError') {
+      return new ServiceRefused(
+        'S3',
+        where,
+        'no AWS credentials found (not in the environment, ~/.aws or an instance profile)',
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)',
+        { cause: err },
+      );
+    }
     if (e.name === 'NoSuchBucket') {
       const bucket = /^s3a?:\/\/([^/]+)/.exec(uri)?.[1] ?? uri;
-      return new StorageError(`${op} ${uri} failed: bucket "${bucket}" does not exist at ${this.endpointForHumans}`, { cause: err });
+      return new ServiceRefused(
+        'S3',
+        where,
+        `bucket "${bucket}" does not exist (${op} ${uri})`,
+        'check OFFLOAD_WAREHOUSE, or create the bucket',
+        {
+          cause: err,
+        },
+      );
+    }
+    if (status === 403 || CREDENTIAL_REFUSALS.has(e.name)) {
+      return new ServiceRefused(
+        'S3',
+        where,
+        scrubSecrets(
+          // "access refused" first: the TUI header shows only the reason's first words.
+          `access refused (${[status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ')}) to ${op} ${uri}`,
+          this.secrets,
+        ),
+        "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the key's permissions on the bucket",
+        { cause: err },
+      );
     }
     if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NotFound') return new FileNotFound(uri);
+    const hint = `is the server running, and is ${this.endpointVariable} right?`;
+    if (e.name === 'AbortError' && op === 'probe') {
+      return new ServiceUnavailable('S3', where, `no answer within ${PROBE_TIMEOUT_MS / 1000} s`, hint, { cause: err });
+    }
     if (status === undefined && isTransportFailure(e)) {
-      return new ServiceUnavailable('S3', this.endpointForHumans, transportDetail(e), undefined, { cause: err });
+      return new ServiceUnavailable('S3', where, transportDetail(e), hint, { cause: err });
     }
     const attempts = e.$metadata?.attempts;
     const what = [status ? `HTTP ${status}` : undefined, e.name, e.message].filter(Boolean).join(' ');
@@ -405,6 +467,16 @@ export class S3FileIO implements FileIO {
     return new StorageError(scrubSecrets(`${op} ${uri} failed${tries}: ${what}`, this.secrets), { cause: err });
   }
 }
+
+// S3's answers to credentials it does not accept (403 carries most of them; these names are also sent alone).
+const CREDENTIAL_REFUSALS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+]);
 
 function transportDetail(e: SdkError, depth = 0): string {
   const code = e.code;
@@ -518,6 +590,11 @@ export class LocalFileIO implements FileIO {
     }
   }
 
+  /** Local files are always there; a directory that does not exist yet is created on the first write. */
+  async probe(location: string): Promise<void> {
+    this.path(location);
+  }
+
   close(): void {}
 
   private path(uri: string): string {
@@ -615,6 +692,7 @@ export function createFileIO(options: FileIOOptions = {}): FileIO {
     },
     list: (prefix) => pick(prefix).list(prefix),
     iterate: (prefix) => pick(prefix).iterate(prefix),
+    probe: (location) => pick(location).probe(location),
     close: () => s3?.close(),
   };
 }

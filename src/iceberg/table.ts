@@ -14,7 +14,7 @@
 import { CommitConflict, OffloadError, SchemaError } from '../core/errors.js';
 import { CatalogError, type Catalog, type CatalogConnection, type PointerCatalog } from './catalog.js';
 import { expiryDeleteList, planExpiry, resolveExpiryPolicy, type ExpiryDeletes, type ExpiryPolicy, type ExpiryRules } from './expire.js';
-import { discardUnreferenced, type FileIO } from './io.js';
+import { discardUnreferenced, FileNotFound, type FileIO } from './io.js';
 import { CommitOutcomeUnknown } from './rest-protocol.js';
 import { newSnapshotId, newTableMetadata, nextMetadataFileLocation, parseMetadata, stringifyMetadata } from './metadata.js';
 import {
@@ -108,8 +108,23 @@ export async function createTable(
 }
 
 /** Reads the metadata file at `metadataLocation`. */
+/**
+ * The catalog names a metadata file the store does not have: the catalog (PostgreSQL) and the objects (S3)
+ * disagree, which no retry mends. Said as what an operator checks: objects deleted, or another store named.
+ */
+export class MetadataMissing extends FileNotFound {
+  constructor(ident: TableIdentifier, uri: string) {
+    super(uri);
+    this.message =
+      `Iceberg table ${formatIdentifier(ident)}: its metadata file ${uri} does not exist, though the catalog names it — ` +
+      'were the warehouse objects deleted, or do OFFLOAD_WAREHOUSE and AWS_ENDPOINT_URL_S3 name another store than the one it was written to?';
+  }
+}
+
 export async function readTableAt(io: FileIO, ident: TableIdentifier, metadataLocation: string): Promise<Table> {
-  const text = await io.readText(metadataLocation);
+  const text = await io.readText(metadataLocation).catch((err: unknown) => {
+    throw err instanceof FileNotFound && err.uri === metadataLocation ? new MetadataMissing(ident, metadataLocation) : err;
+  });
   return { ident: { ...ident }, metadataLocation, metadata: parseMetadata(text, metadataLocation) };
 }
 

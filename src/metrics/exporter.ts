@@ -14,7 +14,7 @@ export interface MetricsListen {
 }
 
 /** What the status refresh reads: ClickHouse, PostgreSQL, the catalog and the files. */
-export type MetricsSources = Omit<Required<StatusSources>, 'config'>;
+export type MetricsSources = Omit<Required<StatusSources>, 'config' | 'lateMemo'>;
 
 export interface MetricsExporter {
   url: string;
@@ -33,7 +33,7 @@ export async function startMetricsExporter(
   const server = await serveMetrics(metrics.registry, listen);
   const collector = new MetricsCollector(metrics, config.tables);
   // Named one by one, not spread: the command's Services hands its connections out through getters.
-  const { clickhouse, pool, catalog, io } = sources;
-  const refresher = new MetricsRefresher({ config, clickhouse, pool, catalog, io }, collector);
+  const { clickhouse, pool, catalog, io, warehouse } = sources;
+  const refresher = new MetricsRefresher({ config, clickhouse, pool, catalog, io, warehouse }, collector);
   return { url: server.url, collector, refresh: () => refresher.refresh(), close: () => server.close() };
 }

@@ -1,6 +1,7 @@
 // The per-tick part of the metrics: the status report (watermarks, ClickHouse row counts, busy tables,
 // last runs) and each table's files, read once and handed to the collector. Scrapes in between read the
 // values kept here; nothing expensive ever runs per scrape.
+import { LateDataMemo } from '../pipeline/late-data.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { TableFilesReader } from '../pipeline/table-files.js';
 import type { MetricsCollector } from './collect.js';
@@ -15,12 +16,15 @@ export interface RefreshSummary {
 
 export class MetricsRefresher {
   private readonly files: TableFilesReader;
+  /** Late data (candle fingerprints) checked once a minute, not at every scrape refresh. */
+  private readonly lateMemo: LateDataMemo;
 
   constructor(
-    private readonly sources: Required<StatusSources>,
+    private readonly sources: Required<Omit<StatusSources, 'lateMemo'>>,
     private readonly collector: MetricsCollector,
     private readonly now: () => number = Date.now,
   ) {
+    this.lateMemo = new LateDataMemo();
     this.files = new TableFilesReader({ catalog: sources.catalog, io: sources.io });
   }
 
@@ -29,7 +33,7 @@ export class MetricsRefresher {
     const startedAt = this.now();
     let servicesDown: RefreshSummary['servicesDown'];
     try {
-      const report = await collectStatus(this.sources);
+      const report = await collectStatus({ ...this.sources, lateMemo: this.lateMemo });
       this.collector.onStatus(report, startedAt);
       servicesDown = report.services.filter((s) => !s.ok).map((s) => ({ service: s.name, error: s.error ?? 'unreachable' }));
     } catch (err) {

@@ -74,6 +74,7 @@ export class OffloadEvents {
   }
 
   emit(event: OffloadEvent): void {
+    event = withoutTablePrefix(event);
     for (const l of this.listeners) {
       try {
         l(event);
@@ -82,4 +83,19 @@ export class OffloadEvents {
       }
     }
   }
+}
+
+/**
+ * Errors raised inside an offload often start with the table's name (`t: cursor column …`), and every
+ * consumer shows the event's table before its text: the name is dropped from the text, so no line reads
+ * `t: FAILED — t: …`.
+ */
+export function withoutTableName(table: string, text: string): string {
+  return text.startsWith(`${table}: `) ? text.slice(table.length + 2) : text;
+}
+
+function withoutTablePrefix(event: OffloadEvent): OffloadEvent {
+  if (event.kind === 'failed') return { ...event, error: withoutTableName(event.table, event.error) };
+  if (event.kind === 'skipped') return { ...event, reason: withoutTableName(event.table, event.reason) };
+  return event;
 }

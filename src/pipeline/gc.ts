@@ -1,7 +1,8 @@
 // Orphan files, collected by `offload gc` outside any run (maintenance, not a step of the protocol): files
-// under a table's location that no kept snapshot references — the data files, manifests, manifest lists and
-// metadata files of runs that never committed (a process killed between upload and commit, a lost
-// compare-and-set). They are deleted only when
+// under a table's location that the table's metadata no longer reaches — the data files, manifests, manifest
+// lists and metadata files of runs that never committed (a process killed between upload and commit, a lost
+// compare-and-set), and the metadata files of committed versions that have left the metadata log (it keeps
+// the newest `write.metadata.previous-versions-max`, 100 by default). They are deleted only when
 //   - no run holds the table: gc takes the table's own lock for the whole listing and deletion (busy → skip),
 //   - nothing the table's current metadata reaches names them (every kept snapshot's manifest list,
 //     manifests, live data files and live delete files other engines wrote; the current metadata file and
@@ -17,6 +18,9 @@ import type { Table } from '../iceberg/table.js';
 import type { StateStore } from '../state/store.js';
 import { tableIdentifier } from './prepare.js';
 import { currentTable } from './recover.js';
+import { removeTableWorkDirs } from './work-dirs.js';
+
+export { removeStaleWorkDirs } from './work-dirs.js';
 
 export const DEFAULT_GC_MIN_AGE_MS = 3_600_000;
 
@@ -24,6 +28,8 @@ export interface GcDeps {
   state: StateStore;
   catalog: Catalog;
   io: FileIO;
+  /** Local scratch (OFFLOAD_WORK_DIR; default: the system's temp directory): killed runs' directories are removed. */
+  workDir?: string;
 }
 
 export interface GcOptions {
@@ -49,6 +55,8 @@ export interface GcTableResult {
   /** Unreferenced but younger than the safety age: kept this time. */
   tooYoung: number;
   deleted: string[];
+  /** Local work directories of the table's killed runs: removed (or, with dryRun, to remove). */
+  workDirs: string[];
 }
 
 /** Collects one table's orphan files. */
@@ -63,10 +71,13 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
     orphans: [],
     tooYoung: 0,
     deleted: [],
+    workDirs: [],
   };
   const lock = await deps.state.tryLockTable(cfg.name);
   if (!lock) return { ...base, status: 'busy' };
   try {
+    // No run of the table is alive while we hold its lock: its work directories are killed runs'.
+    base.workDirs = await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids), options.dryRun);
     let table: Table | null;
     let referenced: Set<string>;
     try {

@@ -5,7 +5,7 @@ import type { Layer, TableConfig } from '../config/tables.js';
 import { LAYERS } from '../config/tables.js';
 import { mapLimit } from '../core/concurrency.js';
 import { offloadTable, type OffloadDeps, type OffloadOptions, type OffloadResult } from './offload.js';
-import { OffloadEvents } from './events.js';
+import { OffloadEvents, withoutTableName } from './events.js';
 import { OffloadStopped } from './stop.js';
 
 export type TableOutcome =
@@ -23,6 +23,25 @@ export interface LayerRunOptions extends OffloadOptions {
 /** Offloads `tables` layer by layer; never throws for a table's failure (it is in the outcomes). */
 export async function runLayers(tables: readonly TableConfig[], deps: OffloadDeps, options: LayerRunOptions = {}): Promise<TableOutcome[]> {
   const events = options.events ?? new OffloadEvents();
+  // A table that fails before its offload reports anything (claiming it: PostgreSQL down) still gets its `failed` line.
+  const reported = new Set<string>();
+  const stopListening = events.on((e) => {
+    if (e.kind === 'failed') reported.add(e.table);
+  });
+  try {
+    return await runInLayers(tables, deps, options, events, reported);
+  } finally {
+    stopListening();
+  }
+}
+
+async function runInLayers(
+  tables: readonly TableConfig[],
+  deps: OffloadDeps,
+  options: LayerRunOptions,
+  events: OffloadEvents,
+  reported: ReadonlySet<string>,
+): Promise<TableOutcome[]> {
   const outcomes: TableOutcome[] = [];
   let stoppedBy: string | null = null;
   for (const layer of LAYERS) {
@@ -50,12 +69,24 @@ export async function runLayers(tables: readonly TableConfig[], deps: OffloadDep
         return { table: t.name, layer, status: result.status, result };
       } catch (err) {
         if (err instanceof OffloadStopped) return { table: t.name, layer, status: 'skipped', reason: err.message };
-        return { table: t.name, layer, status: 'failed', error: err as Error };
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (!reported.has(t.name)) events.emit({ kind: 'failed', table: t.name, error: error.message });
+        return { table: t.name, layer, status: 'failed', error };
       }
     });
     outcomes.push(...results);
-    const failed = results.filter((r) => r.status === 'failed').map((r) => r.table);
-    if (failed.length > 0) stoppedBy = `the ${layer} layer failed (${failed.join(', ')}), and later layers are made from it`;
+    const failed = results.filter((r): r is Extract<TableOutcome, { status: 'failed' }> => r.status === 'failed');
+    if (failed.length > 0) stoppedBy = `the ${layer} layer failed (${whyFailed(failed)}), and later layers are made from it`;
   }
   return outcomes;
+}
+
+/** `a, b: cannot reach PostgreSQL …; c: …`: the failed tables grouped by the first line of their error. */
+function whyFailed(failed: ReadonlyArray<{ table: string; error: Error }>): string {
+  const byReason = new Map<string, string[]>();
+  for (const f of failed) {
+    const reason = withoutTableName(f.table, f.error.message.split('\n')[0]);
+    byReason.set(reason, [...(byReason.get(reason) ?? []), f.table]);
+  }
+  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
 }

@@ -8,11 +8,10 @@
 // (events.ts); the CLI prints them, the TUI reduces them. The offload is handed its services as interfaces
 // (OffloadDeps), so the batch loop also runs on in-memory ones in a unit test.
 import { mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
+import { isRowValueError } from '../clickhouse/client.js';
 import { OffloadError } from '../core/errors.js';
-import type { Micros, Watermark } from '../core/watermark.js';
+import { formatInstant, type Micros, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -23,14 +22,17 @@ import { claimTable, ensureWatermarkRow } from './claim.js';
 import { commitBatch, type PendingCommit } from './commit.js';
 import { OffloadEvents, type OffloadEvent, type OffloadPhase } from './events.js';
 import { moveSlices } from './move.js';
+import { recordBatchWindows } from './late-data.js';
 import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan, type PlannedNext } from './plan.js';
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
 import { currentTable, reconcileWatermark, recoverTable } from './recover.js';
+import { RowsRefused, refusedRowsError } from './refused-rows.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
 import { OffloadStopped, throwIfStopped } from './stop.js';
 import { Uploads } from './upload.js';
+import { removeTableWorkDirs, runWorkDir } from './work-dirs.js';
 import { openWriterDuckDB, watermarkFromFiles } from './write.js';
 
 /** What an offload is handed: interfaces, implemented by the real services in services.ts. */
@@ -127,12 +129,15 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     await ensureWatermarkRow(cfg, deps.state);
     emit({ kind: 'phase', table: cfg.name, runId: '', phase: 'recover' });
     await recoverTable({ state: deps.state, catalog: deps.catalog, io: deps.io, tableName: cfg.name, ident, events });
+    // Local scratch of this table's killed runs (none of its runs is alive while we hold the lock).
+    await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids)).catch(() => undefined); // best effort: scratch only
 
     const shape = await deps.source.shape(cfg);
     let table = await currentTable(deps.catalog, deps.io, ident);
     if (!options.dryRun) table = await prepareTable(cfg, deps, table, shape.columns, events);
 
     const batches: CommittedBatch[] = [];
+    let refused: RowsRefused | undefined;
     let replans = 0;
     // H: set by the first plan, handed to every later one (the next batch, a re-plan after a lost compare-and-set).
     let upperBound: Micros | undefined;
@@ -142,6 +147,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       throwIfStopped(options.signal, cfg.name, 'before its first batch');
       const next = await planNext(cfg, deps.state, deps.source, shape, { ...options, upperBound });
       if (next.plan.kind === 'up-to-date') {
+        if (refused) break;
         if (batches.length === 0) {
           if (options.dryRun) {
             return { table: cfg.name, status: 'dry-run', window: null, estimatedRows: 0, batches: 0, durationMs: Date.now() - started };
@@ -166,10 +172,21 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         };
       }
       duck ??= await openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
-      const outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
-        report,
-        batch: batches.length + 1,
-      });
+      let outcome: BatchOutcome;
+      try {
+        outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
+          report,
+          batch: batches.length + 1,
+        });
+      } catch (err) {
+        // Rows the source refuses: the rows before them still go (the run's H moves down to just before
+        // them), then the run fails at them — never past them, which would lose them for good.
+        const before = err instanceof RowsRefused && !refused ? err.rows.lower : null;
+        if (before === null || (next.lower !== null && before.cursor <= next.lower.cursor)) throw err;
+        refused = err as RowsRefused;
+        upperBound = before.cursor;
+        continue;
+      }
       if (outcome.kind === 'replan') {
         if (++replans > (options.maxReplans ?? 2))
           throw new OffloadError(`${cfg.name}: the watermark kept moving under this worker (${replans} re-plans); giving up`);
@@ -192,6 +209,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       // The batch ran up to H: the run has taken its whole window.
       if (next.plan.upper === next.plan.windowUpper) break;
     }
+    if (refused) throw await afterRefusal(cfg, deps.state, refused, batches);
     const last = batches[batches.length - 1];
     const result = {
       table: cfg.name,
@@ -228,6 +246,17 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
   }
 }
 
+/** The run's failure once the rows before the refused ones are committed: the refusal, saying how far the table got. */
+async function afterRefusal(cfg: TableConfig, state: StateStore, refused: RowsRefused, batches: CommittedBatch[]): Promise<RowsRefused> {
+  const last = batches[batches.length - 1];
+  const committed = last
+    ? `The ${batches.reduce((s, b) => s + b.rows, 0)} rows before them were committed (watermark ${formatInstant(last.watermark.timestamp)}).`
+    : undefined;
+  const err = new RowsRefused(cfg.name, refused.reason, refused.advice, refused.rows, { cause: refused.cause, committed });
+  await state.markTableFailed(cfg.name, err.message);
+  return err;
+}
+
 type BatchOutcome = { kind: 'committed'; batch: CommittedBatch; table: Table } | { kind: 'replan' } | { kind: 'empty' };
 
 /** One run: record it, extract, write and upload the planned batch, stage it, commit it. */
@@ -247,7 +276,7 @@ async function runBatch(
   const { runId, windowStart, started } = await startRun(cfg, deps.state, next, events, progress.batch);
   progress.report.planned(runId, plan.windowRows);
   const phase = (p: OffloadPhase) => events.emit({ kind: 'phase', table: cfg.name, runId, phase: p });
-  const workDir = join(deps.workDir ?? tmpdir(), `offload-${runId}`);
+  const workDir = runWorkDir(deps.workDir, cfg.name, runId);
   const uploads = new Uploads(deps.io, options.uploadConcurrency ?? 2);
   let pending: PendingCommit | undefined;
   try {
@@ -256,6 +285,8 @@ async function runBatch(
     const spec = defaultSpec(table.metadata);
     const slices = await planSlices(cfg, deps.source, shape, { schema, spec }, next, options.minSliceRows);
 
+    // A candle table's windows as they are now, to tell later whether a late trade changed one (status).
+    await recordBatchWindows(cfg, deps.source, deps.state, shape, { runId, lower: next.lower, upper: plan.upper });
     phase('extract');
     progress.report.extracting();
     const moved = await moveSlices({
@@ -350,8 +381,14 @@ async function runBatch(
     });
     if (batch.replacedUtf8) events.emit(replacedUtf8Warning(cfg.name, runId, batch.window, batch.replacedUtf8));
     return { kind: 'committed', batch, table: committed };
-  } catch (err) {
-    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err as Error);
+  } catch (caught) {
+    // A value the source refuses fails every run until it changes there: say where the rows are.
+    const err = isRowValueError(caught)
+      ? await refusedRowsError(cfg, deps.source, shape, { from: next.from, lower: next.lower, upper: plan.upper }, caught, {
+          isRowValueError,
+        })
+      : (caught as Error);
+    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err);
     throw err;
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless

@@ -29,7 +29,7 @@ import type { PartitionSpec, Schema } from '../iceberg/types.js';
 import type { StateStore } from '../state/store.js';
 import type { OffloadEvents } from './events.js';
 import { faultPoint } from './faults.js';
-import type { CursorCount, RowSource, Slice, SourceShape } from './source.js';
+import { cursorUnit, type CursorCount, type RowSource, type Slice, type SourceShape } from './source.js';
 
 // The planner's units are declared beside the RowSource that counts and extracts them (no import cycle).
 export type { CursorCount, Slice };
@@ -316,14 +316,6 @@ export async function planNext(
   return { plan, from: mark.watermark, lower };
 }
 
-/** Granularity of the cursor in µs: one distinct value per bucket of this size. */
-function cursorGranularity(shape: SourceShape): bigint {
-  const t = shape.window.cursorType;
-  if (t.kind === 'Date') return 86_400_000_000n;
-  if (t.kind === 'DateTime') return 1_000_000n;
-  return 10n ** BigInt(Math.max(0, 6 - Math.min(6, t.precision)));
-}
-
 /** The first batch of a large window: counts per day, hour, minute, second … narrowing to the crossing bucket, then whole cursor values. */
 async function firstBatch(
   source: RowSource,
@@ -332,7 +324,7 @@ async function firstBatch(
   upper: Micros,
   maxRows: number,
 ): Promise<{ upper: Micros; rows: number }> {
-  const exact = cursorGranularity(shape);
+  const exact = cursorUnit(shape.window);
   const levels = [86_400_000_000n, 3_600_000_000n, 60_000_000n, 1_000_000n, 1_000n, 1n].filter((s) => s > exact);
   levels.push(exact);
   let range: { from: Micros; to: Micros } | undefined;

@@ -3,18 +3,22 @@
 // database, or a REST catalog) and the FileIO — with the settings measured for each use, so the CLI, the
 // TUI, the drills and the benchmark offload with the memory and concurrency the README reports. A connection
 // opens when first used (a command that needs no ClickHouse never reaches for it); close() closes what opened.
+// require() checks, before a command starts, that the services it needs answer and let it in.
 import type pg from 'pg';
 import { clickhouseFromEnv, postgresFromEnv, s3FromEnv, warehouseFromEnv, workDirFromEnv, type Env } from '../config/env.js';
+import type { OffloadConfig } from '../config/tables.js';
 import { ClickHouseSource } from '../clickhouse/client.js';
 import { catalogFromEnv, type CatalogSettings } from '../config/catalog.js';
+import { mostUrgent, type ServiceName } from '../core/errors.js';
 import { JdbcCatalog, type Catalog } from '../iceberg/catalog.js';
 import { JdbcTableCatalog } from '../iceberg/jdbc-table-catalog.js';
 import { RestCatalog } from '../iceberg/rest-catalog.js';
-import { createFileIO, type FileIO } from '../iceberg/io.js';
-import { createPool } from '../state/pool.js';
+import { createFileIO, describeS3Endpoint, type FileIO } from '../iceberg/io.js';
+import { createPool, serverVersion } from '../state/pool.js';
 import { PostgresStateStore } from '../state/store.js';
 import type { OffloadDeps } from './offload.js';
 import { ClickHouseRows } from './source.js';
+import type { StatusSources } from './status.js';
 
 /** What the connections are for; each has its settings, and its name in pg_stat_activity (`offload <purpose>`). */
 export type ServicePurpose =
@@ -136,6 +140,43 @@ export class Services {
   /** OFFLOAD_WAREHOUSE, or null when unset (a REST catalog places tables itself). */
   get warehouseIfSet(): string | null {
     return this.env.OFFLOAD_WAREHOUSE ? this.warehouse : null;
+  }
+
+  /** The warehouse and where its storage is, as a person reads it (the S3 endpoint, or the local path). */
+  get storage(): { location: string; endpoint: string } | null {
+    const location = this.warehouseForTables;
+    if (location === null) return null;
+    return { location, endpoint: /^s3a?:\/\//.test(location) ? describeS3Endpoint(s3FromEnv(this.env)) : location };
+  }
+
+  /** What the status collector reads (pipeline/status.ts): these connections, S3 probed for the warehouse. */
+  statusSources(config: OffloadConfig): Required<Omit<StatusSources, 'lateMemo'>> {
+    return { config, clickhouse: this.clickhouse, pool: this.pool, catalog: this.catalog, io: this.io, warehouse: this.storage };
+  }
+
+  /**
+   * Checks, all at once and with one cheap request each, that the services `needs` names answer and let us
+   * in (S3 only for an s3:// warehouse). Throws the most urgent failure: settings refused before unreachable.
+   * Commands call it first, so a service that is down is one clear line before anything is done.
+   */
+  async require(needs: readonly ServiceName[]): Promise<void> {
+    const checks: Array<Promise<unknown>> = [];
+    if (needs.includes('PostgreSQL')) checks.push(serverVersion(this.pool));
+    if (needs.includes('ClickHouse')) checks.push(this.clickhouse.probe());
+    if (needs.includes('S3')) {
+      const location = this.warehouseForTables;
+      if (location && /^s3a?:\/\//.test(location)) checks.push(this.io.probe(location));
+    }
+    const failures = (await Promise.allSettled(checks)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) throw mostUrgent(failures);
+  }
+
+  /**
+   * Where tables live: OFFLOAD_WAREHOUSE, required with the JDBC catalog (a ConfigError when unset); with a
+   * REST catalog, which places tables itself, null when unset.
+   */
+  private get warehouseForTables(): string | null {
+    return this.catalogSettings.kind === 'rest' ? this.warehouseIfSet : this.warehouse;
   }
 
   /** What an offload (or gc) is handed: these connections behind the interfaces the pipeline takes. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TableConfig } from '../config/tables.js';
 import type { ClickHouseCapabilities, ClickHouseSource } from '../clickhouse/client.js';
 import type { ColumnInfo } from '../clickhouse/types.js';
-import { literalValues, qualifiedName, quoteIdentifier, type SqlValues } from '../clickhouse/sql.js';
+import { literalValues, qualifiedName, quoteIdentifier, readableValues, type SqlValues } from '../clickhouse/sql.js';
 import type { ExtractedFile } from '../clickhouse/extract/http-to-file.js';
 import { extractionPath, type ExtractionPath } from '../clickhouse/extract/format.js';
 import {
@@ -15,14 +15,16 @@ import {
   cursorCondition,
   cursorTypeOf,
   readBucketCounts,
+  readWindowFingerprints,
   readWindowStats,
   sourceNow,
   windowPredicate,
   windowSettings,
+  type CursorFingerprint,
   type Lower,
   type WindowSource,
 } from '../clickhouse/window.js';
-import { SchemaError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/watermark.js';
 import { duckdbTypeOfColumn } from '../mapping/clickhouse-to-iceberg.js';
 
@@ -74,7 +76,16 @@ export interface RowSource {
     slice: Slice,
     options: ExtractSliceOptions,
   ): Promise<ExtractedFile[]>;
+  /** Reads (lower, upper] as an extraction does, keeping nothing: the error the source meets there, or null. */
+  probe(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<Error | null>;
+  /** Where a person finds the rows of (lower, upper]: a query to run, or for a query source the condition to add to it. */
+  rowsHint(shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint;
+  /** Rows and a fingerprint of their values per cursor value of (lower, upper] (a candle table's windows). */
+  windowFingerprints(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<CursorFingerprint[]>;
 }
+
+/** How a person sees some rows of a table at the source. */
+export type RowsHint = { kind: 'query'; sql: string } | { kind: 'condition'; sql: string };
 
 /** The columns of what a table reads (its query's output, or the source table's columns), in order. */
 export async function sourceColumns(ch: ClickHouseSource, cfg: TableConfig): Promise<ColumnInfo[]> {
@@ -85,10 +96,11 @@ export function sourceShape(cfg: TableConfig, columns: ColumnInfo[], caps: Click
   const what = cfg.query ? `the query of ${cfg.name}` : cfg.source!;
   const byName = new Map(columns.map((c) => [c.name, c.type]));
   const cursorType = byName.get(cfg.cursor);
-  if (cursorType === undefined) throw new SchemaError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
+  // A column the configuration names and the source lacks is the configuration's to fix (exit 3).
+  if (cursorType === undefined) throw new ConfigError(`${cfg.name}: cursor column "${cfg.cursor}" is not in ${what}`);
   if (cfg.tieBreak !== null) {
     const t = byName.get(cfg.tieBreak);
-    if (t === undefined) throw new SchemaError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
+    if (t === undefined) throw new ConfigError(`${cfg.name}: tie-break column "${cfg.tieBreak}" is not in ${what}`);
     checkTieBreakType(t, `${cfg.name}: tie-break column "${cfg.tieBreak}"`);
   }
   return {
@@ -197,4 +209,48 @@ export class ClickHouseRows implements RowSource {
     );
     return files;
   }
+
+  async probe(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<Error | null> {
+    const values = await this.clickhouse.values();
+    const sql = shape.extraction.query(shape.window.from, windowPredicate(shape.window, lower, upper, values));
+    try {
+      // FORMAT Null: every value is computed (a cast that overflows fails), none is sent.
+      await this.clickhouse.command(`${sql} FORMAT Null`, { settings: windowSettings(shape.window), params: values.params });
+      return null;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  windowFingerprints(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<CursorFingerprint[]> {
+    return readWindowFingerprints(
+      this.clickhouse,
+      shape.window,
+      shape.columns.map((c) => c.name),
+      lower,
+      upper,
+    );
+  }
+
+  rowsHint(shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {
+    const where = rowsCondition(shape.window, lower, upper);
+    return shape.window.isQuery
+      ? { kind: 'condition', sql: where }
+      : { kind: 'query', sql: `SELECT * FROM ${shape.window.from} WHERE ${where}` };
+  }
+}
+
+/** (lower, upper] in literals a person reads; `cursor = X` when the range holds one cursor value. */
+function rowsCondition(src: WindowSource, lower: Lower | null, upper: Micros): string {
+  const values = readableValues();
+  if (lower !== null && lower.tieBreak === null && upper - lower.cursor <= cursorUnit(src)) return cursorCondition(src, '=', upper, values);
+  return windowPredicate(src, lower, upper, values);
+}
+
+/** The step between two cursor values, in µs: a second, a day, or DateTime64's precision. */
+export function cursorUnit(src: Pick<WindowSource, 'cursorType'>): Micros {
+  const t = src.cursorType;
+  if (t.kind === 'DateTime') return 1_000_000n;
+  if (t.kind === 'Date') return 86_400_000_000n;
+  return t.precision >= 6 ? 1n : 10n ** BigInt(6 - t.precision);
 }

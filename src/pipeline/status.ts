@@ -1,24 +1,29 @@
-// Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: per
-// configured table its watermark and run state from PostgreSQL and its row counts in ClickHouse. A service
-// that is down shows in its cells and in `services`; collecting never throws for that.
-// Iceberg cells say "no table yet" until the engine fills them from the catalog's snapshot metadata. A REST
-// catalog is a service of its own (a line in `services`); the JDBC catalog is PostgreSQL.
+// Collects the status report (status-model.ts) that `offload status` prints and the TUI shows: every
+// service probed with one cheap request (ClickHouse, PostgreSQL, and S3 for the warehouse), and per
+// configured table its current Iceberg snapshot, the ClickHouse rows up to the watermark that snapshot
+// carries, and its run state from PostgreSQL. A service that is down or refuses us shows in `services`
+// and in the cells that need it; collecting never throws for that.
+// A REST catalog is a service of its own (a line in `services`); the JDBC catalog is PostgreSQL.
 import type pg from 'pg';
 import type { TableConfig, OffloadConfig } from '../config/tables.js';
 import type { ClickHouseSource } from '../clickhouse/client.js';
 import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.js';
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
-import { asPostgresUnavailable, describePool } from '../state/pool.js';
+import { describePool, serverVersion } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
-import { OffloadError } from '../core/errors.js';
+import { ConfigError, ExitCode, exitCodeOf, OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 import { EPOCH, microsFromIso, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { liveRowsFromSummary } from '../iceberg/reader.js';
+import type { Table } from '../iceberg/table.js';
+import { collectLateData, type LateDataMemo } from './late-data.js';
+import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
+import { snapshotWatermark } from './stage.js';
 import type { CellState, LastRun, ServiceInfo, StatusReport, TableStatus } from './status-model.js';
 
 export interface StatusSources {
@@ -28,12 +33,40 @@ export interface StatusSources {
   /** With both, the Iceberg cells come from the catalog and the current snapshot's summary (never a scan). */
   catalog?: Catalog;
   io?: FileIO;
+  /** The warehouse (OFFLOAD_WAREHOUSE) and its S3 endpoint as shown; with `io`, S3 is probed like the others. */
+  warehouse?: { location: string; endpoint: string } | null;
+  /** Reuses late-data results for a while (screens refreshing every few seconds); absent: computed every time. */
+  lateMemo?: LateDataMemo;
 }
 
-const formatCount = (n: number) => n.toLocaleString('en-US');
-
 function fail<T>(err: unknown): CellState<T> {
-  return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  return { ok: false, error: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) };
+}
+
+/** A cell that needs a service that is down: the service line says why; the cell carries its exit code. */
+function needs<T>(s: ServiceInfo, what: string = s.name): CellState<T> {
+  const why = s.exitCode === ExitCode.config ? 'refused these settings' : 'cannot be reached';
+  return { ok: false, error: `${what} ${why}`, exitCode: s.exitCode, service: s.name };
+}
+
+/** A probe's answer as the services line shows it. */
+async function probe(
+  name: ServiceInfo['name'],
+  url: string,
+  check: () => Promise<string | undefined>,
+  location?: string,
+): Promise<ServiceInfo> {
+  const info: ServiceInfo = { name, url, ...(location ? { location } : {}), ok: true };
+  try {
+    const version = await check();
+    if (version) info.version = version;
+  } catch (err) {
+    info.ok = false;
+    info.error = err instanceof Error ? err.message : String(err);
+    info.exitCode = exitCodeOf(err);
+    if (err instanceof ServiceUnavailable || err instanceof ServiceRefused) info.reason = err.reason;
+  }
+  return info;
 }
 
 /** What is read for a table: its query as a subquery, or its source table. */
@@ -45,7 +78,7 @@ function readFrom(t: TableConfig): string {
 async function cursorType(ch: ClickHouseSource, t: TableConfig): Promise<string> {
   const cols = t.query ? await ch.describeQuery(t.query) : await ch.columns(t.sourceTable!);
   const c = cols.find((x) => x.name === t.cursor);
-  if (!c) throw new OffloadError(`column "${t.cursor}" is not in ${t.query ? `the query of ${t.name}` : t.source}`);
+  if (!c) throw new ConfigError(`cursor column "${t.cursor}" is not in ${t.query ? `the query of ${t.name}` : t.source}`);
   return c.type;
 }
 
@@ -66,24 +99,23 @@ export function upToWatermarkSql(t: TableConfig, cursorColumnType: string, w: Wa
 
 /**
  * Total rows (from part metadata for plain tables; for query tables the rows the query returns, which is
- * what an offload copies) and rows up to the watermark.
+ * what an offload copies) and rows up to the watermark `w`.
  */
 async function clickhouseCounts(
   ch: ClickHouseSource,
   t: TableConfig,
-  w: Watermark | null,
+  w: Watermark,
 ): Promise<{ totalRows: number; rowsUpToWatermark: number; pendingRows: number }> {
   const count = async (where?: string, params?: Record<string, string>) => {
     const rows = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${readFrom(t)}${where ? ` WHERE ${where}` : ''}`, { params });
     return Number(rows[0]?.n ?? 0);
   };
   const totalRows = t.query ? await count() : await ch.totalRows(t.sourceTable!);
-  if (w === null)
-    throw new OffloadError(`${formatCount(totalRows)} rows; how many are offloaded is unknown while PostgreSQL cannot be reached`);
+  // Asked even when nothing is to count: a cursor column the source lacks is a configuration error to show.
+  const type = await cursorType(ch, t);
   const isAtEpoch = Date.parse(w.timestamp) <= 0 && w.tieBreak === null;
   const values = await ch.values();
-  const rowsUpToWatermark =
-    totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, await cursorType(ch, t), w, values), values.params);
+  const rowsUpToWatermark = totalRows === 0 || isAtEpoch ? 0 : await count(upToWatermarkSql(t, type, w, values), values.params);
   return { totalRows, rowsUpToWatermark, pendingRows: Math.max(0, totalRows - rowsUpToWatermark) };
 }
 
@@ -100,90 +132,142 @@ function lastRunOf(run: runs.OffloadRun | undefined): LastRun | null {
   };
 }
 
-/** The report for every configured table. Never rejects because a service is down: cells carry that. */
-/** The table's Iceberg cell: its current snapshot's live rows from the summary (`total-records − total-position-deletes`), read from the metadata file alone. */
-async function icebergCell(catalog: Catalog, t: TableConfig): Promise<TableStatus['iceberg']> {
+const NO_TABLE = { exists: false, rows: 0, snapshotId: null, snapshotAt: null, watermark: null };
+
+/**
+ * The table's Iceberg cell: its current snapshot's live rows from the summary (`total-records −
+ * total-position-deletes`) and its `offload.watermark`, read from the metadata file alone.
+ */
+async function icebergCell(catalog: Catalog, t: TableConfig): Promise<{ cell: TableStatus['iceberg']; table?: Table }> {
   try {
     const table = await catalog.loadTable(tableIdentifier(t));
-    if (!table) return { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
+    if (!table) return { cell: { ok: true, value: NO_TABLE } };
     const snap = currentSnapshot(table.metadata);
     const live = snap ? liveRowsFromSummary(snap.summary) : null;
     if (snap && !live) throw new OffloadError(`snapshot ${snap['snapshot-id']} of ${t.target} has no total-records in its summary`);
     return {
-      ok: true,
-      value: {
-        exists: true,
-        rows: live ? Number(live.rows) : 0,
-        ...(live && !live.exact ? { rowsApproximate: true } : {}),
-        snapshotId: snap ? String(snap['snapshot-id']) : null,
-        snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+      cell: {
+        ok: true,
+        value: {
+          exists: true,
+          rows: live ? Number(live.rows) : 0,
+          ...(live && !live.exact ? { rowsApproximate: true } : {}),
+          snapshotId: snap ? String(snap['snapshot-id']) : null,
+          snapshotAt: snap ? new Date(snap['timestamp-ms']).toISOString() : null,
+          watermark: snapshotWatermark(table.metadata),
+        },
       },
+      table,
     };
+  } catch (err) {
+    return { cell: fail(err) };
+  }
+}
+
+/** The table's late rows and changed windows, once something was offloaded; null when there is nothing to compare. */
+async function lateCell(
+  sources: StatusSources,
+  t: TableConfig,
+  table: Table | undefined,
+  watermark: TableStatus['watermark'],
+  ch: TableStatus['clickhouse'],
+  iceberg: TableStatus['iceberg'],
+): Promise<TableStatus['late']> {
+  const io = sources.io;
+  if (!table || !io || !watermark.ok || !ch.ok || !iceberg.ok || iceberg.value.snapshotId === null) return null;
+  try {
+    const caps = await sources.clickhouse.capabilities();
+    const compute = async () =>
+      collectLateData({
+        clickhouse: sources.clickhouse,
+        pool: sources.pool,
+        io,
+        cfg: t,
+        shape: sourceShape(t, await sourceColumns(sources.clickhouse, t), caps),
+        table,
+        watermark: watermark.value,
+        rowsUpToWatermark: ch.value.rowsUpToWatermark,
+        icebergRows: iceberg.value.rows,
+      });
+    const key = `${iceberg.value.snapshotId} ${ch.value.rowsUpToWatermark}`;
+    return { ok: true, value: sources.lateMemo ? await sources.lateMemo.get(t.name, key, compute) : await compute() };
   } catch (err) {
     return fail(err);
   }
 }
 
-export async function collectStatus({ config, clickhouse, pool, catalog, io }: StatusSources): Promise<StatusReport> {
+/** The state store's view: every watermark row and each table's last run, or why they cannot be read. */
+async function readState(
+  pool: pg.Pool,
+  names: string[],
+  pgService: ServiceInfo,
+): Promise<{ marks: Map<string, watermarks.WatermarkState>; lastRuns: Map<string, runs.OffloadRun>; failure?: CellState<never> }> {
+  const empty = { marks: new Map(), lastRuns: new Map() };
+  if (!pgService.ok) return { ...empty, failure: needs(pgService) };
+  try {
+    const marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
+    return { marks, lastRuns: await runs.latestByTable(pool, names) };
+  } catch (err) {
+    return { ...empty, failure: fail(err) }; // e.g. `offload init` never ran here (state/pool.ts classifies it)
+  }
+}
+
+/** The report for every configured table. Never rejects because a service is down: cells carry that. */
+export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
+  const { config, clickhouse, pool, catalog, io, warehouse } = sources;
   const names = config.tables.map((t) => t.name);
-
-  const chService: ServiceInfo = { name: 'ClickHouse', url: clickhouse.url, ok: true };
-  try {
-    chService.version = await clickhouse.version();
-  } catch (err) {
-    chService.ok = false;
-    chService.error = (err as Error).message;
-  }
-
-  const pgService: ServiceInfo = { name: 'PostgreSQL', url: describePool(pool), ok: true };
-  let marks: Map<string, watermarks.WatermarkState> | undefined;
-  let lastRuns = new Map<string, runs.OffloadRun>();
-  let pgTablesError: string | undefined;
-  try {
-    const v = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
-    pgService.version = v.rows[0]?.v;
-    try {
-      marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
-      lastRuns = await runs.latestByTable(pool, names);
-    } catch (err) {
-      if ((err as { code?: string }).code === '42P01') pgTablesError = 'no state tables yet (run `offload init`)';
-      else throw err;
-    }
-  } catch (err) {
-    pgService.ok = false;
-    pgService.error = (asPostgresUnavailable(err, pool) ?? (err as Error)).message;
-  }
+  const isS3 = io !== undefined && warehouse != null && /^s3a?:\/\//.test(warehouse.location);
+  const [chService, pgService, s3Service] = await Promise.all([
+    probe('ClickHouse', clickhouse.url, () => clickhouse.probe()),
+    probe('PostgreSQL', describePool(pool), () => serverVersion(pool)),
+    isS3
+      ? probe(
+          'S3',
+          warehouse.endpoint,
+          async () => {
+            await io.probe(warehouse.location);
+            return undefined; // S3 has no version to show
+          },
+          warehouse.location,
+        )
+      : undefined,
+  ]);
+  const state = await readState(pool, names, pgService);
 
   // A REST catalog is asked once whether it answers (GET …/namespaces): its own line, its cells follow it.
-  let catalogService: ServiceInfo | undefined;
-  if (catalog && io && catalog.kind === 'rest') {
-    catalogService = { name: 'Iceberg', url: catalog.description, ok: true };
-    try {
-      await catalog.listNamespaces();
-    } catch (err) {
-      catalogService.ok = false;
-      catalogService.error = (err as Error).message;
-    }
-  }
+  const catalogService =
+    catalog && io && catalog.kind === 'rest'
+      ? await probe('Iceberg', catalog.description, async () => {
+          await catalog.listNamespaces();
+          return undefined; // no version to show
+        })
+      : undefined;
 
   const tables = await Promise.all(
     config.tables.map(async (t): Promise<TableStatus> => {
-      const mark = marks?.get(t.name);
-      const watermark: TableStatus['watermark'] = !pgService.ok
-        ? fail(new Error(`PostgreSQL unreachable`))
-        : pgTablesError
-          ? fail(new Error(pgTablesError))
-          : mark
-            ? { ok: true, value: { ...mark.watermark, status: mark.status } }
-            : fail(new Error('no watermark yet (run `offload init`)'));
+      const mark = state.marks.get(t.name);
+      // The snapshot first, then the ClickHouse count up to the watermark it carries: a commit landing
+      // between the two reads changes neither (docs/architecture.md, step 8: data and watermark move together).
+      let read: { cell: TableStatus['iceberg']; table?: Table };
+      if (!catalog || !io) read = { cell: { ok: true, value: NO_TABLE } };
+      else if (catalogService && !catalogService.ok) read = { cell: needs(catalogService) };
+      else if (catalog.kind === 'jdbc' && state.failure)
+        read = { cell: state.failure }; // the JDBC catalog lives in the state database
+      else if (s3Service && !s3Service.ok) read = { cell: needs(s3Service) };
+      else read = await icebergCell(catalog, t);
+      const iceberg = read.cell;
+
+      // No watermark row while PostgreSQL answered: the table was never offloaded (its first run creates the row).
+      const countedTo: Watermark | null = (iceberg.ok ? iceberg.value.watermark : null) ?? mark?.watermark ?? (pgService.ok ? EPOCH : null);
+      const watermark: TableStatus['watermark'] =
+        state.failure ?? (countedTo ? { ok: true, value: { ...countedTo, status: mark?.status ?? 'new' } } : needs(pgService));
 
       let ch: TableStatus['clickhouse'];
-      if (!chService.ok) ch = fail(new Error('ClickHouse unreachable'));
+      if (!chService.ok) ch = needs(chService);
+      else if (countedTo === null) ch = needs(pgService, 'rows up to the watermark unknown: PostgreSQL');
       else {
         try {
-          // No watermark row (PostgreSQL answered): nothing of the table was offloaded yet.
-          const known = watermark.ok ? watermark.value : pgService.ok ? EPOCH : null;
-          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, known) };
+          ch = { ok: true, value: await clickhouseCounts(clickhouse, t, countedTo) };
         } catch (err) {
           ch = fail(err);
         }
@@ -198,14 +282,6 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         }
       }
 
-      const iceberg: TableStatus['iceberg'] =
-        catalog && io
-          ? catalogService && !catalogService.ok
-            ? fail(new Error(`the Iceberg REST catalog is unreachable`))
-            : catalog.kind === 'jdbc' && !pgService.ok
-              ? fail(new Error('PostgreSQL (the catalog) unreachable'))
-              : await icebergCell(catalog, t)
-          : { ok: true, value: { exists: false, rows: 0, snapshotId: null, snapshotAt: null } };
       return {
         name: t.name,
         layer: t.layer,
@@ -216,12 +292,13 @@ export async function collectStatus({ config, clickhouse, pool, catalog, io }: S
         clickhouse: ch,
         iceberg,
         delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
-        lastRun: lastRunOf(lastRuns.get(t.name)),
+        late: await lateCell(sources, t, read.table, watermark, ch, iceberg),
+        lastRun: lastRunOf(state.lastRuns.get(t.name)),
         isBusy,
       };
     }),
   );
 
-  const services = catalogService ? [chService, pgService, catalogService] : [chService, pgService];
+  const services = [chService, pgService, ...(s3Service ? [s3Service] : []), ...(catalogService ? [catalogService] : [])];
   return { generatedAt: new Date().toISOString(), services, tables };
 }

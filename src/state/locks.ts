@@ -3,7 +3,7 @@
 // around migrations. A lock lives as long as its session: it goes with the connection.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { asPostgresUnavailable, checkout, guard, type Queryable } from './pool.js';
+import { postgresFailure, checkout, guard, type Queryable } from './pool.js';
 
 /** A stable signed 64-bit advisory-lock key for a name: the first 8 bytes of SHA-256("offload:" + name). */
 export function advisoryKey(name: string): bigint {
@@ -38,7 +38,7 @@ async function tryLock(pool: pg.Pool, name: string, label: string): Promise<Tabl
   } catch (err) {
     client.removeListener('error', onError);
     client.release(err as Error);
-    throw asPostgresUnavailable(err, pool) ?? err;
+    throw postgresFailure(err, pool) ?? err;
   }
   if (!got) {
     client.removeListener('error', onError);
@@ -125,7 +125,7 @@ export async function withAdvisoryLock<T>(pool: pg.Pool, name: string, fn: (clie
       await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
     } catch (err) {
       broken = err as Error;
-      throw asPostgresUnavailable(err, pool) ?? err;
+      throw postgresFailure(err, pool) ?? err;
     }
     try {
       return await fn(client);

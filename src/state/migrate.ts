@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ConfigError, OffloadError } from '../core/errors.js';
-import { asPostgresUnavailable, checkout } from './pool.js';
+import { postgresFailure, checkout } from './pool.js';
 import { withAdvisoryLock } from './locks.js';
 
 /** migrations/ at the package root (the same relative path from src/state and from dist/state). */
@@ -155,7 +155,7 @@ export async function migrate(pool: pg.Pool, options: { dir?: string } = {}): Pr
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined); // the migration's own error is the one to report
         throw (
-          asPostgresUnavailable(err, pool) ??
+          postgresFailure(err, pool) ??
           new OffloadError(`database "${dbName}": migration ${m.file} failed: ${(err as Error).message}; nothing of it was applied`, {
             cause: err,
           })

@@ -1,9 +1,10 @@
-// PostgreSQL: the pool, connection failures as ServiceUnavailable, and explicit transactions (the commit
+// PostgreSQL: the pool, its failures classified (unreachable: ServiceUnavailable; login refused or no such
+// database: ServiceRefused; no offload tables: `offload init` not run), and explicit transactions (the commit
 // of step 8 is one of them). The advisory locks live in locks.ts.
 import pg from 'pg';
 import { postgresFromEnv, processEnv, type Env, type PostgresConnection } from '../config/env.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
-import { ServiceUnavailable } from '../core/errors.js';
+import { ConfigError, type OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
 
 export type Pool = pg.Pool;
 /** A client inside an open transaction (`BEGIN` issued by withTransaction). */
@@ -24,7 +25,14 @@ export interface PoolOptions {
   env?: Env;
 }
 
-const poolUrls = new WeakMap<pg.Pool, { url: string; secrets: string[] }>();
+/** What messages about a pool's server say: its redacted URL, the secrets to scrub, the variables that set it. */
+interface PoolInfo {
+  url: string;
+  secrets: string[];
+  variables: string;
+}
+
+const poolInfo = new WeakMap<pg.Pool, PoolInfo>();
 
 /** The server as a person should see it: a URL with the password replaced by `***`. */
 export function describePostgres(conn: PostgresConnection = postgresFromEnv(), env: Env = processEnv()): string {
@@ -68,13 +76,40 @@ export function createPool(conn: PostgresConnection = postgresFromEnv(), options
   });
   // An idle client whose server went away must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  poolUrls.set(pool, { url: describePostgres(conn, env), secrets: secretsOf(conn, env) });
+  poolInfo.set(pool, {
+    url: describePostgres(conn, env),
+    secrets: secretsOf(conn, env),
+    variables: conn.connectionString ? 'DATABASE_URL' : 'PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE',
+  });
+  classifyQueryFailures(pool);
   return pool;
+}
+
+/**
+ * Every `pool.query` failure that means the server is unreachable or refuses us is classified here, at the
+ * client, so a command reading through the pool (runs, status) reports it like one using `checkout`.
+ */
+function classifyQueryFailures(pool: pg.Pool): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    return result instanceof Promise
+      ? result.catch((err: unknown) => {
+          throw postgresFailure(err, pool) ?? err;
+        })
+      : result;
+  };
 }
 
 /** The pool's server as a person should see it (describePostgres of the connection it was created for). */
 export function describePool(pool: pg.Pool): string {
-  return poolUrls.get(pool)?.url ?? describePostgres();
+  return poolInfo.get(pool)?.url ?? 'PostgreSQL';
+}
+
+/** One round trip: the server's version, or the classified failure (what `status` shows for PostgreSQL). */
+export async function serverVersion(pool: pg.Pool): Promise<string> {
+  const r = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+  return r.rows[0]?.v ?? '';
 }
 
 /** createPool + one round trip, so an unreachable server is reported at once and clearly. */
@@ -101,36 +136,72 @@ const CONNECTION_CODES: Record<string, string> = {
   ENOENT: 'no such socket',
 };
 
-// Server-side refusals that mean "this server will not let us in", not "the query was wrong".
-const LOGIN_SQLSTATES = new Set(['28000', '28P01', '3D000', '53300', '57P03']);
+// The server is there but cannot serve us now: a retry may pass (too many connections, starting up or
+// shutting down, a connection lost).
+const UNAVAILABLE_SQLSTATES = new Set(['53300', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+// The server will not let these settings in: a retry will not help.
+const REFUSED_SQLSTATES: Record<string, string> = {
+  '28000': 'login refused',
+  '28P01': 'login refused',
+  '3D000': 'no such database',
+};
 
-/** The error as ServiceUnavailable when it means PostgreSQL cannot be reached or refused the login; otherwise undefined. */
-export function asPostgresUnavailable(err: unknown, pool?: pg.Pool): ServiceUnavailable | undefined {
-  if (err instanceof ServiceUnavailable) return err;
+/**
+ * What a PostgreSQL failure means for the person running the tool: unreachable (ServiceUnavailable, exit 4),
+ * these settings refused — wrong user or password, no such database (ServiceRefused, exit 3) — or a database
+ * `offload init` has not prepared (ConfigError, exit 3). Undefined for anything else (a query's own error,
+ * which its caller reports).
+ */
+export function postgresFailure(err: unknown, pool?: pg.Pool): OffloadError | undefined {
+  if (err instanceof ServiceUnavailable || err instanceof ServiceRefused) return err;
   if (!(err instanceof Error)) return undefined;
-  const info = (pool && poolUrls.get(pool)) ?? {
-    url: describePostgres(),
-    secrets: secretsOf(postgresFromEnv(), processEnv()),
-  };
+  const info = (pool && poolInfo.get(pool)) ?? { url: 'PostgreSQL', secrets: [], variables: 'DATABASE_URL' };
   type Coded = Error & { code?: string; errors?: Array<Error & { code?: string }> };
   const e = err as Coded;
   // Node reports a refused dual-stack connect as an AggregateError whose own message is empty.
   const code = e.code ?? e.errors?.find((x) => x.code)?.code;
+  const message = scrubSecrets(e.message, info.secrets);
+  if (isNotInitialized(err)) return notInitialized(info.url, { cause: err });
+  if (code && REFUSED_SQLSTATES[code]) {
+    const check = code === '3D000' ? 'the database name' : 'the user and password';
+    return new ServiceRefused('PostgreSQL', info.url, `${REFUSED_SQLSTATES[code]} (${message})`, `check ${check} in ${info.variables}`, {
+      cause: err,
+    });
+  }
   let detail: string | undefined;
   if (code && CONNECTION_CODES[code]) detail = CONNECTION_CODES[code];
-  else if (code && LOGIN_SQLSTATES.has(code)) detail = e.message;
-  else if (/^(timeout expired|Connection terminated)/i.test(e.message)) detail = e.message;
+  else if (code && UNAVAILABLE_SQLSTATES.has(code)) detail = message;
+  else if (/^(timeout expired|Connection terminated)/i.test(e.message)) detail = message;
   if (detail === undefined) return undefined;
-  return new ServiceUnavailable('PostgreSQL', info.url, scrubSecrets(detail, info.secrets), undefined, { cause: err });
+  return new ServiceUnavailable('PostgreSQL', info.url, detail, `is the server running, and is ${info.variables} right?`, {
+    cause: err,
+  });
 }
 
-/** pool.connect() with connection failures reported as ServiceUnavailable and a listener that keeps a dying connection from crashing the process. */
+// The tables `offload init` creates (migrations/): a query that finds one missing means init has not run.
+const STATE_TABLES = /relation "(offload_watermarks|offload_runs|iceberg_tables|iceberg_namespace_properties)" does not exist/;
+
+/** PostgreSQL answered that one of the tables `offload init` creates does not exist. */
+export function isNotInitialized(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === '42P01' && typeof e.message === 'string' && STATE_TABLES.test(e.message);
+}
+
+/** The error for a database `offload init` has not prepared. */
+function notInitialized(url: string, options?: { cause?: unknown }): ConfigError {
+  return new ConfigError(
+    `PostgreSQL at ${url} has no offload tables (offload_watermarks, offload_runs, iceberg_tables) yet: run \`offload init\` first`,
+    options,
+  );
+}
+
+/** pool.connect() with connection failures classified (postgresFailure) and a listener that keeps a dying connection from crashing the process. */
 export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
   } catch (err) {
-    throw asPostgresUnavailable(err, pool) ?? err;
+    throw postgresFailure(err, pool) ?? err;
   }
   return client;
 }
@@ -164,7 +235,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<
       await client.query('BEGIN');
     } catch (err) {
       broken = err as Error;
-      throw asPostgresUnavailable(err, pool) ?? err;
+      throw postgresFailure(err, pool) ?? err;
     }
     let result: T;
     try {
@@ -182,7 +253,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<
       await client.query('COMMIT');
     } catch (err) {
       broken = err as Error;
-      throw asPostgresUnavailable(err, pool) ?? err;
+      throw postgresFailure(err, pool) ?? err;
     }
     return result;
   } finally {

@@ -253,6 +253,16 @@ export async function latestByTable(db: Queryable, tables?: string[]): Promise<M
   return new Map(r.rows.map((x) => [x.table_name, toRun(x)]));
 }
 
+/** Which of `runIds` are runs of `table` recorded here (a work directory of another state database is not ours). */
+export async function knownIds(db: Queryable, table: string, runIds: readonly string[]): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  const r = await db.query<{ run_id: string }>(
+    `SELECT run_id::text AS run_id FROM offload_runs WHERE table_name = $1 AND run_id = ANY($2::uuid[])`,
+    [table, runIds],
+  );
+  return new Set(r.rows.map((x) => x.run_id));
+}
+
 /** Runs still marked 'running' (oldest first): live ones hold their table's lock; the rest crashed. */
 export async function findRunning(db: Queryable, table?: string): Promise<OffloadRun[]> {
   const r = await db.query<Row>(

@@ -8,6 +8,7 @@ import { tryLockTable, type TableLock } from './locks.js';
 import { withTransaction, type Queryable } from './pool.js';
 import * as runs from './runs.js';
 import * as watermarks from './watermarks.js';
+import * as windows from './windows.js';
 
 /** Inside the store's one transaction: what the commit and recovery write there. */
 export interface StateTransaction {
@@ -37,6 +38,10 @@ export interface StateStore {
   markRunAborted(runId: string, reason: string): Promise<boolean>;
   /** A table's runs still marked running, oldest first. */
   findRunningRuns(table: string): Promise<runs.OffloadRun[]>;
+  /** Which of `runIds` are runs of `table` in this store. */
+  knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>>;
+  /** What run `runId` read of each closed window of a candle table (before its commit; read back only once committed). */
+  recordWindows(table: string, runId: string, windows: readonly windows.WindowFingerprint[]): Promise<void>;
   /**
    * `fn` inside one transaction; any error rolls it back. `beforeCommit` runs last, just before COMMIT is
    * sent: after it the outcome may be unknown to the caller (a connection lost during COMMIT).
@@ -94,6 +99,14 @@ export class PostgresStateStore implements StateStore {
 
   findRunningRuns(table: string): Promise<runs.OffloadRun[]> {
     return runs.findRunning(this.pool, table);
+  }
+
+  knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>> {
+    return runs.knownIds(this.pool, table, runIds);
+  }
+
+  recordWindows(table: string, runId: string, list: readonly windows.WindowFingerprint[]): Promise<void> {
+    return windows.record(this.pool, table, runId, list);
   }
 
   transaction<T>(fn: (tx: StateTransaction) => Promise<T>, options: { beforeCommit?: () => void } = {}): Promise<T> {

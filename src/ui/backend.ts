@@ -1,6 +1,7 @@
 // The port the TUI needs from the rest of the tool. The UI renders what these calls return and the
 // events they emit; it knows no SQL and never opens a connection itself. `pipeline-backend.ts`
 // implements it with the pipeline's functions; the UI's tests implement it with plain data.
+import type { TableFiles } from '../pipeline/table-files.js';
 import type { DrillReport } from '../drill/report.js';
 import type { DrillChoiceOption } from '../drill/catalogue.js';
 import type { DrillEvent } from '../drill/events.js';
@@ -54,6 +55,8 @@ export interface TableDetails {
   runs: CellState<RunRecord[]>;
   partitions: CellState<PartitionRow[]>;
   config: ConfigEntry[];
+  /** Data files and the orphans `offload gc` would delete (absent: not read by this backend). */
+  files?: CellState<TableFiles>;
 }
 
 export type RunScope = { kind: 'table'; table: string } | { kind: 'all' };

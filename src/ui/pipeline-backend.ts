@@ -10,8 +10,10 @@ import { listRuns, readOverview, type OffloadRun, type TableOverview } from '../
 import { runLayers } from '../pipeline/layers.js';
 import { offloadTable } from '../pipeline/offload.js';
 import { openServices, type Services } from '../pipeline/services.js';
+import { LateDataMemo } from '../pipeline/late-data.js';
 import { collectStatus, type StatusSources } from '../pipeline/status.js';
 import { OffloadStopped } from '../pipeline/stop.js';
+import { TableFilesReader } from '../pipeline/table-files.js';
 import type { CellState, StatusReport } from '../pipeline/status-model.js';
 import { verifyPartitions } from '../verify/partitions.js';
 import type {
@@ -130,15 +132,16 @@ export class PipelineBackend implements OffloadBackend {
   private readonly env: Env;
   /** Connections for offloads, opened on the first one: long extractions, a lock held per table. */
   private offloadServices?: Services;
+  /** Each table's files and orphans for the details screen (manifests read again only when the table changed). */
+  private files?: TableFilesReader;
 
   constructor(options: PipelineBackendOptions) {
     const env = options.env;
     this.env = env;
     this.config = loadTablesConfig({ config: options.config, env });
     this.services = openServices(env, 'tui');
-    const s = this.services;
-    // Opened now, so a connection setting that is wrong is reported before the screen opens.
-    this.status = { config: this.config, clickhouse: s.clickhouse, pool: s.pool, catalog: s.catalog, io: s.io };
+    // Opened now, so a connection setting that is wrong or missing is reported before the screen opens.
+    this.status = { ...this.services.statusSources(this.config), lateMemo: new LateDataMemo() };
     this.secrets = secretsOf(env);
   }
 
@@ -152,6 +155,9 @@ export class PipelineBackend implements OffloadBackend {
       settle(async () => (await listRuns(this.services, { table, limit: RUNS_SHOWN })).map(runRecord)),
       settle(async () => readOverview(this.services, t)),
     ]);
+    this.files ??= new TableFilesReader({ catalog: this.services.catalog, io: this.services.io });
+    const reader = this.files;
+    const files = await settle(async () => reader.read(t));
     const scrub = <T>(c: CellState<T>): CellState<T> => (c.ok ? c : { ok: false, error: scrubSecrets(c.error, this.secrets) });
     const fromTable = <T>(pick: (o: TableOverview) => T[]): CellState<T[]> =>
       scrub(overview.ok ? { ok: true, value: overview.value ? pick(overview.value) : [] } : overview);
@@ -161,6 +167,7 @@ export class PipelineBackend implements OffloadBackend {
       snapshots: fromTable(snapshotRows),
       runs: scrub(history),
       partitions: fromTable(partitionRows),
+      files: scrub(files),
     };
   }
 

@@ -4,7 +4,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { Watermark } from '../core/watermark.js';
 import type { OffloadEvent, OffloadPhase } from '../pipeline/events.js';
-import type { StatusReport, TableStatus } from '../pipeline/status-model.js';
+import { tableState, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
 import type { CareKind, CareOutcome, CarePartition, CareProgress, TableDetails } from './backend.js';
 import { firstLine, formatBytes, formatCount, formatDuration, oneLine } from './format.js';
 
@@ -464,39 +464,53 @@ export function reduceCareSettled(state: TuiState, result: { outcome?: CareOutco
   };
 }
 
-/** What a commit tells us for sure, shown at once; the refresh that follows brings the rest. */
+/**
+ * What a commit tells us for sure, shown at once; the refresh that follows brings the rest. The watermark,
+ * the ClickHouse rows up to it and the Iceberg rows move together, so the row never shows numbers from two
+ * moments: the commit took exactly the ClickHouse rows between the old watermark and the new (step 8), so
+ * both counts grow by its rows and Δ stays what the last refresh measured.
+ */
 function patchCommitted(report: StatusReport | null, e: Extract<OffloadEvent, { kind: 'committed' }>, now: number): StatusReport | null {
   if (!report) return report;
   const tables = report.tables.map((t): TableStatus => {
     if (t.name !== e.table) return t;
     const status = t.watermark.ok ? t.watermark.value.status : 'committed';
+    if (!t.iceberg.ok || !t.clickhouse.ok) return { ...t, lastRun: committedRun(e, now) };
+    const ch = t.clickhouse.value;
     return {
       ...t,
       watermark: { ok: true, value: { ...e.watermark, status } },
-      iceberg: t.iceberg.ok
-        ? {
-            ok: true,
-            value: {
-              ...t.iceberg.value,
-              exists: true,
-              rows: t.iceberg.value.rows + e.rows,
-              snapshotId: e.snapshotId,
-              snapshotAt: new Date(now).toISOString(),
-            },
-          }
-        : t.iceberg,
-      lastRun: {
-        runId: e.runId,
-        status: 'committed',
-        startedAt: new Date(now - e.durationMs).toISOString(),
-        finishedAt: new Date(now).toISOString(),
-        durationMs: e.durationMs,
-        rows: e.rows,
-        error: null,
+      clickhouse: {
+        ok: true,
+        value: { ...ch, rowsUpToWatermark: ch.rowsUpToWatermark + e.rows, pendingRows: Math.max(0, ch.pendingRows - e.rows) },
       },
+      iceberg: {
+        ok: true,
+        value: {
+          ...t.iceberg.value,
+          exists: true,
+          rows: t.iceberg.value.rows + e.rows,
+          snapshotId: e.snapshotId,
+          snapshotAt: new Date(now).toISOString(),
+          watermark: e.watermark,
+        },
+      },
+      lastRun: committedRun(e, now),
     };
   });
   return { ...report, tables };
+}
+
+function committedRun(e: Extract<OffloadEvent, { kind: 'committed' }>, now: number): TableStatus['lastRun'] {
+  return {
+    runId: e.runId,
+    status: 'committed',
+    startedAt: new Date(now - e.durationMs).toISOString(),
+    finishedAt: new Date(now).toISOString(),
+    durationMs: e.durationMs,
+    rows: e.rows,
+    error: null,
+  };
 }
 
 export function appendLog(log: LogLine[], line: LogLine): LogLine[] {
@@ -546,10 +560,9 @@ export function rowStateOf(t: TableStatus, live: LiveRun | undefined): RowState 
   // Our own offload still holds the table's lock after its commit: that is not another worker.
   if (t.isBusy && !live?.isOurs) return 'busy';
   if (live && live.status === 'failed') return 'failed';
-  // An aborted run (stopped on request, or a crash resolved by recovery) committed nothing and broke nothing.
-  if (t.lastRun?.status === 'failed') return 'failed';
-  if (!t.clickhouse.ok || !t.watermark.ok) return 'unknown';
-  return t.clickhouse.value.pendingRows > 0 ? 'pending' : 'up-to-date';
+  // The rest is the report's own state, in the words `offload status` prints (an aborted run — stopped on
+  // request, or a crash resolved by recovery — committed nothing and broke nothing).
+  return tableState(t);
 }
 
 function keepSelectionVisible(state: TuiState): TuiState {

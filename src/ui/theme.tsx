@@ -2,6 +2,7 @@
 // states stay readable because each is also written out as a word and a glyph.
 import { createContext, useContext } from 'react';
 import { processEnv, type Env } from '../config/env.js';
+import { TABLE_STATE_LABEL } from '../pipeline/status-model.js';
 import type { RowState } from './store.js';
 
 type Color = string | undefined;
@@ -25,14 +26,8 @@ export const STATE_GLYPH: Record<RowState, string> = {
   unknown: '?',
 };
 
-export const STATE_LABEL: Record<RowState, string> = {
-  'up-to-date': 'up to date',
-  pending: 'pending',
-  running: 'running',
-  failed: 'failed',
-  busy: 'busy',
-  unknown: 'unknown',
-};
+/** The same words `offload status` prints. */
+export const STATE_LABEL: Record<RowState, string> = TABLE_STATE_LABEL;
 
 const COLORS: Theme = {
   isColor: true,

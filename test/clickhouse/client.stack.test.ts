@@ -6,7 +6,7 @@ import { checkTablesAgainstClickHouse, validateTablesConfig } from '../../src/co
 import { ClickHouseQueryError, type ClickHouseSource, clickhouseSourceFromEnv } from '../../src/clickhouse/client.js';
 import { dateTimeLiteral, qualifiedName, quoteIdentifier, stringLiteral } from '../../src/clickhouse/sql.js';
 import { applySeedSchema, candleSelectSql } from '../../src/dev/schema.js';
-import { ConfigError, ExitCode, ServiceUnavailable } from '../../src/core/errors.js';
+import { ConfigError, ExitCode, ServiceRefused, ServiceUnavailable } from '../../src/core/errors.js';
 import { freshClickHouseDatabase, stackEnv } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshClickHouseDatabase>>;
@@ -117,15 +117,16 @@ describe('ClickHouse source', () => {
     }
   });
 
-  it('reports a wrong password as a refused login, without the password', async () => {
+  it('reports a wrong password as a refused login (exit 3: a retry will not help), without the password', async () => {
     const url = new URL(stackEnv().CLICKHOUSE_URL);
     url.password = 'not-the-password';
     const wrong = clickhouseSourceFromEnv({ CLICKHOUSE_URL: url.toString() });
     try {
       await assert.rejects(wrong.version(), (err: Error) => {
-        assert.ok(err instanceof ServiceUnavailable);
-        assert.match(err.message, /authentication failed/);
-        assert.match(err.message, /Check the user and password in CLICKHOUSE_URL/);
+        assert.ok(err instanceof ServiceRefused, String(err));
+        assert.equal(err.exitCode, ExitCode.config);
+        assert.match(err.message, /^ClickHouse at http:\/\/default:\*\*\*@127\.0\.0\.1:\d+: login refused \(/);
+        assert.match(err.message, /check the user and password in CLICKHOUSE_URL/);
         assert.ok(!err.message.includes('not-the-password'));
         return true;
       });
@@ -185,19 +186,23 @@ describe('configuration checked against ClickHouse', () => {
     );
     await assert.rejects(checkTablesAgainstClickHouse(config, ch), (err: Error) => {
       assert.ok(err instanceof ConfigError);
-      const lines = err.message.split('\n');
+      // One line, every problem in it: `file: 5 problems: (1) key: message; (2) …`.
+      assert.doesNotMatch(err.message, /\n/);
+      const head = 'offload.config.json: 5 problems: ';
+      assert.ok(err.message.startsWith(head), err.message);
+      const lines = err.message
+        .slice(head.length)
+        .split(/(?:^|; )\(\d\) /)
+        .filter(Boolean);
       assert.equal(
         lines[0],
-        `offload.config.json: tables[3].cursor: column "exchange_ts" is not in ${db.name}.bronze_trades_kraken ` +
+        `tables[3].cursor: column "exchange_ts" is not in ${db.name}.bronze_trades_kraken ` +
           '(columns: exchange_timestamp, exchange_timestamp_ms, sequence_number, symbol, price, quantity, quote_volume, event_time, event_time_ms, kafka_offset, kafka_partition, ingestion_timestamp)',
       );
-      assert.equal(
-        lines[1],
-        'offload.config.json: tables[4].cursor: column "symbol" is String; a cursor must be a Date, DateTime or DateTime64 column',
-      );
-      assert.match(lines[2], /^offload\.config\.json: tables\[4\]\.tieBreak: column "seq" is not in /);
-      assert.match(lines[3], /^offload\.config\.json: tables\[4\]\.partitionBy\[0\]: column "ts" is not in /);
-      assert.match(lines[4], new RegExp(`^offload\\.config\\.json: tables\\[5\\]\\.source: table ${db.name}\\.missing does not exist$`));
+      assert.equal(lines[1], 'tables[4].cursor: column "symbol" is String; a cursor must be a Date, DateTime or DateTime64 column');
+      assert.match(lines[2], /^tables\[4\]\.tieBreak: column "seq" is not in /);
+      assert.match(lines[3], /^tables\[4\]\.partitionBy\[0\]: column "ts" is not in /);
+      assert.match(lines[4], new RegExp(`^tables\\[5\\]\\.source: table ${db.name}\\.missing does not exist$`));
       assert.equal(lines.length, 5);
       return true;
     });

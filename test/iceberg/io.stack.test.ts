@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { s3FromEnv } from '../../src/config/env.js';
-import { ServiceUnavailable } from '../../src/core/errors.js';
+import { ExitCode, ServiceRefused, ServiceUnavailable } from '../../src/core/errors.js';
 import {
   AlreadyExists,
   FileNotFound,
@@ -228,17 +228,38 @@ describe('FileIO on s3', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('says so when the bucket does not exist', async () => {
+  it('says so when the bucket does not exist: a setting to fix (exit 3)', async () => {
     const io = new S3FileIO(conn());
     await assert.rejects(io.write('s3://no-such-bucket-here/x', text('x')), (e: unknown) => {
-      assert.ok(e instanceof StorageError, String(e));
+      assert.ok(e instanceof ServiceRefused, String(e));
+      assert.equal(e.exitCode, ExitCode.config);
       assert.match(
         e.message,
-        /write s3:\/\/no-such-bucket-here\/x failed: bucket "no-such-bucket-here" does not exist at http:\/\/127\.0\.0\.1:\d+/,
+        /^S3 at http:\/\/127\.0\.0\.1:\d+: bucket "no-such-bucket-here" does not exist \(write s3:\/\/no-such-bucket-here\/x\); check OFFLOAD_WAREHOUSE, or create the bucket$/,
       );
       return true;
     });
     io.close();
+  });
+
+  it('probe: one cheap listing under the warehouse; a missing bucket is refused, a closed port unreachable within seconds', async () => {
+    const io = new S3FileIO(conn());
+    await io.probe(`s3://${bucket}/iceberg`);
+    await assert.rejects(io.probe('s3://no-such-bucket-here/iceberg'), ServiceRefused);
+    io.close();
+    const down = new S3FileIO({ ...conn(), endpoint: 'http://127.0.0.1:1' });
+    const t0 = Date.now();
+    await assert.rejects(down.probe(`s3://${bucket}/iceberg`), (e: unknown) => {
+      assert.ok(e instanceof ServiceUnavailable, String(e));
+      assert.equal(e.exitCode, ExitCode.unavailable);
+      assert.equal(
+        e.message,
+        'cannot reach S3 at http://127.0.0.1:1 (connection refused); is the server running, and is AWS_ENDPOINT_URL_S3 right?',
+      );
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 15_000, 'a probe gives up within its time limit');
+    down.close();
   });
 
   it('an unreachable endpoint gives ServiceUnavailable naming the redacted endpoint and no secret', async () => {
@@ -259,7 +280,7 @@ describe('FileIO on s3', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ServiceUnavailable, String(err));
-    assert.match(err.message, /cannot reach S3 at http:\/\/someone:\*\*\*@127\.0\.0\.1:1\/ \(connection refused\)/);
+    assert.match(err.message, /cannot reach S3 at http:\/\/someone:\*\*\*@127\.0\.0\.1:1 \(connection refused\)/);
     assert.ok(!err.message.includes(secret) && !err.message.includes('pw-in-url'));
     assert.ok(Date.now() - t0 < 5_000);
     io.close();

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommitConflict, ExitCode } from '../../src/core/errors.js';
-import { CatalogError } from '../../src/iceberg/catalog.js';
+import { CatalogError, ensureNamespaceIn } from '../../src/iceberg/catalog.js';
 import { addSchema, addSnapshot, expireSnapshots, newTableMetadata } from '../../src/iceberg/metadata.js';
 import { credentialsFor, jwtExpiry, renewalTime, tokenRequestBody } from '../../src/iceberg/rest-auth.js';
 import { CatalogHttp, isNeverSent } from '../../src/iceberg/rest-http.js';
@@ -423,5 +423,30 @@ describe('requests', () => {
       assert.equal(e.message, 'the REST catalog at https://cat rejected list-namespaces (400 BadRequestException: bad header Bearer ***)');
       return true;
     });
+  });
+});
+
+describe('ensureNamespaceIn', () => {
+  /** A catalog whose namespace another client creates between our check and our create, answered as `failure`. */
+  function racing(failure: Error) {
+    let exists = false;
+    return {
+      namespaceExists: async () => exists,
+      createNamespace: async () => {
+        exists = true; // the other client's create landed first
+        throw failure;
+      },
+    };
+  }
+
+  it('takes a namespace another client created meanwhile, even when the server answers 500 for it', async () => {
+    const serverError = new CatalogUnavailable('http://cat', 'create-namespace answered 500 UncheckedSQLException: duplicate key');
+    assert.equal(await ensureNamespaceIn(racing(serverError), 'cold', {}), false);
+  });
+
+  it('passes on a failure when the namespace still does not exist', async () => {
+    const down = new CatalogUnavailable('http://cat', 'create-namespace answered 500 internal error');
+    const catalog = { namespaceExists: async () => false, createNamespace: async () => Promise.reject(down) };
+    await assert.rejects(ensureNamespaceIn(catalog, 'cold', {}), (e) => e === down);
   });
 });

@@ -22,6 +22,7 @@ import {
   stageAppend,
   stageReplacePartitions,
   stageSchemaChange,
+  MetadataMissing,
   StagedAlreadyCommitted,
   type Table,
 } from '../../src/iceberg/table.js';
@@ -117,6 +118,21 @@ describe('createTable and loadTable', () => {
       [tables[0].metadataLocation],
       'the losers removed their metadata files',
     );
+  });
+
+  test('a metadata file the catalog names and the store lost: the table, the file and what to check, in one line', async () => {
+    const table = await newTable();
+    await warehouse.io.delete(table.metadataLocation);
+    await assert.rejects(loadTable(db.catalog, warehouse.io, table.ident), (err: unknown) => {
+      assert.ok(err instanceof MetadataMissing, String(err));
+      assert.equal(
+        err.message,
+        `Iceberg table ${table.ident.namespace}.${table.ident.name}: its metadata file ${table.metadataLocation} does not exist, ` +
+          'though the catalog names it — were the warehouse objects deleted, or do OFFLOAD_WAREHOUSE and AWS_ENDPOINT_URL_S3 name ' +
+          'another store than the one it was written to?',
+      );
+      return true;
+    });
   });
 
   test('loading a table that does not exist names it', async () => {

@@ -293,6 +293,7 @@ function tableStatus(o: {
       : { ok: true, value: { totalRows: o.total ?? 0, rowsUpToWatermark: (o.total ?? 0) - (o.pending ?? 0), pendingRows: o.pending ?? 0 } },
     iceberg: { ok: true, value: { exists: true, rows: o.iceberg ?? 0, snapshotId: '1', snapshotAt: null } },
     delta: 0,
+    late: null,
     lastRun: o.running
       ? { runId: 'r9', status: 'running', startedAt: o.running, finishedAt: null, durationMs: null, rows: 0, error: null }
       : null,

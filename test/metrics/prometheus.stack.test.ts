@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import YAML from 'yaml';
+import { FaultProxy, targetOf, throughProxy } from '../../src/drill/fault-proxy.js';
 import { CLI, dayAlignedBatches, freshCliStack, until, type CliStack } from '../support/cli-stack.js';
 import { freePort, startPrometheus, type Prometheus } from '../support/prometheus.js';
 import { ROOT } from '../support/stack.js';
@@ -150,6 +151,7 @@ describe('metrics scraped by a real Prometheus', () => {
       assert.ok(ratio !== undefined && ratio >= 0 && ratio <= 1, `small-file ratio ${ratio}`);
       assert.equal(await value(`offload_orphan_files{job="offload", table="${TABLE}"}`), 0);
       assert.equal(await value(`offload_service_up{job="offload", service="PostgreSQL"}`), 1);
+      assert.equal(await value(`offload_service_up{job="offload", service="S3"}`), 1);
       assert.ok(((await value(`process_resident_memory_bytes{job="offload"}`)) ?? 0) > 0, 'prom-client default metrics');
       const lagBefore = (await value(lag))!;
       assert.ok(lagBefore > 3 * 86_400, `lag ${lagBefore} s: the batch lies days back`);
@@ -239,13 +241,25 @@ describe('metrics scraped by a real Prometheus', () => {
   });
 
   it('the failure counter rises while S3 is unreachable, and the repeated-failures alert fires', async () => {
-    // A second scheduler whose S3 endpoint is a closed port: every bronze run fails, the later layers are skipped.
-    const closed = await freePort();
+    // A second scheduler whose S3 goes away once it runs: every bronze run fails, the later layers are skipped.
+    // S3 answers at the start (a scheduler checks its services before its first tick and exits 4 on one it
+    // cannot reach), through a proxy closed as soon as the scheduler serves its metrics: then connections are refused.
+    const s3 = await FaultProxy.start({ target: targetOf(stack.env.AWS_ENDPOINT_URL_S3), protocol: 'tcp' });
     const s = new Offload(['run', '--all', '--every', '2s', '--metrics-port', String(ports.broken)], {
       ...stack.env,
-      AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed}`,
+      AWS_ENDPOINT_URL_S3: throughProxy(stack.env.AWS_ENDPOINT_URL_S3, s3),
       AWS_MAX_ATTEMPTS: '1',
     });
+    await until(
+      () =>
+        fetch(`http://127.0.0.1:${ports.broken}/metrics`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      'the second scheduler to serve its metrics',
+      60_000,
+      200,
+    ).catch((e) => assert.fail(`${e.message}\n${s.describe()}`));
+    await s3.close();
     const start = Date.now() / 1000;
     try {
       const failed = `offload_runs_total{job="offload-broken", table="${TABLE}", outcome="failed"}`;
@@ -276,6 +290,7 @@ describe('metrics scraped by a real Prometheus', () => {
       assert.equal(await s.stop(), 0, s.describe());
     } finally {
       s.child.kill('SIGKILL');
+      await s3.close();
     }
   });
 

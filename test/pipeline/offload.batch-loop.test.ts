@@ -24,7 +24,8 @@ import { formatIdentifier, type TableIdentifier } from '../../src/iceberg/types.
 import { OffloadEvents, type OffloadEvent } from '../../src/pipeline/events.js';
 import { offloadTable, type OffloadDeps } from '../../src/pipeline/offload.js';
 import type { CursorCount, Slice } from '../../src/pipeline/plan.js';
-import { sourceShape, type ExtractSliceOptions, type RowSource, type SourceShape } from '../../src/pipeline/source.js';
+import type { WindowFingerprint } from '../../src/state/windows.js';
+import { sourceShape, type ExtractSliceOptions, type RowSource, type RowsHint, type SourceShape } from '../../src/pipeline/source.js';
 import { snapshotWatermark, SUMMARY } from '../../src/pipeline/stage.js';
 import type { TableLock } from '../../src/state/locks.js';
 import type { Queryable } from '../../src/state/pool.js';
@@ -109,6 +110,18 @@ class MemoryRows implements RowSource {
     o.onRows?.(lines.length);
     this.onExtracted?.();
     return [{ path, bytes }];
+  }
+
+  async probe(): Promise<Error | null> {
+    return null; // every value reads
+  }
+
+  rowsHint(_shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {
+    return { kind: 'query', sql: `rows in (${lower?.cursor ?? '-'}, ${upper}]` };
+  }
+
+  async windowFingerprints(): Promise<WindowFingerprint[]> {
+    return []; // no candle table here
   }
 }
 
@@ -253,6 +266,14 @@ class MemoryDatabase implements StateStore {
     return [...this.committed.runs.values()].filter((r) => r.table === table && r.status === 'running');
   }
 
+  async knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>> {
+    return new Set(runIds.filter((id) => this.committed.runs.get(id)?.table === table));
+  }
+
+  async recordWindows(): Promise<void> {
+    // The tables of this test have no closed windows (no candle table).
+  }
+
   async transaction<T>(fn: (tx: StateTransaction) => Promise<T>, options: { beforeCommit?: () => void } = {}): Promise<T> {
     const hook = this.beforeTransaction;
     this.beforeTransaction = undefined;
@@ -395,6 +416,8 @@ class MemoryFileIO implements FileIO {
   async *iterate(prefix: string): AsyncIterable<FileInfo> {
     yield* await this.list(prefix);
   }
+
+  async probe(): Promise<void> {}
 
   close(): void {}
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { connectPostgres, createPool, describePostgres, withTransaction } from '../../src/state/pool.js';
 import { advisoryKey, isTableLocked, tableLockHolder, tryLockTable } from '../../src/state/locks.js';
-import { ServiceUnavailable } from '../../src/core/errors.js';
+import { ExitCode, ServiceRefused, ServiceUnavailable } from '../../src/core/errors.js';
 import { freshPostgresDatabase } from '../support/stack.js';
 
 let db: Awaited<ReturnType<typeof freshPostgresDatabase>>;
@@ -138,7 +138,10 @@ test('an unreachable PostgreSQL is ServiceUnavailable with the URL redacted', as
   await assert.rejects(connectPostgres({ connectionString: url }), (err: unknown) => {
     assert.ok(err instanceof ServiceUnavailable, String(err));
     assert.equal(err.service, 'PostgreSQL');
-    assert.match(err.message, /^cannot reach PostgreSQL at postgres:\/\/offload:\*\*\*@127\.0\.0\.1:1\/offload \(connection refused\)\./);
+    assert.equal(
+      err.message,
+      'cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:1/offload (connection refused); is the server running, and is DATABASE_URL right?',
+    );
     assert.ok(!err.message.includes('Sup3r-Secret-pw'));
     return true;
   });
@@ -155,19 +158,30 @@ test('an unreachable PostgreSQL is ServiceUnavailable with the URL redacted', as
   }
 });
 
-test('a wrong password or a missing database is reported without the password', async () => {
+test('a wrong password or a missing database is refused (exit 3), reported without the password', async () => {
   const wrong = new URL(db.url);
   wrong.password = 'Not-The-Password-42';
   await assert.rejects(connectPostgres({ connectionString: wrong.toString() }), (err: unknown) => {
-    assert.ok(err instanceof ServiceUnavailable, String(err));
-    assert.match(err.message, /password authentication failed/);
+    assert.ok(err instanceof ServiceRefused, String(err));
+    assert.equal(err.exitCode, ExitCode.config);
+    assert.match(
+      err.message,
+      /login refused \(password authentication failed for user "offload"\); check the user and password in DATABASE_URL$/,
+    );
     assert.ok(!err.message.includes('Not-The-Password-42'));
     assert.match(err.message, /:\*\*\*@127\.0\.0\.1/);
     return true;
   });
   const missing = new URL(db.url);
   missing.pathname = '/no_such_database_here';
-  await assert.rejects(connectPostgres({ connectionString: missing.toString() }), /database "no_such_database_here" does not exist/);
+  await assert.rejects(connectPostgres({ connectionString: missing.toString() }), (err: unknown) => {
+    assert.ok(err instanceof ServiceRefused, String(err));
+    assert.match(
+      err.message,
+      /no such database \(database "no_such_database_here" does not exist\); check the database name in DATABASE_URL$/,
+    );
+    return true;
+  });
 });
 
 test('describePostgres never shows a password, for URLs, key=value strings and PG* variables', () => {

@@ -4,7 +4,7 @@
 // multisets (DuckDB EXCEPT ALL both ways on canonical rows), the watermark equals the current snapshot's
 // `offload.watermark`, and pyiceberg reads the table through the same catalog.
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -46,6 +46,8 @@ export interface Bench {
   catalog: Catalog;
   io: FileIO;
   warehouse: string;
+  /** The runs' work directory (OFFLOAD_WORK_DIR) of this bench's offloads. */
+  workDir: string;
   deps: OffloadDeps;
   duck: DuckDBSession;
   /** The Iceberg namespace of the tables (`cold`; a REST bench's own, on a server every test shares). */
@@ -76,6 +78,9 @@ export async function openBench(prefix: string, options: BenchOptions = {}): Pro
   const catalog = isRest ? new RestCatalog(restCatalogSettings()) : new JdbcTableCatalog(new JdbcCatalog(pool), io, warehouse, pool);
   const namespace = isRest ? uniqueName(prefix).toLowerCase() : 'cold';
   const duck = await openDuckDB({ threads: 2, memoryLimit: '256MB' });
+  // Runs' scratch of this bench alone: a gc with no safety age removes the work directories it cannot
+  // vouch for, which in the shared temp folder would include other test files' running offloads.
+  const workDir = await mkdtemp(join(tmpdir(), `bench-work-${prefix}-`));
   return {
     chDatabase: chDb.name,
     ch,
@@ -84,7 +89,8 @@ export async function openBench(prefix: string, options: BenchOptions = {}): Pro
     catalog,
     io,
     warehouse,
-    deps: offloadDepsOn({ clickhouse: ch, pool, catalog, io, warehouse }),
+    deps: offloadDepsOn({ clickhouse: ch, pool, catalog, io, warehouse, workDir }),
+    workDir,
     duck,
     namespace,
     catalogEnv: isRest ? restCatalogEnv() : {},
@@ -97,6 +103,7 @@ export async function openBench(prefix: string, options: BenchOptions = {}): Pro
       await pgDb.drop();
       await ch.close();
       await chDb.drop();
+      await rm(workDir, { recursive: true, force: true });
     },
   };
 }
@@ -144,6 +151,7 @@ export async function runCli(
       ...env,
       DATABASE_URL: bench.pgUrl,
       OFFLOAD_WAREHOUSE: bench.warehouse,
+      OFFLOAD_WORK_DIR: bench.workDir,
       ...bench.catalogEnv,
       ...(options.config ? { OFFLOAD_CONFIG: options.config } : {}),
       OFFLOAD_FAULT: '',

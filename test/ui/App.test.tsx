@@ -16,8 +16,9 @@ describe('main screen', () => {
     const { frame, rowOf } = await open({ columns: 160, rows: 30 });
     const f = frame();
     assert.match(f, /offload · 9 tables · sort: layer · updated just now, every 5s/);
-    assert.match(f, /✓ ClickHouse http:\/\/default:\*\*\*@127\.0\.0\.1:18123\//);
+    assert.match(f, /✓ ClickHouse http:\/\/default:\*\*\*@127\.0\.0\.1:18123 /);
     assert.match(f, /✓ PostgreSQL postgres:\/\/offload:\*\*\*@127\.0\.0\.1:15432\/offload/);
+    assert.match(f, /✓ S3 http:\/\/127\.0\.0\.1:19900 s3:\/\/warehouse\/iceberg/, 'S3: its endpoint and the warehouse');
     for (const title of [
       'TABLE',
       'LAYER',
@@ -353,32 +354,60 @@ describe('refresh trouble', () => {
   it('a ClickHouse that stops answering shows in its cells and the header, and recovers on the next refresh', async () => {
     const { session, backend, ui, rowOf } = await open({ columns: 100, rows: 30 });
     const good = structuredClone(backend.report);
+    const error = 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (connection refused); is the server running?';
+    backend.report.services[0] = { ...backend.report.services[0], ok: false, error, reason: 'connection refused', exitCode: 4 };
+    delete backend.report.services[0].version;
     for (const t of backend.report.tables) {
-      t.clickhouse = {
-        ok: false,
-        error: 'cannot reach ClickHouse at http://default:***@127.0.0.1:18123 (connection refused).\n  Is the server running?',
-      };
+      t.clickhouse = { ok: false, error: 'ClickHouse cannot be reached', exitCode: 4, service: 'ClickHouse' };
       t.delta = null;
     }
     await session.refresh();
-    let f = await waitForFrame(ui, (x) => x.includes('✗ ClickHouse'));
+    const f = await waitForFrame(ui, (x) => x.includes('✗ ClickHouse'));
     assert.match(rowOf('bronze_trades_kraken'), /\s+error\s+error\s+800,000\s+— unknown/);
     assert.match(f, /^✗ ClickHouse 127\.0\.0\.1:18123 \(connection refused\) {2}✓ PostgreSQL/m);
-    assert.match(f, /\[1\/9\] ClickHouse: cannot reach ClickHouse at http:\/\/default:\*\*\*@127\.0\.0\.1:18123 \(connection refused/);
     backend.report = good;
     await session.refresh();
-    f = await waitForFrame(ui, (x) => x.includes('✓ ClickHouse'));
+    await waitForFrame(ui, (x) => x.includes('✓ ClickHouse'));
     assert.match(rowOf('bronze_trades_kraken'), /800,000\s+12,345\s+800,000\s+0 pending/);
   });
 
-  it('says a refresh failed, keeps the last rows, and recovers', async () => {
-    const { session, backend, ui, frame } = await open();
-    backend.statusError = new Error('cannot reach PostgreSQL at postgres://offload:***@127.0.0.1:15432/offload (ECONNREFUSED)');
+  it('shows S3 with its bucket, ✗ and the reason when it cannot be reached', async () => {
+    const { session, backend, ui } = await open({ columns: 120, rows: 30 });
+    const s3 = backend.report.services.findIndex((s) => s.name === 'S3');
+    backend.report.services[s3] = {
+      name: 'S3',
+      url: 'http://127.0.0.1:19900',
+      location: 's3://warehouse/iceberg',
+      ok: false,
+      error: 'cannot reach S3 at http://127.0.0.1:19900 (connection refused); is the server running, and is AWS_ENDPOINT_URL_S3 right?',
+      reason: 'connection refused',
+      exitCode: 4,
+    };
     await session.refresh();
-    await waitForFrame(ui, (x) => x.includes('refresh failed: cannot reach PostgreSQL'));
+    const wide = await waitForFrame(ui, (x) => x.includes('✗ S3'));
+    assert.match(
+      wide,
+      /^✓ ClickHouse 127\.0\.0\.1:18123 {2}✓ PostgreSQL 127\.0\.0\.1:15432 {2}✗ S3 127\.0\.0\.1:19900\/warehouse \(connection refused\)$/m,
+    );
+    resizeTerminal(ui, 80, 24);
+    const narrow = await waitForFrame(ui, (x) => /^✓ ClickHouse {2}✓ PostgreSQL {2}✗ S3/m.test(x));
+    assert.match(
+      narrow,
+      /^✓ ClickHouse {2}✓ PostgreSQL {2}✗ S3 127\.0\.0\.1:19900\/warehouse \(connection refused\)$/m,
+      'on 80 columns the reason still shows',
+    );
+  });
+
+  it('says a refresh failed, keeps the last rows but no ✓ from before, and recovers', async () => {
+    const { session, backend, ui, frame } = await open();
+    backend.statusError = new Error('status did not answer within 15s');
+    await session.refresh();
+    const f = await waitForFrame(ui, (x) => x.includes('refresh failed: status did not answer'));
     assert.match(frame(), /bronze_trades_kraken/);
+    assert.match(f, /^\? ClickHouse \S+ {2}\? PostgreSQL \S+ {2}\? S3/m, 'what the services are now is unknown');
+    assert.doesNotMatch(f, /✓ (ClickHouse|PostgreSQL|S3)/);
     backend.statusError = null;
     await session.refresh();
-    await waitForFrame(ui, (x) => x.includes('updated just now'));
+    await waitForFrame(ui, (x) => x.includes('updated just now') && x.includes('✓ ClickHouse'));
   });
 });

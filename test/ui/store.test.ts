@@ -177,6 +177,14 @@ describe('store: offload events', () => {
     assert.ok(row?.watermark.ok && row.iceberg.ok);
     assert.equal(row.watermark.value.timestamp, WATERMARK.timestamp, 'the new watermark shows before the next refresh');
     assert.equal(row.iceberg.value.rows, 800_000 + 12_345);
+    assert.ok(row.clickhouse.ok);
+    assert.equal(
+      row.clickhouse.value.rowsUpToWatermark,
+      800_000 + 12_345,
+      'ClickHouse up to the new watermark: the same moment as Iceberg',
+    );
+    assert.equal(row.clickhouse.value.pendingRows, 0);
+    assert.equal(row.delta, 0, 'Δ compares numbers of one moment');
     assert.equal(row.lastRun?.status, 'committed');
     assert.ok(s.log.some((l) => /committed 12,345 rows, 1 file/.test(l.message)));
   });

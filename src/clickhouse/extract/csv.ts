@@ -18,11 +18,11 @@
 //   list of {"k": …, "v": …} entries, rebuilt by map_from_entries.
 // - A constant last column `1` ends every row: a stream cut short, or an exception ClickHouse appends to a
 //   body it already started sending, leaves a file whose last line does not end in `,1\n` (checked).
-import { OffloadError, SchemaError } from '../../core/errors.js';
+import { SchemaError } from '../../core/errors.js';
 import { parseColumnType, type ClickHouseType } from '../types.js';
 import type { ClickHouseCapabilities, ClickHouseSource } from '../client.js';
 import { quoteIdentifier } from '../sql.js';
-import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
+import { incompleteBodyError, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
 
 /** How one column travels: the ClickHouse expression printed into the CSV, the type DuckDB reads it as, and the DuckDB expression that yields the final value. */
 export interface ColumnTransport {
@@ -351,10 +351,5 @@ export async function extractToFile(
 async function checkComplete(path: string, bytes: number): Promise<void> {
   const { size, tail } = await readEnds(path, bytes);
   if (size === 0 || tail.toString('latin1').endsWith(',1\n')) return;
-  const exception = appendedException(tail);
-  throw new OffloadError(
-    exception
-      ? `ClickHouse failed while sending rows: ${exception.replace(/, e\.what\(\) = DB::Exception$/, '')}`
-      : `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`,
-  );
+  throw incompleteBodyError(tail, `the rows from ClickHouse ended in the middle of a row (${size} bytes received)`);
 }

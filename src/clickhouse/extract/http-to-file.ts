@@ -8,7 +8,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { OffloadError } from '../../core/errors.js';
-import type { ClickHouseSource } from '../client.js';
+import { ClickHouseQueryError, type ClickHouseSource } from '../client.js';
 
 export interface ExtractToFileOptions {
   queryId?: string;
@@ -123,7 +123,21 @@ export async function readEnds(path: string, bytes: number, head = 0): Promise<{
   }
 }
 
-/** The `Code: NNN …` line of an exception ClickHouse appended to a body it had begun sending, if any. */
-export function appendedException(tail: Buffer): string | null {
-  return /Code: (\d+)[^\n]*/.exec(tail.toString('latin1'))?.[0] ?? null;
+/**
+ * The exception a server appended to a body it had begun sending, as an error carrying its code (so a value
+ * in some row is told apart from anything else); null when `text` holds none.
+ */
+export function appendedFailure(text: string, options?: { cause?: unknown }): ClickHouseQueryError | null {
+  const m = /Code: (\d+)[^\n\r]*/.exec(text);
+  if (!m) return null;
+  return new ClickHouseQueryError(
+    Number(m[1]),
+    `ClickHouse failed while sending rows: ${m[0].replace(/, e\.what\(\) = DB::Exception$/, '')}`,
+    options,
+  );
+}
+
+/** The error of a body that did not end as its format must: the exception ClickHouse appended, else `cut`. */
+export function incompleteBodyError(tail: Buffer, cut: string): OffloadError {
+  return appendedFailure(tail.toString('latin1')) ?? new OffloadError(cut);
 }

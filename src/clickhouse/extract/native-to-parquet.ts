@@ -13,6 +13,8 @@
 // String/FixedString/Enum → BYTE_ARRAY UTF8, Bool → BOOLEAN.
 import { SchemaError } from '../../core/errors.js';
 import type { ClickHouseType } from '../types.js';
+import { ClickHouseQueryError } from '../client.js';
+import { appendedFailure } from './http-to-file.js';
 import { ByteSource, NativeFormatError, Scratch, type VarValues } from './native-format.js';
 import { packBooleans, PlainParquetFile, type ColumnChunkData, type PrimitiveField, type SchemaField } from './plain-parquet.js';
 import { withValidUtf8 } from './utf8.js';
@@ -543,7 +545,7 @@ export async function transcodeNativeToParquet(
       // Every slice of the previous block is written out: its space in the arena is reused.
       src.release();
       const head = await src.peek(4096);
-      const fail = (why: string) => new NativeFormatError(serverFailure(head) ?? why);
+      const fail = (why: string) => appendedFailure(head) ?? new NativeFormatError(why);
       const ncols = await src.varUInt();
       const nrows = await src.varUInt();
       if (ncols !== columns.length) throw fail(`a block of ${ncols} columns where ${columns.length} were selected`);
@@ -571,22 +573,17 @@ export async function transcodeNativeToParquet(
     }
   } catch (err) {
     await file.abort();
-    if (!(err instanceof NativeFormatError && /^ClickHouse failed/.test(err.message))) {
+    if (!(err instanceof ClickHouseQueryError) && !(err instanceof NativeFormatError && /^ClickHouse failed/.test(err.message))) {
       // The server's own words, when it wrote them before the body ended (18.16 appends them and ends the
       // body; current servers append them and cut the connection).
-      const failure = serverFailure(
+      const failure = appendedFailure(
         err instanceof NativeFormatError ? await src.rest().catch(() => src.receivedText()) : src.receivedText(),
+        { cause: err },
       );
-      if (failure) throw new NativeFormatError(failure, { cause: err });
+      if (failure) throw failure;
     }
     throw err;
   }
   const written = await file.close();
   return { rows, received: src.received, written, replacedUtf8: tallies.map((t) => t.replaced) };
-}
-
-/** The exception a server appended to a body it had started, if `text` holds one. */
-function serverFailure(text: string): string | null {
-  const m = /Code: (\d+)[^\n\r]*/.exec(text);
-  return m ? `ClickHouse failed while sending rows: ${m[0].replace(/, e\.what\(\) = DB::Exception$/, '')}` : null;
 }

@@ -19,11 +19,11 @@
 // A body cut short, or one ending in an exception the server appended, is not a Parquet file: it must
 // begin and end with the magic `PAR1` and its footer must fit (checked before DuckDB reads it).
 import type { ClickHouseSettings } from '@clickhouse/client';
-import { OffloadError, SchemaError } from '../../core/errors.js';
+import { SchemaError } from '../../core/errors.js';
 import { parseColumnType, type ClickHouseType } from '../types.js';
 import type { ClickHouseSource } from '../client.js';
 import { quoteIdentifier } from '../sql.js';
-import { appendedException, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
+import { incompleteBodyError, readEnds, streamToFile, type ExtractedFile, type ExtractToFileOptions } from './http-to-file.js';
 
 /** How one column travels through Parquet. */
 export interface ParquetColumn {
@@ -206,10 +206,5 @@ export async function checkWholeParquet(path: string, bytes: number): Promise<vo
     footerLength <= size - 12
   )
     return;
-  const exception = appendedException(tail);
-  throw new OffloadError(
-    exception
-      ? `ClickHouse failed while sending rows: ${exception}`
-      : `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`,
-  );
+  throw incompleteBodyError(tail, `the rows from ClickHouse are not a whole Parquet file (${size} bytes received)`);
 }

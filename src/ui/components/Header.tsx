@@ -41,30 +41,14 @@ export function Header({ state, now, refreshSec, width }: HeaderProps) {
         </Text>
         <Text color={fresh.color}>{truncate(fresh.text, Math.max(10, width - title.length))}</Text>
       </Text>
-      <Services services={servicesSeen(state)} width={width} />
+      <Services services={state.report?.services ?? []} isStale={state.statusError !== null} width={width} />
     </Box>
   );
 }
 
-/**
- * The services as the report gives them, except that ClickHouse shows as down when every table's
- * ClickHouse cells failed in this snapshot (the report's own probe may be older than the failure).
- */
-export function servicesSeen(state: TuiState): ServiceInfo[] {
-  const report = state.report;
-  if (!report) return [];
-  const tables = report.tables;
-  const failures = tables.flatMap((t) => (t.clickhouse.ok ? [] : [t.clickhouse.error]));
-  const isClickHouseDown =
-    tables.length > 0 && failures.length === tables.length && failures.every((e) => /cannot reach ClickHouse|unreachable/i.test(e));
-  if (!isClickHouseDown) return report.services;
-  return report.services.map((s) => (s.name === 'ClickHouse' && s.ok ? { ...s, ok: false, error: firstLine(failures[0]) } : s));
-}
-
-/** "cannot reach ClickHouse at … (connection refused)." → "connection refused": the rest is on the line already. */
-function errorDetail(error: string): string {
-  const line = firstLine(error);
-  return /\(([^()]+)\)\.?$/.exec(line)?.[1] ?? line;
+/** `s3://warehouse/iceberg` → `warehouse`: the bucket, when the line is short. */
+function bucketOf(location: string): string {
+  return /^s3a?:\/\/([^/]+)/.exec(location)?.[1] ?? location;
 }
 
 /** `http://default:***@127.0.0.1:18123/` → `127.0.0.1:18123` when the line is short. */
@@ -77,20 +61,39 @@ function shortUrl(url: string): string {
   }
 }
 
-function Services({ services, width }: { services: ServiceInfo[]; width: number }) {
+/** How much of a service the line has room for: everything, the URLs, host and port, or only the name when it is up. */
+type Detail = 'versions' | 'urls' | 'hosts' | 'names';
+const DETAILS: readonly Detail[] = ['versions', 'urls', 'hosts', 'names'];
+
+function serviceText(s: ServiceInfo, glyph: string, detail: Detail): { cell: string; reason: string } {
+  const reason = glyph === '✗' ? ` (${truncate(s.reason ?? firstLine(s.error ?? 'down'), 40)})` : '';
+  if (detail === 'names' && glyph !== '✗') return { cell: `${glyph} ${s.name}`, reason };
+  if (detail === 'hosts' || detail === 'names')
+    return { cell: `${glyph} ${s.name} ${shortUrl(s.url)}${s.location ? `/${bucketOf(s.location)}` : ''}`, reason };
+  const version = detail === 'versions' && s.version ? ` (${s.version})` : '';
+  return { cell: `${glyph} ${s.name} ${s.url}${s.location ? ` ${s.location}` : ''}${version}`, reason };
+}
+
+/**
+ * Each service as the last refresh found it (every refresh asks each one anew, S3 included), with as much
+ * detail as the width allows; one that is down always keeps its address and reason. When the last refresh
+ * failed as a whole, nothing is known now: the services show `?`, never a ✓ from before.
+ */
+function Services({ services, isStale, width }: { services: ServiceInfo[]; isStale: boolean; width: number }) {
   const theme = useTheme();
   if (services.length === 0) return <Text color={theme.muted}>services: …</Text>;
-  const cell = (s: ServiceInfo, isLong: boolean) =>
-    `${s.ok ? '✓' : '✗'} ${s.name} ${isLong ? s.url : shortUrl(s.url)}${isLong && s.version ? ` (${s.version})` : ''}`;
-  const long = services.map((s) => cell(s, true)).join('  ');
-  const isLong = long.length <= width;
+  const glyph = (s: ServiceInfo) => (isStale ? '?' : s.ok ? '✓' : '✗');
+  const texts = (detail: Detail) => services.map((s) => serviceText(s, glyph(s), detail));
+  const length = (t: ReturnType<typeof texts>) => t.reduce((n, x) => n + x.cell.length + x.reason.length, 2 * (t.length - 1));
+  const detail = DETAILS.find((d) => length(texts(d)) <= width) ?? 'names';
+  const shown = texts(detail);
   return (
     <Text wrap="truncate-end">
       {services.map((s, i) => (
         <Text key={s.name}>
           {i > 0 ? '  ' : ''}
-          <Text color={s.ok ? theme.ok : theme.error}>{cell(s, isLong)}</Text>
-          {!s.ok && s.error ? <Text color={theme.error}>{` (${truncate(errorDetail(s.error), 40)})`}</Text> : null}
+          <Text color={isStale ? theme.muted : s.ok ? theme.ok : theme.error}>{shown[i].cell}</Text>
+          {shown[i].reason ? <Text color={theme.error}>{shown[i].reason}</Text> : null}
         </Text>
       ))}
     </Text>

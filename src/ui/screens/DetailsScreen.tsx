@@ -1,9 +1,11 @@
 // One table in depth: its Iceberg snapshots, its offload runs, its partitions and its configuration,
 // one section at a time (tab / 1-4), each a scrollable list.
+import { lateDataLines } from '../../pipeline/late-data.js';
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
 import type { TableDetails } from '../backend.js';
+import type { TableFiles } from '../../pipeline/table-files.js';
 import { fitColumns, type ColumnSpec } from '../columns.js';
 import { formatAgo, formatBytes, formatCount, formatDuration, formatTimestamp, fitWatermark, oneLine, padCell } from '../format.js';
 import { DETAILS_SECTIONS, type DetailsSection, type DetailsView, type TuiState } from '../store.js';
@@ -167,6 +169,14 @@ export function listingFor(
   }
 }
 
+/** Orphan files of runs that never committed, and what removes them; nothing when there are none. */
+function orphanLines(files: TableFiles): string[] {
+  if (files.orphanFiles === 0) return [];
+  return [
+    `${formatCount(files.orphanFiles)} orphan files (${formatBytes(files.orphanBytes)}) older than gc's safety age: \`offload gc\` deletes them, \`offload gc --dry-run\` lists them`,
+  ];
+}
+
 export interface DetailsScreenProps {
   state: TuiState;
   details: DetailsView;
@@ -182,7 +192,11 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
   const wm = table?.watermark.ok
     ? `watermark ${formatTimestamp(table.watermark.value.timestamp)}${table.watermark.value.tieBreak !== null ? ` #${table.watermark.value.tieBreak}` : ''}`
     : '';
-  const listHeight = Math.max(1, height - 3);
+  const notes = [
+    ...(table?.late?.ok ? lateDataLines(table.name, table.late.value) : []),
+    ...(details.data?.files?.ok ? orphanLines(details.data.files.value) : []),
+  ];
+  const listHeight = Math.max(1, height - 3 - notes.length);
   const data = details.data;
 
   let body: ReactElement;
@@ -235,6 +249,11 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
           </Text>
         ))}
       </Text>
+      {notes.map((l) => (
+        <Text key={l} color={theme.warn} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
       {body}
     </Box>
   );

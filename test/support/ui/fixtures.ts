@@ -21,6 +21,7 @@ export function tableStatus(name: string, layer: Layer, over: Partial<TableStatu
     clickhouse: { ok: true, value: { totalRows: 1500, rowsUpToWatermark: 1200, pendingRows: 300 } },
     iceberg: { ok: true, value: { exists: true, rows: 1200, snapshotId: '5512345678901234567', snapshotAt: '2026-02-11T12:01:00Z' } },
     delta: 0,
+    late: { ok: true, value: { rows: 0, partitions: [], changedWindows: [], changedPartitions: [] } },
     lastRun: {
       runId: `run-${name}`,
       status: 'committed',
@@ -39,9 +40,9 @@ export function sampleReport(): StatusReport {
   return {
     generatedAt: new Date(NOW).toISOString(),
     services: [
-      { name: 'ClickHouse', url: 'http://default:***@127.0.0.1:18123/', ok: true, version: '18.16.1' },
+      { name: 'ClickHouse', url: 'http://default:***@127.0.0.1:18123', ok: true, version: '18.16.1' },
       { name: 'PostgreSQL', url: 'postgres://offload:***@127.0.0.1:15432/offload', ok: true, version: '15.14' },
-      { name: 'S3', url: 'http://127.0.0.1:19900/', ok: true },
+      { name: 'S3', url: 'http://127.0.0.1:19900', location: 's3://warehouse/iceberg', ok: true },
     ],
     tables: [
       tableStatus('bronze_trades_binance', 'bronze', {
