@@ -30,13 +30,14 @@ export async function concurrentStep(
   const runsOut: ChildRun[] = [];
   const notes: string[] = [];
   let outcome: DrillOutcome = 'held';
-  // Worker 1 reaches ClickHouse through a proxy that holds every byte: it claims the table (PostgreSQL),
-  // then waits on its first ClickHouse request for as long as the drill wants. Meanwhile worker 2 must be
-  // turned away as busy. Then the proxy lets go and worker 1 runs on until it dies at the fault.
+  // Worker 1 reaches ClickHouse through a proxy: it checks its services, claims the table (PostgreSQL), and
+  // the moment the drill sees the claim the proxy holds every ClickHouse byte, so worker 1 waits on its next
+  // ClickHouse request for as long as the drill wants. (Held from the start, its service check before the
+  // claim would wait instead.) Meanwhile worker 2 must be turned away as busy. Then the proxy lets go and
+  // worker 1 runs on until it dies at the fault.
   const chUrl = session.options.env.CLICKHOUSE_URL;
   if (!chUrl) throw new UsageError('the two-worker drill needs CLICKHOUSE_URL (a proxy goes in front of it)');
   const proxy = await FaultProxy.start({ target: targetOf(chUrl), protocol: 'tcp' });
-  proxy.hold();
   let killed: ChildRun;
   try {
     let firstDone = false;
@@ -44,8 +45,10 @@ export async function concurrentStep(
       firstDone = true;
       return r;
     });
-    const holds = await waitFor(async () => firstDone || (await isTableLocked(session.pool, s.table.name)), 60_000, 25);
-    if (holds && !firstDone) {
+    const claimed = await waitFor(async () => firstDone || (await isTableLocked(session.pool, s.table.name)), 60_000, 10);
+    if (claimed) proxy.hold();
+    const holds = claimed && !firstDone;
+    if (holds) {
       const second = await session.offload(index, 'second-worker', s, { lagMs });
       runsOut.push(second);
       if (second.exitCode === 5) notes.push('the second worker was turned away as busy while the first held the table');
