@@ -10,7 +10,7 @@
 //   - they are older than a safety age (default 1 hour), so a writer that does not take our lock (another
 //     engine committing to the same table) is never raced.
 import type { TableConfig } from '../config/tables.js';
-import { ServiceUnavailable } from '../core/errors.js';
+import { ExitCode, OffloadError } from '../core/errors.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import type { FileIO, FileInfo } from '../iceberg/io.js';
 import { readReferencedFiles } from '../iceberg/reader.js';
@@ -85,8 +85,9 @@ export async function gcTable(cfg: TableConfig, deps: GcDeps, options: GcOptions
       if (!table) return base;
       referenced = await referencedFiles(deps.io, table);
     } catch (err) {
-      // What the table references is unknown: nothing of it may be deleted, and the other tables go on.
-      if (err instanceof ServiceUnavailable) throw err;
+      // What the table references is unknown: nothing of it may be deleted, and the other tables go on —
+      // unless no table can be read (a service unreachable, a setting refused, `offload init` never run).
+      if (err instanceof OffloadError && (err.exitCode === ExitCode.unavailable || err.exitCode === ExitCode.config)) throw err;
       return { ...base, status: 'error', error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
     }
     const cutoff = (options.now ?? new Date()).getTime() - minAgeMs;
