@@ -84,6 +84,19 @@ const sumRows = (ps: ReadonlyArray<PartitionNumbers | null>) => Number(ps.reduce
 const equalNumbers = (a: PartitionNumbers | null, b: PartitionNumbers | null) =>
   (a?.rows ?? 0n) === (b?.rows ?? 0n) && (a?.checksum ?? 0n) === (b?.checksum ?? 0n);
 
+/**
+ * Why a partition's two sides differ, in the words an operator acts on (undefined when they agree): rows
+ * missing on one side, or the same number of rows with other values (one checksum covers every column).
+ */
+export function differenceOf(clickhouse: PartitionNumbers | null, iceberg: PartitionNumbers | null): string | undefined {
+  if (equalNumbers(clickhouse, iceberg)) return undefined;
+  const ch = clickhouse?.rows ?? 0n;
+  const ice = iceberg?.rows ?? 0n;
+  if (ch > ice) return `${ch - ice} row(s) in ClickHouse up to the watermark that Iceberg lacks`;
+  if (ice > ch) return `${ice - ch} row(s) in Iceberg that ClickHouse no longer has up to the watermark`;
+  return 'as many rows on both sides, other values: rows changed in ClickHouse after they were offloaded';
+}
+
 /** The partitions' numbers on both sides, for ClickHouse's rows up to `watermark` and the table version `metadata`. */
 export async function checksumPartitions(
   s: PartitionServices,
@@ -128,10 +141,10 @@ export async function checksumPartitions(
   const own = o.duck ? null : await openDuckDB({ threads: 2, memoryLimit: '512MB', tempDirectory: join(scratch, 'spill') });
   try {
     const compared: PartitionComparison[] = [];
-    const verdict = (p: Omit<PartitionComparison, 'status'>): PartitionComparison => ({
-      ...p,
-      status: equalNumbers(p.clickhouse, p.iceberg) ? 'match' : 'differ',
-    });
+    const verdict = (p: Omit<PartitionComparison, 'status'>): PartitionComparison => {
+      const reason = differenceOf(p.clickhouse, p.iceberg);
+      return reason === undefined ? { ...p, status: 'match' } : { ...p, status: 'differ', reason };
+    };
     const iceberg = await readPartitionChecksums(s.io, o.duck ?? own!.connection, metadata, {
       columns: shape.columns.map((c) => c.name),
       scratchDir: scratch,
