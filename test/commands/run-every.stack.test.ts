@@ -51,6 +51,20 @@ class Scheduler {
     return this.json.filter((l): l is Extract<ScheduleLogLine, { event: 'tick-finished' }> => l.event === 'tick-finished');
   }
 
+  /**
+   * `fn` while the process is stopped (SIGSTOP … SIGCONT). Seeding inserts each exchange on its own, and trades
+   * of closed windows are late by design: a tick between the two inserts would take a day's candles with one
+   * exchange only and rightly never come back for the other's (late data). Stopped, no query of it starts meanwhile.
+   */
+  async paused<T>(fn: () => Promise<T>): Promise<T> {
+    this.child.kill('SIGSTOP');
+    try {
+      return await fn();
+    } finally {
+      this.child.kill('SIGCONT');
+    }
+  }
+
   async stop(timeoutMs = 120_000): Promise<number | null> {
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
@@ -114,9 +128,9 @@ describe('offload run --all --every', () => {
       assert.equal(committedRows(firstLines, 'bronze_trades_kraken'), seeded.kraken);
       assert.equal(committedRows(firstLines, 'silver_trades'), seeded.binance + seeded.kraken);
 
-      // New trades between ticks: a later tick picks them up (all of them, once — whether the insert
-      // lands inside one tick or straddles two).
-      const fresh = await seedBatch(2_000, 30 * MINUTE, 'every-2');
+      // New trades between ticks: a later tick picks them up (all of them, once — inserted while the process
+      // is stopped, perhaps in the middle of a tick).
+      const fresh = await s.paused(() => seedBatch(2_000, 30 * MINUTE, 'every-2'));
       const picked = await until(
         () => {
           const later = s.tables().filter((l) => l.tick > first.tick);
