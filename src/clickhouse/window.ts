@@ -17,6 +17,11 @@ export interface WindowSource {
   cursor: string;
   cursorType: CursorType;
   tieBreak: string | null;
+  /**
+   * Cursor values left out of every window: rows the source refuses to read, held back so the rest of the
+   * table goes on (pipeline/held-rows.ts). Absent: none.
+   */
+  held?: readonly bigint[];
 }
 
 export type CursorType = { kind: 'DateTime' } | { kind: 'DateTime64'; precision: number } | { kind: 'Date' };
@@ -137,6 +142,9 @@ export function windowPredicate(src: WindowSource, lower: Lower | null, upper: b
     }
   }
   if (upper !== null) parts.push(cursorCondition(src, '<=', upper, values));
+  for (const v of src.held ?? []) {
+    if ((lower === null || v >= lower.cursor) && (upper === null || v <= upper)) parts.push(`NOT ${cursorCondition(src, '=', v, values)}`);
+  }
   return parts.length ? parts.join(' AND ') : '1';
 }
 

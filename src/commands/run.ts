@@ -63,6 +63,7 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
         bytes: r.bytes,
         watermark: r.watermark,
         durationMs: r.durationMs,
+        ...(r.held ? { held: r.held } : {}),
         batches: r.batches.map((b) => ({
           runId: b.runId,
           snapshotId: b.snapshotId,
@@ -75,7 +76,7 @@ function outcomeJson(o: TableOutcome): Record<string, unknown> {
         })),
       };
     case 'up-to-date':
-      return { ...base, rows: 0, watermark: r.watermark, durationMs: r.durationMs };
+      return { ...base, rows: 0, watermark: r.watermark, durationMs: r.durationMs, ...(r.held ? { held: r.held } : {}) };
     case 'dry-run':
       return { ...base, window: r.window, estimatedRows: r.estimatedRows, batches: r.batches };
     case 'busy':
@@ -261,6 +262,8 @@ export async function run(options: RunCliOptions, ctx: CommandContext): Promise<
   } else if (outcomes.some((o) => o.status === 'busy'))
     ctx.exitCode = new TableBusy(outcomes.find((o) => o.status === 'busy')!.table).exitCode;
   else if (outcomes.some((o) => o.status === 'skipped')) ctx.exitCode = ExitCode.failed;
+  // Rows held back: every other row went, but these need a person (the warning says where and why).
+  else if (outcomes.some((o) => 'result' in o && 'held' in o.result && o.result.held)) ctx.exitCode = ExitCode.failed;
   return outcomes;
 }
 
@@ -285,7 +288,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       'after',
       '\nExit code 0 when every table committed or was up to date; 5 when a table was busy (another worker holds it); ' +
         "when tables failed, their failures' code: 3 if any is a configuration problem, else 4 if a service could not be reached, " +
-        'else their common code (6 conflict, 7 invariant), else 1; 1 when a table was skipped. A service that is down or refuses ' +
+        'else their common code (6 conflict, 7 invariant), else 1; 1 when a table was skipped, or held back rows ClickHouse refuses to read ' +
+        '(every other row committed; the HELD BACK line says where and why). A service that is down or refuses ' +
         'the settings is found before any table is claimed: one line, exit 3 or 4. ' +
         'With --every: 0 once stopped by SIGTERM or Ctrl-C (failed tables are in the log lines and retried on the next tick); 3 when the metrics port is in use.',
     )

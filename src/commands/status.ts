@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { loadTablesConfig } from '../config/tables.js';
 import { ExitCode, overallExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
-import { lateDataLines } from '../pipeline/late-data.js';
+import { heldRowsUpTo } from '../pipeline/held-rows.js';
+import { findingLines } from '../pipeline/findings.js';
 import { collectStatus } from '../pipeline/status.js';
 import { TABLE_STATE_LABEL, tableState, type LastRun, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
 import { formatAgo } from '../ui/format.js';
@@ -95,12 +96,16 @@ function lastRunText(t: TableStatus, now: number): string {
   return `${RUN_WORDS[r.status]} ${formatAgo(r.status === 'running' ? r.startedAt : (r.finishedAt ?? r.startedAt), now)}`;
 }
 
-/** Late rows, and changed closed windows of a candle table: `3 rows`, `2 windows`, `0`, or — before any offload. */
+/** Held rows, late rows, and changed closed windows of a candle table: `1 held`, `3 rows`, `2 windows`, `0`, or — before any offload. */
 function lateText(t: TableStatus): string {
-  if (t.late === null) return '—';
-  if (!t.late.ok) return '?';
+  const allHeld = t.held.reduce((n, h) => n + h.rows, 0);
+  const heldText = allHeld > 0 ? `${formatCount(allHeld)} held` : null;
+  const held = heldRowsUpTo(t.held, t.watermark.ok ? t.watermark.value.timestamp : null);
+  if (t.late === null) return heldText ?? '—';
+  if (!t.late.ok) return heldText ? `${heldText}, ?` : '?';
   const parts = [
-    ...(t.late.value.rows > 0 ? [`${formatCount(t.late.value.rows)} rows`] : []),
+    ...(heldText ? [heldText] : []),
+    ...(t.late.value.rows - held > 0 ? [`${formatCount(t.late.value.rows - held)} rows`] : []),
     ...(t.late.value.changedWindows.length > 0 ? [`${formatCount(t.late.value.changedWindows.length)} windows`] : []),
   ];
   return parts.length > 0 ? parts.join(', ') : '0';
@@ -139,8 +144,8 @@ function printHuman(ctx: CommandContext, report: StatusReport, file: string): vo
     table: report.tables[i].name,
     busy: report.tables[i].isBusy,
   }));
-  // Late data, and the repair of each partition that holds it.
-  const late = report.tables.flatMap((t) => (t.late?.ok ? lateDataLines(t.name, t.late.value) : []));
+  // Held rows, late data, and the repair of each partition that holds it.
+  const late = report.tables.flatMap((t) => findingLines(t));
   if (late.length > 0) {
     println(ctx.stdout);
     for (const l of late) println(ctx.stdout, l);

@@ -15,6 +15,8 @@ export const LAYERS: readonly Layer[] = ['bronze', 'silver', 'gold'];
 export const DEFAULT_CONFIG_FILE = 'offload.config.json';
 export const DEFAULT_LAG = '5m';
 export const DEFAULT_TARGET_FILE_SIZE = '128MB';
+export const REFUSED_ROWS_POLICIES = ['hold', 'stop'] as const;
+export type RefusedRowsPolicy = (typeof REFUSED_ROWS_POLICIES)[number];
 
 /** One configured table, validated, with durations and sizes parsed. */
 export interface TableConfig {
@@ -44,6 +46,12 @@ export interface TableConfig {
   partitionBy: string[];
   targetFileSize: string;
   targetFileSizeBytes: number;
+  /**
+   * Rows ClickHouse refuses to read (a value a cast overflows): `hold` (default) leaves their cursor value
+   * out and offloads every other row, showing them until they read again; `stop` ends the run just before
+   * them, so nothing passes them (pipeline/held-rows.ts).
+   */
+  refusedRows: RefusedRowsPolicy;
   /** Compaction after each scheduled offload (`run --every`); null: not configured (opt-in). */
   compaction: CompactionConfig | null;
   /** Free text from the file (why this cursor, this tie-break …). */
@@ -204,6 +212,7 @@ const tableSchema = z
         error: expected('true, or an object { minFiles, smallFileRatio, minAge }'),
       })
       .optional(),
+    refusedRows: z.enum(REFUSED_ROWS_POLICIES, { error: expected('"hold" or "stop"') }).optional(),
   })
   .strict();
 
@@ -407,6 +416,7 @@ export function validateTablesConfig(doc: unknown, file: string): OffloadConfig 
         minAge: compaction.minAge ?? lag,
         minAgeMs: durationMs(compaction.minAge ?? lag)!,
       },
+      refusedRows: t.refusedRows ?? 'hold',
       comment: t.comment ?? null,
       index: i,
     });

@@ -58,9 +58,15 @@ export type OffloadEvent =
 /**
  * What a log event is about, for consumers that count rather than read (metrics, JSON logs): a lost
  * compare-and-set on commit, either rebuilt on the new table version or dropped because the watermark moved;
- * a committed batch with strings that were not UTF-8 (written with U+FFFD).
+ * a committed batch with strings that were not UTF-8 (written with U+FFFD); rows ClickHouse refuses, held
+ * back, and held rows it reads again (pipeline/held-rows.ts).
  */
-export type LogCode = 'commit-conflict-restaged' | 'commit-conflict-replanned' | 'invalid-utf8-replaced';
+export type LogCode =
+  | 'commit-conflict-restaged'
+  | 'commit-conflict-replanned'
+  | 'invalid-utf8-replaced'
+  | 'rows-held'
+  | 'held-rows-released';
 
 export type OffloadEventListener = (event: OffloadEvent) => void;
 

@@ -182,22 +182,24 @@ export function repairCommand(table: string, partition: string): string {
 const MAX_REPAIRS_SHOWN = 5;
 
 /** What an operator reads about a table's late data (status, TUI): one line per finding, then the repairs. */
-export function lateDataLines(table: string, late: LateData): string[] {
+export function lateDataLines(table: string, late: LateData, heldRows = 0): string[] {
   const lines: string[] = [];
   const count = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
   const repairs = new Set<string>();
-  if (late.rows > 0) {
+  const lateRows = late.rows - heldRows;
+  if (lateRows > 0) {
     const where = late.partitions.map((p) => `${p.path}: ${(p.clickhouseRows - p.icebergRows).toLocaleString('en-US')}`).join(', ');
     lines.push(
-      `${table}: ${count(late.rows, 'row', 'rows')} arrived at or below the watermark after it was committed${where ? ` (${where})` : ''}`,
+      `${table}: ${count(lateRows, 'row', 'rows')} arrived at or below the watermark after it was committed${where ? ` (${where})` : ''}`,
     );
-  } else if (late.rows < 0) {
+  } else if (late.rows < 0 && heldRows === 0) {
     lines.push(
       `${table}: Iceberg holds ${count(-late.rows, 'row', 'rows')} more than ClickHouse up to the watermark (deleted at the source?)`,
     );
   }
   // A repair makes the partition what ClickHouse holds up to the watermark: right for rows added or deleted.
-  for (const p of late.partitions) repairs.add(p.path);
+  // (Not for held rows alone: their repair waits until ClickHouse reads them, and their lines say so.)
+  if (lateRows !== 0 || heldRows === 0) for (const p of late.partitions) repairs.add(p.path);
   if (late.changedWindows.length > 0) {
     const shown = late.changedWindows.slice(0, 3).map((w) => w.replace('T', ' ').replace(/\.0+Z$|Z$/, ''));
     const more = late.changedWindows.length > shown.length ? `, … ${late.changedWindows.length - shown.length} more` : '';

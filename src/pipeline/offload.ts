@@ -11,7 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { TableConfig } from '../config/tables.js';
 import { isRowValueError } from '../clickhouse/client.js';
 import { OffloadError } from '../core/errors.js';
-import { formatInstant, type Micros, type Watermark } from '../core/watermark.js';
+import { formatInstant, microsFromIso, type Micros, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -27,6 +27,7 @@ import { planNext, planSlices, recordUpToDate, startRun, watermarkOf, type Plan,
 import { prepareTable, tableIdentifier } from './prepare.js';
 import { ProgressReport } from './progress-report.js';
 import { currentTable, reconcileWatermark, recoverTable } from './recover.js';
+import { canHold, heldRowsWarning, holdRefusedRows, reviewHeldRows, withHeld, type HeldRows } from './held-rows.js';
 import { RowsRefused, refusedRowsError } from './refused-rows.js';
 import type { RowSource, SourceShape } from './source.js';
 import { stageRun, snapshotOfRun } from './stage.js';
@@ -103,8 +104,10 @@ export type OffloadResult =
       bytes: number;
       watermark: Watermark;
       durationMs: number;
+      /** Rows this run held back (refused by the source; pipeline/held-rows.ts); absent: none. */
+      held?: HeldRows[];
     }
-  | { table: string; status: 'up-to-date'; watermark: Watermark; durationMs: number }
+  | { table: string; status: 'up-to-date'; watermark: Watermark; durationMs: number; held?: HeldRows[] }
   | { table: string; status: 'busy'; durationMs: number }
   | {
       table: string;
@@ -132,11 +135,16 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     // Local scratch of this table's killed runs (none of its runs is alive while we hold the lock).
     await removeTableWorkDirs(deps.workDir, cfg.name, (ids) => deps.state.knownRunIds(cfg.name, ids)).catch(() => undefined); // best effort: scratch only
 
-    const shape = await deps.source.shape(cfg);
+    let shape = await deps.source.shape(cfg);
     let table = await currentTable(deps.catalog, deps.io, ident);
     if (!options.dryRun) table = await prepareTable(cfg, deps, table, shape.columns, events);
+    // Values held back by earlier runs that ClickHouse still refuses stay out of this run's windows.
+    const mark = await deps.state.readWatermark(cfg.name);
+    const markCursor = mark ? microsFromIso(mark.watermark.timestamp) : 0n;
+    shape = withHeld(shape, await reviewHeldRows(cfg, deps.state, deps.source, shape, markCursor, emit));
 
     const batches: CommittedBatch[] = [];
+    const held: HeldRows[] = [];
     let refused: RowsRefused | undefined;
     let replans = 0;
     // H: set by the first plan, handed to every later one (the next batch, a re-plan after a lost compare-and-set).
@@ -154,7 +162,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
           }
           await recordUpToDate(cfg, deps.state, next.from);
           emit({ kind: 'up-to-date', table: cfg.name, watermark: next.from });
-          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started };
+          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started, ...heldOf(held) };
         }
         break;
       }
@@ -177,10 +185,19 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
           report,
           batch: batches.length + 1,
+          holds: (r) => !refused && canHold(cfg, r, held.length),
         });
       } catch (err) {
-        // Rows the source refuses: the rows before them still go (the run's H moves down to just before
-        // them), then the run fails at them — never past them, which would lose them for good.
+        // Rows of one cursor value the source refuses, held back: recorded, left out, and the run goes on.
+        if (err instanceof RowsRefused && !refused && canHold(cfg, err, held.length)) {
+          const h = await holdRefusedRows(cfg, deps.state, deps.source, shape, err, err.runId!);
+          held.push(h);
+          emit(heldRowsWarning(cfg, h));
+          shape = withHeld(shape, [err.found.value!]);
+          continue;
+        }
+        // Otherwise (`refusedRows: stop`, or not narrowed to one value): the rows before them still go (the
+        // run's H moves down to just before them), then the run fails at them — never past them.
         const before = err instanceof RowsRefused && !refused ? err.rows.lower : null;
         if (before === null || (next.lower !== null && before.cursor <= next.lower.cursor)) throw err;
         refused = err as RowsRefused;
@@ -199,7 +216,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
         // The planned rows vanished before they were read (recorded up to date by runBatch).
         if (batches.length === 0) {
           emit({ kind: 'up-to-date', table: cfg.name, watermark: next.from });
-          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started };
+          return { table: cfg.name, status: 'up-to-date', watermark: next.from, durationMs: Date.now() - started, ...heldOf(held) };
         }
         break;
       }
@@ -220,6 +237,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
       bytes: batches.reduce((s, b) => s + b.bytes, 0),
       watermark: last.watermark,
       durationMs: Date.now() - started,
+      ...heldOf(held),
     };
     report.finished();
     emit({
@@ -246,13 +264,21 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
   }
 }
 
+function heldOf(held: HeldRows[]): { held?: HeldRows[] } {
+  return held.length > 0 ? { held } : {};
+}
+
 /** The run's failure once the rows before the refused ones are committed: the refusal, saying how far the table got. */
 async function afterRefusal(cfg: TableConfig, state: StateStore, refused: RowsRefused, batches: CommittedBatch[]): Promise<RowsRefused> {
   const last = batches[batches.length - 1];
   const committed = last
     ? `The ${batches.reduce((s, b) => s + b.rows, 0)} rows before them were committed (watermark ${formatInstant(last.watermark.timestamp)}).`
     : undefined;
-  const err = new RowsRefused(cfg.name, refused.reason, refused.advice, refused.rows, { cause: refused.cause, committed });
+  const err = new RowsRefused(cfg.name, refused.reason, refused.advice, refused.rows, {
+    cause: refused.cause,
+    committed,
+    found: refused.found,
+  });
   await state.markTableFailed(cfg.name, err.message);
   return err;
 }
@@ -270,7 +296,7 @@ async function runBatch(
   options: OffloadOptions,
   events: OffloadEvents,
   lockLost: AbortSignal,
-  progress: { report: ProgressReport; batch: number },
+  progress: { report: ProgressReport; batch: number; holds: (refused: RowsRefused) => boolean },
 ): Promise<BatchOutcome> {
   const plan = next.plan as Extract<Plan, { kind: 'window' }>;
   const { runId, windowStart, started } = await startRun(cfg, deps.state, next, events, progress.batch);
@@ -386,9 +412,12 @@ async function runBatch(
     const err = isRowValueError(caught)
       ? await refusedRowsError(cfg, deps.source, shape, { from: next.from, lower: next.lower, upper: plan.upper }, caught, {
           isRowValueError,
+          runId,
         })
       : (caught as Error);
-    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err);
+    // Rows held back end this batch only: its run is aborted (the table goes on), not failed.
+    const isHeld = err instanceof RowsRefused && progress.holds(err);
+    await failRun(cfg, deps, runId, pending?.staged, uploads.started, pending?.commitSent ?? false, err, isHeld);
     throw err;
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined); // local scratch: a leftover is harmless
@@ -429,6 +458,7 @@ async function failRun(
   uploaded: string[],
   commitSent: boolean,
   err: Error,
+  isHeld = false,
 ): Promise<void> {
   try {
     if (commitSent) {
@@ -440,7 +470,7 @@ async function failRun(
         return;
       }
     }
-    const isStop = err instanceof OffloadStopped;
+    const isStop = err instanceof OffloadStopped || isHeld;
     const marked = isStop ? await deps.state.markRunAborted(runId, err.message) : await deps.state.markRunFailed(runId, err.message);
     if (isStop) await deps.state.markTableUpToDate(cfg.name);
     else await deps.state.markTableFailed(cfg.name, err.message);

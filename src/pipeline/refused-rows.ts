@@ -19,10 +19,27 @@ export class RowsRefused extends OffloadError {
     readonly advice: string,
     /** The narrowest range found that holds rows the source refuses: (lower, upper]. */
     readonly rows: { lower: Lower | null; upper: Micros },
-    options?: { cause?: unknown; committed?: string },
+    options?: { cause?: unknown; committed?: string; found?: RefusalFound; runId?: string },
   ) {
     super(`${reason} ${options?.committed ?? 'Nothing was committed.'} ${advice}`, options);
+    this.found = options?.found ?? { value: null, error: reason, see: advice };
+    this.runId = options?.runId ?? null;
   }
+
+  /** The run whose batch met the rows. */
+  readonly runId: string | null;
+
+  /** What was found, in parts: what a table that holds the rows back records. */
+  readonly found: RefusalFound;
+}
+
+export interface RefusalFound {
+  /** The one cursor value the refused rows share; null when the halving could not narrow them to one. */
+  value: Micros | null;
+  /** The source's words: "ClickHouse error 407: Decimal convert overflow". */
+  error: string;
+  /** How a person sees the rows: "see them: SELECT …". */
+  see: string;
 }
 
 export interface LocateOptions {
@@ -74,14 +91,14 @@ export async function refusedRowsError(
   shape: SourceShape,
   batch: { from: Watermark; lower: Lower | null; upper: Micros },
   err: Error & { code?: number },
-  options: LocateOptions,
+  options: LocateOptions & { runId?: string },
 ): Promise<RowsRefused> {
   const found = await locateRefusedRows(source, shape, batch.lower, batch.upper, options);
   const unit = cursorUnit(shape.window);
-  const at =
-    found.lower !== null && found.lower.tieBreak === null && found.upper - found.lower.cursor <= unit
-      ? `at ${cfg.cursor} = ${formatInstant(isoFromMicros(found.upper))}`
-      : `with ${cfg.cursor} in (${found.lower ? formatInstant(isoFromMicros(found.lower.cursor)) : 'the first row'}, ${formatInstant(isoFromMicros(found.upper))}]`;
+  const isOneValue = found.lower !== null && found.lower.tieBreak === null && found.upper - found.lower.cursor <= unit;
+  const at = isOneValue
+    ? `at ${cfg.cursor} = ${formatInstant(isoFromMicros(found.upper))}`
+    : `with ${cfg.cursor} in (${found.lower ? formatInstant(isoFromMicros(found.lower.cursor)) : 'the first row'}, ${formatInstant(isoFromMicros(found.upper))}]`;
   const hint = source.rowsHint(shape, found.lower, found.upper);
   const see = hint.kind === 'query' ? `see them: ${hint.sql}` : `see them: the table's query with WHERE ${hint.sql}`;
   // The server's words without the step or the wire form: "ClickHouse error 407: Decimal convert overflow".
@@ -95,6 +112,6 @@ export async function refusedRowsError(
     `window ${windowText(batch.from, batch.upper)}: ${error} — rows ${at} cannot be read.`,
     `Change or delete them at the source (for a query table: in the tables it reads), then run again; ${see}`,
     found,
-    { cause: err },
+    { cause: err, found: { value: isOneValue ? found.upper : null, error, see }, runId: options.runId },
   );
 }

@@ -1,6 +1,7 @@
 // What the status view shows for one table: the shared shape of `offload status --json` and the TUI's rows.
 import type { ServiceName } from '../core/errors.js';
 import type { Watermark } from '../core/watermark.js';
+import type { HeldRowsView } from './held-rows.js';
 import type { LateData } from './late-data.js';
 
 export type Layer = 'bronze' | 'silver' | 'gold';
@@ -60,6 +61,10 @@ export interface TableStatus {
    * null: nothing offloaded yet (or a cell it needs is unknown).
    */
   late: CellState<LateData> | null;
+  /** Rows the table's runs hold back because ClickHouse refuses to read them (pipeline/held-rows.ts); [] when none or unknown. */
+  held: HeldRowsView[];
+  /** The cursor column (what held rows are located by). */
+  cursor: string;
   lastRun: LastRun | null;
   /** Another worker holds this table's lock right now. */
   isBusy: boolean;

@@ -11,6 +11,7 @@ import { literalValues, qualifiedName, type SqlValues } from '../clickhouse/sql.
 import { cursorTypeOf, upToWatermarkPredicate } from '../clickhouse/window.js';
 import { describePool, serverVersion } from '../state/pool.js';
 import { isTableLocked } from '../state/locks.js';
+import * as heldRows from '../state/held-rows.js';
 import * as runs from '../state/runs.js';
 import * as watermarks from '../state/watermarks.js';
 import { ConfigError, ExitCode, exitCodeOf, OffloadError, ServiceRefused, ServiceUnavailable } from '../core/errors.js';
@@ -20,6 +21,7 @@ import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { liveRowsFromSummary } from '../iceberg/reader.js';
 import type { Table } from '../iceberg/table.js';
+import { heldRowsView, withHeld, type HeldRowsView } from './held-rows.js';
 import { collectLateData, type LateDataMemo } from './late-data.js';
 import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
@@ -172,6 +174,7 @@ async function lateCell(
   watermark: TableStatus['watermark'],
   ch: TableStatus['clickhouse'],
   iceberg: TableStatus['iceberg'],
+  held: readonly HeldRowsView[],
 ): Promise<TableStatus['late']> {
   const io = sources.io;
   if (!table || !io || !watermark.ok || !ch.ok || !iceberg.ok || iceberg.value.snapshotId === null) return null;
@@ -183,7 +186,11 @@ async function lateCell(
         pool: sources.pool,
         io,
         cfg: t,
-        shape: sourceShape(t, await sourceColumns(sources.clickhouse, t), caps),
+        // Held rows fail any read of their values (the candles' fingerprints): left out, as the runs leave them out.
+        shape: withHeld(
+          sourceShape(t, await sourceColumns(sources.clickhouse, t), caps),
+          held.map((h) => microsFromIso(h.at)),
+        ),
         table,
         watermark: watermark.value,
         rowsUpToWatermark: ch.value.rowsUpToWatermark,
@@ -201,12 +208,19 @@ async function readState(
   pool: pg.Pool,
   names: string[],
   pgService: ServiceInfo,
-): Promise<{ marks: Map<string, watermarks.WatermarkState>; lastRuns: Map<string, runs.OffloadRun>; failure?: CellState<never> }> {
-  const empty = { marks: new Map(), lastRuns: new Map() };
+): Promise<{
+  marks: Map<string, watermarks.WatermarkState>;
+  lastRuns: Map<string, runs.OffloadRun>;
+  held: Map<string, HeldRowsView[]>;
+  failure?: CellState<never>;
+}> {
+  const empty = { marks: new Map(), lastRuns: new Map(), held: new Map() };
   if (!pgService.ok) return { ...empty, failure: needs(pgService) };
   try {
     const marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
-    return { marks, lastRuns: await runs.latestByTable(pool, names) };
+    const held = new Map<string, HeldRowsView[]>();
+    for (const r of await heldRows.ofTables(pool, names)) held.set(r.table, [...(held.get(r.table) ?? []), ...heldRowsView([r])]);
+    return { marks, lastRuns: await runs.latestByTable(pool, names), held };
   } catch (err) {
     return { ...empty, failure: fail(err) }; // e.g. `offload init` never ran here (state/pool.ts classifies it)
   }
@@ -292,7 +306,9 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
         clickhouse: ch,
         iceberg,
         delta: ch.ok && iceberg.ok ? ch.value.rowsUpToWatermark - iceberg.value.rows : null,
-        late: await lateCell(sources, t, read.table, watermark, ch, iceberg),
+        late: await lateCell(sources, t, read.table, watermark, ch, iceberg, state.held.get(t.name) ?? []),
+        held: state.held.get(t.name) ?? [],
+        cursor: t.cursor,
         lastRun: lastRunOf(state.lastRuns.get(t.name)),
         isBusy,
       };

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Watermark } from '../core/watermark.js';
 import { tryLockTable, type TableLock } from './locks.js';
 import { withTransaction, type Queryable } from './pool.js';
+import * as heldRows from './held-rows.js';
 import * as runs from './runs.js';
 import * as watermarks from './watermarks.js';
 import * as windows from './windows.js';
@@ -42,6 +43,12 @@ export interface StateStore {
   knownRunIds(table: string, runIds: readonly string[]): Promise<Set<string>>;
   /** What run `runId` read of each closed window of a candle table (before its commit; read back only once committed). */
   recordWindows(table: string, runId: string, windows: readonly windows.WindowFingerprint[]): Promise<void>;
+  /** Records rows of a table its runs hold back (the source refuses them); a value already held is kept as it was. */
+  holdRows(record: Omit<heldRows.HeldRowsRecord, 'heldAt'>): Promise<void>;
+  /** The values a table's runs hold back. */
+  heldRows(table: string): Promise<heldRows.HeldRowsRecord[]>;
+  /** Forgets held values of a table (the source reads them again). */
+  releaseHeldRows(table: string, cursors: readonly bigint[]): Promise<void>;
   /**
    * `fn` inside one transaction; any error rolls it back. `beforeCommit` runs last, just before COMMIT is
    * sent: after it the outcome may be unknown to the caller (a connection lost during COMMIT).
@@ -107,6 +114,18 @@ export class PostgresStateStore implements StateStore {
 
   recordWindows(table: string, runId: string, list: readonly windows.WindowFingerprint[]): Promise<void> {
     return windows.record(this.pool, table, runId, list);
+  }
+
+  holdRows(record: Omit<heldRows.HeldRowsRecord, 'heldAt'>): Promise<void> {
+    return heldRows.hold(this.pool, record);
+  }
+
+  heldRows(table: string): Promise<heldRows.HeldRowsRecord[]> {
+    return heldRows.ofTables(this.pool, [table]);
+  }
+
+  releaseHeldRows(table: string, cursors: readonly bigint[]): Promise<void> {
+    return heldRows.release(this.pool, table, cursors);
   }
 
   transaction<T>(fn: (tx: StateTransaction) => Promise<T>, options: { beforeCommit?: () => void } = {}): Promise<T> {

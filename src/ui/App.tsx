@@ -1,6 +1,6 @@
 // The whole screen: header, the current screen (tables or details, or the help overlay), the log pane
 // or a dialog, and the hint bar. Keys go through `handleKey`; what they ask for, the session does.
-import { lateDataLines } from '../pipeline/late-data.js';
+import { findingLines } from '../pipeline/findings.js';
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import { useStore } from 'zustand';
@@ -213,13 +213,14 @@ function SelectionLine({ state, width }: { state: TuiState; width: number }) {
     !state.live[t.name] && t.lastRun?.status === 'failed' && t.lastRun.error ? `last run: ${firstLine(t.lastRun.error)}` : null,
   ].filter((e): e is string => e !== null);
   // A run aborted (stopped on request, or a crash that recovery resolved) broke nothing: a note, not an error.
-  // Late data (rows at or below the watermark that arrived after it, candles changed since) and its repair.
-  const late = t.late?.ok ? lateDataLines(t.name, t.late.value).map((l) => l.trim().replace(`${t.name}: `, '')) : [];
+  // Held rows (ClickHouse refuses them), late data (rows at or below the watermark that arrived after it,
+  // candles changed since) and what to do: before an aborted run, which a held batch also leaves.
+  const findings = findingLines(t).map((l) => l.trim().replace(`${t.name}: `, ''));
   const note =
-    !state.live[t.name] && t.lastRun?.status === 'aborted' && t.lastRun.error
-      ? `last run aborted: ${firstLine(t.lastRun.error)}`
-      : late.length > 0
-        ? late.join(' · ')
+    findings.length > 0
+      ? findings.join(' · ')
+      : !state.live[t.name] && t.lastRun?.status === 'aborted' && t.lastRun.error
+        ? `last run aborted: ${firstLine(t.lastRun.error)}`
         : null;
   const wm = t.watermark.ok
     ? `wm ${formatTimestamp(t.watermark.value.timestamp)}${t.watermark.value.tieBreak !== null ? ` #${t.watermark.value.tieBreak}` : ''}`

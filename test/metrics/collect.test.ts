@@ -287,6 +287,8 @@ function tableStatus(o: {
     source: 'k2.bronze_trades_binance',
     target: 'cold.bronze_trades_binance',
     lagSec: 300,
+    held: [],
+    cursor: 'exchange_timestamp',
     watermark: { ok: true, value: { ...W(o.watermark), status: 'idle' } },
     clickhouse: o.clickhouseError
       ? { ok: false, error: o.clickhouseError }

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { capabilitiesOf } from '../../src/clickhouse/client.js';
+import { capabilitiesOf, ClickHouseQueryError } from '../../src/clickhouse/client.js';
 import type { ExtractedFile } from '../../src/clickhouse/extract/http-to-file.js';
 import type { Lower, WindowSource } from '../../src/clickhouse/window.js';
 import { validateTablesConfig, type TableConfig } from '../../src/config/tables.js';
@@ -25,6 +25,7 @@ import { OffloadEvents, type OffloadEvent } from '../../src/pipeline/events.js';
 import { offloadTable, type OffloadDeps } from '../../src/pipeline/offload.js';
 import type { CursorCount, Slice } from '../../src/pipeline/plan.js';
 import type { WindowFingerprint } from '../../src/state/windows.js';
+import type { HeldRowsRecord } from '../../src/state/held-rows.js';
 import { sourceShape, type ExtractSliceOptions, type RowSource, type RowsHint, type SourceShape } from '../../src/pipeline/source.js';
 import { snapshotWatermark, SUMMARY } from '../../src/pipeline/stage.js';
 import type { TableLock } from '../../src/state/locks.js';
@@ -55,7 +56,15 @@ const COLUMNS = [
 class MemoryRows implements RowSource {
   /** Called after each slice is extracted: rows may arrive meanwhile, as they do on a live table. */
   onExtracted?: () => void;
+  /** Cursor values whose rows the source refuses to read (as ClickHouse's 407 on a cast that overflows). */
+  readonly refused = new Set<Micros>();
   constructor(readonly rows: Trade[]) {}
+
+  /** The error reading these rows meets: the first refused value among them, or null. */
+  private refusal(rows: Trade[]): Error | null {
+    const bad = rows.find((r) => this.refused.has(r.ts));
+    return bad ? new ClickHouseQueryError(407, `ClickHouse error 407: Decimal convert overflow (row at ${bad.ts})`) : null;
+  }
 
   async shape(cfg: TableConfig): Promise<SourceShape> {
     // The CSV path forced, as OFFLOAD_EXTRACT_FORMAT=csv does: extractSlice below prints CSV.
@@ -73,7 +82,7 @@ class MemoryRows implements RowSource {
         r.ts > lower.cursor ||
         (r.ts === lower.cursor && lower.tieBreak !== null && window.tieBreak !== null && r.id > BigInt(lower.tieBreak));
       const inRange = (range?.from == null || r.ts >= range.from) && (range?.to == null || r.ts < range.to);
-      return above && r.ts <= upper && inRange;
+      return above && r.ts <= upper && inRange && !(window.held ?? []).includes(r.ts);
     });
   }
 
@@ -101,6 +110,8 @@ class MemoryRows implements RowSource {
     slice: Slice,
     o: ExtractSliceOptions,
   ): Promise<ExtractedFile[]> {
+    const refusal = this.refusal(this.within(shape.window, lower, upper, slice));
+    if (refusal) throw refusal;
     // Columns as the CSV path selects them (DateTime as its epoch second), then the end-of-row marker.
     const lines = this.within(shape.window, lower, upper, slice).map((r) => `${r.ts / S},${r.id},"${r.note.replace(/"/g, '""')}",1\n`);
     const path = join(o.workDir, `slice-${slice.index}.${shape.extraction.extension}`);
@@ -112,8 +123,8 @@ class MemoryRows implements RowSource {
     return [{ path, bytes }];
   }
 
-  async probe(): Promise<Error | null> {
-    return null; // every value reads
+  async probe(shape: SourceShape, lower: Lower | null, upper: Micros): Promise<Error | null> {
+    return this.refusal(this.within(shape.window, lower, upper));
   }
 
   rowsHint(_shape: SourceShape, lower: Lower | null, upper: Micros): RowsHint {
@@ -272,6 +283,20 @@ class MemoryDatabase implements StateStore {
 
   async recordWindows(): Promise<void> {
     // The tables of this test have no closed windows (no candle table).
+  }
+
+  readonly held = new Map<bigint, HeldRowsRecord>();
+
+  async holdRows(r: Omit<HeldRowsRecord, 'heldAt'>): Promise<void> {
+    if (!this.held.has(r.cursor)) this.held.set(r.cursor, { ...r, heldAt: new Date().toISOString() });
+  }
+
+  async heldRows(table: string): Promise<HeldRowsRecord[]> {
+    return [...this.held.values()].filter((r) => r.table === table).sort((a, b) => (a.cursor < b.cursor ? -1 : 1));
+  }
+
+  async releaseHeldRows(_table: string, cursors: readonly bigint[]): Promise<void> {
+    for (const c of cursors) this.held.delete(c);
   }
 
   async transaction<T>(fn: (tx: StateTransaction) => Promise<T>, options: { beforeCommit?: () => void } = {}): Promise<T> {
@@ -646,5 +671,70 @@ describe('the batch loop on in-memory services', () => {
       ['s3://memory/warehouse/cold/trades/metadata/00000-<uuid>.metadata.json'],
     );
     assert.equal((await loadTable(pointers, io, IDENT)).metadata.snapshots.length, 0);
+  });
+  it('rows the source refuses are held back: every other row is committed, the value recorded, the run exits with a warning', async () => {
+    const { db, deps, events, seen, source } = await bench(10);
+    source.refused.add(at(4));
+    const result = await offloadTable(CFG, deps, { events });
+    assert.equal(result.status, 'committed');
+    if (result.status !== 'committed') return;
+    assert.equal(result.rows, 9, 'all but the row at second 4');
+    assert.deepEqual(result.watermark, mark(9, 10), 'the watermark passed the held value');
+    assert.deepEqual(
+      result.held?.map((h) => [h.at, h.rows, h.error]),
+      [[isoFromMicros(at(4)), 1, 'ClickHouse error 407: Decimal convert overflow (row at ' + String(at(4)) + ')']],
+    );
+    assert.deepEqual([...db.held.keys()], [at(4)]);
+    assert.ok(
+      logs(seen).some((l) =>
+        /^HELD BACK 1 row at ts = .* that ClickHouse refuses \(ClickHouse error 407: .*\); every other row goes on/.test(l),
+      ),
+      logs(seen).join('\n'),
+    );
+    // The batch that met the rows is aborted, not failed: the table is not failing.
+    assert.ok([...db.committed.runs.values()].some((r) => r.status === 'aborted'));
+    assert.equal((await db.readWatermark('trades'))?.status === 'failed', false);
+
+    // Still refused: the next run leaves it out again, and keeps it recorded.
+    source.rows.push({ ts: at(12), id: 11n, note: 'later' });
+    const again = await offloadTable(CFG, deps, {});
+    assert.equal(again.status === 'committed' && again.rows, 1);
+    assert.equal(again.status === 'committed' && again.held, undefined, 'held by an earlier run, not this one');
+    assert.deepEqual([...db.held.keys()], [at(4)]);
+
+    // Readable again (changed at the source): forgotten, with a warning that it lies below the watermark.
+    source.refused.clear();
+    const seen2: OffloadEvent[] = [];
+    const events2 = new OffloadEvents();
+    events2.on((e) => seen2.push(e));
+    assert.equal((await offloadTable(CFG, deps, { events: events2 })).status, 'up-to-date');
+    assert.deepEqual([...db.held.keys()], []);
+    assert.ok(
+      logs(seen2).some((l) => /read again but lie below the watermark/.test(l)),
+      logs(seen2).join('\n'),
+    );
+  });
+
+  it('held rows above the watermark are taken by the run once they read again', async () => {
+    const { db, deps, source } = await bench(5);
+    source.refused.add(at(4)); // the newest row: nothing after it, the watermark stays below it
+    const first = await offloadTable(CFG, deps, {});
+    assert.equal(first.status === 'committed' && first.rows, 4);
+    assert.deepEqual((await db.readWatermark('trades'))?.watermark, mark(3, 4));
+    source.refused.clear();
+    const second = await offloadTable(CFG, deps, {});
+    assert.equal(second.status === 'committed' && second.rows, 1, 'the held row, now readable');
+    assert.deepEqual([...db.held.keys()], []);
+  });
+
+  it('refusedRows "stop": the rows before the refused ones are committed and the run fails there, nothing held', async () => {
+    const { db, deps, source } = await bench(10);
+    source.refused.add(at(4));
+    await assert.rejects(
+      offloadTable({ ...CFG, refusedRows: 'stop' }, deps, {}),
+      /rows at ts = .* cannot be read\. The 4 rows before them were committed/,
+    );
+    assert.deepEqual((await db.readWatermark('trades'))?.watermark, mark(3, 4));
+    assert.deepEqual([...db.held.keys()], []);
   });
 });

@@ -1,6 +1,6 @@
 // One table in depth: its Iceberg snapshots, its offload runs, its partitions and its configuration,
 // one section at a time (tab / 1-4), each a scrollable list.
-import { lateDataLines } from '../../pipeline/late-data.js';
+import { findingLines } from '../../pipeline/findings.js';
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import type { CellState } from '../../pipeline/status-model.js';
@@ -192,10 +192,7 @@ export function DetailsScreen({ state, details, now, width, height }: DetailsScr
   const wm = table?.watermark.ok
     ? `watermark ${formatTimestamp(table.watermark.value.timestamp)}${table.watermark.value.tieBreak !== null ? ` #${table.watermark.value.tieBreak}` : ''}`
     : '';
-  const notes = [
-    ...(table?.late?.ok ? lateDataLines(table.name, table.late.value) : []),
-    ...(details.data?.files?.ok ? orphanLines(details.data.files.value) : []),
-  ];
+  const notes = [...(table ? findingLines(table) : []), ...(details.data?.files?.ok ? orphanLines(details.data.files.value) : [])];
   const listHeight = Math.max(1, height - 3 - notes.length);
   const data = details.data;
 

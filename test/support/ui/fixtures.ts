@@ -22,6 +22,8 @@ export function tableStatus(name: string, layer: Layer, over: Partial<TableStatu
     iceberg: { ok: true, value: { exists: true, rows: 1200, snapshotId: '5512345678901234567', snapshotAt: '2026-02-11T12:01:00Z' } },
     delta: 0,
     late: { ok: true, value: { rows: 0, partitions: [], changedWindows: [], changedPartitions: [] } },
+    held: [],
+    cursor: 'exchange_timestamp',
     lastRun: {
       runId: `run-${name}`,
       status: 'committed',
