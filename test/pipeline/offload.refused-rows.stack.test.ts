@@ -1,7 +1,7 @@
 // Rows ClickHouse refuses to read (issue: a 38-digit price in silver overflows the candle query's cast to
 // Decimal(18, 8), ClickHouse error 407, every run): with the default `refusedRows: hold`, `offload run --all`
-// holds back the rows of that one cursor value, offloads every other row of every table, says which rows
-// and why (one HELD BACK line, exit 1, never 70), `status` shows them until ClickHouse reads them again,
+// holds back the rows of that one cursor value, offloads every other row of every table (a symbol that is
+// not UTF-8 among them, written with U+FFFD), says which rows it changed or held back and why (one HELD BACK line, exit 1, never 70), `status` shows them until ClickHouse reads them again,
 // and the next run forgets them once they are fixed at the source.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +34,9 @@ const trade = (minute: number, offset: number) => {
 
 describe('rows ClickHouse refuses to read', { skip: pyicebergSkip || undefined }, () => {
   it('run --all holds them back, offloads every other row of every table, names them; status shows them until fixed', async () => {
-    await insertBronze(bench, 'bronze_trades_binance', [trade(1, 1), trade(3, 2), trade(7, 3)]);
+    // And a symbol that is not UTF-8 (ClickHouse strings are bytes): written with U+FFFD, counted, never a stop.
+    const notUtf8 = { ...trade(9, 4), symbol: 'BT\\xC3CUS\\xFFDT' };
+    await insertBronze(bench, 'bronze_trades_binance', [trade(1, 1), trade(3, 2), trade(7, 3), notUtf8]);
     // A price of 38 digits: valid in silver's Decimal(38, 8), an overflow in the candles' Decimal(18, 8).
     await bench.ch.command(
       `INSERT INTO ${quoteIdentifier(bench.chDatabase)}.silver_trades (message_id, trade_id, exchange, symbol, canonical_symbol, asset_class, currency, price, quantity, quote_volume, side, trade_conditions, timestamp, timestamp_ms, ingestion_timestamp) VALUES ('00000000-0000-0000-0000-000000000038', 'huge', 'binance', 'BTCUSDT', 'BTC/USDT', 'crypto', 'USDT', 123456789012345678901234567890.12345678, 1, 1, 'BUY', [], toDateTime('2025-07-01 10:05:30', 'UTC'), 0, toDateTime('2025-07-01 10:05:30', 'UTC'))`,
@@ -51,17 +53,20 @@ describe('rows ClickHouse refuses to read', { skip: pyicebergSkip || undefined }
       held('ohlcv_1m'),
       /^ohlcv_1m: HELD BACK 1 row at window_start = 2025-07-01 10:05:00 that ClickHouse refuses \(ClickHouse error 407: Decimal convert overflow\); every other row goes on \(refusedRows: hold\)\. Change or delete them at the source \(see them: the table's query with WHERE `window_start` = toDateTime\('2025-07-01 10:05:00', 'UTC'\)\); the next run reads them again$/,
     );
-    assert.match(held('ohlcv_1h'), /HELD BACK 1 row at window_start = 2025-07-01 10:00:00 .*ClickHouse error 407/);
+    // The unit held is the cursor value: the hour's other candle (the symbol replaced) waits with it.
+    assert.match(held('ohlcv_1h'), /HELD BACK 2 rows at window_start = 2025-07-01 10:00:00 .*ClickHouse error 407/);
     for (const t of ['bronze_trades_binance', 'silver_trades', 'ohlcv_1m']) assert.match(out, new RegExp(`${t}: committed`), out);
+    assert.match(out, /bronze_trades_binance: 1 value not valid UTF-8 committed with U\+FFFD .*\(symbol: 1\)/);
+    assert.match(out, /silver_trades: 2 values not valid UTF-8 committed with U\+FFFD .*\(symbol: 1, canonical_symbol: 1\)/);
 
     // Every other candle is committed: the watermark passed the held window.
     const mark = await watermarks.read(bench.pool, 'ohlcv_1m');
-    assert.equal(mark?.watermark.timestamp, '2025-07-01T10:07:00.000000Z');
+    assert.equal(mark?.watermark.timestamp, '2025-07-01T10:09:00.000000Z');
     assert.notEqual(mark?.status, 'failed');
     assert.equal(
       (await watermarks.read(bench.pool, 'silver_trades'))?.watermark.timestamp,
-      '2025-07-01T10:07:10.000000Z',
-      'silver took all four rows',
+      '2025-07-01T10:09:10.000000Z',
+      'silver took all five rows',
     );
 
     // status: the held rows, where and why, until ClickHouse reads them again.
@@ -72,7 +77,7 @@ describe('rows ClickHouse refuses to read', { skip: pyicebergSkip || undefined }
       oneMinute.held.map((h) => [h.at, h.rows, h.error]),
       [['2025-07-01T10:05:00.000000Z', 1, 'ClickHouse error 407: Decimal convert overflow']],
     );
-    assert.equal(oneMinute.iceberg.ok && oneMinute.iceberg.value.rows, 3, 'the candles of 10:01, 10:03 and 10:07');
+    assert.equal(oneMinute.iceberg.ok && oneMinute.iceberg.value.rows, 4, 'the candles of 10:01, 10:03, 10:07 and 10:09');
     const human = await runCli(bench, ['status'], { config });
     assert.match(human.stdout, /^ohlcv_1m\s.*\b1 held\b/m, human.stdout);
     assert.match(
@@ -99,6 +104,6 @@ describe('rows ClickHouse refuses to read', { skip: pyicebergSkip || undefined }
     const after = JSON.parse((await runCli(bench, ['status', '--json'], { config })).stdout) as StatusReport;
     assert.deepEqual(after.tables.find((t) => t.name === 'ohlcv_1m')!.held, []);
     const byName = new Map(tables.map((t) => [t.name, t]));
-    assert.equal((await assertAgree(bench, byName.get('ohlcv_1m')!)).icebergRows, 3, 'Iceberg and ClickHouse agree');
+    assert.equal((await assertAgree(bench, byName.get('ohlcv_1m')!)).icebergRows, 4, 'Iceberg and ClickHouse agree');
   });
 });
