@@ -170,6 +170,13 @@ export class MetricsCollector {
         this.metrics.pendingRows.remove(labels);
         this.metrics.sourceRows.remove(labels);
       }
+      // Held rows live in PostgreSQL, as the watermark does: known when the watermark is.
+      if (t.watermark.ok)
+        this.metrics.heldRows.set(
+          labels,
+          t.held.reduce((n, h) => n + h.rows, 0),
+        );
+      else this.metrics.heldRows.remove(labels);
       if (t.iceberg.ok) this.metrics.icebergRows.set(labels, t.iceberg.value.rows);
       else this.metrics.icebergRows.remove(labels);
       if (!state.busy || state.busy.at <= observedAt) {

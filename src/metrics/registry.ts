@@ -31,6 +31,7 @@ export interface OffloadMetrics {
   expectedLag: Gauge<TableLabels>;
   lastSuccess: Gauge<TableLabels>;
   pendingRows: Gauge<TableLabels>;
+  heldRows: Gauge<TableLabels>;
   sourceRows: Gauge<TableLabels>;
   icebergRows: Gauge<TableLabels>;
   busy: Gauge<TableLabels>;
@@ -103,6 +104,10 @@ export function createOffloadMetrics(): OffloadMetrics {
     pendingRows: gauge(
       'offload_pending_rows',
       'ClickHouse rows after the watermark (not offloaded yet, those inside the late-data allowance included).',
+    ),
+    heldRows: gauge(
+      'offload_held_rows',
+      'Rows held back because ClickHouse refuses to read them (refusedRows: hold): they wait for a fix at the source.',
     ),
     sourceRows: gauge('offload_source_rows', 'Rows of the ClickHouse source.'),
     icebergRows: gauge('offload_iceberg_rows', "Rows of the Iceberg table (its current snapshot's total-records)."),

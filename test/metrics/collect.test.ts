@@ -209,6 +209,7 @@ describe('MetricsCollector', () => {
     assert.equal(await seriesValue(metrics, 'offload_pending_rows', { table: T }), 42);
     assert.equal(await seriesValue(metrics, 'offload_source_rows', { table: T }), 1_042);
     assert.equal(await seriesValue(metrics, 'offload_iceberg_rows', { table: T }), 1_000);
+    assert.equal(await seriesValue(metrics, 'offload_held_rows', { table: T }), 0);
     assert.equal(await seriesValue(metrics, 'offload_service_up', { service: 'ClickHouse' }), 1);
     assert.equal(await seriesValue(metrics, 'offload_service_up', { service: 'PostgreSQL' }), 0);
 
@@ -220,10 +221,12 @@ describe('MetricsCollector', () => {
           running: new Date(now() - 90_000).toISOString(),
           busy: true,
           clickhouseError: 'timeout',
+          held: [3, 2],
         }),
       ]),
       now(),
     );
+    assert.equal(await seriesValue(metrics, 'offload_held_rows', { table: T }), 5, 'rows of every held cursor value');
     assert.equal(
       await seriesValue(metrics, 'offload_watermark_timestamp_seconds', { table: T }),
       Date.parse('2026-02-11T11:56:00Z') / 1000,
@@ -280,6 +283,8 @@ function tableStatus(o: {
   running?: string;
   busy?: boolean;
   clickhouseError?: string;
+  /** Rows of each held cursor value. */
+  held?: number[];
 }): TableStatus {
   return {
     name: T,
@@ -287,7 +292,13 @@ function tableStatus(o: {
     source: 'k2.bronze_trades_binance',
     target: 'cold.bronze_trades_binance',
     lagSec: 300,
-    held: [],
+    held: (o.held ?? []).map((rows, i) => ({
+      at: `2026-02-11T10:0${i}:00.000000Z`,
+      rows,
+      error: 'ClickHouse error 407: Decimal convert overflow',
+      see: 'see them: …',
+      heldAt: '2026-02-11T11:00:00Z',
+    })),
     cursor: 'exchange_timestamp',
     watermark: { ok: true, value: { ...W(o.watermark), status: 'idle' } },
     clickhouse: o.clickhouseError
