@@ -93,9 +93,17 @@ export function rowCells(
       t.delta === null
         ? { text: '—', color: theme.muted }
         : { text: formatDelta(t.delta, width('delta')), color: t.delta === 0 ? theme.ok : theme.error },
-    state: { text: live?.status === 'queued' ? 'queued' : STATE_LABEL[state], color: theme.state[state] },
+    state: stateCell(t, live, state, theme),
     lastRun: fitLastRun(lastRunCell(t, live, now, theme), width('lastRun')),
   };
+}
+
+/** The row's state; a table otherwise pending or up to date that holds back rows says so (details: the info line). */
+function stateCell(t: TableStatus, live: LiveRun | undefined, state: RowState, theme: Theme): Cell {
+  if (live?.status === 'queued') return { text: 'queued', color: theme.state[state] };
+  const held = t.held.reduce((n, h) => n + h.rows, 0);
+  if (held > 0 && (state === 'pending' || state === 'up-to-date')) return { text: `${formatCompact(held)} held`, color: theme.warn };
+  return { text: STATE_LABEL[state], color: theme.state[state] };
 }
 
 /** "■ aborted 8m ago" → "■ aborted 8m" when the column is one word short. */
