@@ -69,17 +69,18 @@ export async function reviewHeldRows(
     const head = `rows at ${cfg.cursor} = ${formatInstant(isoFromMicros(r.cursor))}, held back since ${r.heldAt.slice(0, 19).replace('T', ' ')},`;
     const isAbove = r.cursor > watermarkCursor;
     // Below the watermark no run takes them: say whether there is anything left to repair.
-    const left = isAbove ? 0 : (await source.windowStats(shape.window, { cursor: r.cursor - unit, tieBreak: null }, r.cursor)).rows;
+    const left = (await source.windowStats(shape.window, { cursor: r.cursor - unit, tieBreak: null }, r.cursor)).rows;
     emit({
       kind: 'log',
       table: cfg.name,
-      level: left > 0 ? 'warn' : 'info',
+      level: left > 0 && !isAbove ? 'warn' : 'info',
       code: 'held-rows-released',
-      message: isAbove
-        ? `${head} read again: this run takes them`
-        : left > 0
-          ? `${head} read again but lie below the watermark: \`offload status\` shows them as late rows, with the repair of their partition`
-          : `${head} are gone at the source: nothing left to take`,
+      message:
+        left === 0
+          ? `${head} are gone at the source: nothing left to take`
+          : isAbove
+            ? `${head} read again: this run takes them`
+            : `${head} read again but lie below the watermark: \`offload status\` shows them as late rows, with the repair of their partition`,
     });
   }
   return still;
