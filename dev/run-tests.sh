@@ -35,6 +35,10 @@ for f in "${found[@]}"; do
   esac
 done
 [ ${#files[@]} -gt 0 ] || { echo "run-tests: no $kind test files under ${args[*]}" >&2; exit 1; }
+# The CLI the tests drive is dist/: built once here when src/ is newer, not by test files racing each other.
+if [ ! -f dist/cli.js ] || [ -n "$(find src -newer dist/cli.js -name '*.ts*' -print -quit)" ]; then
+  npx tsc -p tsconfig.json >/dev/null || true # tsc emits even with type errors; the checks report those
+fi
 [ -f .stack/env ] && source .stack/env
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:-true}
 export OFFLOAD_VENV=${OFFLOAD_VENV:-$ROOT/.venv}
