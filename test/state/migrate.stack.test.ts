@@ -86,12 +86,13 @@ test('four concurrent inits on four pools: all succeed, each migration is applie
 test('a database migrated by a newer offload is refused with a clear error', async () => {
   const pool = await freshPool();
   await migrate(pool);
-  await pool.query(`INSERT INTO offload_schema_migrations (version, name, checksum) VALUES (7, 'from_the_future', 'x')`);
+  const future = newest + 1;
+  await pool.query(`INSERT INTO offload_schema_migrations (version, name, checksum) VALUES ($1, 'from_the_future', 'x')`, [future]);
   await assert.rejects(migrate(pool), (err: unknown) => {
     assert.ok(err instanceof ConfigError, String(err));
     assert.match(
       err.message,
-      new RegExp(`database "mig_[a-z0-9_]+" was migrated by a newer offload \\(version 7 > ${newest}\\); upgrade the tool`),
+      new RegExp(`database "mig_[a-z0-9_]+" was migrated by a newer offload \\(version ${future} > ${newest}\\); upgrade the tool`),
     );
     return true;
   });
