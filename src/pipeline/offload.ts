@@ -70,7 +70,7 @@ export interface OffloadOptions {
   maxReplans?: number;
   /** Uploads in flight at once. Default 2 (each buffers up to part size × queue size of the FileIO). */
   uploadConcurrency?: number;
-  /** Queries reading one slice at once (default 2 for tables, 1 for query sources and small slices). */
+  /** Queries reading one slice at once (default 1 for Native and query sources and small slices, 2 for tables over CSV/Parquet). */
   extractStreams?: number;
   /**
    * A stop request, checked before each batch is planned and before the commit transaction begins: a commit
