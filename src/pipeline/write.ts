@@ -60,12 +60,17 @@ export interface WriteSliceOptions {
   slice: number;
   /** The table's data location, e.g. `s3://b/t/data`: DataFile.filePath = `<dataLocation>/<partition path>/<file>`. */
   dataLocation: string;
+  /** zstd level (default 1). */
   compressionLevel?: number;
   /** Rows per Parquet row group (default 61,440). */
   rowGroupSize?: number;
 }
 
 const DEFAULT_ROW_GROUP_ROWS = 61_440;
+// zstd at level 1, not DuckDB's 3: encoding is most of the offload's CPU, and level 1 takes a fifth less of
+// it (measured on 5M trades: −0.6 CPU-s, 10% faster end to end) for files 5% larger — still smaller than
+// ClickHouse's own Iceberg writer makes them. Compaction rewrites files at DuckDB's default level.
+const DEFAULT_COMPRESSION_LEVEL = 1;
 
 export interface WrittenFile {
   localPath: string;
@@ -103,7 +108,7 @@ export async function writeSlice(o: WriteSliceOptions): Promise<WrittenFile[]> {
   const common = [
     'FORMAT parquet',
     'COMPRESSION zstd',
-    o.compressionLevel !== undefined ? `COMPRESSION_LEVEL ${Math.trunc(o.compressionLevel)}` : '',
+    `COMPRESSION_LEVEL ${Math.trunc(o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL)}`,
     // Each DuckDB thread buffers a row group before encoding it: half DuckDB's default keeps the offload's
     // peak RSS under 300 MB (measured: −35 MB) at no cost in speed; readers see ~1–2 MB row groups.
     `ROW_GROUP_SIZE ${Math.trunc(o.rowGroupSize ?? DEFAULT_ROW_GROUP_ROWS)}`,
