@@ -2,7 +2,7 @@
 // built from config strings like "day(exchange_timestamp)", the partition struct of manifests,
 // Hive-style paths, and the DuckDB expression that computes each partition value from a column.
 import { ConfigError, SchemaError } from '../core/errors.js';
-import { decimalToUnscaled, parseDecimalType, unscaledToDecimal } from './conversions.js';
+import { decimalToUnscaled, fromBytes, parseDecimalType, unscaledToDecimal } from './conversions.js';
 import { findField, formatIcebergType } from './schema.js';
 import type {
   DataFile,
@@ -252,6 +252,41 @@ export function partitionOf(spec: PartitionSpec, schema: Schema, row: Record<str
     out[f.name] = applyTransform(f.transform, source.type as PrimitiveType, row[sourcePath(schema, source.id).join('.')] ?? null);
   }
   return out;
+}
+
+/**
+ * The partition of a data file told by its column bounds alone, without reading its rows: every field is a
+ * time transform (or void) of a date or timestamp column that holds no null, and the transform of its lower
+ * and of its upper bound agree — these transforms never decrease, so every value between the bounds has
+ * that partition too — or disagree ('mixed'). Null when the bounds cannot tell (an identity field, whose
+ * string bounds may be truncated; a null; bounds missing): then the rows must be read.
+ */
+export function partitionFromBounds(
+  spec: PartitionSpec,
+  schema: Schema,
+  file: Pick<DataFile, 'recordCount' | 'nullValueCounts' | 'lowerBounds' | 'upperBounds'>,
+): Record<string, PartitionValue> | 'mixed' | null {
+  if (file.recordCount === 0n) return null;
+  const out: Record<string, PartitionValue> = {};
+  let mixed = false;
+  for (const f of spec.fields) {
+    if (f.transform === 'void') {
+      out[f.name] = null;
+      continue;
+    }
+    const source = sourceOf(schema, f);
+    const type = source.type;
+    const monotonic = f.transform === 'year' || f.transform === 'month' || f.transform === 'day' || f.transform === 'hour';
+    if (!monotonic || (type !== 'date' && type !== 'timestamp' && type !== 'timestamptz')) return null;
+    const lower = file.lowerBounds.get(source.id);
+    const upper = file.upperBounds.get(source.id);
+    if (file.nullValueCounts.get(source.id) !== 0n || !lower || !upper) return null;
+    const low = applyTransform(f.transform, type, fromBytes(type, lower) as PartitionValue);
+    const high = applyTransform(f.transform, type, fromBytes(type, upper) as PartitionValue);
+    if (low !== high) mixed = true;
+    out[f.name] = low;
+  }
+  return mixed ? 'mixed' : out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ export interface SliceExtractorOptions {
   table: string;
   runId: string;
   workDir: string;
-  /** Queries reading one slice at once (default 2 for tables, 1 for query sources and small slices). */
+  /** Queries reading one slice at once (default 1 for Native and query sources and small slices, 2 for tables over CSV/Parquet). */
   streams?: number;
   signal: AbortSignal;
   /** Bytes of slice `slice` received so far. */
@@ -38,7 +38,12 @@ export function sliceExtractor(o: SliceExtractorOptions): (slice: Slice) => Prom
       workDir: o.workDir,
       runId: o.runId,
       // A query source aggregates: reading it twice costs more than one core formatting its (few) rows.
-      streams: o.streams ?? (o.shape.window.isQuery || (slice.rows > 0 && slice.rows < 200_000) ? 1 : 2),
+      // Native: one stream — the server sends it faster than one transcoder reads it, and a second query
+      // reads and hashes every row again (measured on 5M rows: 10% faster on the current engine, −15 MB peak
+      // RSS, −2.5% file size as rows stay in the table's order). Text formats are bound by the server's
+      // formatting: two.
+      streams:
+        o.streams ?? (o.shape.extraction.format === 'Native' || o.shape.window.isQuery || (slice.rows > 0 && slice.rows < 200_000) ? 1 : 2),
       signal: o.signal,
       onBytes: (b) => {
         if (!midExtractFired && b > 0) {

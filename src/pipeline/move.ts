@@ -30,7 +30,8 @@ export interface MoveOptions {
   slices: Slice[];
   lower: Lower | null;
   upper: Micros;
-  duck: DuckDBSession;
+  /** The writer's DuckDB: asked for once the first slice's extraction has started, awaited by the first write. */
+  duck: () => Promise<DuckDBSession>;
   workDir: string;
   runId: string;
   events: OffloadEvents;
@@ -87,6 +88,7 @@ export async function moveSlices(o: MoveOptions): Promise<MovedBatch> {
   });
   const dataLoc = dataLocation(o.table);
   let pending: ReturnType<typeof extract> | null = o.slices.length > 0 ? extract(o.slices[0]) : null;
+  const duck = o.slices.length > 0 ? o.duck() : null;
   try {
     for (let i = 0; i < o.slices.length; i++) {
       throwIfStopped(o.signal, o.cfg.name, 'while moving its data');
@@ -97,7 +99,7 @@ export async function moveSlices(o: MoveOptions): Promise<MovedBatch> {
       // The phase is the step the batch waits on: extraction until the last slice is in, then its writing.
       if (isLast) phase('write');
       const written = await writeSlice({
-        connection: o.duck.connection,
+        connection: (await duck!).connection,
         relation: o.shape.extraction.relation(extracted.map((f) => f.path)),
         schema: o.schema,
         spec: o.spec,

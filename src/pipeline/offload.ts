@@ -71,7 +71,7 @@ export interface OffloadOptions {
   maxReplans?: number;
   /** Uploads in flight at once. Default 2 (each buffers up to part size × queue size of the FileIO). */
   uploadConcurrency?: number;
-  /** Queries reading one slice at once (default 2 for tables, 1 for query sources and small slices). */
+  /** Queries reading one slice at once (default 1 for Native and query sources and small slices, 2 for tables over CSV/Parquet). */
   extractStreams?: number;
   /**
    * A stop request, checked before each batch is planned and before the commit transaction begins: a commit
@@ -126,7 +126,16 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
   const lock = await claimTable(cfg, deps.state, events);
   if (!lock) return { table: cfg.name, status: 'busy', durationMs: Date.now() - started };
   const ident = tableIdentifier(cfg);
-  let duck: DuckDBSession | undefined;
+  // Opened once the first slice is being extracted (loading DuckDB takes a third of a second of the main
+  // thread, which waits on ClickHouse then), awaited by the first write.
+  let duck: Promise<DuckDBSession> | undefined;
+  const writerDuck = (): Promise<DuckDBSession> => {
+    if (!duck) {
+      duck = openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
+      duck.catch(() => undefined); // awaited by the batch; never an unhandled rejection meanwhile
+    }
+    return duck;
+  };
   const report = new ProgressReport(events, cfg.name, started);
   try {
     await ensureWatermarkRow(cfg, deps.state);
@@ -179,10 +188,9 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
           durationMs: Date.now() - started,
         };
       }
-      duck ??= await openWriterDuckDB(options.duckdb ?? {}, deps.workDir);
       let outcome: BatchOutcome;
       try {
-        outcome = await runBatch(cfg, deps, shape, table!, next, duck, options, events, lock.signal, {
+        outcome = await runBatch(cfg, deps, shape, table!, next, writerDuck, options, events, lock.signal, {
           report,
           batch: batches.length + 1,
           holds: (r) => !refused && canHold(cfg, r, held.length),
@@ -259,7 +267,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     throw err;
   } finally {
     report.close();
-    duck?.close();
+    (await duck?.catch(() => undefined))?.close();
     await lock.release();
   }
 }
@@ -292,7 +300,7 @@ async function runBatch(
   shape: SourceShape,
   table: Table,
   next: PlannedNext,
-  duck: DuckDBSession,
+  duck: () => Promise<DuckDBSession>,
   options: OffloadOptions,
   events: OffloadEvents,
   lockLost: AbortSignal,
@@ -347,7 +355,7 @@ async function runBatch(
       });
       return { kind: 'empty' };
     }
-    const watermark = await watermarkFromFiles(duck, moved.files, cfg, shape, schema);
+    const watermark = await watermarkFromFiles(await duck(), moved.files, cfg, shape, schema);
     const dataFiles = moved.files.map((f) => f.dataFile);
     const rows = dataFiles.reduce((s, f) => s + Number(f.recordCount), 0);
     const bytes = dataFiles.reduce((s, f) => s + Number(f.fileSizeInBytes), 0);

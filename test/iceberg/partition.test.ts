@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import {
   applyTransform,
   lastPartitionId,
+  partitionFromBounds,
   partitionHumanString,
   partitionOf,
   partitionPath,
@@ -16,6 +17,7 @@ import {
   transformResultType,
 } from '../../src/iceberg/partition.js';
 import { icebergSchemaFromColumns } from '../../src/mapping/clickhouse-to-iceberg.js';
+import { toBytes } from '../../src/iceberg/conversions.js';
 import type { Transform } from '../../src/iceberg/types.js';
 import { pythonSkip, runPython } from '../support/python.js';
 
@@ -279,6 +281,58 @@ describe('partition specs from configuration', () => {
     assert.deepEqual(partitionOf(spec, bronze, { exchange_timestamp: us('2026-02-11T03:00:00.000Z'), exchange: 'binance' }), {
       exchange_timestamp_day: 20495,
       exchange: 'binance',
+    });
+  });
+});
+
+describe('the partition of a data file from its bounds', () => {
+  const id = (name: string) => bronze.fields.find((f) => f.name === name)!.id;
+  /** A footer's metrics: per column (by name) its null count and bounds. */
+  const footer = (rows: bigint, columns: Record<string, { nulls: bigint; lower?: Uint8Array; upper?: Uint8Array }>) => ({
+    recordCount: rows,
+    nullValueCounts: new Map(Object.entries(columns).map(([n, c]) => [id(n), c.nulls])),
+    lowerBounds: new Map(Object.entries(columns).flatMap(([n, c]) => (c.lower ? [[id(n), c.lower] as const] : []))),
+    upperBounds: new Map(Object.entries(columns).flatMap(([n, c]) => (c.upper ? [[id(n), c.upper] as const] : []))),
+  });
+  const micros = (iso: string) => toBytes('timestamptz', us(iso));
+
+  it('is the time partition both bounds fall in, as partitionOf gives it for a row', () => {
+    const spec = partitionSpecFromConfig(bronze, ['day(exchange_timestamp)', 'month(trade_date)']);
+    const file = footer(10n, {
+      exchange_timestamp: { nulls: 0n, lower: micros('2026-02-11T00:00:00.000Z'), upper: micros('2026-02-11T23:59:59.999Z') },
+      trade_date: { nulls: 0n, lower: toBytes('date', day('2026-02-01')), upper: toBytes('date', day('2026-02-28')) },
+    });
+    assert.deepEqual(
+      partitionFromBounds(spec, bronze, file),
+      partitionOf(spec, bronze, { exchange_timestamp: us('2026-02-11T12:00:00.000Z'), trade_date: day('2026-02-15') }),
+    );
+  });
+
+  it('says mixed when the bounds fall in two partitions (also across the epoch)', () => {
+    const spec = partitionSpecFromConfig(bronze, ['day(exchange_timestamp)']);
+    const across = (lower: string, upper: string) =>
+      partitionFromBounds(spec, bronze, footer(2n, { exchange_timestamp: { nulls: 0n, lower: micros(lower), upper: micros(upper) } }));
+    assert.equal(across('2026-02-11T23:59:59.999Z', '2026-02-12T00:00:00.000Z'), 'mixed');
+    assert.equal(across('1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00.000Z'), 'mixed');
+    assert.deepEqual(across('1969-12-31T00:00:00.000Z', '1969-12-31T23:59:59.999Z'), { exchange_timestamp_day: -1 });
+  });
+
+  it('cannot tell (null) with an identity field, a null in the column, missing bounds or no rows', () => {
+    const bounds = { lower: micros('2026-02-11T01:00:00.000Z'), upper: micros('2026-02-11T02:00:00.000Z') };
+    const day1 = partitionSpecFromConfig(bronze, ['day(exchange_timestamp)']);
+    assert.equal(
+      partitionFromBounds(
+        partitionSpecFromConfig(bronze, ['day(exchange_timestamp)', 'exchange']),
+        bronze,
+        footer(2n, { exchange_timestamp: { nulls: 0n, ...bounds } }),
+      ),
+      null,
+    );
+    assert.equal(partitionFromBounds(day1, bronze, footer(2n, { exchange_timestamp: { nulls: 1n, ...bounds } })), null);
+    assert.equal(partitionFromBounds(day1, bronze, footer(2n, { exchange_timestamp: { nulls: 0n, lower: bounds.lower } })), null);
+    assert.equal(partitionFromBounds(day1, bronze, footer(0n, { exchange_timestamp: { nulls: 0n, ...bounds } })), null);
+    assert.deepEqual(partitionFromBounds(day1, bronze, footer(2n, { exchange_timestamp: { nulls: 0n, ...bounds } })), {
+      exchange_timestamp_day: 20495,
     });
   });
 });

@@ -401,7 +401,7 @@ describe('extraction fidelity: failures and types only one path carries', () => 
     }
   });
 
-  it('Native: streams of one path transcoded at once (as the offload runs two) each keep their own rows', async () => {
+  it('Native: streams of one path transcoded at once (two tables of a layer, or a slice read in two streams) each keep their own rows', async () => {
     const columns = [
       ['n', 'UInt64'],
       ['s', 'String'],
