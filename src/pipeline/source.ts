@@ -136,7 +136,8 @@ export interface ExtractSliceOptions {
   /**
    * Parallel streams: the slice is read by this many queries at once, each taking the rows whose cursor
    * hashes to its share (rows sharing a cursor value stay in one stream), each into its own file. ClickHouse
-   * formats one result on one core; two streams use both, and DuckDB reads the files in parallel.
+   * formats a CSV or Parquet result on one core; two streams use both, and DuckDB reads the files in parallel.
+   * (Native needs one: the server sends it faster than one transcoder reads it — pipeline/extract.ts.)
    */
   streams?: number;
   signal?: AbortSignal;
