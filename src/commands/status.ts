@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadTablesConfig } from '../config/tables.js';
 import { ExitCode, overallExitCode } from '../core/errors.js';
 import { openServices } from '../pipeline/services.js';
-import { heldRowsUpTo } from '../pipeline/held-rows.js';
+import { heldRowCount, heldRowsUpTo } from '../pipeline/held-rows.js';
 import { findingLines } from '../pipeline/findings.js';
 import { collectStatus } from '../pipeline/status.js';
 import { TABLE_STATE_LABEL, tableState, type LastRun, type StatusReport, type TableStatus } from '../pipeline/status-model.js';
@@ -98,7 +98,7 @@ function lastRunText(t: TableStatus, now: number): string {
 
 /** Held rows, late rows, and changed closed windows of a candle table: `1 held`, `3 rows`, `2 windows`, `0`, or — before any offload. */
 function lateText(t: TableStatus): string {
-  const allHeld = t.held.reduce((n, h) => n + h.rows, 0);
+  const allHeld = heldRowCount(t.held);
   const heldText = allHeld > 0 ? `${formatCount(allHeld)} held` : null;
   const held = heldRowsUpTo(t.held, t.watermark.ok ? t.watermark.value.timestamp : null);
   if (t.late === null) return heldText ?? '—';

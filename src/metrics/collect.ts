@@ -7,6 +7,7 @@
 // to date or one bounded run per tick.
 import type { Watermark } from '../core/watermark.js';
 import type { OffloadEvent } from '../pipeline/events.js';
+import { heldRowCount } from '../pipeline/held-rows.js';
 import type { TableOutcome } from '../pipeline/layers.js';
 import type { Layer, StatusReport } from '../pipeline/status-model.js';
 import type { TableFiles } from '../pipeline/table-files.js';
@@ -171,11 +172,7 @@ export class MetricsCollector {
         this.metrics.sourceRows.remove(labels);
       }
       // Held rows live in PostgreSQL, as the watermark does: known when the watermark is.
-      if (t.watermark.ok)
-        this.metrics.heldRows.set(
-          labels,
-          t.held.reduce((n, h) => n + h.rows, 0),
-        );
+      if (t.watermark.ok) this.metrics.heldRows.set(labels, heldRowCount(t.held));
       else this.metrics.heldRows.remove(labels);
       if (t.iceberg.ok) this.metrics.icebergRows.set(labels, t.iceberg.value.rows);
       else this.metrics.icebergRows.remove(labels);

@@ -8,7 +8,8 @@
 // above the watermark the run takes its rows; at or below it they are ordinary late rows, which status
 // shows with the repair of their partition.
 import type { TableConfig } from '../config/tables.js';
-import { formatInstant, isoFromMicros, type Micros } from '../core/watermark.js';
+import type { Lower } from '../clickhouse/window.js';
+import { formatInstant, isoFromMicros, microsFromIso, type Micros } from '../core/watermark.js';
 import type { HeldRowsRecord } from '../state/held-rows.js';
 import type { StateStore } from '../state/store.js';
 import type { OffloadEvent } from './events.js';
@@ -48,28 +49,29 @@ export async function reviewHeldRows(
   state: StateStore,
   source: RowSource,
   shape: SourceShape,
-  watermarkCursor: Micros,
   emit: (e: OffloadEvent) => void,
 ): Promise<Micros[]> {
   const records = await state.heldRows(cfg.name);
   if (records.length === 0) return [];
-  const unit = cursorUnit(shape.window);
   const still: Micros[] = [];
   const readable: HeldRowsRecord[] = [];
   for (const r of records) {
-    const err = await source.probe(shape, { cursor: r.cursor - unit, tieBreak: null }, r.cursor);
+    const err = await source.probe(shape, oneValueBelow(shape, r.cursor), r.cursor);
     if (err === null) readable.push(r);
     else still.push(r.cursor);
   }
+  if (readable.length === 0) return still;
   await state.releaseHeldRows(
     cfg.name,
     readable.map((r) => r.cursor),
   );
+  const mark = await state.readWatermark(cfg.name);
+  const watermarkCursor = mark ? microsFromIso(mark.watermark.timestamp) : 0n;
   for (const r of readable) {
-    const head = `rows at ${cfg.cursor} = ${formatInstant(isoFromMicros(r.cursor))}, held back since ${r.heldAt.slice(0, 19).replace('T', ' ')},`;
+    const head = `rows at ${cfg.cursor} = ${formatInstant(isoFromMicros(r.cursor))}, held back since ${since(r.heldAt)},`;
     const isAbove = r.cursor > watermarkCursor;
     // Below the watermark no run takes them: say whether there is anything left to repair.
-    const left = (await source.windowStats(shape.window, { cursor: r.cursor - unit, tieBreak: null }, r.cursor)).rows;
+    const left = await rowsAt(source, shape, r.cursor);
     emit({
       kind: 'log',
       table: cfg.name,
@@ -86,6 +88,21 @@ export async function reviewHeldRows(
   return still;
 }
 
+/** (value − one cursor step, value]: exactly the rows at `value`. */
+function oneValueBelow(shape: SourceShape, value: Micros): Lower {
+  return { cursor: value - cursorUnit(shape.window), tieBreak: null };
+}
+
+/** Rows the source holds at one cursor value (counting reads no value, so refused rows count too). */
+async function rowsAt(source: RowSource, shape: SourceShape, value: Micros): Promise<number> {
+  return (await source.windowStats(shape.window, oneValueBelow(shape, value), value)).rows;
+}
+
+/** A held-since instant to the second. */
+function since(iso: string): string {
+  return formatInstant(iso.replace(/\.\d+Z$/, 'Z'));
+}
+
 /** Records the refused rows of one cursor value as held back by run `runId`; returns what the run reports. */
 export async function holdRefusedRows(
   cfg: TableConfig,
@@ -97,7 +114,7 @@ export async function holdRefusedRows(
 ): Promise<HeldRows> {
   const value = refused.found.value!;
   // ClickHouse counts them (only reading their values fails); the shape must not leave them out yet.
-  const { rows } = await source.windowStats(shape.window, { cursor: value - cursorUnit(shape.window), tieBreak: null }, value);
+  const rows = await rowsAt(source, shape, value);
   await state.holdRows({ table: cfg.name, cursor: value, rows, error: refused.found.error, see: refused.found.see, runId });
   return { at: isoFromMicros(value), rows, error: refused.found.error, see: refused.found.see };
 }
@@ -120,9 +137,7 @@ function heldRowsText(cursor: string, held: { at: string; rows: number; error: s
 /** What an operator reads about a table's held rows (status, TUI): one line per value, then what to do. */
 export function heldRowsLines(table: string, cursor: string, held: readonly HeldRowsView[]): string[] {
   if (held.length === 0) return [];
-  const lines = held
-    .slice(0, 3)
-    .map((h) => `${table}: ${heldRowsText(cursor, h)}, held back since ${h.heldAt.slice(0, 16).replace('T', ' ')}; ${h.see}`);
+  const lines = held.slice(0, 3).map((h) => `${table}: ${heldRowsText(cursor, h)}, held back since ${since(h.heldAt)}; ${h.see}`);
   if (held.length > 3) lines.push(`${table}: … and ${held.length - 3} more cursor values held back`);
   lines.push(
     `  fix: change or delete them in ClickHouse; the next run reads them again (then \`offload repair\` if they lie below the watermark)`,
@@ -130,21 +145,22 @@ export function heldRowsLines(table: string, cursor: string, held: readonly Held
   return lines;
 }
 
-/** Held rows as status reports them. */
-export interface HeldRowsView {
-  at: string;
-  rows: number;
-  error: string;
-  see: string;
+/** Held rows as status reports them: what a run reported, and since when. */
+export interface HeldRowsView extends HeldRows {
   heldAt: string;
 }
 
 /** Held rows at or below a watermark (ISO): rows ClickHouse has up to it that Iceberg lacks, as late rows are. */
 export function heldRowsUpTo(held: readonly HeldRowsView[], watermark: string | null): number {
-  return watermark === null ? 0 : held.filter((h) => h.at <= watermark).reduce((n, h) => n + h.rows, 0);
+  return watermark === null ? 0 : heldRowCount(held.filter((h) => h.at <= watermark));
 }
 
-/** The state store's records as status shows them. */
-export function heldRowsView(records: readonly HeldRowsRecord[]): HeldRowsView[] {
-  return records.map((r) => ({ at: isoFromMicros(r.cursor), rows: r.rows, error: r.error, see: r.see, heldAt: r.heldAt }));
+/** Rows of every held value. */
+export function heldRowCount(held: readonly HeldRows[]): number {
+  return held.reduce((n, h) => n + h.rows, 0);
+}
+
+/** A state store record as status shows it. */
+export function heldRowView(r: HeldRowsRecord): HeldRowsView {
+  return { at: isoFromMicros(r.cursor), rows: r.rows, error: r.error, see: r.see, heldAt: r.heldAt };
 }

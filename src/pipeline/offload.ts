@@ -11,7 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { TableConfig } from '../config/tables.js';
 import { isRowValueError } from '../clickhouse/client.js';
 import { OffloadError } from '../core/errors.js';
-import { formatInstant, microsFromIso, type Micros, type Watermark } from '../core/watermark.js';
+import { formatInstant, type Micros, type Watermark } from '../core/watermark.js';
 import type { Catalog } from '../iceberg/catalog.js';
 import { discardUnreferenced, type FileIO } from '../iceberg/io.js';
 import { currentSchema, defaultSpec } from '../iceberg/metadata.js';
@@ -148,9 +148,7 @@ export async function offloadTable(cfg: TableConfig, deps: OffloadDeps, options:
     let table = await currentTable(deps.catalog, deps.io, ident);
     if (!options.dryRun) table = await prepareTable(cfg, deps, table, shape.columns, events);
     // Values held back by earlier runs that ClickHouse still refuses stay out of this run's windows.
-    const mark = await deps.state.readWatermark(cfg.name);
-    const markCursor = mark ? microsFromIso(mark.watermark.timestamp) : 0n;
-    shape = withHeld(shape, await reviewHeldRows(cfg, deps.state, deps.source, shape, markCursor, emit));
+    shape = withHeld(shape, await reviewHeldRows(cfg, deps.state, deps.source, shape, emit));
 
     const batches: CommittedBatch[] = [];
     const held: HeldRows[] = [];

@@ -21,7 +21,7 @@ import type { FileIO } from '../iceberg/io.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { liveRowsFromSummary } from '../iceberg/reader.js';
 import type { Table } from '../iceberg/table.js';
-import { heldRowsView, withHeld, type HeldRowsView } from './held-rows.js';
+import { heldRowView, withHeld, type HeldRowsView } from './held-rows.js';
 import { collectLateData, type LateDataMemo } from './late-data.js';
 import { sourceColumns, sourceShape } from './source.js';
 import { tableIdentifier } from './prepare.js';
@@ -219,7 +219,11 @@ async function readState(
   try {
     const marks = new Map((await watermarks.list(pool)).map((m) => [m.table, m]));
     const held = new Map<string, HeldRowsView[]>();
-    for (const r of await heldRows.ofTables(pool, names)) held.set(r.table, [...(held.get(r.table) ?? []), ...heldRowsView([r])]);
+    for (const r of await heldRows.ofTables(pool, names)) {
+      const list = held.get(r.table) ?? [];
+      list.push(heldRowView(r));
+      held.set(r.table, list);
+    }
     return { marks, lastRuns: await runs.latestByTable(pool, names), held };
   } catch (err) {
     return { ...empty, failure: fail(err) }; // e.g. `offload init` never ran here (state/pool.ts classifies it)

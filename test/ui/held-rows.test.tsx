@@ -41,7 +41,7 @@ describe('held rows in the TUI', () => {
     const line = await waitForFrame(ui, (x) => /\[\d\/9\] 2 rows at window_start/.test(x));
     assert.match(
       line,
-      /\[\d\/9\] 2 rows at window_start = 2026-02-11 10:05:00 that ClickHouse refuses \(ClickHouse error 407: Decimal convert overflow\), held back since 2026-02-11 11:00; see them/,
+      /\[\d\/9\] 2 rows at window_start = 2026-02-11 10:05:00 that ClickHouse refuses \(ClickHouse error 407: Decimal convert overflow\), held back since 2026-02-11 11:00:00; see them/,
     );
     await press(KEY.enter);
     const details = await waitForFrame(ui, (x) => x.includes('fix: change or delete them in ClickHouse'));

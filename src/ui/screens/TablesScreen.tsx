@@ -1,6 +1,7 @@
 // The main screen's list: one row a table, a progress line under each table being offloaded.
 import { useRef, type ReactElement } from 'react';
 import { Box, Text } from 'ink';
+import { heldRowCount } from '../../pipeline/held-rows.js';
 import type { TableStatus } from '../../pipeline/status-model.js';
 import { fitColumns, type ColumnSpec, type FittedColumn } from '../columns.js';
 import {
@@ -101,7 +102,7 @@ export function rowCells(
 /** The row's state; a table otherwise pending or up to date that holds back rows says so (details: the info line). */
 function stateCell(t: TableStatus, live: LiveRun | undefined, state: RowState, theme: Theme): Cell {
   if (live?.status === 'queued') return { text: 'queued', color: theme.state[state] };
-  const held = t.held.reduce((n, h) => n + h.rows, 0);
+  const held = heldRowCount(t.held);
   if (held > 0 && (state === 'pending' || state === 'up-to-date')) return { text: `${formatCompact(held)} held`, color: theme.warn };
   return { text: STATE_LABEL[state], color: theme.state[state] };
 }
